@@ -1,0 +1,1 @@
+"""The gateway: the one public entry point (accounts, tokens, proxy, limits, docs, pages)."""

@@ -1,0 +1,1 @@
+"""How Mercado Corto runs: the process supervisor for `make run`, demo data, deployment manifests."""

@@ -1,0 +1,141 @@
+"""`create_service_app`: the one way a Mercado Corto service is assembled.
+
+It wires what every service has: database and sessions, error shape, request ids and JSON logs,
+metrics, token verification, idempotency keys, `/healthz` with the outbox backlog, the migration
+check at start, and the event relay and inbox endpoint. A service adds only its routers.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import TokenVerifier
+from services.common.db import Database
+from services.common.errors import JsonResponse, install_error_handlers
+from services.common.http import ServiceClient
+from services.common.idempotency import IdempotencyMiddleware
+from services.common.migrations import ensure_migrated
+from services.common.observability import Metrics, RequestContextMiddleware, configure_logging
+from services.common.settings import SERVICE_NAMES, ServiceSettings
+from services.common.tables import KernelTables, utcnow
+
+EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service different from another."""
+
+    name: str
+    title: str
+    description: str
+    kernel: KernelTables
+    routers: Iterable[APIRouter]
+    event_handlers: dict[str, EventHandler] = field(default_factory=dict)
+    on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    on_shutdown: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+
+
+async def get_session(request: Request):
+    """The request's unit of work: committed on success, rolled back on any error."""
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database: Database | None = None,
+                       verifier: TokenVerifier | None = None, clients: dict[str, ServiceClient] | None = None,
+                       check_migrations: bool = True) -> FastAPI:
+    """Build a service. Tests pass `database` (bound to a rolled-back transaction), `verifier` and
+    `clients` (in-process transports); production builds them from `settings`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        configure_logging(spec.name, settings.log_level)
+        state = app.state
+        if state.db is None:
+            state.db = Database.from_url(settings.database_url)
+        if check_migrations:
+            await ensure_migrated(state.db, spec.name)
+        if state.token_verifier is None:
+            state.token_verifier = TokenVerifier.from_file(settings.jwt_public_key_path, issuer=settings.jwt_issuer)
+        if state.clients is None:
+            state.clients = {
+                name: ServiceClient(name, settings.service_url(name), secret=state.service_secret,
+                                    caller=spec.name, timeout=settings.http_timeout_seconds)
+                for name in SERVICE_NAMES if name != spec.name
+            }
+        from services.common.relay import start_event_machinery, stop_event_machinery
+
+        await start_event_machinery(app, spec, settings)
+        for hook in spec.on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in spec.on_shutdown:
+                await hook(app)
+            await stop_event_machinery(app)
+            if clients is None:
+                for client in state.clients.values():
+                    await client.aclose()
+            await state.db.dispose()
+
+    app = FastAPI(title=spec.title, description=spec.description, version="0.1.0",
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.spec = spec
+    app.state.kernel = spec.kernel
+    app.state.db = database
+    app.state.token_verifier = verifier
+    app.state.clients = clients
+    app.state.service_secret = settings.resolved_service_secret()
+    app.state.metrics = Metrics(spec.name)
+    install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware, kernel=spec.kernel)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    for router in spec.routers:
+        app.include_router(router)
+    app.include_router(_operations_router(spec))
+    return app
+
+
+def _operations_router(spec: ServiceSpec) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Service, database and outbox health")
+    async def healthz(request: Request):
+        db: Database = request.app.state.db
+        outbox = spec.kernel.outbox
+        try:
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+                pending, oldest = (await session.execute(
+                    select(func.count(), func.min(outbox.c.occurred_at)).where(outbox.c.published_at.is_(None))
+                )).one()
+        except Exception as exc:  # the point of a health check is to report, not to raise
+            return JsonResponse({"service": spec.name, "status": "down", "database": "down",
+                                   "error": type(exc).__name__}, status_code=503)
+        age = None
+        if oldest is not None:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=utcnow().tzinfo)
+            age = round((utcnow() - oldest).total_seconds(), 3)
+        return {"service": spec.name, "status": "ok", "database": "ok",
+                "database_backend": "sqlite" if db.is_sqlite else "postgresql",
+                "outbox": {"pending": pending, "oldest_age_seconds": age}}
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request):
+        body, content_type = request.app.state.metrics.render()
+        return Response(body, media_type=content_type)
+
+    return router

@@ -1,0 +1,154 @@
+"""Token verification and role checks, the same in every service.
+
+The gateway signs access tokens with its Ed25519 private key; every service verifies them itself
+with the public key and never trusts a bare header. Internal (service-to-service) endpoints require
+the shared service secret in `X-Service-Key`, which the gateway strips from public requests.
+"""
+
+import hmac
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from services.common.errors import Forbidden, Unauthorized
+
+SERVICE_KEY_HEADER = "X-Service-Key"
+
+
+class Role(StrEnum):
+    consumer = "consumer"
+    producer = "producer"
+    organization = "organization"
+    coordinator = "coordinator"
+    municipality = "municipality"
+    financier = "financier"
+    admin = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the verified token says."""
+
+    account_id: int
+    role: Role
+    name: str = ""
+    producer_id: int | None = None
+    organization_id: int | None = None
+    municipality_code: str | None = None
+    financier_id: int | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    def has_role(self, *roles: Role | str) -> bool:
+        return self.role in roles or self.role == Role.admin
+
+
+class TokenVerifier:
+    """Verifies access tokens with the gateway's public key; caches verified tokens briefly."""
+
+    def __init__(self, public_key_pem: bytes | str, *, issuer: str = "mercado-corto", leeway: int = 5):
+        self.public_key = public_key_pem
+        self.issuer = issuer
+        self.leeway = leeway
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kw) -> "TokenVerifier":
+        p = Path(path)
+        if not p.exists():
+            raise RuntimeError(f"token public key not found at {p}; start the gateway once (make run) "
+                               "or set MC_JWT_PUBLIC_KEY_PATH")
+        return cls(p.read_bytes(), **kw)
+
+    def verify(self, token: str) -> Principal:
+        now = time.time()
+        hit = self._cache.get(token)
+        if hit and hit[0] > now:
+            return hit[1]
+        try:
+            claims = jwt.decode(token, self.public_key, algorithms=["EdDSA"], issuer=self.issuer,
+                                leeway=self.leeway, options={"require": ["exp", "sub", "role"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired; log in again or refresh it", code="token_expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("token is not valid", code="invalid_token") from None
+        if claims.get("typ") != "access":
+            raise Unauthorized("not an access token", code="invalid_token")
+        principal = principal_from_claims(claims)
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[token] = (min(float(claims["exp"]), now + 60), principal)
+        return principal
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        role = Role(claims["role"])
+        account_id = int(claims["sub"])
+    except (ValueError, KeyError):
+        raise Unauthorized("token is not valid", code="invalid_token") from None
+    return Principal(
+        account_id=account_id, role=role, name=claims.get("name", ""),
+        producer_id=claims.get("producer_id"), organization_id=claims.get("organization_id"),
+        municipality_code=claims.get("municipality_code"), financier_id=claims.get("financier_id"),
+        claims=claims,
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token.strip()
+
+
+def optional_principal(request: Request) -> Principal | None:
+    token = bearer_token(request)
+    if token is None:
+        return None
+    return request.app.state.token_verifier.verify(token)
+
+
+def current_principal(request: Request) -> Principal:
+    principal = optional_principal(request)
+    if principal is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def require_roles(*roles: Role):
+    """Dependency: the caller is logged in with one of `roles` (admins always pass)."""
+
+    def _check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(*roles):
+            allowed = ", ".join(r.value for r in roles)
+            raise Forbidden(f"this needs one of the roles: {allowed}", code="role_required")
+        return principal
+
+    return _check
+
+
+def require_service(request: Request) -> str:
+    """Dependency for internal endpoints: the caller holds the shared service secret."""
+    given = request.headers.get(SERVICE_KEY_HEADER, "")
+    expected = request.app.state.service_secret
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("internal endpoint: service credential required", code="service_only")
+    return request.headers.get("X-Service-Name", "service")
+
+
+ServiceCaller = Annotated[str, Depends(require_service)]

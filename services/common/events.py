@@ -1,0 +1,47 @@
+"""Events between services: the envelope, and `emit`, which writes it to the outbox.
+
+`emit` runs inside the caller's transaction, so the event exists if and only if the change it
+announces was committed. The relay (services/common/relay.py) publishes it afterwards; consumers
+record the event id in their inbox, so a repeat does nothing.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.tables import KernelTables, utcnow
+
+EVENT_TYPES = (
+    "order.placed", "order.cancelled", "cycle.closed", "consignment.delivered", "order.picked_up",
+    "payment.received", "advance.disbursed", "advance.repaid",
+)
+
+
+class Envelope(BaseModel):
+    """What travels: one event, whatever the transport."""
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    aggregate_id: str
+    source: str = ""
+    payload: dict[str, Any]
+
+
+async def emit(session: AsyncSession, kernel: KernelTables, *, event_type: str, aggregate_id: str | int,
+               payload: dict[str, Any], version: int = 1) -> Envelope:
+    """Record an event in the outbox, in the same transaction as the change it announces."""
+    envelope = Envelope(type=event_type, version=version, aggregate_id=str(aggregate_id),
+                        payload={"schema_version": version, **payload})
+    await session.execute(insert(kernel.outbox).values(
+        event_id=envelope.id, event_type=envelope.type, version=envelope.version,
+        aggregate_id=envelope.aggregate_id, occurred_at=envelope.occurred_at,
+        payload=envelope.model_dump(mode="json")["payload"],
+    ))
+    session.info["events_emitted"] = True
+    return envelope

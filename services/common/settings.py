@@ -1,0 +1,72 @@
+"""Settings shared by every service; each service subclasses with its own env prefix.
+
+`CATALOG_DATABASE_URL=postgresql+asyncpg://...` switches the catalog to PostgreSQL, and so on for
+each service. Values common to all processes (keys, service secret, event transport, Redis) are
+read without prefix so one environment configures the whole platform.
+"""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.paths import var_dir
+
+SERVICE_PORTS = {"gateway": 8000, "catalog": 8001, "orders": 8002, "delivery": 8003, "payments": 8004}
+SERVICE_NAMES = ("catalog", "orders", "delivery", "payments")
+
+
+def default_sqlite_url(service: str) -> str:
+    return f"sqlite+aiosqlite:///{var_dir() / (service + '.db')}"
+
+
+def _shared(name: str, default, **kw):
+    """A field read from the un-prefixed environment variable `name` (same for every process)."""
+    return Field(default, validation_alias=AliasChoices(name, name.lower()), **kw)
+
+
+class ServiceSettings(BaseSettings):
+    """What every service process needs. Subclasses set `service_name` and the env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 0
+    environment: str = _shared("MC_ENV", "development")
+    # Public key that verifies the gateway's access tokens (PEM file). Generated on first run.
+    jwt_public_key_path: str = _shared("MC_JWT_PUBLIC_KEY_PATH", "")
+    jwt_issuer: str = _shared("MC_JWT_ISSUER", "mercado-corto")
+    # Shared secret that service-to-service calls and internal endpoints require.
+    service_secret: str = _shared("MC_SERVICE_SECRET", "")
+    events_url: str = _shared("EVENTS_URL", "")
+    redis_url: str = _shared("REDIS_URL", "")
+    http_timeout_seconds: float = _shared("MC_HTTP_TIMEOUT", 5.0)
+    log_level: str = _shared("MC_LOG_LEVEL", "INFO")
+    # Base URLs of the other services, for synchronous calls and HTTP event delivery.
+    catalog_url: str = _shared("CATALOG_URL", f"http://127.0.0.1:{SERVICE_PORTS['catalog']}")
+    orders_url: str = _shared("ORDERS_URL", f"http://127.0.0.1:{SERVICE_PORTS['orders']}")
+    delivery_url: str = _shared("DELIVERY_URL", f"http://127.0.0.1:{SERVICE_PORTS['delivery']}")
+    payments_url: str = _shared("PAYMENTS_URL", f"http://127.0.0.1:{SERVICE_PORTS['payments']}")
+    relay_enabled: bool = True
+    relay_poll_seconds: float = 1.0
+
+    def model_post_init(self, __context) -> None:
+        if not self.database_url:
+            self.database_url = default_sqlite_url(self.service_name)
+        if not self.port:
+            self.port = SERVICE_PORTS.get(self.service_name, 0)
+        if not self.jwt_public_key_path:
+            self.jwt_public_key_path = str(var_dir() / "keys" / "jwt_public.pem")
+
+    def service_url(self, name: str) -> str:
+        return getattr(self, f"{name}_url")
+
+    def resolved_service_secret(self) -> str:
+        """The service secret: from the environment, else the development file under var/."""
+        if self.service_secret:
+            return self.service_secret
+        if self.environment != "development":
+            raise RuntimeError("MC_SERVICE_SECRET must be set outside development")
+        from services.common.keys import development_service_secret
+
+        return development_service_secret()

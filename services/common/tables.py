@@ -1,0 +1,87 @@
+"""Kernel tables every service carries in its own database: outbox, inbox and idempotency keys.
+
+They are plain SQLAlchemy tables added to a service's own metadata by `kernel_tables(metadata)`, so
+each service's migrations create them, and the code that uses them is written once here.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class KernelTables:
+    outbox: Table
+    inbox: Table
+    idempotency: Table
+
+
+def kernel_tables(metadata: MetaData) -> KernelTables:
+    outbox = Table(
+        "outbox", metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(64), nullable=False),
+        Column("version", Integer, nullable=False, server_default=text("1")),
+        Column("aggregate_id", String(64), nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("last_error", Text, nullable=True),
+        Index("ix_outbox_pending", "aggregate_id", "id",
+              postgresql_where=text("published_at IS NULL"), sqlite_where=text("published_at IS NULL")),
+    )
+    inbox = Table(
+        "inbox", metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("event_type", String(64), nullable=False),
+        Column("aggregate_id", String(64), nullable=False),
+        Column("handled_at", DateTime(timezone=True), nullable=False),
+    )
+    idempotency = Table(
+        "idempotency_keys", metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("scope", String(64), nullable=False),
+        Column("key", String(255), nullable=False),
+        Column("request_hash", String(64), nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("response_body", LargeBinary, nullable=True),
+        Column("content_type", String(128), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("locked_until", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("scope", "key"),
+    )
+    return KernelTables(outbox=outbox, inbox=inbox, idempotency=idempotency)
+
+
+def insert_ignoring_conflict(session: AsyncSession, table: Table):
+    """`INSERT ... ON CONFLICT DO NOTHING` in the session's dialect (SQLite or PostgreSQL)."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()

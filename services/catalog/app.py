@@ -1,6 +1,7 @@
 """Assembles the catalog service: `uvicorn --factory services.catalog.app:create_app`."""
 
 from services.catalog.models import kernel
+from services.catalog.routes import internal
 from services.catalog.settings import Settings
 from services.common.app import ServiceSpec, create_service_app
 
@@ -9,7 +10,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — catalog",
     description="Municipalities, organizations, producers, certifications, products in Bolivian units, prices, stock reservation and search.",
     kernel=kernel,
-    routers=[],
+    routers=[internal.router],
 )
 
 

@@ -1,0 +1,40 @@
+"""Internal stock reservation endpoints for the orders service (docs/internal-api.md)."""
+
+from fastapi import APIRouter
+
+from services.catalog import stock
+from services.catalog.schemas import (
+    AdjustIn,
+    AdjustOut,
+    CommittedOut,
+    LineIdsIn,
+    ReleasedOut,
+    ReservationIn,
+    ReservationOut,
+)
+from services.common.app import Session
+from services.common.auth import ServiceCaller
+
+router = APIRouter(prefix="/internal/reservations", tags=["internal: stock reservation"])
+
+
+@router.post("", response_model=ReservationOut, summary="Reserve order lines, all or nothing")
+async def reserve(body: ReservationIn, session: Session, _caller: ServiceCaller):
+    lines = [stock.LineRequest(line_id=ln.line_id, product_id=ln.product_id, quantity=ln.quantity)
+             for ln in body.lines]
+    return {"lines": await stock.reserve_stock(session=session, order_id=body.order_id, lines=lines)}
+
+
+@router.post("/release", response_model=ReleasedOut, summary="Return reserved lines to available stock")
+async def release(body: LineIdsIn, session: Session, _caller: ServiceCaller):
+    return {"released": await stock.release_reservations(session=session, line_ids=body.line_ids)}
+
+
+@router.post("/commit", response_model=CommittedOut, summary="Turn reserved lines into sold stock")
+async def commit(body: LineIdsIn, session: Session, _caller: ServiceCaller):
+    return {"committed": await stock.commit_reservations(session=session, line_ids=body.line_ids)}
+
+
+@router.post("/adjust", response_model=AdjustOut, summary="Lower a reserved line")
+async def adjust(body: AdjustIn, session: Session, _caller: ServiceCaller):
+    return await stock.adjust_reservation(session=session, line_id=body.line_id, quantity=body.quantity)

@@ -2,6 +2,7 @@
 
 from services.common.app import ServiceSpec, create_service_app
 from services.delivery.models import kernel
+from services.delivery.routes import internal, points
 from services.delivery.settings import Settings
 
 SPEC = ServiceSpec(
@@ -9,7 +10,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — delivery",
     description="Delivery points, schedules and per-cycle capacity, nearest-point search, route planning, receiving and pickup.",
     kernel=kernel,
-    routers=[],
+    routers=[points.router, internal.router],
 )
 
 

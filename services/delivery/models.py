@@ -1,7 +1,147 @@
-"""Tables of the delivery service, on its own metadata (see services.common.db.service_base)."""
+"""Tables of the delivery service, on its own metadata (see services.common.db.service_base).
+
+Delivery points and their per-cycle capacity rows, slot bookings (held, confirmed, waitlisted, ...)
+with pickup codes, the cycles delivery has heard of (from `cycle.closed`), consignments with their
+lines, and stored route plans.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field
 
 from services.common.db import service_base
-from services.common.tables import kernel_tables
+from services.common.tables import BigId, kernel_tables, utcnow
 
 Base = service_base("delivery")
 kernel = kernel_tables(Base.metadata)
+
+
+class DeliveryPoint(Base, table=True):
+    __tablename__ = "delivery_points"
+    __table_args__ = (Index("ix_delivery_points_lat_lon", "lat", "lon"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    name: str = Field(sa_column=Column(String(160), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    address: str = Field(sa_column=Column(String(300), nullable=False))
+    municipality_code: str = Field(sa_column=Column(String(12), nullable=False, index=True))
+    lat: float = Field(sa_column=Column(Float, nullable=False))
+    lon: float = Field(sa_column=Column(Float, nullable=False))
+    # [{"weekday": 0..6 (lunes = 0), "opens": "08:00", "closes": "13:00"}, ...]
+    schedule: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    contact: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    cold_storage: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    max_orders_per_cycle: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class PointCapacity(Base, table=True):
+    """Slots of one point in one cycle: `booked` only moves by conditional UPDATEs."""
+
+    __tablename__ = "point_capacities"
+
+    point_id: int = Field(sa_column=Column(BigId, ForeignKey("delivery_points.id"), primary_key=True))
+    cycle_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    capacity: int = Field(sa_column=Column(Integer, nullable=False))
+    booked: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+
+
+class Booking(Base, table=True):
+    """An order's slot at a point for a cycle. Status: held, confirmed, waitlisted, released,
+    picked_up, no_show. The id orders the waitlist (first come, first promoted)."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (Index("ix_bookings_point_cycle_status", "point_id", "cycle_id", "status", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    order_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    point_id: int = Field(sa_column=Column(BigId, ForeignKey("delivery_points.id"), nullable=False))
+    cycle_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    consumer_account_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    pickup_code: str | None = Field(default=None, sa_column=Column(String(16), nullable=True, unique=True))
+    pickup_failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    pickup_locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    picked_up_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    released_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Cycle(Base, table=True):
+    """What delivery knows of an order cycle: its delivery day, from `cycle.closed`."""
+
+    __tablename__ = "cycles"
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    name: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    delivery_date: date = Field(sa_column=Column(Date, nullable=False))
+    closed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Consignment(Base, table=True):
+    """What one producer brings to one delivery point for one cycle."""
+
+    __tablename__ = "consignments"
+    __table_args__ = (UniqueConstraint("producer_id", "cycle_id", "delivery_point_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    cycle_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    producer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    producer_name: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    organization_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    delivery_point_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pickup_lat: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    pickup_lon: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))  # pending | received
+    accepted_value_centavos: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    received_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ConsignmentLine(Base, table=True):
+    __tablename__ = "consignment_lines"
+    __table_args__ = (UniqueConstraint("consignment_id", "product_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    consignment_id: int = Field(sa_column=Column(BigId, ForeignKey("consignments.id"), nullable=False))
+    product_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    product_name: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    unit: str = Field(sa_column=Column(String(16), nullable=False))
+    quantity: Decimal = Field(sa_column=Column(Numeric(14, 3), nullable=False))
+    unit_price_centavos: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kg: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 3), nullable=True))
+    received_quantity: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 3), nullable=True))
+    rejected_quantity: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 3), nullable=True))
+    reject_reason: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    accepted_value_centavos: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class RoutePlan(Base, table=True):
+    """The latest route plan of a cycle (planning again replaces it)."""
+
+    __tablename__ = "route_plans"
+
+    cycle_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    request: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    plan: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

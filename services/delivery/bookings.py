@@ -1,0 +1,220 @@
+"""Slots at delivery points: hold, confirm, release, the waitlist and its automatic promotion.
+
+The slot count of a point in a cycle lives in one `point_capacities` row and only moves by
+conditional UPDATEs (`booked = booked + 1 WHERE booked < capacity`), so concurrent bookings can
+never overfill a point, on SQLite or PostgreSQL, whatever the number of workers. A booking that
+finds no slot joins the waitlist (kept, even though the answer is 409 `point_full`); when a slot
+frees, the first waiting booking takes it and `booking.promoted` is emitted.
+"""
+
+import secrets
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import Conflict, NotFound
+from services.common.events import emit
+from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
+from services.delivery.models import Booking, DeliveryPoint, PointCapacity
+from services.delivery.points import get_point
+
+HELD, CONFIRMED, WAITLISTED, RELEASED, PICKED_UP, NO_SHOW = (
+    "held", "confirmed", "waitlisted", "released", "picked_up", "no_show")
+HOLDING_STATUSES = (HELD, CONFIRMED)
+
+# Pickup codes: 8 characters from 31 symbols that cannot be mistaken for one another when read
+# aloud or from a screen (no 0/O, 1/I/L): 31**8 ≈ 8.5e11 codes, about 39.6 bits.
+PICKUP_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+PICKUP_CODE_LENGTH = 8
+
+
+def new_pickup_code() -> str:
+    return "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
+
+
+class PointFull(Conflict):
+    code = "point_full"
+
+
+async def find_booking(*, session: AsyncSession, order_id: str, lock: bool = False) -> Booking | None:
+    query = select(Booking).where(Booking.order_id == order_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_booking(*, session: AsyncSession, order_id: str, lock: bool = False) -> Booking:
+    booking = await find_booking(session=session, order_id=order_id, lock=lock)
+    if booking is None:
+        raise NotFound(f"order {order_id} has no slot booking", code="booking_not_found",
+                       details={"order_id": order_id})
+    return booking
+
+
+async def waitlist_position(*, session: AsyncSession, booking: Booking) -> int:
+    return (await session.execute(select(func.count()).select_from(Booking).where(
+        Booking.point_id == booking.point_id, Booking.cycle_id == booking.cycle_id,
+        Booking.status == WAITLISTED, Booking.id <= booking.id))).scalar_one()
+
+
+async def _point_full(*, session: AsyncSession, booking: Booking) -> PointFull:
+    position = await waitlist_position(session=session, booking=booking)
+    return PointFull(
+        f"delivery point {booking.point_id} is full for cycle {booking.cycle_id}; the order is number "
+        f"{position} on its waitlist and takes the first slot that frees",
+        details={"point_id": booking.point_id, "cycle_id": booking.cycle_id, "waitlist_position": position})
+
+
+async def _ensure_capacity_row(*, session: AsyncSession, kernel: KernelTables, point: DeliveryPoint,
+                               cycle_id: int, capacity: int | None) -> None:
+    table = PointCapacity.__table__
+    await session.execute(insert_ignoring_conflict(session, table).values(
+        point_id=point.id, cycle_id=cycle_id,
+        capacity=capacity if capacity is not None else point.max_orders_per_cycle, booked=0))
+    if capacity is not None:
+        result = await session.execute(update(table).where(
+            table.c.point_id == point.id, table.c.cycle_id == cycle_id, table.c.capacity < capacity,
+        ).values(capacity=capacity))
+        await session.execute(update(table).where(
+            table.c.point_id == point.id, table.c.cycle_id == cycle_id, table.c.capacity > capacity,
+        ).values(capacity=capacity))
+        if result.rowcount:
+            await promote_waiting(session=session, kernel=kernel, point_id=point.id, cycle_id=cycle_id)
+
+
+async def _take_slot(*, session: AsyncSession, point_id: int, cycle_id: int) -> bool:
+    """One conditional UPDATE: True if a slot was free and is now taken."""
+    table = PointCapacity.__table__
+    result = await session.execute(update(table).where(
+        table.c.point_id == point_id, table.c.cycle_id == cycle_id, table.c.booked < table.c.capacity,
+    ).values(booked=table.c.booked + 1))
+    return result.rowcount == 1
+
+
+async def _give_back_slot(*, session: AsyncSession, point_id: int, cycle_id: int) -> None:
+    table = PointCapacity.__table__
+    await session.execute(update(table).where(
+        table.c.point_id == point_id, table.c.cycle_id == cycle_id, table.c.booked > 0,
+    ).values(booked=table.c.booked - 1))
+
+
+async def hold_booking(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int,
+                       cycle_id: int, capacity: int | None = None,
+                       consumer_account_id: int | None = None) -> Booking:
+    """Hold a slot for an order (idempotent by order id).
+
+    Raises `PointFull` (409) when the point is full: the order is then on the waitlist, and that
+    entry is committed before the error is raised so the refusal does not undo it.
+    """
+    existing = await find_booking(session=session, order_id=order_id, lock=True)
+    if existing is not None and existing.status != RELEASED:
+        if (existing.point_id, existing.cycle_id) != (point_id, cycle_id):
+            raise Conflict(
+                f"order {order_id} already has a booking at point {existing.point_id} for cycle "
+                f"{existing.cycle_id}; release it before booking another point",
+                code="booking_elsewhere",
+                details={"order_id": order_id, "point_id": existing.point_id, "cycle_id": existing.cycle_id})
+        if existing.status == WAITLISTED:
+            raise await _point_full(session=session, booking=existing)
+        return existing
+
+    point = await get_point(session=session, point_id=point_id)
+    if not point.active:
+        raise Conflict(f"delivery point {point_id} ({point.name}) is not active", code="point_inactive",
+                       details={"point_id": point_id})
+    await _ensure_capacity_row(session=session, kernel=kernel, point=point, cycle_id=cycle_id, capacity=capacity)
+    took = await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id)
+    if existing is not None:  # a released booking asked again: it starts over, at the end of any queue
+        await session.delete(existing)
+        await session.flush()
+    table = Booking.__table__
+    result = await session.execute(insert_ignoring_conflict(session, table).values(
+        order_id=order_id, point_id=point_id, cycle_id=cycle_id, status=HELD if took else WAITLISTED,
+        consumer_account_id=consumer_account_id, pickup_failures=0, created_at=utcnow()))
+    if result.rowcount == 0:  # the same order booked concurrently and won: answer as it did
+        if took:
+            await _give_back_slot(session=session, point_id=point_id, cycle_id=cycle_id)
+        booking = await get_booking(session=session, order_id=order_id)
+        if booking.status == WAITLISTED:
+            raise await _point_full(session=session, booking=booking)
+        return booking
+    booking = await get_booking(session=session, order_id=order_id)
+    if not took:
+        error = await _point_full(session=session, booking=booking)
+        await session.commit()  # keep the waitlist entry although the answer is a refusal
+        raise error
+    return booking
+
+
+async def confirm_booking(*, session: AsyncSession, order_id: str) -> Booking:
+    """A held slot becomes confirmed and gets its pickup code (idempotent: same code again)."""
+    booking = await get_booking(session=session, order_id=order_id, lock=True)
+    if booking.status in (CONFIRMED, PICKED_UP, NO_SHOW):
+        return booking
+    if booking.status != HELD:
+        reason = ("is on the waitlist; it can be confirmed once promoted" if booking.status == WAITLISTED
+                  else "was released; hold a slot again first")
+        raise Conflict(f"the booking of order {order_id} {reason}", code=f"booking_{booking.status}",
+                       details={"order_id": order_id, "status": booking.status})
+    while True:
+        code = new_pickup_code()
+        taken = (await session.execute(select(Booking.id).where(Booking.pickup_code == code))).first()
+        if taken is None:
+            break
+    booking.pickup_code = code
+    booking.status = CONFIRMED
+    booking.confirmed_at = utcnow()
+    await session.flush()
+    return booking
+
+
+async def release_booking(*, session: AsyncSession, kernel: KernelTables, order_id: str) -> str:
+    """Free an order's slot (idempotent; unknown orders are fine) and promote the first waiting one.
+    Returns the booking's status afterwards."""
+    booking = await find_booking(session=session, order_id=order_id, lock=True)
+    if booking is None:
+        return RELEASED
+    if booking.status == PICKED_UP:
+        raise Conflict(f"order {order_id} was already picked up; its slot cannot be released",
+                       code="booking_picked_up", details={"order_id": order_id})
+    if booking.status in (RELEASED, NO_SHOW):
+        return booking.status
+    was_holding = booking.status in HOLDING_STATUSES
+    booking.status = RELEASED
+    booking.released_at = utcnow()
+    booking.pickup_code = None
+    await session.flush()
+    if was_holding:
+        await _give_back_slot(session=session, point_id=booking.point_id, cycle_id=booking.cycle_id)
+        await promote_waiting(session=session, kernel=kernel, point_id=booking.point_id, cycle_id=booking.cycle_id)
+    return RELEASED
+
+
+async def promote_waiting(*, session: AsyncSession, kernel: KernelTables, point_id: int,
+                          cycle_id: int) -> list[Booking]:
+    """While slots are free, the first waiting booking (by arrival) takes one; each promotion is
+    announced with `booking.promoted`."""
+    promoted = []
+    while True:
+        query = (select(Booking).where(Booking.point_id == point_id, Booking.cycle_id == cycle_id,
+                                       Booking.status == WAITLISTED)
+                 .order_by(Booking.id).limit(1).with_for_update(skip_locked=True))
+        waiting = (await session.execute(query)).scalar_one_or_none()
+        if waiting is None or not await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id):
+            return promoted
+        waiting.status = HELD
+        await session.flush()
+        await emit(session, kernel, event_type="booking.promoted", aggregate_id=f"{cycle_id}:{point_id}",
+                   payload={"point_id": point_id, "cycle_id": cycle_id, "order_id": waiting.order_id,
+                            "waitlist_id": waiting.id})
+        promoted.append(waiting)
+
+
+async def availability(*, session: AsyncSession, point_id: int, cycle_id: int) -> dict:
+    point = await get_point(session=session, point_id=point_id)
+    row = await session.get(PointCapacity, (point_id, cycle_id))
+    capacity, booked = (row.capacity, row.booked) if row else (point.max_orders_per_cycle, 0)
+    waitlisted = (await session.execute(select(func.count()).select_from(Booking).where(and_(
+        Booking.point_id == point_id, Booking.cycle_id == cycle_id, Booking.status == WAITLISTED)))).scalar_one()
+    return {"point_id": point_id, "cycle_id": cycle_id, "capacity": capacity, "booked": booked,
+            "slots_left": max(0, capacity - booked), "waitlisted": waitlisted}

@@ -1,0 +1,36 @@
+"""Internal slot booking API used by orders (docs/internal-api.md): hold, confirm, release."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from services.common.app import Session
+from services.common.auth import ServiceCaller
+from services.delivery import bookings
+from services.delivery.models import kernel
+from services.delivery.schemas import BookingOut, BookingRequest, ConfirmOut, OrderId, ReleaseOut
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+OrderPath = Annotated[OrderId, Path()]
+
+
+@router.post("/bookings", response_model=BookingOut, status_code=201,
+             summary="Hold a slot (409 point_full puts the order on the waitlist)")
+async def hold(body: BookingRequest, session: Session, _: ServiceCaller):
+    booking = await bookings.hold_booking(
+        session=session, kernel=kernel, order_id=body.order_id, point_id=body.point_id, cycle_id=body.cycle_id,
+        capacity=body.capacity, consumer_account_id=body.consumer_account_id)
+    return BookingOut(order_id=booking.order_id, point_id=booking.point_id, cycle_id=booking.cycle_id,
+                      status=booking.status)
+
+
+@router.post("/bookings/{order_id}/confirm", response_model=ConfirmOut, summary="Confirm a held slot")
+async def confirm(order_id: OrderPath, session: Session, _: ServiceCaller):
+    booking = await bookings.confirm_booking(session=session, order_id=order_id)
+    return ConfirmOut(order_id=booking.order_id, status=booking.status, pickup_code=booking.pickup_code or "")
+
+
+@router.post("/bookings/{order_id}/release", response_model=ReleaseOut, summary="Free a slot (idempotent)")
+async def release(order_id: OrderPath, session: Session, _: ServiceCaller):
+    status = await bookings.release_booking(session=session, kernel=kernel, order_id=order_id)
+    return ReleaseOut(order_id=order_id, status=status)

@@ -20,6 +20,7 @@ from services.common.db import Database
 from services.common.errors import JsonResponse, install_error_handlers
 from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyMiddleware
+from services.common.inbox import events_router
 from services.common.migrations import ensure_migrated
 from services.common.observability import Metrics, RequestContextMiddleware, configure_logging
 from services.common.settings import SERVICE_NAMES, ServiceSettings
@@ -105,6 +106,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     for router in spec.routers:
         app.include_router(router)
     app.include_router(_operations_router(spec))
+    app.include_router(events_router(spec))
     return app
 
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,14 +22,17 @@ EVENT_TYPES = (
 
 
 class Envelope(BaseModel):
-    """What travels: one event, whatever the transport."""
+    """What travels: one event, whatever the transport. Readers ignore fields they don't know."""
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    type: str
-    version: int = 1
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=36)
+    type: str = Field(min_length=1, max_length=64)
+    version: int = Field(1, ge=1)
     occurred_at: datetime = Field(default_factory=utcnow)
-    aggregate_id: str
-    source: str = ""
+    aggregate_id: str = Field(min_length=1, max_length=64)
+    # The emitting service; the relay fills it in (the outbox lives in the source's own database).
+    source: str = Field("", max_length=32)
     payload: dict[str, Any]
 
 

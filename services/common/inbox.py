@@ -7,11 +7,18 @@ back the inbox row too, so the event is retried.
 
 import logging
 
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from services.common.auth import require_service
 from services.common.db import Database
 from services.common.events import Envelope
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
 
 log = logging.getLogger("mercado.events")
+
+EVENTS_PATH = "/internal/events"
 
 
 async def handle_event(db: Database, kernel: KernelTables, handlers: dict, envelope: Envelope) -> bool:
@@ -28,3 +35,25 @@ async def handle_event(db: Database, kernel: KernelTables, handlers: dict, envel
             return False
         await handler(session, envelope)
     return True
+
+
+def events_router(spec) -> APIRouter:
+    """`POST /internal/events`: where the HTTP transport delivers the events this service subscribes to.
+
+    The service credential is checked before the body is read (403 without it, whatever the body);
+    a body that is not an envelope is a 422. 2xx means handled or already handled: the sender may
+    stop retrying. A failing handler answers an error, its transaction rolls back, the sender retries.
+    """
+    router = APIRouter(tags=["internal"], dependencies=[Depends(require_service)])
+
+    @router.post(EVENTS_PATH, summary="Deliver one event (service credential required)")
+    async def deliver_event(request: Request):
+        raw = await request.body()
+        try:
+            envelope = Envelope.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+        handled = await handle_event(request.app.state.db, spec.kernel, spec.event_handlers, envelope)
+        return {"event_id": envelope.id, "handled": handled}
+
+    return router

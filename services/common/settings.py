@@ -47,8 +47,19 @@ class ServiceSettings(BaseSettings):
     orders_url: str = _shared("ORDERS_URL", f"http://127.0.0.1:{SERVICE_PORTS['orders']}")
     delivery_url: str = _shared("DELIVERY_URL", f"http://127.0.0.1:{SERVICE_PORTS['delivery']}")
     payments_url: str = _shared("PAYMENTS_URL", f"http://127.0.0.1:{SERVICE_PORTS['payments']}")
+    # Event relay (services/common/relay.py): publishes the outbox in the background.
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
+    relay_batch_size: int = 100
+    # Retry of an unacknowledged event: backoff * 2**(attempts-1), capped at backoff_max.
+    relay_backoff_seconds: float = 1.0
+    relay_backoff_max_seconds: float = 300.0
+    # A claimed event is not claimed again by another relay for this long (publish in flight).
+    relay_lease_seconds: float = 60.0
+    # NATS JetStream names (EVENTS_URL=nats://...): one stream, one durable consumer per service.
+    events_stream: str = _shared("EVENTS_STREAM", "MERCADO")
+    events_subject_prefix: str = _shared("EVENTS_SUBJECT_PREFIX", "mercado.events")
+    events_durable_prefix: str = _shared("EVENTS_DURABLE_PREFIX", "")
 
     def model_post_init(self, __context) -> None:
         if not self.database_url:

@@ -1,0 +1,177 @@
+"""Events over the default HTTP transport: orders publishes, payments (a real uvicorn server) handles."""
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from services.common.db import Database, make_engine
+from services.common.events import Envelope
+from services.common.relay import Relay
+from services.common.tables import utcnow
+from services.orders.models import kernel as orders_kernel
+from services.payments.models import kernel as payments_kernel
+from tests.conftest import app_client
+from tests.events.harness import (
+    assert_in_order_per_aggregate,
+    emit_events,
+    eventually,
+    free_port,
+    handled,
+    live_kernel_database,
+    pending,
+    publisher_app,
+    serving,
+    subscriber_app,
+)
+
+
+async def test_committed_event_reaches_the_subscriber_once(backend, migrated, keys):
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, live_kernel_database(sub_url, payments_kernel) as sub_db:
+        async with serving(subscriber_app(sub_db, sub_url, keys)) as sub:
+            app = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url)
+            async with app_client(app) as client:
+                [event_id] = await emit_events(pub_db, [("101", 1)])
+                assert (await client.get("/healthz")).json()["outbox"]["pending"] == 1
+                result = await app.state.relay.drain()
+                assert (result.published, result.failed) == (1, 0)
+                assert await handled(sub_db) == [("101", 1, event_id)]
+                assert await pending(pub_db) == []
+                health = (await client.get("/healthz")).json()["outbox"]
+                assert health == {"pending": 0, "oldest_age_seconds": None}
+
+
+async def test_internal_event_endpoint_needs_the_service_credential_and_an_envelope(backend, migrated, keys):
+    sub_url = migrated.url("payments", backend)
+    async with live_kernel_database(sub_url, payments_kernel) as sub_db:
+        app = subscriber_app(sub_db, sub_url, keys)
+        async with app_client(app) as client:
+            envelope = Envelope(type="order.placed", aggregate_id="7", source="orders",
+                                payload={"schema_version": 1, "order_id": "7", "seq": 1})
+            body = envelope.model_dump(mode="json")
+            anonymous = await client.post("/internal/events", json=body)
+            assert anonymous.status_code == 403
+            assert anonymous.json()["error"]["code"] == "service_only"
+            wrong = await client.post("/internal/events", json=body, headers={"X-Service-Key": "guess"})
+            assert wrong.status_code == 403
+            as_user = await client.post("/internal/events", json=body, headers=keys.headers("admin"))
+            assert as_user.status_code == 403
+            assert await handled(sub_db) == []
+
+            service = {"X-Service-Key": app.state.service_secret, "X-Service-Name": "orders"}
+            missing = await client.post("/internal/events", json={"type": "order.placed"}, headers=service)
+            assert missing.status_code == 422
+            assert missing.json()["error"]["code"] == "validation_error"
+            broken = await client.post("/internal/events", content=b"{", headers=service)
+            assert broken.status_code == 422
+            assert await handled(sub_db) == []
+
+            first = await client.post("/internal/events", json=body, headers=service)
+            again = await client.post("/internal/events", json=body, headers=service)
+            assert first.status_code == again.status_code == 200
+            assert first.json() == {"event_id": envelope.id, "handled": True}
+            assert again.json() == {"event_id": envelope.id, "handled": False}
+            assert await handled(sub_db) == [("7", 1, envelope.id)]
+
+
+async def test_publishing_again_after_a_lost_acknowledgement_has_one_effect(backend, migrated, keys):
+    """The relay died after the subscriber acked but before marking the row: it publishes again."""
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, live_kernel_database(sub_url, payments_kernel) as sub_db:
+        async with serving(subscriber_app(sub_db, sub_url, keys)) as sub:
+            app = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url)
+            async with app_client(app):
+                relay = app.state.relay
+                [event_id] = await emit_events(pub_db, [("202", 1)])
+                assert (await relay.drain()).published == 1
+                # As if that relay crashed before marking: the row is pending, its lease runs out.
+                async with pub_db.session() as session:
+                    await session.execute(update(orders_kernel.outbox).values(
+                        published_at=None, next_attempt_at=utcnow() - timedelta(seconds=1)))
+                assert (await relay.drain()).published == 1
+                assert await handled(sub_db) == [("202", 1, event_id)]
+
+
+async def test_subscriber_down_for_a_while_gets_every_event_in_order_per_aggregate(backend, migrated, keys):
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    port = free_port()
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, live_kernel_database(sub_url, payments_kernel) as sub_db:
+        publisher = publisher_app(pub_db, pub_url, keys, subscriber_url=f"http://127.0.0.1:{port}",
+                                  relay_enabled=True)
+        async with app_client(publisher) as client:
+            # Subscriber is down: nothing listens on its port. Three orders, four events each, interleaved.
+            events = [(order, seq) for seq in range(1, 5) for order in ("a-1", "a-2", "a-3")]
+            events[-1:] = []  # a-3 gets three
+            ids = await emit_events(pub_db, events)
+
+            async def heads_retried():
+                rows = await pending(pub_db)
+                heads = [r for r in rows if r.attempts > 0]
+                return len(rows) == len(ids) and len(heads) >= 3 and all(
+                    r.attempts >= 2 and r.last_error for r in heads)
+
+            await eventually(heads_retried)
+            rows = await pending(pub_db)
+            # Only each aggregate's first event is tried: later ones wait behind it.
+            assert {r.aggregate_id for r in rows if r.attempts > 0} == {"a-1", "a-2", "a-3"}
+            assert all(r.attempts == 0 for r in rows if r.payload["seq"] > 1)
+            health = (await client.get("/healthz")).json()["outbox"]
+            assert health["pending"] == len(ids) and health["oldest_age_seconds"] >= 0
+
+            async with serving(subscriber_app(sub_db, sub_url, keys), port=port):
+                seen = await eventually(lambda: _all_handled(sub_db, len(ids)))
+            assert sorted(event_id for *_, event_id in seen) == sorted(ids)
+            assert_in_order_per_aggregate(seen, {"a-1": [1, 2, 3, 4], "a-2": [1, 2, 3, 4], "a-3": [1, 2, 3]})
+            assert await eventually(lambda: _no_backlog(pub_db))
+            assert (await client.get("/healthz")).json()["outbox"] == {"pending": 0, "oldest_age_seconds": None}
+
+
+async def _all_handled(db, n):
+    seen = await handled(db)
+    return seen if len(seen) >= n else None
+
+
+async def _no_backlog(db):
+    return await pending(db) == []
+
+
+async def test_relay_wakes_up_on_commit_without_waiting_for_its_poll(backend, migrated, keys):
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, live_kernel_database(sub_url, payments_kernel) as sub_db:
+        async with serving(subscriber_app(sub_db, sub_url, keys)) as sub:
+            publisher = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url, relay_enabled=True,
+                                      relay_poll_seconds=3600)
+            async with app_client(publisher):
+                await asyncio.sleep(0)  # the relay's first round (nothing to do) starts its long wait
+                [event_id] = await emit_events(pub_db, [("303", 1)])
+                seen = await eventually(lambda: _all_handled(sub_db, 1))
+                assert seen == [("303", 1, event_id)]
+
+
+async def test_several_relays_on_one_outbox_keep_each_aggregate_in_order(backend, migrated, keys):
+    """Three relays (three engines, as three processes would have) drain one outbox at once."""
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, live_kernel_database(sub_url, payments_kernel) as sub_db:
+        async with serving(subscriber_app(sub_db, sub_url, keys)) as sub:
+            app = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url)
+            async with app_client(app):
+                transport = app.state.event_transport
+                events = [(f"m-{order}", seq) for seq in range(1, 7) for order in range(5)]
+                ids = await emit_events(pub_db, events)
+                dbs = [Database(make_engine(pub_url)) for _ in range(3)]
+                relays = [Relay(db, orders_kernel, transport, source="orders", batch_size=2) for db in dbs]
+                try:
+                    rounds = await asyncio.gather(*(relay.drain() for relay in relays))
+                    # A relay may stop early while another holds the rest; finish what is left.
+                    rounds.append(await relays[0].drain())
+                finally:
+                    for db in dbs:
+                        await db.dispose()
+                assert sum(r.published for r in rounds) == len(ids)
+                seen = await handled(sub_db)
+                assert len(seen) == len(ids)
+                assert_in_order_per_aggregate(seen, {f"m-{o}": [1, 2, 3, 4, 5, 6] for o in range(5)})
+                async with pub_db.session() as session:
+                    tries = (await session.execute(select(func.max(orders_kernel.outbox.c.attempts)))).scalar()
+                assert tries == 1  # no event was claimed twice

@@ -1,0 +1,171 @@
+"""HTTP routes of the orders service: thin, the rules live in cycles, placement, consolidation."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+
+from services.common.app import Session
+from services.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from services.common.errors import Conflict, DomainError
+from services.common.pagination import PageParams, encode_cursor, page_params
+from services.orders import consolidation, cycles, exports, placement, quote
+from services.orders.schemas import (
+    BasketCreate,
+    BasketOut,
+    CycleCreate,
+    CycleOut,
+    CyclePage,
+    CycleStatus,
+    CycleUpdate,
+    OrderCreate,
+    OrderOut,
+    OrderPage,
+    OrderStatus,
+    OrderStatusChange,
+    QuoteOut,
+)
+
+router = APIRouter()
+Coordinator = Annotated[Principal, Depends(require_roles(Role.coordinator))]
+Consumer = Annotated[Principal, Depends(require_roles(Role.consumer))]
+CycleId = Annotated[int, Query(ge=1, le=2**53)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def _next(cursor: list | None) -> str | None:
+    return encode_cursor(cursor) if cursor else None
+
+
+@router.post("/cycles", status_code=201, response_model=CycleOut, tags=["cycles"], summary="Open a cycle (coordinator)")
+async def create_cycle(data: CycleCreate, principal: Coordinator, session: Session, request: Request):
+    return await cycles.create_cycle(session=session, delivery=request.app.state.clients["delivery"],
+                                     principal=principal, data=data)
+
+
+@router.get("/cycles", response_model=CyclePage, tags=["cycles"], summary="Cycles, newest first")
+async def list_cycles(session: Session, principal: CurrentPrincipal, page: Annotated[PageParams, Depends(page_params)],
+                      status: CycleStatus | None = None, mine: bool = False):
+    items, nxt = await cycles.list_cycles(session=session, status=status, limit=page.limit, cursor=page.cursor,
+                                          mine_of=principal.account_id if mine else None)
+    return {"items": items, "next_cursor": _next(nxt)}
+
+
+@router.get("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"])
+async def get_cycle(cycle_id: int, session: Session, principal: CurrentPrincipal):
+    return cycles.cycle_out(await cycles.load_cycle(session=session, cycle_id=cycle_id))
+
+
+@router.patch("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"],
+              summary="Edit a draft or open cycle, or move its status (open, delivered, settled)")
+async def update_cycle(cycle_id: int, data: CycleUpdate, principal: Coordinator, session: Session, request: Request):
+    return await cycles.update_cycle(session=session, delivery=request.app.state.clients["delivery"],
+                                     principal=principal, cycle_id=cycle_id, data=data)
+
+
+@router.post("/cycles/{cycle_id}/close", tags=["cycles"],
+             summary="Close a cycle now and consolidate it (pick lists, packing lists, cases)")
+async def close_cycle(cycle_id: int, principal: Coordinator, request: Request):
+    db, state = request.app.state.db, request.app.state
+    async with db.session() as session:
+        cycle = await cycles.load_cycle(session=session, cycle_id=cycle_id, lock="update")
+        cycles.check_owner(principal=principal, cycle=cycle)
+        if cycle.status not in ("open", "closed", "consolidated"):
+            raise Conflict(f"a {cycle.status} cycle cannot be closed", code="invalid_transition",
+                           details={"status": cycle.status})
+        await cycles.mark_closed(session=session, cycle_id=cycle_id)
+    return await _consolidate(state, cycle_id)
+
+
+@router.post("/cycles/{cycle_id}/consolidate", tags=["cycles"],
+             summary="Retry the consolidation of a closed cycle (after catalog was unreachable)")
+async def consolidate(cycle_id: int, principal: Coordinator, request: Request):
+    async with request.app.state.db.session() as session:
+        cycles.check_owner(principal=principal, cycle=await cycles.load_cycle(session=session, cycle_id=cycle_id))
+    return await _consolidate(request.app.state, cycle_id)
+
+
+async def _consolidate(state, cycle_id: int) -> dict:
+    outcome = {"cases": [], "consolidation_error": None}
+    try:
+        outcome.update(await consolidation.consolidate_cycle(db=state.db, kernel=state.kernel, clients=state.clients,
+                                                             cycle_id=cycle_id))
+    except DomainError as exc:
+        if exc.status < 500:
+            raise
+        outcome["consolidation_error"] = {"code": exc.code, "message": exc.message}
+    async with state.db.session() as session:
+        cycle = cycles.cycle_out(await cycles.load_cycle(session=session, cycle_id=cycle_id))
+    return {"cycle": CycleOut(**cycle).model_dump(mode="json"), "cases": outcome["cases"],
+            "consolidation_error": outcome["consolidation_error"]}
+
+
+@router.get("/cycles/{cycle_id}/consolidation", tags=["cycles"],
+            summary="Pick lists per producer, packing lists per point, totals per organization",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, "application/pdf": {}}}})
+async def get_consolidation(cycle_id: int, principal: Coordinator, session: Session,
+                            format: Literal["json", "csv", "pdf"] = "json"):
+    cycles.check_owner(principal=principal, cycle=await cycles.load_cycle(session=session, cycle_id=cycle_id))
+    doc = await consolidation.build_consolidation(session=session, cycle_id=cycle_id)
+    name = f"ciclo-{cycle_id}-consolidado"
+    if format == "csv":
+        return Response(exports.consolidation_csv(doc).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    if format == "pdf":
+        return Response(exports.consolidation_pdf(doc), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
+    return doc
+
+
+@router.post("/cycles/{cycle_id}/baskets", status_code=201, response_model=BasketOut, tags=["agrobolsas"],
+             summary="Define an agrobolsa (fixed basket) for a cycle")
+async def create_basket(cycle_id: int, data: BasketCreate, principal: Coordinator, session: Session):
+    return await cycles.create_basket(session=session, principal=principal, cycle_id=cycle_id, data=data)
+
+
+@router.get("/cycles/{cycle_id}/baskets", response_model=list[BasketOut], tags=["agrobolsas"])
+async def list_baskets(cycle_id: int, session: Session, principal: CurrentPrincipal):
+    return await cycles.list_baskets(session=session, cycle_id=cycle_id)
+
+
+@router.post("/orders/quote", response_model=QuoteOut, tags=["orders"],
+             summary="Lines, fees and total of an order before confirming it (reserves nothing)")
+async def quote_order(body: OrderCreate, principal: Consumer, session: Session, request: Request):
+    return await quote.quote_order(db=request.app.state.db, session=session,
+                                   catalog=request.app.state.clients["catalog"], body=body)
+
+
+@router.post("/orders", status_code=201, response_model=OrderOut, tags=["orders"],
+             summary="Place an order: reserves stock, books a slot at the point, snapshots prices and fees")
+async def place_order(body: OrderCreate, principal: Consumer, request: Request, idempotency_key: IdempotencyKey = None):
+    state = request.app.state
+    return await placement.place_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
+                                       body=body, idempotency_key=idempotency_key)
+
+
+@router.get("/orders", response_model=OrderPage, tags=["orders"],
+            summary="My orders (consumers); my cycles' orders (coordinators)")
+async def list_orders(session: Session, principal: CurrentPrincipal, page: Annotated[PageParams, Depends(page_params)],
+                      cycle_id: CycleId | None = None, status: OrderStatus | None = None):
+    items, nxt = await placement.list_orders(session=session, principal=principal, cycle_id=cycle_id, status=status,
+                                             limit=page.limit, cursor=page.cursor)
+    return {"items": items, "next_cursor": _next(nxt)}
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
+async def get_order(order_id: int, session: Session, principal: CurrentPrincipal):
+    return await placement.visible_order(session=session, principal=principal, order_id=order_id)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"],
+             summary="Cancel until the cycle closes; frees stock and slot")
+async def cancel_order(order_id: int, principal: CurrentPrincipal, request: Request):
+    state = request.app.state
+    return await placement.cancel_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
+                                        order_id=order_id, reason="cancelled_by_" + principal.role.value)
+
+
+@router.post("/orders/{order_id}/status", response_model=OrderOut, tags=["orders"],
+             summary="Move an order: packed, ready, picked_up or no_show (cycle coordinator)")
+async def change_status(order_id: int, data: OrderStatusChange, principal: Coordinator, session: Session):
+    return await placement.change_status(session=session, principal=principal, order_id=order_id, status=data.status)

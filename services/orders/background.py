@@ -1,0 +1,57 @@
+"""Background duties of the orders service, run from the app's lifespan.
+
+Every few seconds: close cycles whose `closes_at` has passed, consolidate closed cycles (retrying
+when catalog was down), and compensate orders a crash left half-placed or not yet released.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select
+
+from services.orders.consolidation import consolidate_cycle
+from services.orders.cycles import due_cycle_ids, mark_closed
+from services.orders.models import cycles
+from services.orders.placement import recover_orders
+
+log = logging.getLogger("mercado.orders")
+
+
+async def run_duties_once(*, db, kernel, clients, pending_older_than: float) -> None:
+    async with db.session() as session:
+        for cycle_id in await due_cycle_ids(session=session):
+            await mark_closed(session=session, cycle_id=cycle_id)
+    async with db.session() as session:
+        closed = (await session.execute(select(cycles.c.id).where(cycles.c.status == "closed"))).scalars().all()
+    for cycle_id in closed:
+        try:
+            await consolidate_cycle(db=db, kernel=kernel, clients=clients, cycle_id=cycle_id)
+        except Exception as exc:
+            log.warning("consolidation postponed", extra={"cycle_id": cycle_id, "error": repr(exc)})
+    await recover_orders(db=db, clients=clients, pending_older_than=pending_older_than)
+
+
+async def _loop(app) -> None:
+    settings = app.state.settings
+    while True:
+        try:
+            await run_duties_once(db=app.state.db, kernel=app.state.kernel, clients=app.state.clients,
+                                  pending_older_than=settings.pending_timeout_seconds)
+        except Exception:
+            log.exception("background duties failed; retrying next round")
+        await asyncio.sleep(settings.duties_interval_seconds)
+
+
+async def start_duties(app) -> None:
+    app.state.duties = None
+    if app.state.settings.duties_enabled:
+        app.state.duties = asyncio.create_task(_loop(app), name="orders-duties")
+
+
+async def stop_duties(app) -> None:
+    task = getattr(app.state, "duties", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

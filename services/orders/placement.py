@@ -1,0 +1,393 @@
+"""Placing an order: the reservation saga, its compensation, cancellation and crash recovery.
+
+Placement is a saga over two other services. The order is first committed as `pending` with its
+line ids (`<order id>-<n>`), so whatever happens next can be undone by id:
+1. reserve every line in catalog (all-or-nothing, idempotent by line id);
+2. hold a slot at the delivery point, then confirm it (delivery answers the pickup code);
+3. snapshot prices and fees, mark the order `placed` and emit `order.placed`, in one transaction.
+When a step fails or its outcome is unknown (a timeout), the order becomes `failed` and its lines
+and slot are released (both idempotent). If the process dies mid-way, `recover_orders` finds the
+order still `pending` after a while and compensates it the same way.
+"""
+
+import hashlib
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import orjson
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal, Role
+from services.common.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
+from services.common.events import emit
+from services.common.money import apply_rate, from_centavos, to_centavos
+from services.common.tables import utcnow
+from services.orders.cycles import aware, close_if_due, expand_baskets, is_due, load_cycle
+from services.orders.fees import PricedLine, compute_fees, line_kg
+from services.orders.models import cycles, order_lines, orders
+
+log = logging.getLogger("mercado.orders")
+
+ACTIVE = ("placed", "packed", "ready", "picked_up", "no_show")
+NEXT_STATUS = {"placed": {"packed"}, "packed": {"ready"}, "ready": {"picked_up", "no_show"}}
+
+
+def line_ids_of(order_id: int, count: int) -> list[str]:
+    return [f"{order_id}-{n}" for n in range(1, count + 1)]
+
+
+def _request_hash(payload: dict) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _qty(value) -> str:
+    dec = Decimal(value)
+    return format(dec.normalize(), "f") if dec == dec.to_integral() else format(dec, "f")
+
+
+async def requested_lines(*, session: AsyncSession, cycle, body) -> list[dict]:
+    """The order's lines: its own, then its agrobolsas expanded; checked against the cycle's offer."""
+    lines = [{"product_id": line.product_id, "quantity": line.quantity, "tolerance": line.tolerance,
+              "basket_id": None} for line in body.lines]
+    lines += await expand_baskets(session=session, cycle_id=cycle.id, picks=body.baskets)
+    if len(lines) > 200:
+        raise InvalidInput("an order has at most 200 lines", code="too_many_lines")
+    if cycle.product_ids is not None:
+        offered = set(cycle.product_ids)
+        outside = sorted({line["product_id"] for line in lines} - offered)
+        if outside:
+            raise InvalidInput(f"products not offered in this cycle: {', '.join(map(str, outside))}",
+                               code="product_not_offered", details={"product_ids": outside})
+    return lines
+
+
+async def check_cycle_accepts_orders(*, db, session: AsyncSession, cycle_id: int, point_id: int):
+    cycle = await load_cycle(session=session, cycle_id=cycle_id)
+    if is_due(cycle):
+        await close_if_due(db=db, cycle_id=cycle_id)
+        raise Conflict(f"cycle {cycle_id} closed at {aware(cycle.closes_at).isoformat()}; it takes no more orders",
+                       code="cycle_closed", details={"cycle_id": cycle_id, "status": "closed"})
+    if cycle.status != "open":
+        code = "cycle_not_open" if cycle.status == "draft" else "cycle_closed"
+        raise Conflict(f"cycle {cycle_id} is {cycle.status}; orders are taken only while it is open",
+                       code=code, details={"cycle_id": cycle_id, "status": cycle.status})
+    if aware(cycle.opens_at) > utcnow():
+        raise Conflict(f"cycle {cycle_id} opens at {aware(cycle.opens_at).isoformat()}", code="cycle_not_open",
+                       details={"cycle_id": cycle_id, "opens_at": aware(cycle.opens_at).isoformat()})
+    if point_id not in cycle.point_ids:
+        raise InvalidInput(f"delivery point {point_id} does not serve cycle {cycle_id}; choose one of "
+                           f"{cycle.point_ids}", code="point_not_in_cycle",
+                           details={"delivery_point_id": point_id, "cycle_point_ids": cycle.point_ids})
+    return cycle
+
+
+async def place_order(*, db, kernel, clients, principal: Principal, body, idempotency_key: str | None) -> dict:
+    payload = body.model_dump(mode="json")
+    digest = _request_hash(payload)
+    async with db.session() as session:
+        if idempotency_key:
+            existing = (await session.execute(select(orders).where(
+                orders.c.consumer_account_id == principal.account_id,
+                orders.c.idempotency_key == idempotency_key))).first()
+            if existing is not None:
+                if existing.request_hash != digest:
+                    raise InvalidInput("this Idempotency-Key was already used for another order; use a new key",
+                                       code="idempotency_key_reused")
+                if existing.status == "pending":
+                    raise Conflict("this order is still being placed; retry shortly", code="order_in_progress",
+                                   headers={"Retry-After": "1"})
+                return await order_view(session=session, order_id=existing.id)
+        cycle = await check_cycle_accepts_orders(db=db, session=session, cycle_id=body.cycle_id,
+                                                 point_id=body.delivery_point_id)
+        lines = await requested_lines(session=session, cycle=cycle, body=body)
+        now = utcnow()
+        order_id = (await session.execute(insert(orders).values(
+            cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
+            delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=idempotency_key,
+            request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now,
+            updated_at=now).returning(orders.c.id))).scalar_one()
+    capacity = cycle.point_capacity.get(str(body.delivery_point_id))
+    try:
+        return await _run_saga(db=db, kernel=kernel, clients=clients, order_id=order_id, cycle_id=cycle.id,
+                               point_id=body.delivery_point_id, capacity=capacity, lines=lines,
+                               principal=principal)
+    except BaseException as exc:
+        await fail_and_compensate(db=db, clients=clients, order_id=order_id, line_count=len(lines), reason=exc)
+        raise _as_client_error(exc) from None
+
+
+def _as_client_error(exc: BaseException) -> BaseException:
+    """Upstream refusals keep their code and details; upstream misconfiguration is a 503."""
+    if not isinstance(exc, DomainError) or isinstance(exc, ServiceUnavailable):
+        return exc
+    if exc.code == "stock_insufficient":
+        d = exc.details
+        name = d.get("product_name", f"product {d.get('product_id')}")
+        return Conflict(f"not enough {name}: asked {d.get('requested')} {d.get('unit', '')}, "
+                        f"{d.get('available')} {d.get('unit', '')} left".replace("  ", " "),
+                        code="stock_insufficient", details=d)
+    if exc.code == "product_not_found":
+        return InvalidInput(exc.message, code="product_not_found", details=exc.details)
+    if exc.status in (401, 403):
+        return ServiceUnavailable("an internal call was refused; the service is misconfigured",
+                                  details={"upstream_code": exc.code})
+    return exc
+
+
+async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_id: int, capacity,
+                    lines: list[dict], principal: Principal) -> dict:
+    catalog, delivery = clients["catalog"], clients["delivery"]
+    ids = line_ids_of(order_id, len(lines))
+    reserved = await catalog.call("POST", "/internal/reservations", idempotency_key=f"order-{order_id}-reserve",
+                                  json={"order_id": str(order_id), "lines": [
+                                      {"line_id": lid, "product_id": line["product_id"],
+                                       "quantity": _qty(line["quantity"] + line["tolerance"])}
+                                      for lid, line in zip(ids, lines, strict=True)]})
+    await delivery.call("POST", "/internal/bookings", idempotency_key=f"order-{order_id}-book",
+                        json={"order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id,
+                              "capacity": capacity})
+    confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm",
+                                    idempotency_key=f"order-{order_id}-confirm")
+    by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
+    async with db.session() as session:
+        cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="share")
+        if cycle.status != "open" or is_due(cycle):
+            raise Conflict(f"cycle {cycle_id} closed while the order was being placed", code="cycle_closed",
+                           details={"cycle_id": cycle_id, "status": "closed"})
+        rows, priced = [], []
+        for position, (lid, line) in enumerate(zip(ids, lines, strict=True), start=1):
+            info = by_line.get(lid)
+            if info is None:
+                raise ServiceUnavailable("catalog did not confirm every line", details={"line_id": lid})
+            producer = info.get("producer") or {}
+            price = to_centavos(info["unit_price"])
+            total = apply_rate(price, line["quantity"])
+            kg_per_unit = Decimal(str(info["kg_per_unit"])) if info.get("kg_per_unit") is not None else None
+            case_size = Decimal(str(info["case_size"])) if info.get("case_size") is not None else None
+            rows.append(dict(
+                order_id=order_id, line_id=lid, position=position, cycle_id=cycle_id, delivery_point_id=point_id,
+                basket_id=line["basket_id"], product_id=line["product_id"], product_name=info["product_name"],
+                category=info.get("category"), unit=info["unit"], unit_price=price,
+                quantity=line["quantity"], tolerance=line["tolerance"] if case_size else Decimal(0),
+                line_total=total, case_size=case_size, kg_per_unit=kg_per_unit,
+                producer_id=producer["id"], producer_name=producer.get("name", ""),
+                producer_gender=producer.get("gender"), organization_id=producer.get("organization_id"),
+                municipality_code=producer.get("municipality_code"), producer_lat=producer.get("lat"),
+                producer_lon=producer.get("lon")))
+            priced.append(PricedLine(quantity=line["quantity"], line_total=total,
+                                     kg=line_kg(quantity=line["quantity"], unit=info["unit"],
+                                                kg_per_unit=kg_per_unit)))
+        fees = compute_fees(rules=cycle.fee_rules, lines=priced)
+        subtotal = sum(p.line_total for p in priced)
+        fees_total = sum(f["amount"] for f in fees)
+        now = utcnow()
+        await session.execute(insert(order_lines), rows)
+        result = await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
+                                       .values(status="placed", pickup_code=confirmed.get("pickup_code"),
+                                               subtotal=subtotal, fees=fees, fees_total=fees_total,
+                                               total=subtotal + fees_total, placed_at=now, updated_at=now))
+        if result.rowcount != 1:
+            raise Conflict("this order was abandoned while it was being placed; place it again",
+                           code="order_abandoned")
+        await emit(session, kernel, event_type="order.placed", aggregate_id=order_id, payload={
+            "order_id": str(order_id), "cycle_id": str(cycle_id),
+            "consumer_account_id": str(principal.account_id), "delivery_point_id": str(point_id),
+            "lines": [{"line_id": r["line_id"], "product_id": str(r["product_id"]),
+                       "producer_id": str(r["producer_id"]), "quantity": _qty(r["quantity"]), "unit": r["unit"],
+                       "unit_price": str(from_centavos(r["unit_price"])),
+                       "line_total": str(from_centavos(r["line_total"]))} for r in rows],
+            "fees_total": str(from_centavos(fees_total)), "total": str(from_centavos(subtotal + fees_total)),
+            "placed_at": now.isoformat()})
+        return await order_view(session=session, order_id=order_id)
+
+
+async def release_everything(*, clients, order_id: int, line_count: int) -> bool:
+    """Give back stock and slot of an order (both calls idempotent). True when both answered."""
+    ok = True
+    ids = line_ids_of(order_id, line_count)
+    try:
+        if ids:
+            await clients["catalog"].call("POST", "/internal/reservations/release", json={"line_ids": ids},
+                                          idempotency_key=f"order-{order_id}-release-stock")
+    except Exception as exc:
+        ok = False
+        log.warning("stock release failed; recovery will retry", extra={"order_id": order_id, "error": repr(exc)})
+    try:
+        await clients["delivery"].call("POST", f"/internal/bookings/{order_id}/release",
+                                       idempotency_key=f"order-{order_id}-release-slot")
+    except Exception as exc:
+        ok = False
+        log.warning("slot release failed; recovery will retry", extra={"order_id": order_id, "error": repr(exc)})
+    return ok
+
+
+async def fail_and_compensate(*, db, clients, order_id: int, line_count: int, reason: BaseException) -> None:
+    """Mark a pending order failed (freeing its idempotency key), then release what it held."""
+    failure = {"code": getattr(reason, "code", type(reason).__name__),
+               "message": getattr(reason, "message", str(reason))[:500]}
+    try:
+        async with db.session() as session:
+            await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
+                                  .values(status="failed", idempotency_key=None, failure=failure,
+                                          updated_at=utcnow()))
+    except Exception:
+        log.exception("could not mark order %s failed; recovery will compensate it", order_id)
+        return
+    if await release_everything(clients=clients, order_id=order_id, line_count=line_count):
+        async with db.session() as session:
+            await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
+
+
+async def recover_orders(*, db, clients, pending_older_than: float) -> int:
+    """Compensate orders a crash left behind: pending too long, or failed/cancelled not yet released."""
+    cutoff = utcnow() - timedelta(seconds=pending_older_than)
+    async with db.session() as session:
+        stale = (await session.execute(select(orders.c.id).where(
+            orders.c.status == "pending", orders.c.created_at < cutoff).limit(500))).scalars().all()
+        if stale:
+            await session.execute(update(orders).where(orders.c.id.in_(stale), orders.c.status == "pending")
+                                  .values(status="failed", idempotency_key=None, updated_at=utcnow(),
+                                          failure={"code": "abandoned", "message": "placement did not finish"}))
+        owed = (await session.execute(select(orders.c.id, orders.c.line_count).where(
+            orders.c.status.in_(("failed", "cancelled")), orders.c.released_at.is_(None)).limit(500))).all()
+    done = 0
+    for order_id, line_count in owed:
+        if await release_everything(clients=clients, order_id=order_id, line_count=line_count):
+            async with db.session() as session:
+                await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
+            done += 1
+    return done
+
+
+async def cancel_order(*, db, kernel, clients, principal: Principal, order_id: int, reason: str) -> dict:
+    """Cancel until the cycle closes: mark cancelled and emit order.cancelled, then release stock and slot."""
+    async with db.session() as session:
+        order = await _load_order(session=session, order_id=order_id)
+        cycle = await load_cycle(session=session, cycle_id=order.cycle_id, lock="share")
+        if not (principal.is_admin or order.consumer_account_id == principal.account_id
+                or (principal.role == Role.coordinator and cycle.coordinator_account_id == principal.account_id)):
+            raise Forbidden("this order is not yours", code="not_your_order")
+        if order.status == "cancelled":
+            return await order_view(session=session, order_id=order_id)
+        if cycle.status != "open" or is_due(cycle):
+            raise Conflict("the cycle has closed; orders can no longer be cancelled", code="cycle_closed",
+                           details={"cycle_id": cycle.id})
+        if order.status != "placed":
+            raise Conflict(f"a {order.status} order cannot be cancelled", code="order_not_cancellable")
+        await session.execute(update(orders).where(orders.c.id == order_id)
+                              .values(status="cancelled", updated_at=utcnow()))
+        ids = line_ids_of(order_id, order.line_count)
+        await emit(session, kernel, event_type="order.cancelled", aggregate_id=order_id, payload={
+            "order_id": str(order_id), "cycle_id": str(order.cycle_id),
+            "consumer_account_id": str(order.consumer_account_id),
+            "delivery_point_id": str(order.delivery_point_id), "line_ids": ids,
+            "total": str(from_centavos(order.total)), "reason": reason})
+    if await release_everything(clients=clients, order_id=order_id, line_count=order.line_count):
+        async with db.session() as session:
+            await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
+    async with db.session() as session:
+        return await order_view(session=session, order_id=order_id)
+
+
+async def change_status(*, session: AsyncSession, principal: Principal, order_id: int, status: str) -> dict:
+    """Coordinators move an order along placed -> packed -> ready -> picked_up | no_show."""
+    order = await _load_order(session=session, order_id=order_id)
+    cycle = await load_cycle(session=session, cycle_id=order.cycle_id)
+    if not (principal.is_admin or cycle.coordinator_account_id == principal.account_id):
+        raise Forbidden("only the cycle's coordinator moves its orders", code="not_your_cycle")
+    await set_status(session=session, order_id=order_id, status=status)
+    return await order_view(session=session, order_id=order_id)
+
+
+async def set_status(*, session: AsyncSession, order_id: int, status: str, strict: bool = True) -> bool:
+    order = await _load_order(session=session, order_id=order_id)
+    if order.status == status:
+        return False
+    allowed = NEXT_STATUS.get(order.status, set())
+    if status in ("picked_up", "no_show") and order.status in ("placed", "packed"):
+        allowed = allowed | {status}  # pickup confirmed at the point settles it whatever packing said
+    if status not in allowed:
+        if strict:
+            raise Conflict(f"a {order.status} order cannot become {status}", code="invalid_transition",
+                           details={"from": order.status, "to": status})
+        return False
+    await session.execute(update(orders).where(orders.c.id == order_id).values(status=status, updated_at=utcnow()))
+    return True
+
+
+async def _load_order(*, session: AsyncSession, order_id: int):
+    row = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
+    if row is None:
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    return row
+
+
+def _order_dict(order, lines) -> dict:
+    return {
+        "id": order.id, "cycle_id": order.cycle_id, "consumer_account_id": order.consumer_account_id,
+        "delivery_point_id": order.delivery_point_id, "status": order.status, "pickup_code": order.pickup_code,
+        "lines": [{"line_id": ln.line_id, "product_id": ln.product_id, "product_name": ln.product_name,
+                   "producer_id": ln.producer_id, "producer_name": ln.producer_name, "unit": ln.unit,
+                   "quantity": ln.quantity, "tolerance": ln.tolerance, "allocated_quantity": ln.allocated_quantity,
+                   "unit_price": from_centavos(ln.unit_price), "line_total": from_centavos(ln.line_total),
+                   "basket_id": ln.basket_id} for ln in lines],
+        "subtotal": from_centavos(order.subtotal),
+        "fees": [{**f, "amount": from_centavos(f["amount"])} for f in order.fees],
+        "fees_total": from_centavos(order.fees_total), "total": from_centavos(order.total),
+        "paid": order.paid, "adjustments": order.adjustments, "created_at": aware(order.created_at),
+        "placed_at": aware(order.placed_at),
+    }
+
+
+async def order_view(*, session: AsyncSession, order_id: int) -> dict:
+    order = await _load_order(session=session, order_id=order_id)
+    lines = (await session.execute(select(order_lines).where(order_lines.c.order_id == order_id)
+                                   .order_by(order_lines.c.position))).all()
+    return _order_dict(order, lines)
+
+
+async def visible_order(*, session: AsyncSession, principal: Principal, order_id: int) -> dict:
+    order = await _load_order(session=session, order_id=order_id)
+    if not (principal.is_admin or order.consumer_account_id == principal.account_id):
+        cycle = await load_cycle(session=session, cycle_id=order.cycle_id)
+        if cycle.coordinator_account_id != principal.account_id:
+            raise NotFound(f"order {order_id} not found", code="order_not_found")
+    return await order_view(session=session, order_id=order_id)
+
+
+async def list_orders(*, session: AsyncSession, principal: Principal, cycle_id: int | None, status: str | None,
+                      limit: int, cursor: list | None) -> tuple[list[dict], list | None]:
+    """Consumers see their orders; coordinators the orders of their cycles; admins all."""
+    query = select(orders).order_by(orders.c.id.desc()).limit(limit + 1)
+    if principal.role == Role.coordinator:
+        mine = select(cycles.c.id).where(cycles.c.coordinator_account_id == principal.account_id)
+        query = query.where(or_(orders.c.cycle_id.in_(mine), orders.c.consumer_account_id == principal.account_id))
+    elif not principal.is_admin:
+        query = query.where(orders.c.consumer_account_id == principal.account_id)
+    if cycle_id is not None:
+        query = query.where(orders.c.cycle_id == cycle_id)
+    query = query.where(orders.c.status == status) if status else query.where(orders.c.status.in_(
+        (*ACTIVE, "cancelled")))
+    if cursor:
+        try:
+            query = query.where(orders.c.id < int(cursor[0]))
+        except (TypeError, ValueError):
+            raise InvalidInput("cursor is not valid", code="invalid_cursor") from None
+    rows = (await session.execute(query)).all()
+    page = rows[:limit]
+    lines_by_order: dict[int, list] = {r.id: [] for r in page}
+    if page:
+        for ln in (await session.execute(select(order_lines).where(order_lines.c.order_id.in_(list(lines_by_order)))
+                                          .order_by(order_lines.c.order_id, order_lines.c.position))).all():
+            lines_by_order[ln.order_id].append(ln)
+    nxt = [page[-1].id] if len(rows) > limit else None
+    return [_order_dict(r, lines_by_order[r.id]) for r in page], nxt

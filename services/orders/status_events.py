@@ -1,0 +1,43 @@
+"""Events the orders service consumes: pickups and no-shows from delivery, payments, promotions."""
+
+import logging
+
+from sqlalchemy import update
+
+from services.common.tables import utcnow
+from services.orders.models import orders
+from services.orders.placement import set_status
+
+log = logging.getLogger("mercado.orders")
+
+
+def _order_id(envelope) -> int | None:
+    try:
+        return int(envelope.payload["order_id"])
+    except (KeyError, TypeError, ValueError):
+        log.warning("event without a usable order_id", extra={"event_id": envelope.id})
+        return None
+
+
+async def on_picked_up(session, envelope) -> None:
+    if (order_id := _order_id(envelope)) is not None:
+        await set_status(session=session, order_id=order_id, status="picked_up", strict=False)
+
+
+async def on_no_show(session, envelope) -> None:
+    if (order_id := _order_id(envelope)) is not None:
+        await set_status(session=session, order_id=order_id, status="no_show", strict=False)
+
+
+async def on_payment_received(session, envelope) -> None:
+    if (order_id := _order_id(envelope)) is not None:
+        await session.execute(update(orders).where(orders.c.id == order_id).values(paid=True, updated_at=utcnow()))
+
+
+async def on_booking_promoted(session, envelope) -> None:
+    log.info("waitlisted booking promoted", extra={"order_id": envelope.payload.get("order_id"),
+                                                   "point_id": envelope.payload.get("point_id")})
+
+
+HANDLERS = {"order.picked_up": on_picked_up, "order.no_show": on_no_show,
+            "payment.received": on_payment_received, "booking.promoted": on_booking_promoted}

@@ -31,7 +31,7 @@ from services.common.errors import (
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, to_centavos
 from services.common.tables import utcnow
-from services.orders.cycles import aware, close_if_due, expand_baskets, is_due, load_cycle
+from services.orders.cycles import aware, expand_baskets, is_due, load_cycle, mark_closed
 from services.orders.fees import PricedLine, compute_fees, line_kg
 from services.orders.models import cycles, order_lines, orders
 
@@ -70,12 +70,15 @@ async def requested_lines(*, session: AsyncSession, cycle, body) -> list[dict]:
     return lines
 
 
+def cycle_closed_error(cycle) -> Conflict:
+    return Conflict(f"cycle {cycle.id} closed at {aware(cycle.closes_at).isoformat()}; it takes no more orders",
+                    code="cycle_closed", details={"cycle_id": cycle.id, "status": "closed"})
+
+
 async def check_cycle_accepts_orders(*, db, session: AsyncSession, cycle_id: int, point_id: int):
     cycle = await load_cycle(session=session, cycle_id=cycle_id)
     if is_due(cycle):
-        await close_if_due(db=db, cycle_id=cycle_id)
-        raise Conflict(f"cycle {cycle_id} closed at {aware(cycle.closes_at).isoformat()}; it takes no more orders",
-                       code="cycle_closed", details={"cycle_id": cycle_id, "status": "closed"})
+        raise cycle_closed_error(cycle)
     if cycle.status != "open":
         code = "cycle_not_open" if cycle.status == "draft" else "cycle_closed"
         raise Conflict(f"cycle {cycle_id} is {cycle.status}; orders are taken only while it is open",
@@ -106,15 +109,23 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
                     raise Conflict("this order is still being placed; retry shortly", code="order_in_progress",
                                    headers={"Retry-After": "1"})
                 return await order_view(session=session, order_id=existing.id)
-        cycle = await check_cycle_accepts_orders(db=db, session=session, cycle_id=body.cycle_id,
-                                                 point_id=body.delivery_point_id)
-        lines = await requested_lines(session=session, cycle=cycle, body=body)
-        now = utcnow()
-        order_id = (await session.execute(insert(orders).values(
-            cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
-            delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=idempotency_key,
-            request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now,
-            updated_at=now).returning(orders.c.id))).scalar_one()
+        late = await load_cycle(session=session, cycle_id=body.cycle_id)
+        if is_due(late):
+            # an order arriving after closes_at closes the cycle (committed with this unit of work)
+            await mark_closed(session=session, cycle_id=late.id)
+        else:
+            late = None
+            cycle = await check_cycle_accepts_orders(db=db, session=session, cycle_id=body.cycle_id,
+                                                     point_id=body.delivery_point_id)
+            lines = await requested_lines(session=session, cycle=cycle, body=body)
+            now = utcnow()
+            order_id = (await session.execute(insert(orders).values(
+                cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
+                delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=idempotency_key,
+                request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now,
+                updated_at=now).returning(orders.c.id))).scalar_one()
+    if late is not None:
+        raise cycle_closed_error(late)
     capacity = cycle.point_capacity.get(str(body.delivery_point_id))
     try:
         return await _run_saga(db=db, kernel=kernel, clients=clients, order_id=order_id, cycle_id=cycle.id,
@@ -154,7 +165,7 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
                                       for lid, line in zip(ids, lines, strict=True)]})
     await delivery.call("POST", "/internal/bookings", idempotency_key=f"order-{order_id}-book",
                         json={"order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id,
-                              "capacity": capacity})
+                              "capacity": capacity, "consumer_account_id": principal.account_id})
     confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm",
                                     idempotency_key=f"order-{order_id}-confirm")
     by_line = {item["line_id"]: item for item in reserved.get("lines", [])}

@@ -29,3 +29,183 @@ async def test_consumer_places_order_reserving_stock_and_booking_slot(migrated, 
                               lines=[{"product_id": papa, "quantity": "2"}], key="k-1")
         assert again.status_code == 201 and again.json()["id"] == order["id"]
         assert await p.stock(papa) == (Decimal("48.000"), Decimal("2.000"), Decimal("0.000"))
+
+
+async def test_order_for_closed_cycle_is_refused_with_409_and_cycle_closes_lazily(migrated, keys, backend):
+    from datetime import timedelta
+
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point], closes_in=timedelta(seconds=1))
+        import asyncio
+
+        await asyncio.sleep(1.1)
+        r = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])
+        assert r.status_code == 409 and r.json()["error"]["code"] == "cycle_closed"
+        assert (await p.orders.get(f"/cycles/{cycle['id']}", headers=p.consumer(1))).json()["status"] == "closed"
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+
+
+async def test_order_at_a_point_outside_the_cycle_is_422(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        inside, outside = await p.point(), await p.point(name="Feria El Alto")
+        cycle = await p.open_cycle(points=[inside])
+        r = await p.order(consumer=1, cycle=cycle["id"], point=outside, lines=[{"product_id": papa, "quantity": "1"}])
+        assert r.status_code == 422 and r.json()["error"]["code"] == "point_not_in_cycle"
+        assert await p.holding_bookings() == 0
+
+
+async def test_full_point_is_409_with_waitlist_position_and_stock_returned(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point(capacity=5)
+        cycle = await p.open_cycle(points=[point], capacity={str(point): 1})
+        first = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])
+        assert first.status_code == 201, first.text
+        second = await p.order(consumer=2, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "3"}])
+        assert second.status_code == 409, second.text
+        error = second.json()["error"]
+        assert error["code"] == "point_full" and error["details"]["waitlist_position"] == 1
+        assert await p.stock(papa) == (Decimal("49.000"), Decimal("1.000"), Decimal("0.000"))
+
+
+async def test_insufficient_stock_is_409_naming_product_and_what_is_left(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product(name="Papa Huaycha", available="50")
+        quinua = await p.product(name="Quinua Real", unit="kg", price_centavos=2200, available="3")
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        r = await p.order(consumer=1, cycle=cycle["id"], point=point,
+                          lines=[{"product_id": papa, "quantity": "2"}, {"product_id": quinua, "quantity": "5"}])
+        assert r.status_code == 409
+        error = r.json()["error"]
+        assert error["code"] == "stock_insufficient"
+        assert "Quinua Real" in error["message"] and error["details"]["available"] in ("3", "3.000")
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+        assert await p.holding_bookings() == 0
+
+
+async def test_catalog_down_is_503_and_nothing_stays_reserved(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        p.transports["catalog"].down = True
+        r = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])
+        assert r.status_code == 503 and r.json()["error"]["details"]["service"] == "catalog"
+        p.transports["catalog"].down = False
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+        assert await p.holding_bookings() == 0
+        retry = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])
+        assert retry.status_code == 201
+
+
+async def test_delivery_down_is_503_and_reserved_stock_is_released(migrated, keys, backend):
+    from services.orders.placement import recover_orders
+
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        p.transports["delivery"].down = True
+        r = await p.order(consumer=1, cycle=cycle["id"], point=point,
+                          lines=[{"product_id": papa, "quantity": "4"}], key="down-1")
+        assert r.status_code == 503 and r.json()["error"]["details"]["service"] == "delivery"
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+        p.transports["delivery"].down = False
+        # the slot release could not be confirmed while delivery was down: recovery finishes it
+        assert await recover_orders(db=p.orders_db, clients=p.orders_app.state.clients, pending_older_than=0) == 1
+        assert await p.holding_bookings() == 0
+        retry = await p.order(consumer=1, cycle=cycle["id"], point=point,
+                              lines=[{"product_id": papa, "quantity": "4"}], key="down-1")
+        assert retry.status_code == 201, retry.text
+
+
+async def test_placement_abandoned_mid_way_is_compensated_by_recovery(migrated, keys, backend):
+    """A crash after reserving stock and holding a slot leaves a pending order; recovery undoes it."""
+    from services.orders.placement import line_ids_of, recover_orders
+
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        from sqlalchemy import insert
+
+        from services.common.tables import utcnow
+        from services.orders.models import orders
+
+        async with p.orders_db.session() as s:
+            order_id = (await s.execute(insert(orders).values(
+                cycle_id=cycle["id"], consumer_account_id=5, delivery_point_id=point, status="pending",
+                request_hash="x", request={}, line_count=1, fees=[], created_at=utcnow(),
+                updated_at=utcnow()).returning(orders.c.id))).scalar_one()
+        clients = p.orders_app.state.clients
+        await clients["catalog"].call("POST", "/internal/reservations", json={
+            "order_id": str(order_id), "lines": [{"line_id": line_ids_of(order_id, 1)[0], "product_id": papa,
+                                                  "quantity": "3"}]})
+        await clients["delivery"].call("POST", "/internal/bookings", json={
+            "order_id": str(order_id), "point_id": point, "cycle_id": cycle["id"]})
+        assert await p.stock(papa) == (Decimal("47.000"), Decimal("3.000"), Decimal("0.000"))
+        assert await recover_orders(db=p.orders_db, clients=clients, pending_older_than=3600) == 0
+        assert await recover_orders(db=p.orders_db, clients=clients, pending_older_than=0) == 1
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+        assert await p.holding_bookings() == 0
+
+
+async def test_cancel_until_close_frees_stock_and_slot_and_emits_order_cancelled(migrated, keys, backend):
+    from sqlalchemy import select
+
+    from services.orders.models import kernel
+
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        order = (await p.order(consumer=1, cycle=cycle["id"], point=point,
+                               lines=[{"product_id": papa, "quantity": "2"}])).json()
+        other = await p.orders.post(f"/orders/{order['id']}/cancel", headers=p.consumer(2))
+        assert other.status_code == 403
+        r = await p.orders.post(f"/orders/{order['id']}/cancel", headers=p.consumer(1))
+        assert r.status_code == 200 and r.json()["status"] == "cancelled"
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+        assert await p.holding_bookings() == 0
+        async with p.orders_db.session() as s:
+            types = (await s.execute(select(kernel.outbox.c.event_type).order_by(kernel.outbox.c.id))).scalars().all()
+        assert types == ["order.placed", "order.cancelled"]
+
+
+async def test_consumers_see_only_their_orders_and_coordinators_their_cycles(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        a = (await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])).json()
+        b = (await p.order(consumer=2, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])).json()
+        mine = (await p.orders.get("/orders", headers=p.consumer(1))).json()["items"]
+        assert [o["id"] for o in mine] == [a["id"]]
+        assert (await p.orders.get(f"/orders/{b['id']}", headers=p.consumer(1))).status_code == 404
+        coordinated = (await p.orders.get("/orders", headers=p.coordinator())).json()["items"]
+        assert {o["id"] for o in coordinated} == {a["id"], b["id"]}
+        assert (await p.orders.get("/orders", headers=p.coordinator(901))).json()["items"] == []
+        assert (await p.orders.post(f"/cycles/{cycle['id']}/close", headers=p.coordinator(901))).status_code == 403
+
+
+async def test_agrobolsa_expands_into_lines(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product(name="Papa Huaycha", unit="arroba", price_centavos=4500)
+        haba = await p.product(name="Haba verde", unit="libra", price_centavos=500)
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        basket = await p.orders.post(f"/cycles/{cycle['id']}/baskets", headers=p.coordinator(), json={
+            "name": "Agrobolsa andina", "lines": [{"product_id": papa, "quantity": "1"},
+                                                  {"product_id": haba, "quantity": "4"}]})
+        assert basket.status_code == 201, basket.text
+        r = await p.orders.post("/orders", headers=p.consumer(3), json={
+            "cycle_id": cycle["id"], "delivery_point_id": point, "baskets": [{"basket_id": basket.json()["id"],
+                                                                               "count": 2}]})
+        assert r.status_code == 201, r.text
+        lines = {ln["product_name"]: ln["quantity"] for ln in r.json()["lines"]}
+        assert lines == {"Papa Huaycha": "2", "Haba verde": "8"}
+        assert r.json()["subtotal"] == "130.00"

@@ -1,7 +1,52 @@
-"""Tables of the gateway (accounts), on its own metadata."""
+"""Tables of the gateway (accounts and refresh tokens), on its own metadata.
+
+An account logs in by phone number (stored normalised, E.164: `+59171234567`) or e-mail (stored
+lowercased); at least one of them is present. Refresh tokens are recorded by their `jti` so that
+each one can be spent exactly once (rotation) and a replayed one can be detected.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, String
+from sqlmodel import Field
 
 from services.common.db import service_base
-from services.common.tables import kernel_tables
+from services.common.tables import kernel_tables, utcnow
 
 Base = service_base("gateway")
 kernel = kernel_tables(Base.metadata)
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Account(Base, table=True):
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="phone_or_email"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    phone: str | None = Field(default=None, sa_column=Column(String(20), unique=True, nullable=True))
+    email: str | None = Field(default=None, sa_column=Column(String(254), unique=True, nullable=True))
+    password_hash: str = Field(sa_column=Column(String(255), nullable=False))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    role: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    producer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, index=True))
+    organization_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, index=True))
+    municipality_code: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    financier_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    is_active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RefreshToken(Base, table=True):
+    __tablename__ = "refresh_tokens"
+
+    jti: str = Field(sa_column=Column(String(32), primary_key=True))
+    account_id: int = Field(sa_column=Column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"),
+                                             nullable=False, index=True))
+    issued_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # set once when the token is exchanged for a new pair; a second use is a replay
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    # set when a replay was detected: every outstanding token of the account is revoked
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -1,7 +1,13 @@
-"""Settings of the gateway (environment prefix `GATEWAY_`, e.g. `GATEWAY_DATABASE_URL`)."""
+"""Settings of the gateway (environment prefix `GATEWAY_`, e.g. `GATEWAY_DATABASE_URL`).
 
+Timeouts, rate limits and password-hash cost are here so deployments, tests and benchmarks can set
+them without code changes (`GATEWAY_RATE_LIMIT_PER_ADDRESS=100000` for a load test).
+"""
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from services.common.paths import var_dir
 from services.common.settings import ServiceSettings
 
 
@@ -9,3 +15,36 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     service_name: str = "gateway"
+    # Private key that signs access tokens (PEM). Generated with the public key on first start in
+    # development; production provides both files.
+    jwt_private_key_path: str = Field("", validation_alias=AliasChoices(
+        "MC_JWT_PRIVATE_KEY_PATH", "mc_jwt_private_key_path", "jwt_private_key_path"))
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+
+    # Proxy to the services: one pooled client, explicit timeouts.
+    proxy_connect_timeout_seconds: float = 2.0
+    proxy_timeout_seconds: float = 10.0
+    proxy_max_connections: int = 256
+    proxy_max_body_bytes: int = 10 * 1024 * 1024
+    health_timeout_seconds: float = 2.0
+
+    # Rate limits: requests per window. Login and registration are stricter (password guessing).
+    rate_limit_enabled: bool = True
+    rate_limit_window_seconds: int = 60
+    rate_limit_per_address: int = 1200
+    rate_limit_per_account: int = 600
+    rate_limit_auth_per_address: int = 10
+
+    # A bearer token that may read /metrics (for Prometheus); admins' access tokens may too.
+    metrics_token: str = ""
+
+    # Argon2id cost (RFC 9106 second recommended profile by default).
+    password_time_cost: int = 3
+    password_memory_kib: int = 64 * 1024
+    password_parallelism: int = 4
+
+    def model_post_init(self, __context) -> None:
+        super().model_post_init(__context)
+        if not self.jwt_private_key_path:
+            self.jwt_private_key_path = str(var_dir() / "keys" / "jwt_private.pem")

@@ -36,10 +36,14 @@ class TokenIssuer:
         return jwt.encode(claims, self.private_key, algorithm="EdDSA")
 
     def refresh_token(self, *, account_id: int, ttl: int | None = None) -> str:
+        return self.refresh_token_with_claims(account_id=account_id, ttl=ttl)[0]
+
+    def refresh_token_with_claims(self, *, account_id: int, ttl: int | None = None) -> tuple[str, dict[str, Any]]:
+        """The token and its claims (the gateway records `jti` and `exp` to make it single-use)."""
         now = int(time.time())
         claims = {"iss": self.issuer, "sub": str(account_id), "typ": "refresh", "iat": now,
                   "exp": now + (self.refresh_ttl if ttl is None else ttl), "jti": uuid.uuid4().hex}
-        return jwt.encode(claims, self.private_key, algorithm="EdDSA")
+        return jwt.encode(claims, self.private_key, algorithm="EdDSA"), claims
 
     def decode_refresh(self, token: str, public_key: bytes) -> dict[str, Any]:
         claims = jwt.decode(token, public_key, algorithms=["EdDSA"], issuer=self.issuer)

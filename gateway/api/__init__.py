@@ -1,0 +1,1 @@
+"""Thin routers of the gateway's own API: accounts and tokens, health, metrics, merged docs."""

@@ -1,0 +1,81 @@
+"""`/api/auth/...`: register, login, refresh, me, and account administration."""
+
+from dataclasses import asdict
+from typing import Annotated
+
+from argon2 import PasswordHasher
+from fastapi import APIRouter, Depends, Request
+
+from gateway import accounts
+from gateway.schemas import (
+    AccountPublic,
+    AccountUpdate,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenResponse,
+)
+from gateway.tokens import TokenIssuer
+from services.common.app import Session
+from services.common.auth import CurrentPrincipal, OptionalPrincipal, Principal, Role, require_roles
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _hasher(request: Request) -> PasswordHasher:
+    return request.app.state.password_hasher
+
+
+def _issuer(request: Request) -> TokenIssuer:
+    return request.app.state.token_issuer
+
+
+Hasher = Annotated[PasswordHasher, Depends(_hasher)]
+Issuer = Annotated[TokenIssuer, Depends(_issuer)]
+Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+
+def _public(account) -> AccountPublic:
+    return AccountPublic.model_validate(account, from_attributes=True)
+
+
+@router.post("/register", status_code=201, response_model=AccountPublic,
+             summary="Create an account (consumer, producer, organization; other roles by an admin)")
+async def register(body: RegisterRequest, session: Session, hasher: Hasher, actor: OptionalPrincipal):
+    account = await accounts.register_account(
+        session=session, hasher=hasher, name=body.name, password=body.password, role=body.role,
+        phone=body.phone, email=body.email, links=body.links(), actor=actor)
+    return _public(account)
+
+
+@router.post("/login", response_model=TokenResponse, summary="Log in by phone number or e-mail")
+async def login(body: LoginRequest, session: Session, hasher: Hasher, issuer: Issuer):
+    account = await accounts.authenticate(session=session, hasher=hasher, login=body.identifier,
+                                          password=body.password)
+    return TokenResponse(**asdict(await accounts.issue_tokens(session=session, issuer=issuer, account=account)))
+
+
+@router.post("/refresh", response_model=TokenResponse,
+             summary="Exchange a refresh token for a new pair (each refresh token works once)")
+async def refresh(body: RefreshRequest, request: Request, issuer: Issuer):
+    pair = await accounts.rotate_refresh_token(db=request.app.state.db, issuer=issuer,
+                                               public_key=request.app.state.token_verifier.public_key,
+                                               token=body.refresh_token)
+    return TokenResponse(**asdict(pair))
+
+
+@router.get("/me", response_model=AccountPublic, summary="The logged-in account")
+async def me(principal: CurrentPrincipal, session: Session):
+    return _public(await accounts.get_account(session=session, account_id=principal.account_id))
+
+
+@router.get("/accounts/{account_id}", response_model=AccountPublic, summary="An account (admin)")
+async def get_account(account_id: int, session: Session, _: Admin):
+    return _public(await accounts.get_account(session=session, account_id=account_id))
+
+
+@router.patch("/accounts/{account_id}", response_model=AccountPublic,
+              summary="Change an account's role, links or active flag (admin)")
+async def update_account(account_id: int, body: AccountUpdate, session: Session, _: Admin):
+    changes = body.model_dump(exclude_unset=True)
+    return _public(await accounts.update_account(session=session, account_id=account_id, changes=changes))

@@ -1,0 +1,101 @@
+"""Assembles the gateway: `uvicorn --factory gateway.app:create_app` (port 8000).
+
+Built with the kernel's `create_service_app` (database, error shape, request ids, JSON logs,
+metrics, token verification, idempotency, migration check), then:
+- its own `/healthz` and `/metrics` (not public) take precedence over the kernel's, and `/docs`
+  shows the merged OpenAPI of the gateway and every service (`/api/openapi.json`);
+- two pure-ASGI layers go in front of the app, inside the request-id/metrics layer: the rate
+  limiter, then the proxy that forwards `/api/<service>/...` without touching FastAPI.
+
+Request path:  request id + log + metrics -> rate limit -> proxy | idempotency -> routes.
+"""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from gateway.accounts import make_password_hasher
+from gateway.api.auth import router as auth_router
+from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
+from gateway.api.operations import router as operations_router
+from gateway.models import kernel
+from gateway.proxy import ServiceProxy, make_session
+from gateway.ratelimit import MemoryCounters, RateLimiter, RateLimitMiddleware, RedisCounters
+from gateway.settings import Settings
+from gateway.tokens import TokenIssuer
+from services.common.app import ServiceSpec, create_service_app
+from services.common.keys import ensure_signing_keys
+from services.common.observability import RequestContextMiddleware
+from services.common.settings import SERVICE_NAMES
+
+
+def load_token_issuer(settings: Settings) -> TokenIssuer:
+    """The signing key; in development the key pair is generated on first start (never committed)."""
+    private, public = Path(settings.jwt_private_key_path), Path(settings.jwt_public_key_path)
+    if settings.environment == "development":
+        ensure_signing_keys(private, public)
+    if not private.exists():
+        raise RuntimeError(f"token signing key not found at {private}; set MC_JWT_PRIVATE_KEY_PATH")
+    return TokenIssuer.from_file(private, issuer=settings.jwt_issuer, access_ttl=settings.access_token_ttl_seconds,
+                                 refresh_ttl=settings.refresh_token_ttl_seconds)
+
+
+def _make_limiter(settings: Settings) -> RateLimiter | None:
+    if not settings.rate_limit_enabled:
+        return None
+    counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
+    return RateLimiter(counters, window_seconds=settings.rate_limit_window_seconds,
+                       per_address=settings.rate_limit_per_address, per_account=settings.rate_limit_per_account,
+                       auth_per_address=settings.rate_limit_auth_per_address)
+
+
+def _spec(settings: Settings) -> ServiceSpec:
+    async def start(app: FastAPI) -> None:
+        app.state.http = make_session(connect_timeout=settings.proxy_connect_timeout_seconds,
+                                      total_timeout=settings.proxy_timeout_seconds,
+                                      max_connections=settings.proxy_max_connections)
+        app.state.limiter = _make_limiter(settings)
+
+    async def stop(app: FastAPI) -> None:
+        await app.state.http.close()
+        if app.state.limiter is not None:
+            await app.state.limiter.aclose()
+
+    return ServiceSpec(
+        name="gateway",
+        title="Mercado Corto — API",
+        description="Short food supply circuits for Bolivia. Log in at `POST /api/auth/login` and send "
+                    "`Authorization: Bearer <access_token>`. Everything under `/api/<service>/` is "
+                    "forwarded to that service.",
+        kernel=kernel,
+        routers=[auth_router, operations_router],
+        on_startup=[start],
+        on_shutdown=[stop],
+    )
+
+
+def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None = None, **overrides) -> FastAPI:
+    """The gateway app. Tests pass `database`, `verifier` (and may pass `issuer`) like for services."""
+    settings = settings or Settings()
+    app = create_service_app(_spec(settings), settings, **overrides)
+    state = app.state
+    state.token_issuer = issuer or load_token_issuer(settings)
+    state.password_hasher = make_password_hasher(time_cost=settings.password_time_cost,
+                                                 memory_kib=settings.password_memory_kib,
+                                                 parallelism=settings.password_parallelism)
+    state.service_targets = {name: settings.service_url(name).rstrip("/") for name in SERVICE_NAMES}
+    state.http = None
+    state.limiter = None
+
+    # the gateway's own /healthz and /metrics are included before the kernel's, so they answer;
+    # /docs shows the merged document, and the gateway's part lists only the gateway's routes
+    app.openapi_url = MERGED_OPENAPI_URL
+    app.openapi = lambda: gateway_openapi(app)
+    at = next(i for i, m in enumerate(app.user_middleware) if m.cls is RequestContextMiddleware) + 1
+    app.user_middleware[at:at] = [
+        Middleware(RateLimitMiddleware, limiter_of=lambda scope: scope["app"].state.limiter),
+        Middleware(ServiceProxy, services=state.service_targets, session_of=lambda scope: scope["app"].state.http,
+                   max_body_bytes=settings.proxy_max_body_bytes),
+    ]
+    return app

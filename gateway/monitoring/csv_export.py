@@ -1,0 +1,71 @@
+"""The monitoring report as CSV: one figure per row, in a long format that any spreadsheet pivots.
+
+Columns: `seccion, grupo, elemento, unidad, indicador, valor`. Decimal points are dots and amounts
+are bolivianos (the `unidad` column says so), so the file imports the same everywhere. The report
+holds no names or phones, and neither does the file.
+"""
+
+import csv
+import io
+
+HEADER = ("seccion", "grupo", "elemento", "unidad", "indicador", "valor")
+
+
+def report_rows(report: dict) -> list[tuple]:
+    rows: list[tuple] = []
+    scope = report["scope"]
+    for key in ("municipality", "department", "from", "to"):
+        rows.append(("alcance", "", key, "", key, scope.get(key) or ""))
+    p = report["producers"]
+    for key in ("active", "women", "men", "other"):
+        rows.append(("productores", "", "", "personas", key, p[key]))
+    rows.append(("productores", "", "", "%", "women_share", p["women_share"] or ""))
+    o = report["organizations"]
+    rows.append(("organizaciones", "", "", "organizaciones", "total", o["total"]))
+    for row in o["by_legal_form"]:
+        rows.append(("organizaciones", "forma_juridica", row["legal_form"], "organizaciones", "count", row["count"]))
+    for row in o["by_maturity"]:
+        rows.append(("organizaciones", "madurez", row["maturity"], "organizaciones", "count", row["count"]))
+    s = report["supply"]
+    for row in s["by_category"]:
+        rows.append(("oferta", "categoria", row["category"], "BOB", "offered_value", row["offered_value"]))
+        rows.append(("oferta", "categoria", row["category"], "BOB", "sold_value", row["sold_value"]))
+    for row in s["by_product"]:
+        item = f"{row['product']} ({row['unit']})"
+        rows.append(("oferta", row["category"], item, row["unit"], "offered_quantity", row["offered_quantity"]))
+        rows.append(("oferta", row["category"], item, "BOB", "offered_value", row["offered_value"]))
+        rows.append(("oferta", row["category"], item, row["unit"], "sold_quantity", row["sold_quantity"]))
+        rows.append(("oferta", row["category"], item, "BOB", "sold_value", row["sold_value"]))
+    pr = report["prices"]
+    rows.append(("precios", "", "", "indice", "fair_price_index", pr["fair_price_index"] or ""))
+    for row in pr["items"]:
+        item = f"{row['product']} ({row['unit']})"
+        rows.append(("precios", row["category"], item, "BOB", "average_paid", row["average_paid"]))
+        rows.append(("precios", row["category"], item, "BOB", "reference", row["reference"]))
+        rows.append(("precios", row["category"], item, "indice", "index", row["index"]))
+    for row in report["delivery_points"]:
+        item = f"{row['point_id']} {row['name']}"
+        for key in ("orders", "picked_up", "no_shows"):
+            rows.append(("puntos_de_entrega", row["municipality_code"], item, "pedidos", key, row[key]))
+    a = report["advances"]
+    for key, unit in (("count", "adelantos"), ("value", "BOB"), ("fees", "BOB"), ("women_count", "adelantos"),
+                      ("women_value", "BOB"), ("women_share_count", "%"), ("women_share_value", "%")):
+        rows.append(("adelantos", "", "", unit, key, a[key] if a[key] is not None else ""))
+    for key, value in report["program"].items():
+        rows.append(("programa", "", "", "", key, value))
+    return rows
+
+
+def program_rows(program: dict, scope: dict) -> list[tuple]:
+    rows = [("alcance", "", key, "", key, scope.get(key) or "") for key in ("municipality", "department", "from", "to")]
+    rows += [("programa", "", "", "", key, value) for key, value in program.items()]
+    return rows
+
+
+def to_csv(rows: list[tuple]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()

@@ -1,0 +1,137 @@
+"""The web session: the access and refresh tokens in HttpOnly cookies, and the calls pages make.
+
+Login posts to the gateway's own `/api/auth/login`; the tokens go into cookies the page's script can
+never read (HttpOnly, SameSite=Lax, Secure outside development). Each page call to a service goes
+through the gateway's own stack (`/api/<service>/...`: rate limits, proxy, request ids) in process,
+with the user's token and the browser's address, so a page costs the user exactly what the same
+API calls would. An expired access token is renewed once with the refresh token.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import Request
+from fastapi.responses import Response
+
+from services.common.auth import Principal
+from services.common.errors import DomainError, Unauthorized
+
+ACCESS_COOKIE = "mc_access"
+REFRESH_COOKIE = "mc_refresh"
+
+
+class LoginRequired(Exception):
+    """Raised by a page that needs a logged-in user; answered with a redirect to the login form."""
+
+    def __init__(self, next_url: str = "/", message: str = ""):
+        super().__init__(message)
+        self.next_url = next_url
+        self.message = message
+
+
+class UpstreamError(DomainError):
+    """A service refused a page's call; the page shows `message` to the user."""
+
+
+@dataclass
+class WebSession:
+    request: Request
+    token: str | None = None
+    refresh: str | None = None
+    principal: Principal | None = None
+    set_cookies: dict[str, tuple[str, int]] = field(default_factory=dict)
+    clear: bool = False
+
+    @property
+    def logged_in(self) -> bool:
+        return self.principal is not None
+
+    def require(self, *roles: str) -> Principal:
+        if self.principal is None:
+            raise LoginRequired(self.request.url.path)
+        if roles and not self.principal.has_role(*roles):
+            raise LoginRequired(self.request.url.path, "Esta página es para otro tipo de cuenta.")
+        return self.principal
+
+    async def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                   idempotency_key: str | None = None, raw: bool = False) -> Any:
+        """Call `/api/...` through the gateway's own stack as the logged-in user."""
+        response = await self._send(method, path, params=params, json=json, idempotency_key=idempotency_key)
+        if response.status_code == 401 and self.refresh and await self._renew():
+            response = await self._send(method, path, params=params, json=json, idempotency_key=idempotency_key)
+        if raw:
+            return response
+        if response.status_code >= 500:
+            raise UpstreamError("El servicio no responde en este momento; intente de nuevo en un rato.",
+                                code="service_unavailable", status=503)
+        data = response.json() if response.content else {}
+        if response.status_code == 401:
+            raise LoginRequired(self.request.url.path, "Su sesión terminó; ingrese de nuevo.")
+        if response.status_code >= 400:
+            err = data.get("error", {}) if isinstance(data, dict) else {}
+            raise UpstreamError(err.get("message") or "No se pudo completar la operación.",
+                                code=err.get("code", "upstream_error"), status=response.status_code,
+                                details=err.get("details") or {})
+        return data
+
+    async def _send(self, method: str, path: str, **kw) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if kw.get("idempotency_key"):
+            headers["Idempotency-Key"] = kw["idempotency_key"]
+        params = {k: v for k, v in (kw.get("params") or {}).items() if v not in (None, "")}
+        async with _client(self.request) as client:
+            return await client.request(method, path, params=params, json=kw.get("json"), headers=headers)
+
+    async def _renew(self) -> bool:
+        async with _client(self.request) as client:
+            response = await client.post("/api/auth/refresh", json={"refresh_token": self.refresh})
+        if response.status_code != 200:
+            self.clear = True
+            return False
+        self.adopt(response.json())
+        return True
+
+    def adopt(self, tokens: dict) -> None:
+        """Take a fresh token pair (login or refresh) and remember to set the cookies."""
+        self.token, self.refresh = tokens["access_token"], tokens["refresh_token"]
+        self.principal = _verify(self.request, self.token)
+        self.set_cookies[ACCESS_COOKIE] = (self.token, int(tokens.get("expires_in", 900)))
+        self.set_cookies[REFRESH_COOKIE] = (self.refresh, 30 * 24 * 3600)
+
+    def apply(self, response: Response) -> Response:
+        secure = getattr(self.request.app.state.settings, "environment", "development") != "development"
+        if self.clear:
+            for name in (ACCESS_COOKIE, REFRESH_COOKIE):
+                response.delete_cookie(name, path="/")
+        for name, (value, max_age) in self.set_cookies.items():
+            response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                                secure=secure)
+        return response
+
+
+def _verify(request: Request, token: str) -> Principal:
+    return request.app.state.token_verifier.verify(token)
+
+
+def _client(request: Request) -> httpx.AsyncClient:
+    """An in-process client into this gateway (its whole middleware stack), as the browser's address."""
+    client_addr = request.client.host if request.client else "127.0.0.1"
+    transport = httpx.ASGITransport(app=request.app, client=(client_addr, 0))
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway.local", timeout=30)
+
+
+async def web_session(request: Request) -> WebSession:
+    """Dependency: the visitor's session (logged in or not), renewing an expired access token."""
+    session = WebSession(request, token=request.cookies.get(ACCESS_COOKIE),
+                         refresh=request.cookies.get(REFRESH_COOKIE))
+    if session.token:
+        try:
+            session.principal = _verify(request, session.token)
+        except Unauthorized:
+            session.token = None
+    if session.principal is None and session.refresh:
+        await session._renew()
+    return session

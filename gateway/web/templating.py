@@ -1,0 +1,27 @@
+"""The Jinja2 environment of the pages: templates next to this file, Spanish filters for amounts."""
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from gateway.web import views
+from gateway.web.session import WebSession
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters.update(bs=views.bs, bs_cents=views.bs_cents, qty=views.qty, category=views.category_label,
+                             status=views.status_label)
+templates.env.globals.update(role_home=views.ROLE_HOME)
+
+
+def render(request: Request, session: WebSession, name: str, status_code: int = 200, **context) -> HTMLResponse:
+    """A page, with the session's cookies applied; `flash` from the query string is shown once."""
+    context.setdefault("flash", request.query_params.get("aviso", "")[:200])
+    context.setdefault("error", request.query_params.get("error", "")[:300])
+    context.setdefault("title", "Mercado Corto")
+    response = templates.TemplateResponse(request, name, {"user": session.principal, **context},
+                                          status_code=status_code)
+    response.headers["Cache-Control"] = "private, no-store"
+    return session.apply(response)

@@ -1,7 +1,8 @@
 """Assembles the catalog service: `uvicorn --factory services.catalog.app:create_app`."""
 
 from services.catalog.models import kernel
-from services.catalog.routes import internal
+from services.catalog.photos import store_from_settings
+from services.catalog.routes import internal, places, prices, products
 from services.catalog.settings import Settings
 from services.common.app import ServiceSpec, create_service_app
 
@@ -10,9 +11,12 @@ SPEC = ServiceSpec(
     title="Mercado Corto — catalog",
     description="Municipalities, organizations, producers, certifications, products in Bolivian units, prices, stock reservation and search.",
     kernel=kernel,
-    routers=[internal.router],
+    routers=[places.router, products.router, prices.router, internal.router],
 )
 
 
-def create_app(settings: Settings | None = None, **overrides):
-    return create_service_app(SPEC, settings or Settings(), **overrides)
+def create_app(settings: Settings | None = None, *, photo_store=None, **overrides):
+    settings = settings or Settings()
+    app = create_service_app(SPEC, settings, **overrides)
+    app.state.photo_store = photo_store or store_from_settings(settings)
+    return app

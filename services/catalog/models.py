@@ -63,9 +63,9 @@ class ValueChainStage(StrEnum):
 
 
 class Gender(StrEnum):
-    femenino = "femenino"
-    masculino = "masculino"
-    otro = "otro"
+    female = "female"
+    male = "male"
+    other = "other"
 
 
 class CertificationKind(StrEnum):

@@ -1,10 +1,23 @@
 """Request and response shapes of the catalog service."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
 
-from services.common.units import Quantity
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-LineId = str
+from services.catalog.models import (
+    Category,
+    CertificationKind,
+    CertificationStatus,
+    Gender,
+    LegalForm,
+    Maturity,
+    ValueChainStage,
+)
+from services.common.money import PositiveAmount
+from services.common.units import Quantity, UnitField
+
 MAX_ID = 2**53  # larger ids cannot exist and would overflow SQLite
 
 
@@ -75,3 +88,276 @@ class AdjustOut(BaseModel):
     quantity: str
     returned: str
     status: str
+
+
+# --- municipalities, organizations, producers ------------------------------------------------
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ]{7,20}$")]
+IneCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class MunicipalityIn(Strict):
+    code: IneCode = Field(description="INE code (department, province, section), e.g. 020101")
+    name: ShortText
+    province: ShortText
+    department: ShortText
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+
+
+class MunicipalityOut(BaseModel):
+    code: str
+    name: str
+    province: str
+    department: str
+    lat: float | None
+    lon: float | None
+
+
+class OrganizationIn(Strict):
+    name: Name
+    legal_form: LegalForm
+    nit: Annotated[str, StringConstraints(pattern=r"^[0-9]{5,15}$")] | None = None
+    legal_papers: list[ShortText] = Field(default_factory=list, max_length=20,
+                                          description="papers held, e.g. personería jurídica")
+    maturity: Maturity
+    value_chain_stage: ValueChainStage
+    municipality_code: IneCode
+    member_count: Count = 0
+    women_count: Count = 0
+    phone: Phone | None = None
+    whatsapp: Phone | None = None
+
+
+class OrganizationPatch(Strict):
+    name: Name | None = None
+    legal_form: LegalForm | None = None
+    nit: Annotated[str, StringConstraints(pattern=r"^[0-9]{5,15}$")] | None = None
+    legal_papers: list[ShortText] | None = Field(default=None, max_length=20)
+    maturity: Maturity | None = None
+    value_chain_stage: ValueChainStage | None = None
+    member_count: Count | None = None
+    women_count: Count | None = None
+    phone: Phone | None = None
+    whatsapp: Phone | None = None
+
+
+class OrganizationOut(BaseModel):
+    id: int
+    name: str
+    legal_form: str
+    nit: str | None
+    legal_papers: list[str]
+    maturity: str
+    value_chain_stage: str
+    municipality_code: str
+    member_count: int
+    women_count: int
+    phone: str | None
+    whatsapp: str | None
+
+
+class ProducerIn(Strict):
+    name: Name
+    gender: Gender
+    phone: Phone | None = None
+    community: ShortText | None = None
+    municipality_code: IneCode
+    organization_id: Id | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+
+
+class ProducerPatch(Strict):
+    name: Name | None = None
+    gender: Gender | None = None
+    phone: Phone | None = None
+    community: ShortText | None = None
+    organization_id: Id | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+
+
+class ProducerOut(BaseModel):
+    id: int
+    name: str
+    gender: str
+    phone: str | None
+    community: str | None
+    municipality_code: str
+    organization_id: int | None
+    lat: float | None
+    lon: float | None
+
+
+# --- certifications --------------------------------------------------------------------------
+
+class CertificationIn(Strict):
+    kind: CertificationKind
+    status: CertificationStatus = CertificationStatus.en_proceso
+    issuer: Name = Field(description="e.g. Comité Ecológico Municipal de Achocalla")
+    valid_until: date | None = None
+    categories: list[Category] = Field(default_factory=list, max_length=11,
+                                       description="categories covered; empty covers every product")
+
+
+class CertificationPatch(Strict):
+    status: CertificationStatus | None = None
+    valid_until: date | None = None
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class CertificationChangeOut(BaseModel):
+    status: str
+    valid_until: date | None
+    note: str | None
+    changed_at: datetime
+
+
+class CertificationOut(BaseModel):
+    id: int
+    producer_id: int | None
+    organization_id: int | None
+    kind: str
+    status: str
+    issuer: str
+    valid_until: date | None
+    categories: list[str]
+    valid_today: bool
+    history: list[CertificationChangeOut]
+
+
+# --- products and prices ---------------------------------------------------------------------
+
+MAX_PRICE = Decimal("50000")  # Bs per sale unit: above this a price is a typing error
+
+
+def _sane_price(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("a price must be more than zero")
+    if value > MAX_PRICE:
+        raise ValueError(f"a price over Bs {MAX_PRICE} per unit is surely a typing error")
+    return value
+
+
+Price = Annotated[PositiveAmount, AfterValidator(_sane_price)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class ProductIn(Strict):
+    producer_id: Id | None = Field(default=None, description="defaults to the producer in your token")
+    name: Name
+    category: Category
+    description: Description | None = None
+    unit: UnitField
+    price: Price
+    available: Quantity = Decimal(0)
+    min_order_quantity: Quantity = Decimal(1)
+    case_size: Quantity | None = None
+    active: bool = True
+
+
+class ProductPatch(Strict):
+    name: Name | None = None
+    category: Category | None = None
+    description: Description | None = None
+    unit: UnitField | None = None
+    price: Price | None = None
+    available: Quantity | None = None
+    min_order_quantity: Quantity | None = None
+    case_size: Quantity | None = None
+    active: bool | None = None
+
+
+class ProductOut(BaseModel):
+    id: int
+    producer_id: int
+    producer_name: str
+    municipality_code: str
+    organization_id: int | None
+    name: str
+    category: str
+    category_label: str
+    description: str | None
+    unit: str
+    base_unit: str
+    base_per_unit: str
+    price: str
+    available: str
+    reserved: str
+    sold: str
+    min_order_quantity: str
+    case_size: str | None
+    active: bool
+    certified: bool
+    certifications: list[str]
+    photo_url: str | None
+    thumbnail_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PriceChangeOut(BaseModel):
+    price: str
+    unit: str
+    changed_at: datetime
+
+
+class CategoryOut(BaseModel):
+    slug: str
+    label: str
+
+
+class ReferencePriceIn(Strict):
+    municipality_code: IneCode
+    category: Category | None = None
+    product_name: Name | None = None
+    unit: UnitField
+    price: Price
+    valid_from: date | None = None
+
+
+class ReferencePricePatch(Strict):
+    price: Price
+
+
+class ReferencePriceOut(BaseModel):
+    id: int
+    municipality_code: str
+    category: str | None
+    product_name: str | None
+    unit: str
+    price: str
+    valid_from: date
+    created_at: datetime
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+ERROR_RESPONSES = {status: {"model": ErrorOut, "description": text} for status, text in (
+    (400, "bad request"), (401, "log in first"), (403, "not allowed"), (404, "not found"),
+    (409, "conflict"), (413, "too large"), (422, "invalid input"))}
+
+
+class SupplyStatsOut(BaseModel):
+    """Aggregates only; never names or phones."""
+
+    scope: dict
+    producers: dict
+    organizations: dict
+    offer: dict
+    prices: list[dict]

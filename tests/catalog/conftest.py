@@ -54,7 +54,7 @@ async def seed_organization(db, *, municipality="020101", name="Cooperativa Illi
         return (await s.execute(insert(Organization).values(**values).returning(Organization.id))).scalar_one()
 
 
-async def seed_producer(db, *, municipality="020101", name="Juana Mamani", gender="femenino",
+async def seed_producer(db, *, municipality="020101", name="Juana Mamani", gender="female",
                         organization_id=None):
     await seed_place(db, code=municipality)
     async with db.session() as s:
@@ -86,3 +86,16 @@ async def stock_of(db, product_id):
 @pytest.fixture
 def service_headers():
     return dict(SERVICE)
+
+
+@asynccontextmanager
+async def small_pool(db, size=5):
+    """A second Database on the same PostgreSQL with a small pool: real concurrency, while leaving
+    connections for everybody else sharing the server."""
+    from services.common.db import Database, make_engine
+
+    other = Database(make_engine(str(db.engine.url.render_as_string(hide_password=False)), pool_size=size))
+    try:
+        yield other
+    finally:
+        await other.dispose()

@@ -17,6 +17,7 @@ from tests.catalog.conftest import (
     seed_organization,
     seed_producer,
     seed_product,
+    small_pool,
     stock_of,
 )
 from tests.conftest import live_database, require_postgres, transactional_database
@@ -47,7 +48,7 @@ async def test_reserving_moves_stock_and_answers_what_orders_needs(backend, migr
             "line_id": "42-1", "product_id": papa, "quantity": "2.5", "unit": "arroba",
             "unit_price": "45.50", "product_name": "Papa Huaycha", "category": "tuberculos",
             "case_size": "4", "kg_per_unit": "11.5",
-            "producer": {"id": producer, "name": "Juana Mamani", "gender": "femenino",
+            "producer": {"id": producer, "name": "Juana Mamani", "gender": "female",
                          "organization_id": org, "municipality_code": "020101", "lat": -16.58,
                          "lon": -68.17},
         }
@@ -183,7 +184,7 @@ async def test_two_hundred_buyers_cannot_oversell_fifty_units(migrated, keys):
         producer = await seed_producer(db)
         huevos = await seed_product(db, producer_id=producer, name="Huevos criollos", unit="unidad",
                                     available="50")
-        async with catalog(migrated, keys, "postgres", database=db) as (client, _):
+        async with small_pool(db) as pool, catalog(migrated, keys, "postgres", database=pool) as (client, _):
             answers = await asyncio.gather(*[
                 client.post("/internal/reservations", headers=SERVICE,
                             json={"order_id": f"o{i}", "lines": [_line(f"o{i}-1", huevos, "1")]})
@@ -205,14 +206,15 @@ async def test_crossed_multi_line_orders_do_not_deadlock(migrated, keys):
         ids = [await seed_product(db, producer_id=producer, name=f"Producto {i}", available="1000")
                for i in range(4)]
 
-        async def order(i):
+        async def order(pool, i):
             picked = ids if i % 2 else list(reversed(ids))
-            async with db.session() as session:
+            async with pool.session() as session:
                 return await stock.reserve_stock(session=session, order_id=f"x{i}", lines=[
                     stock.LineRequest(line_id=f"x{i}-{n}", product_id=pid, quantity=D(1))
                     for n, pid in enumerate(picked)])
 
-        results = await asyncio.gather(*[order(i) for i in range(60)])
+        async with small_pool(db) as pool:
+            results = await asyncio.gather(*[order(pool, i) for i in range(60)])
         assert all(len(r) == 4 for r in results)
         for pid in ids:
             assert await stock_of(db, pid) == (D("940"), D("60"), D("0"))

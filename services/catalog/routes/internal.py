@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from services.catalog import stock
 from services.catalog.schemas import (
+    ERROR_RESPONSES,
     AdjustIn,
     AdjustOut,
     CommittedOut,
@@ -15,7 +16,7 @@ from services.catalog.schemas import (
 from services.common.app import Session
 from services.common.auth import ServiceCaller
 
-router = APIRouter(prefix="/internal/reservations", tags=["internal: stock reservation"])
+router = APIRouter(prefix="/internal/reservations", tags=["internal: stock reservation"], responses=ERROR_RESPONSES)
 
 
 @router.post("", response_model=ReservationOut, summary="Reserve order lines, all or nothing")

@@ -1,0 +1,103 @@
+"""Product search: accent- and case-blind text, filters, three sort orders, keyset cursors.
+
+`q` is folded the same way names are (services.catalog.text.fold) and matched as a substring of
+the stored `search_name`, so "platano" finds "Plátano" on SQLite and PostgreSQL; on PostgreSQL a
+trigram index serves the match. Only products on sale are listed.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalog.certifications import certified_clause, today
+from services.catalog.products import producers, product_rows_query, products, views
+from services.catalog.schemas import ProductOut
+from services.catalog.text import escape_like, fold
+from services.common.errors import InvalidInput
+from services.common.money import to_centavos
+from services.common.pagination import PageParams, make_page
+
+Sort = Literal["name", "price", "-price", "newest"]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    q: str | None = None
+    category: str | None = None
+    municipality: str | None = None
+    organization: int | None = None
+    producer: int | None = None
+    certified: bool | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+
+
+# sort -> (columns of the key, descending?)
+_KEYS = {
+    "name": ((products.c.search_name, products.c.id), False),
+    "price": ((products.c.price_centavos, products.c.id), False),
+    "-price": ((products.c.price_centavos, products.c.id), True),
+    "newest": ((products.c.id,), True),
+}
+_KEY_TYPES = {"name": (str, int), "price": (int, int), "-price": (int, int), "newest": (int,)}
+
+
+def _after(columns, values, descending: bool):
+    """Rows strictly after the cursor in the sort order (expanded tuple comparison)."""
+    clauses = []
+    for i, column in enumerate(columns):
+        equal = [c == v for c, v in zip(columns[:i], values[:i], strict=True)]
+        step = column < values[i] if descending else column > values[i]
+        clauses.append(and_(*equal, step))
+    return or_(*clauses)
+
+
+def _cursor(params: PageParams, sort: str) -> list | None:
+    if params.cursor is None:
+        return None
+    kinds = _KEY_TYPES[sort]
+    values = params.cursor
+    if len(values) != len(kinds) or not all(isinstance(v, k) and not isinstance(v, bool)
+                                            for v, k in zip(values, kinds, strict=True)):
+        raise InvalidInput("cursor does not belong to this sort order; start again without a cursor",
+                           code="invalid_cursor")
+    return values
+
+
+async def search_products(*, session: AsyncSession, filters: SearchFilters, sort: Sort, params: PageParams,
+                          store=None) -> tuple[list[ProductOut], str | None]:
+    if filters.min_price is not None and filters.max_price is not None and filters.min_price > filters.max_price:
+        raise InvalidInput("min_price is above max_price", code="invalid_price_range")
+    query = product_rows_query().where(products.c.active.is_(True))
+    if filters.q:
+        needle = fold(filters.q)
+        if needle:
+            query = query.where(products.c.search_name.like(f"%{escape_like(needle)}%", escape="\\"))
+    if filters.category:
+        query = query.where(products.c.category == filters.category)
+    if filters.municipality:
+        query = query.where(producers.c.municipality_code == filters.municipality)
+    if filters.organization is not None:
+        query = query.where(producers.c.organization_id == filters.organization)
+    if filters.producer is not None:
+        query = query.where(products.c.producer_id == filters.producer)
+    if filters.certified is not None:
+        clause = certified_clause(today())
+        query = query.where(clause if filters.certified else ~clause)
+    if filters.min_price is not None:
+        query = query.where(products.c.price_centavos >= to_centavos(filters.min_price))
+    if filters.max_price is not None:
+        query = query.where(products.c.price_centavos <= to_centavos(filters.max_price))
+
+    columns, descending = _KEYS[sort]
+    after = _cursor(params, sort)
+    if after is not None:
+        query = query.where(_after(columns, after, descending))
+    query = query.order_by(*[c.desc() if descending else c.asc() for c in columns]).limit(params.limit + 1)
+    rows = list((await session.execute(query)).all())
+    rows, cursor = make_page(rows, params.limit,
+                             lambda r: [getattr(r, c.name) for c in columns])
+    return await views(session=session, rows=rows, store=store), cursor

@@ -1,0 +1,281 @@
+"""The public catalog: registering places, organizations and producers, offering products, rules on
+bad input and ownership, price history, certifications and reference prices."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from services.catalog.models import PriceChange, Product
+from tests.catalog.conftest import catalog, seed_organization, seed_place, seed_producer, seed_product
+
+
+def product_body(**kw):
+    return {"name": "Plátano", "category": "frutas", "unit": "docena", "price": "10.50", "available": "30",
+            "min_order_quantity": "1", "case_size": "10"} | kw
+
+
+async def count(db, model):
+    async with db.session() as s:
+        return (await s.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def test_coordinator_registers_a_municipality_organization_and_producer(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, _db):
+        coord = keys.headers("coordinator")
+        m = await client.post("/municipalities", headers=coord, json={
+            "code": "021101", "name": "Coroico", "province": "Nor Yungas", "department": "La Paz",
+            "lat": -16.19, "lon": -67.73})
+        assert m.status_code == 201, m.text
+        assert (await client.post("/municipalities", headers=coord, json=m.json())).status_code == 409
+        assert (await client.get("/municipalities/021101")).json()["name"] == "Coroico"
+        o = await client.post("/organizations", headers=coord, json={
+            "name": "OECA Frutícola Coroico", "legal_form": "oeca", "nit": "123456789",
+            "legal_papers": ["personería jurídica"], "maturity": "embrionaria",
+            "value_chain_stage": "materia_prima", "municipality_code": "021101", "member_count": 30,
+            "women_count": 14, "whatsapp": "+591 71234567"})
+        assert o.status_code == 201, o.text
+        assert o.json()["legal_papers"] == ["personería jurídica"]
+        p = await client.post("/producers", headers=coord, json={
+            "name": "Sabina Quispe", "gender": "female", "phone": "+591 72000000", "community": "Comunidad Tuni",
+            "municipality_code": "021101", "organization_id": o.json()["id"]})
+        assert p.status_code == 201, p.text
+        # reading is public, but a producer's phone is only for those who manage her
+        public = await client.get(f"/producers/{p.json()['id']}")
+        assert public.status_code == 200 and public.json()["phone"] is None
+        listed = await client.get("/producers", params={"organization": o.json()["id"]})
+        assert [x["name"] for x in listed.json()["items"]] == ["Sabina Quispe"]
+        # bad input is refused whole
+        bad = await client.post("/organizations", headers=coord, json={
+            **o.json(), "legal_form": "sindicato"})
+        assert bad.status_code == 422
+        more_women = await client.post("/organizations", headers=coord, json={
+            "name": "X", "legal_form": "otra", "maturity": "embrionaria", "value_chain_stage": "materia_prima",
+            "municipality_code": "021101", "member_count": 3, "women_count": 5})
+        assert more_women.status_code == 422
+        unknown_place = await client.post("/producers", headers=coord, json={
+            "name": "Ana", "gender": "female", "municipality_code": "999999"})
+        assert unknown_place.status_code == 422
+        assert unknown_place.json()["error"]["code"] == "unknown_municipality"
+
+
+async def test_only_coordinators_register_places_organizations_and_producers(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, _db):
+        body = {"code": "020104", "name": "Achocalla", "province": "Murillo", "department": "La Paz"}
+        assert (await client.post("/municipalities", json=body)).status_code == 401
+        assert (await client.post("/municipalities", json=body,
+                                  headers=keys.headers("producer", producer_id=1))).status_code == 403
+        assert (await client.post("/municipalities", json=body,
+                                  headers=keys.headers("admin"))).status_code == 201
+
+
+async def test_producer_offers_a_product_and_platano_finds_platano(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        producer = await seed_producer(db)
+        r = await client.post("/products", json=product_body(),
+                              headers=keys.headers("producer", producer_id=producer))
+        assert r.status_code == 201, r.text
+        product = r.json()
+        assert product["producer_id"] == producer
+        assert (product["name"], product["unit"], product["price"], product["available"]) == \
+            ("Plátano", "docena", "10.50", "30")
+        assert (product["base_unit"], product["base_per_unit"]) == ("unidad", "12")
+        assert product["category_label"] == "Frutas" and product["certified"] is False
+        for q in ("platano", "PLÁTANO", "Platano", "látan"):
+            found = await client.get("/products", params={"q": q})
+            assert [p["id"] for p in found.json()["items"]] == [product["id"]], q
+        assert (await client.get("/products", params={"q": "banano"})).json()["items"] == []
+        assert (await client.get("/products", params={"q": "%"})).json()["items"] == []
+
+
+async def test_bad_prices_stock_and_units_are_refused_and_nothing_is_written(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        producer = await seed_producer(db)
+        headers = keys.headers("producer", producer_id=producer)
+        for bad in ({"price": "-5"}, {"price": "0"}, {"price": "900000"}, {"price": "1.234"}, {"price": "abc"},
+                    {"available": "-1"}, {"available": "50000000"}, {"min_order_quantity": "0"},
+                    {"case_size": "0"}, {"category": "golosinas"}, {"name": ""}):
+            r = await client.post("/products", json=product_body(**bad), headers=headers)
+            assert r.status_code == 422, (bad, r.text)
+        unit = await client.post("/products", json=product_body(unit="barril"), headers=headers)
+        assert unit.status_code == 422
+        message = unit.json()["error"]["message"]
+        assert "barril" in message and all(u in message for u in ("kg", "libra", "arroba", "quintal", "docena"))
+        assert await count(db, Product) == 0 and await count(db, PriceChange) == 0
+
+        ok = (await client.post("/products", json=product_body(), headers=headers)).json()
+        patch = await client.patch(f"/products/{ok['id']}", json={"price": "-1"}, headers=headers)
+        assert patch.status_code == 422
+        patch = await client.patch(f"/products/{ok['id']}", json={"price": "12.00", "available": "-3"},
+                                   headers=headers)
+        assert patch.status_code == 422
+        assert (await client.get(f"/products/{ok['id']}")).json()["price"] == "10.50"
+        assert await count(db, PriceChange) == 1
+
+
+async def test_a_producer_cannot_offer_the_same_product_twice_in_one_unit(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        producer = await seed_producer(db)
+        headers = keys.headers("producer", producer_id=producer)
+        assert (await client.post("/products", json=product_body(), headers=headers)).status_code == 201
+        twin = await client.post("/products", json=product_body(name="plátano ", price="11"), headers=headers)
+        assert twin.status_code == 409 and twin.json()["error"]["code"] == "duplicate_product"
+        assert (await client.post("/products", json=product_body(unit="unidad"), headers=headers)).status_code == 201
+        other = await seed_producer(db, name="Rosa Apaza")
+        assert (await client.post("/products", json=product_body(),
+                                  headers=keys.headers("producer", producer_id=other))).status_code == 201
+        assert await count(db, Product) == 3 and await count(db, PriceChange) == 3
+
+
+async def test_producers_change_only_their_products_and_organizations_their_members(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        org = await seed_organization(db)
+        member = await seed_producer(db, organization_id=org)
+        outsider = await seed_producer(db, name="Pedro Condori", gender="male")
+        mine = await seed_product(db, producer_id=member)
+        theirs = await seed_product(db, producer_id=outsider, name="Oca")
+        as_member = keys.headers("producer", producer_id=member)
+        as_outsider = keys.headers("producer", producer_id=outsider)
+        as_org = keys.headers("organization", organization_id=org)
+
+        assert (await client.patch(f"/products/{mine}", json={"price": "50"}, headers=as_member)).status_code == 200
+        denied = await client.patch(f"/products/{mine}", json={"price": "1"}, headers=as_outsider)
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == "not_your_product"
+        assert (await client.patch(f"/products/{mine}", json={"available": "70"}, headers=as_org)).status_code == 200
+        assert (await client.patch(f"/products/{theirs}", json={"available": "1"}, headers=as_org)).status_code == 403
+        assert (await client.post("/products", json=product_body(producer_id=outsider),
+                                  headers=as_member)).status_code == 403
+        assert (await client.post("/products", json=product_body(producer_id=member),
+                                  headers=as_org)).status_code == 201
+        assert (await client.post("/products", json=product_body(),
+                                  headers=keys.headers("consumer"))).status_code == 422
+        assert (await client.patch(f"/products/{mine}", json={"price": "1"})).status_code == 401
+        assert (await client.delete(f"/products/{theirs}", headers=as_member)).status_code == 403
+        assert (await client.delete(f"/products/{mine}", headers=as_member)).status_code == 204
+        gone = (await client.get(f"/products/{mine}")).json()
+        assert gone["active"] is False and gone["price"] == "50.00" and gone["available"] == "70"
+        assert (await client.get("/products", params={"q": "papa"})).json()["items"] == []
+
+
+async def test_every_price_change_is_in_the_public_history(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        producer = await seed_producer(db)
+        headers = keys.headers("producer", producer_id=producer)
+        product = (await client.post("/products", json=product_body(), headers=headers)).json()
+        await client.patch(f"/products/{product['id']}", json={"price": "12.00"}, headers=headers)
+        await client.patch(f"/products/{product['id']}", json={"available": "5"}, headers=headers)
+        await client.patch(f"/products/{product['id']}", json={"price": "9.90"}, headers=headers)
+        history = await client.get(f"/products/{product['id']}/prices")
+        assert [h["price"] for h in history.json()["items"]] == ["9.90", "12.00", "10.50"]
+        first = await client.get(f"/products/{product['id']}/prices", params={"limit": 2})
+        rest = await client.get(f"/products/{product['id']}/prices",
+                                params={"limit": 2, "cursor": first.json()["next_cursor"]})
+        assert [h["price"] for h in rest.json()["items"]] == ["10.50"] and rest.json()["next_cursor"] is None
+        assert (await client.get("/products/999999/prices")).status_code == 404
+
+
+async def test_a_product_shows_certified_only_while_a_valid_certification_covers_it(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        org = await seed_organization(db)
+        member = await seed_producer(db, organization_id=org)
+        loner = await seed_producer(db, name="Félix Choque", gender="male")
+        lechuga = await seed_product(db, producer_id=member, name="Lechuga", category="hortalizas", unit="unidad")
+        miel = await seed_product(db, producer_id=member, name="Miel", category="miel", unit="litro")
+        oca = await seed_product(db, producer_id=loner, name="Oca")
+        coord = keys.headers("coordinator")
+
+        async def certified(pid):
+            return (await client.get(f"/products/{pid}")).json()["certified"]
+
+        future = (date.today() + timedelta(days=200)).isoformat()
+        past = (date.today() - timedelta(days=1)).isoformat()
+        # an organization's SPG certification for vegetables covers its members' vegetables only
+        c = await client.post(f"/organizations/{org}/certifications", headers=coord, json={
+            "kind": "ecologico_sgp", "status": "certificado", "issuer": "Comité Ecológico Municipal de La Paz",
+            "valid_until": future, "categories": ["hortalizas"]})
+        assert c.status_code == 201, c.text
+        assert await certified(lechuga) and not await certified(miel) and not await certified(oca)
+        # an expired one certifies nothing; one in process neither
+        await client.post(f"/producers/{loner}/certifications", headers=coord, json={
+            "kind": "organico", "status": "certificado", "issuer": "Certificadora", "valid_until": past})
+        await client.post(f"/producers/{loner}/certifications", headers=coord, json={
+            "kind": "comercio_justo", "status": "en_proceso", "issuer": "FLO"})
+        assert not await certified(oca)
+        only_certified = await client.get("/products", params={"certified": "true"})
+        assert [p["id"] for p in only_certified.json()["items"]] == [lechuga]
+        not_certified = await client.get("/products", params={"certified": "false"})
+        assert sorted(p["id"] for p in not_certified.json()["items"]) == sorted([miel, oca])
+        # suspension takes effect at once, and the history keeps both states
+        s = await client.patch(f"/certifications/{c.json()['id']}", headers=coord,
+                               json={"status": "suspendido", "note": "inspección"})
+        assert s.status_code == 200
+        assert [h["status"] for h in s.json()["history"]] == ["certificado", "suspendido"]
+        assert not await certified(lechuga)
+        history = await client.get(f"/organizations/{org}/certifications")
+        assert history.json()[0]["valid_today"] is False and len(history.json()[0]["history"]) == 2
+        # only coordinators record certifications; a granted one needs a date
+        assert (await client.post(f"/producers/{loner}/certifications", json={
+            "kind": "organico", "status": "certificado", "issuer": "X", "valid_until": future},
+            headers=keys.headers("producer", producer_id=loner))).status_code == 403
+        assert (await client.post(f"/producers/{loner}/certifications", headers=coord, json={
+            "kind": "organico", "status": "certificado", "issuer": "X"})).status_code == 422
+
+
+async def test_municipalities_enter_only_their_own_reference_prices(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        await seed_place(db, code="020101")
+        await seed_place(db, code="020105", name="El Alto")
+        la_paz = keys.headers("municipality", municipality_code="020101")
+        r = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020101", "category": "tuberculos", "unit": "arroba", "price": "48"})
+        assert r.status_code == 201, r.text
+        by_name = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020101", "product_name": "Papa Huaycha", "unit": "arroba", "price": "50"})
+        assert by_name.status_code == 201
+        other = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020105", "category": "tuberculos", "unit": "arroba", "price": "40"})
+        assert other.status_code == 403
+        el_alto = keys.headers("municipality", municipality_code="020105")
+        assert (await client.patch(f"/reference-prices/{r.json()['id']}", headers=el_alto,
+                                   json={"price": "1"})).status_code == 403
+        assert (await client.delete(f"/reference-prices/{r.json()['id']}", headers=el_alto)).status_code == 403
+        changed = await client.patch(f"/reference-prices/{r.json()['id']}", headers=la_paz, json={"price": "47.50"})
+        assert changed.json()["price"] == "47.50"
+        neither = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020101", "unit": "arroba", "price": "40"})
+        assert neither.status_code == 422
+        listed = await client.get("/reference-prices", params={"municipality": "020101"})
+        assert [x["price"] for x in listed.json()["items"]] == ["47.50", "50.00"]
+        assert (await client.delete(f"/reference-prices/{by_name.json()['id']}", headers=la_paz)).status_code == 204
+
+
+async def test_supply_figures_count_without_naming_anyone(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        org = await seed_organization(db, member_count=40, women_count=25)
+        juana = await seed_producer(db, organization_id=org)
+        pedro = await seed_producer(db, name="Pedro Condori", gender="male")
+        await seed_producer(db, name="Lidia Ticona", municipality="020105")
+        await seed_product(db, producer_id=juana, price_centavos=5000, available="10")
+        await seed_product(db, producer_id=pedro, price_centavos=4000, available="5")
+        await seed_product(db, producer_id=pedro, name="Quinua", category="granos_andinos", unit="kg",
+                           price_centavos=2200, available="100")
+        await client.post("/reference-prices", headers=keys.headers("municipality", municipality_code="020101"),
+                          json={"municipality_code": "020101", "category": "tuberculos", "unit": "arroba",
+                                "price": "40"})
+        r = await client.get("/stats/supply", params={"municipality": "020101"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["producers"]["by_gender"] == {"female": 1, "male": 1, "other": 0}
+        assert body["organizations"]["by_legal_form"]["cooperativa"] == 1
+        assert body["organizations"]["women_members"] == 25
+        papa = next(c for c in body["offer"]["by_category"] if c["category"] == "tuberculos")
+        assert (papa["available"], papa["value"], papa["label"]) == ("15", "700.00", "Tubérculos")
+        [price] = body["prices"]
+        assert (price["reference_price"], price["current_avg"], price["offers"]) == ("40.00", "45.00", 2)
+        assert price["avg_vs_reference_percent"] == 12.5
+        text = r.text
+        assert "Juana" not in text and "Pedro" not in text and "+591" not in text
+        country = (await client.get("/stats/supply")).json()
+        assert country["producers"]["total"] == 3
+        dept = (await client.get("/stats/supply", params={"department": "La Paz"})).json()
+        assert dept["producers"]["total"] == 3
+        assert (await client.get("/stats/supply", params={"municipality": "030101"})).status_code == 404

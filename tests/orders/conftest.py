@@ -11,8 +11,10 @@ from decimal import Decimal
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.catalog.app import create_app as create_catalog
+from services.common.db import make_engine
 from services.common.http import ServiceClient
 from services.common.tables import utcnow
 from services.delivery.app import create_app as create_delivery
@@ -117,6 +119,16 @@ def _client(name, transport):
 
 
 @asynccontextmanager
+async def pooled_live_database(url: str, service: str, pool_size: int):
+    """`live_database` with a small pool: three services share PostgreSQL's connection limit."""
+    async with live_database(url, service) as db:
+        await db.engine.dispose()
+        db.engine = make_engine(url, pool_size=pool_size)
+        db.sessionmaker = async_sessionmaker(db.engine, expire_on_commit=False)
+        yield db
+
+
+@asynccontextmanager
 async def platform(migrated, keys, backend, *, live=False, catalog_down=False, delivery_down=False,
                    **orders_settings):
     """The three services in process, on rolled-back databases (or live ones with real commits)."""
@@ -124,7 +136,7 @@ async def platform(migrated, keys, backend, *, live=False, catalog_down=False, d
     async with AsyncExitStack() as stack:
         dbs = {}
         for service, url in urls.items():
-            ctx = live_database(url, service) if live else transactional_database(url)
+            ctx = pooled_live_database(url, service, 6) if live else transactional_database(url)
             dbs[service] = await stack.enter_async_context(ctx)
         catalog_app = create_catalog(service_settings("catalog", urls["catalog"]), database=dbs["catalog"],
                                      verifier=keys.verifier)

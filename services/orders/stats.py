@@ -1,0 +1,106 @@
+"""Sales figures for municipal monitoring (`GET /stats/sales`): what was sold, at what price, by
+whom in aggregate — counted per producer municipality so the gateway can sum any territory.
+
+Aggregates only: no consumer, no producer name, no phone. A line counts when its order was placed
+and not cancelled or failed, in the period of its cycle's delivery day; its quantity is what the
+order got after case allocation (or what was ordered before consolidation), its value the line
+total at the price paid.
+"""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.app import Session
+from services.common.auth import Principal, Role, optional_principal, require_service
+from services.common.errors import Forbidden, InvalidInput, Unauthorized
+from services.common.money import from_centavos
+from services.orders.models import cycles, order_lines, orders
+
+SOLD = ("placed", "packed", "ready", "picked_up", "no_show")
+
+router = APIRouter(tags=["monitoring"])
+
+
+def monitoring_caller(request: Request) -> Principal | None:
+    """The gateway (service key) or a municipality, coordinator or admin token."""
+    if request.headers.get("X-Service-Key"):
+        require_service(request)
+        return None
+    principal = optional_principal(request)
+    if principal is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
+    if not principal.has_role(Role.municipality, Role.coordinator):
+        raise Forbidden("this needs one of the roles: municipality, coordinator", code="role_required")
+    return principal
+
+
+def _q(value) -> str:
+    return f"{Decimal(str(value or 0)).quantize(Decimal('0.001')).normalize():f}"
+
+
+def _bs(centavos) -> str:
+    return f"{from_centavos(int(centavos or 0)):.2f}"
+
+
+async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None, date_from: date | None,
+                      date_to: date | None) -> dict:
+    quantity = func.coalesce(order_lines.c.allocated_quantity, order_lines.c.quantity)
+    base = (select().select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id)
+                                 .join(cycles, cycles.c.id == orders.c.cycle_id))
+            .where(orders.c.status.in_(SOLD)))
+    if municipalities:
+        base = base.where(order_lines.c.municipality_code.in_(municipalities))
+    if date_from:
+        base = base.where(cycles.c.delivery_date >= date_from)
+    if date_to:
+        base = base.where(cycles.c.delivery_date <= date_to)
+
+    product_rows = (await session.execute(base.add_columns(
+        order_lines.c.municipality_code, order_lines.c.category, order_lines.c.product_name, order_lines.c.unit,
+        func.sum(quantity), func.sum(order_lines.c.line_total), func.count(),
+        func.count(func.distinct(order_lines.c.order_id)))
+        .group_by(order_lines.c.municipality_code, order_lines.c.category, order_lines.c.product_name,
+                  order_lines.c.unit)
+        .order_by(order_lines.c.municipality_code, order_lines.c.category, order_lines.c.product_name,
+                  order_lines.c.unit))).all()
+    producer_rows = (await session.execute(base.add_columns(
+        order_lines.c.municipality_code, order_lines.c.producer_gender,
+        func.count(func.distinct(order_lines.c.producer_id)))
+        .group_by(order_lines.c.municipality_code, order_lines.c.producer_gender))).all()
+    order_count = (await session.execute(base.add_columns(func.count(func.distinct(orders.c.id))))).scalar_one()
+
+    producers: dict[str, dict[str, int]] = defaultdict(dict)
+    for code, gender, n in producer_rows:
+        producers[code or ""][gender or "otro"] = int(n)
+    return {
+        "municipalities": municipalities, "from": date_from, "to": date_to, "orders": int(order_count),
+        "products": [{"municipality_code": code or "", "category": category or "", "product": name, "unit": unit,
+                      "quantity": _q(q), "value": _bs(v), "lines": int(lines), "orders": int(n_orders)}
+                     for code, category, name, unit, q, v, lines, n_orders in product_rows],
+        "producers": [{"municipality_code": code, "by_gender": by_gender} for code, by_gender in
+                      sorted(producers.items())],
+    }
+
+
+@router.get("/stats/sales", summary="Quantities and values sold at the price paid, per producer municipality "
+                                    "(no personal data)")
+async def sales(session: Session, caller: Annotated[Principal | None, Depends(monitoring_caller)],
+                municipality: Annotated[list[str] | None, Query(description="INE codes; repeat for several")] = None,
+                date_from: Annotated[date | None, Query(alias="from")] = None,
+                date_to: Annotated[date | None, Query(alias="to")] = None):
+    codes = [c for c in (municipality or []) if c]
+    if any(not (len(c) == 6 and c.isdigit()) for c in codes) or len(codes) > 400:
+        raise InvalidInput("municipality takes INE codes of six digits, e.g. 020101", code="invalid_municipality")
+    if caller is not None and caller.role == Role.municipality:
+        if any(c != caller.municipality_code for c in codes):
+            raise Forbidden("a municipality sees its own territory only", code="not_your_municipality")
+        codes = [caller.municipality_code]
+    if date_from and date_to and date_from > date_to:
+        raise InvalidInput("the period is reversed: 'from' must be on or before 'to'", code="invalid_period")
+    return await sales_stats(session=session, municipalities=codes or None, date_from=date_from, date_to=date_to)

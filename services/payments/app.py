@@ -1,15 +1,24 @@
 """Assembles the payments service: `uvicorn --factory services.payments.app:create_app`."""
 
 from services.common.app import ServiceSpec, create_service_app
+from services.payments.api import router
 from services.payments.models import kernel
+from services.payments.order_book import on_cycle_closed, on_order_cancelled, on_order_placed
 from services.payments.settings import Settings
+from services.payments.settlement import on_consignment_delivered
 
 SPEC = ServiceSpec(
     name="payments",
     title="Mercado Corto — payments",
     description="Double-entry ledger, consumer payments, producer settlement and pronto-pago advances.",
     kernel=kernel,
-    routers=[],
+    routers=[router],
+    event_handlers={
+        "order.placed": on_order_placed,
+        "order.cancelled": on_order_cancelled,
+        "cycle.closed": on_cycle_closed,
+        "consignment.delivered": on_consignment_delivered,
+    },
 )
 
 

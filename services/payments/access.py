@@ -1,0 +1,85 @@
+"""Who may see or move what: a producer her own accounts, a financier her own portfolio, a
+coordinator the payments of her own cycles. Admins pass every check.
+"""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal, Role
+from services.common.errors import Forbidden, NotFound
+from services.payments.ledger import AccountKind
+from services.payments.models import cycles, funds, orders, producer_profiles
+
+
+def require_producer_access(principal: Principal, producer_id: int, *, organization_id: int | None = None) -> None:
+    if principal.is_admin:
+        return
+    if principal.role == Role.producer and principal.producer_id == producer_id:
+        return
+    if (principal.role == Role.organization and organization_id is not None
+            and principal.organization_id == organization_id):
+        return
+    raise Forbidden("a producer sees only her own accounts", code="not_your_account")
+
+
+async def producer_organization(session: AsyncSession, producer_id: int) -> int | None:
+    return (await session.execute(select(producer_profiles.c.organization_id)
+                                  .where(producer_profiles.c.producer_id == producer_id))).scalar_one_or_none()
+
+
+def require_financier(principal: Principal, financier_id: int) -> None:
+    if principal.is_admin:
+        return
+    if principal.role == Role.financier and principal.financier_id == financier_id:
+        return
+    raise Forbidden("a financier sees only her own portfolio", code="not_your_portfolio")
+
+
+def acting_financier(principal: Principal) -> int | None:
+    """The financier a decision is limited to (None for admins, who act for any)."""
+    if principal.is_admin:
+        return None
+    if principal.role != Role.financier or principal.financier_id is None:
+        raise Forbidden("only financiers decide on advances", code="role_required")
+    return int(principal.financier_id)
+
+
+async def require_cycle_coordinator(session: AsyncSession, principal: Principal, order_id: int) -> None:
+    """Coordinators record payments only for orders of the cycles they coordinate."""
+    if principal.is_admin:
+        return
+    if principal.role != Role.coordinator:
+        raise Forbidden("payments are recorded by the cycle's coordinator", code="role_required")
+    cycle_id = (await session.execute(select(orders.c.cycle_id).where(orders.c.order_id == order_id))).scalar_one_or_none()
+    if cycle_id is None:
+        raise NotFound(f"order {order_id} is not known to payments yet", code="order_not_found")
+    cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one()
+    if not coordinates(principal, cycle):
+        raise Forbidden(f"you do not coordinate cycle {cycle_id}", code="not_your_cycle",
+                        details={"cycle_id": cycle_id})
+
+
+def coordinates(principal: Principal, cycle) -> bool:
+    if cycle.coordinator_account_id is not None and cycle.coordinator_account_id == principal.account_id:
+        return True
+    if cycle.organization_id is not None and cycle.organization_id == principal.organization_id:
+        return True
+    return cycle.municipality_code is not None and cycle.municipality_code == principal.municipality_code
+
+
+async def require_account_access(session: AsyncSession, principal: Principal, account) -> None:
+    if principal.is_admin:
+        return
+    kind, owner = account.kind, account.owner_id
+    ok = False
+    if kind == AccountKind.consumer:
+        ok = principal.role == Role.consumer and principal.account_id == owner
+    elif kind in (AccountKind.producer, AccountKind.producer_advances):
+        ok = principal.role == Role.producer and principal.producer_id == owner
+    elif kind in (AccountKind.financier_capital, AccountKind.financier_fees):
+        ok = principal.role == Role.financier and principal.financier_id == owner
+    elif kind == AccountKind.financier_fund:
+        fin = (await session.execute(select(funds.c.financier_id).where(funds.c.id == owner))).scalar_one_or_none()
+        ok = principal.role == Role.financier and fin is not None and principal.financier_id == fin
+    if not ok:
+        raise Forbidden("this account is not yours", code="not_your_account")

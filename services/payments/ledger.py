@@ -1,0 +1,218 @@
+"""The double-entry ledger: typed accounts, balanced append-only journal entries, derived balances.
+
+Every money movement of the service goes through `post_entry`. An entry has two or more postings
+in BOB centavos that sum to zero (debits positive, credits negative) and a client-supplied id that
+is unique: posting the same id again returns the first entry and changes nothing. Entries and
+postings are never updated or deleted; a correction is a reversing entry (`reverse_entry`).
+
+Each account carries `balance`, the sum of its postings, updated by the same transaction that
+inserts them, with one conditional UPDATE per account in ascending account id order: PostgreSQL
+takes the row locks in that fixed order (no deadlocks between two entries touching the same
+accounts), and the WHERE clause refuses a balance that would cross to the wrong side of an account
+not designated to go negative.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.tables import insert_ignoring_conflict, utcnow
+from services.payments.models import accounts, entries, postings
+
+
+class AccountKind(StrEnum):
+    consumer = "consumer"  # debit: what a consumer owes (a credit balance is her credit with us)
+    producer = "producer"  # credit: what is owed to a producer for accepted goods (net payable)
+    organization = "organization"  # credit: what is owed to an organization
+    producer_advances = "producer_advances"  # debit: a producer's advances to repay (principal + fee)
+    financier_fund = "financier_fund"  # debit: a fund's money available for advances
+    financier_capital = "financier_capital"  # credit: what the financier put into its funds
+    financier_fees = "financier_fees"  # credit: advance fees earned by a financier
+    platform_fees = "platform_fees"  # credit: the platform's fee income (cycle and order fees)
+    cash_clearing = "cash_clearing"  # debit: cash collected at pickup, not yet banked
+    qr_clearing = "qr_clearing"  # debit: QR transfers received
+    bank_clearing = "bank_clearing"  # debit: bank transfers received
+    order_clearing = "order_clearing"  # credit: goods ordered and owed by consumers, not yet delivered
+    adjustments = "adjustments"  # debit: manual corrections, may go either way
+
+
+NORMAL_SIDE = {
+    AccountKind.consumer: "debit", AccountKind.producer: "credit", AccountKind.organization: "credit",
+    AccountKind.producer_advances: "debit", AccountKind.financier_fund: "debit",
+    AccountKind.financier_capital: "credit", AccountKind.financier_fees: "credit",
+    AccountKind.platform_fees: "credit", AccountKind.cash_clearing: "debit",
+    AccountKind.qr_clearing: "debit", AccountKind.bank_clearing: "debit",
+    AccountKind.order_clearing: "credit", AccountKind.adjustments: "debit",
+}
+
+# The only kinds allowed to cross to the other side of their normal balance:
+#  - a consumer's account goes to credit when she paid more than she now owes (cancellation, short
+#    delivery): that credit is hers to spend or to be refunded;
+#  - the order clearing account when a delivery is reported before its orders are known;
+#  - manual adjustments.
+MAY_GO_NEGATIVE = {AccountKind.consumer, AccountKind.order_clearing, AccountKind.adjustments}
+
+# Accounts that exist once (no owner).
+SINGLETONS = {
+    AccountKind.platform_fees: "Comisiones de la plataforma",
+    AccountKind.cash_clearing: "Efectivo cobrado en puntos de entrega",
+    AccountKind.qr_clearing: "Cobros por QR",
+    AccountKind.bank_clearing: "Cobros por transferencia bancaria",
+    AccountKind.order_clearing: "Pedidos por entregar y liquidar",
+    AccountKind.adjustments: "Ajustes manuales",
+}
+
+CURRENCY = "BOB"
+
+
+@dataclass(frozen=True)
+class Posting:
+    account_id: int
+    amount: int  # centavos, debit positive
+
+
+def account_code(kind: AccountKind, owner_id: int | None) -> str:
+    return kind.value if owner_id is None else f"{kind.value}:{owner_id}"
+
+
+async def ensure_account(*, session: AsyncSession, kind: AccountKind, owner_id: int | None = None,
+                         name: str | None = None) -> int:
+    """The id of the account of this kind and owner, opening it on first use."""
+    code = account_code(kind, owner_id)
+    found = (await session.execute(select(accounts.c.id).where(accounts.c.code == code))).scalar_one_or_none()
+    if found is not None:
+        return found
+    await session.execute(insert_ignoring_conflict(session, accounts).values(
+        code=code, kind=kind.value, owner_id=owner_id,
+        name=name or SINGLETONS.get(kind) or f"{kind.value} {owner_id}",
+        normal_side=NORMAL_SIDE[kind], may_go_negative=kind in MAY_GO_NEGATIVE, balance=0,
+        created_at=utcnow()))
+    return (await session.execute(select(accounts.c.id).where(accounts.c.code == code))).scalar_one()
+
+
+async def account_by_id(*, session: AsyncSession, account_id: int):
+    row = (await session.execute(select(accounts).where(accounts.c.id == account_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"account {account_id} does not exist", code="account_not_found")
+    return row
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    id: int
+    client_id: str
+    created: bool  # False when the client id had already been posted (nothing changed)
+
+
+async def post_entry(*, session: AsyncSession, client_id: str, kind: str, description: str,
+                     lines: list[Posting], producer_id: int | None = None, cycle_id: int | None = None,
+                     financier_id: int | None = None, ref: str | None = None,
+                     reverses_entry_id: int | None = None) -> PostedEntry:
+    """Post one balanced entry, or return the one already posted under `client_id`."""
+    if not client_id or len(client_id) > 160:
+        raise InvalidInput("an entry needs a client id of 1 to 160 characters", code="invalid_entry")
+    lines = [p for p in lines if p.amount != 0]
+    if len(lines) < 2:
+        raise InvalidInput("an entry needs at least two non-zero postings", code="unbalanced_entry")
+    if any(not isinstance(p.amount, int) for p in lines):
+        raise InvalidInput("posting amounts are integer centavos", code="invalid_entry")
+    if sum(p.amount for p in lines) != 0:
+        raise InvalidInput("the postings of an entry must sum to zero",
+                           code="unbalanced_entry", details={"sum": sum(p.amount for p in lines)})
+    existing = await _entry_id_for(session, client_id)
+    if existing is not None:
+        return PostedEntry(existing, client_id, False)
+    # A savepoint: a refused entry leaves nothing behind, even if the caller carries on.
+    async with session.begin_nested():
+        result = await session.execute(insert_ignoring_conflict(session, entries).values(
+            client_id=client_id, kind=kind, description=description[:300], currency=CURRENCY,
+            reverses_entry_id=reverses_entry_id, producer_id=producer_id, cycle_id=cycle_id,
+            financier_id=financier_id, ref=ref, created_at=utcnow()))
+        entry_id = await _entry_id_for(session, client_id)
+        if result.rowcount == 0:  # a concurrent transaction posted it first
+            return PostedEntry(entry_id, client_id, False)
+        deltas: dict[int, int] = {}
+        for p in lines:
+            deltas[p.account_id] = deltas.get(p.account_id, 0) + p.amount
+        for account_id in sorted(deltas):  # fixed lock order
+            await _apply_delta(session, account_id, deltas[account_id])
+        await session.execute(insert(postings), [
+            {"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount} for p in lines])
+    return PostedEntry(entry_id, client_id, True)
+
+
+async def _entry_id_for(session: AsyncSession, client_id: str) -> int | None:
+    return (await session.execute(select(entries.c.id).where(entries.c.client_id == client_id))).scalar_one_or_none()
+
+
+async def _apply_delta(session: AsyncSession, account_id: int, delta: int) -> None:
+    new_balance = accounts.c.balance + delta
+    allowed = or_(
+        accounts.c.may_go_negative,
+        and_(accounts.c.normal_side == "debit", new_balance >= 0),
+        and_(accounts.c.normal_side == "credit", new_balance <= 0),
+    )
+    if delta == 0:
+        return
+    result = await session.execute(update(accounts).where(accounts.c.id == account_id, allowed)
+                                   .values(balance=new_balance).returning(accounts.c.id))
+    if result.first() is None:
+        row = await account_by_id(session=session, account_id=account_id)
+        raise Conflict(f"account {row.code} would go negative; it is not designated to",
+                       code="insufficient_balance",
+                       details={"account": row.code, "balance": _normal(row.normal_side, row.balance),
+                                "change": _normal(row.normal_side, delta)})
+
+
+def _normal(side: str, raw: int) -> int:
+    return raw if side == "debit" else -raw
+
+
+def normal_balance(row) -> int:
+    """The balance as its owner reads it: positive on the account's normal side."""
+    return _normal(row.normal_side, row.balance)
+
+
+async def reverse_entry(*, session: AsyncSession, entry_id: int, client_id: str, reason: str) -> PostedEntry:
+    """Correct an entry by posting its mirror image; an entry is reversed at most once."""
+    original = (await session.execute(select(entries).where(entries.c.id == entry_id))).one_or_none()
+    if original is None:
+        raise NotFound(f"entry {entry_id} does not exist", code="entry_not_found")
+    again = await _entry_id_for(session, client_id)
+    if again is not None:
+        return PostedEntry(again, client_id, False)
+    already = (await session.execute(select(entries.c.id).where(entries.c.reverses_entry_id == entry_id))
+               ).scalar_one_or_none()
+    if already is not None:
+        raise Conflict(f"entry {entry_id} was already reversed by entry {already}", code="already_reversed",
+                       details={"reversal_entry_id": already})
+    if original.reverses_entry_id is not None:
+        raise Conflict("a reversing entry is not reversed; post a new entry instead", code="reversal_of_reversal")
+    rows = (await session.execute(select(postings.c.account_id, postings.c.amount)
+                                  .where(postings.c.entry_id == entry_id).order_by(postings.c.id))).all()
+    return await post_entry(session=session, client_id=client_id, kind="reversal",
+                            description=f"Reversión de asiento {entry_id}: {reason}"[:300],
+                            lines=[Posting(r.account_id, -r.amount) for r in rows],
+                            producer_id=original.producer_id, cycle_id=original.cycle_id,
+                            financier_id=original.financier_id, ref=original.ref, reverses_entry_id=entry_id)
+
+
+async def entry_with_postings(*, session: AsyncSession, entry_id: int) -> dict:
+    row = (await session.execute(select(entries).where(entries.c.id == entry_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"entry {entry_id} does not exist", code="entry_not_found")
+    lines = (await session.execute(
+        select(postings.c.account_id, accounts.c.code, postings.c.amount)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(postings.c.entry_id == entry_id).order_by(postings.c.id))).all()
+    return {"entry": row, "postings": lines}
+
+
+async def derived_balance(*, session: AsyncSession, account_id: int) -> int:
+    """The balance recomputed from the postings (the truth the stored balance must equal)."""
+    total = (await session.execute(select(func.coalesce(func.sum(postings.c.amount), 0))
+                                   .where(postings.c.account_id == account_id))).scalar_one()
+    return int(total)

@@ -1,0 +1,235 @@
+"""Reports: a producer's statement per cycle (JSON, CSV, PDF), a financier's portfolio, a
+producer's advance history, and anonymous advance statistics for municipal monitoring.
+"""
+
+import csv
+import io
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import NotFound
+from services.common.money import format_bs, from_centavos, to_centavos
+from services.payments.ledger import AccountKind, account_code
+from services.payments.models import (
+    accounts,
+    advances,
+    entries,
+    financiers,
+    funds,
+    postings,
+    producer_profiles,
+    receivables,
+)
+
+FEMALE = ("female", "f", "mujer", "femenino")
+
+
+def bs(centavos: int) -> str:
+    return str(from_centavos(int(centavos)))
+
+
+# ---------------------------------------------------------------- producer statement
+async def producer_statement(*, session: AsyncSession, producer_id: int, cycle_id: int) -> dict:
+    rows = (await session.execute(select(receivables).where(receivables.c.producer_id == producer_id,
+                                                            receivables.c.cycle_id == cycle_id)
+                                  .order_by(receivables.c.id))).all()
+    advance_ids = sorted({r.advance_id for r in rows if r.advance_id is not None})
+    advs = (await session.execute(select(advances).where(advances.c.id.in_(advance_ids))
+                                  .order_by(advances.c.id))).all() if advance_ids else []
+    producer_account = account_code(AccountKind.producer, producer_id)
+    repayments = (await session.execute(
+        select(entries.c.id, entries.c.ref, entries.c.created_at, postings.c.amount)
+        .join(postings, postings.c.entry_id == entries.c.id)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(entries.c.kind == "advance_repayment", entries.c.producer_id == producer_id,
+               entries.c.cycle_id == cycle_id, accounts.c.code == producer_account)
+        .order_by(entries.c.id))).all()
+    accepted = sum(r.accepted_value for r in rows)
+    fees = sum(r.fees for r in rows)
+    net = sum(r.amount for r in rows)
+    collected = sum(min(r.amount, r.collected) for r in rows)
+    live = [a for a in advs if a.status in ("disbursed", "repaid", "producer_debt")]
+    advanced = sum(a.principal for a in live)
+    advance_fees = sum(a.fee for a in live)
+    repaid = sum(r.amount for r in repayments)
+    return {
+        "producer_id": producer_id, "cycle_id": cycle_id, "currency": "BOB",
+        "consignments": [{
+            "receivable_id": r.id, "consignment_id": r.consignment_id, "delivery_point_id": r.delivery_point_id,
+            "received_at": r.received_at.isoformat(), "status": r.status,
+            "lines": r.lines, "accepted_value": bs(r.accepted_value),
+            "fees": [{**f, "amount": bs(f["amount"])} for f in r.fee_lines],
+            "fees_total": bs(r.fees), "net": bs(r.amount), "collected": bs(min(r.amount, r.collected)),
+        } for r in rows],
+        "advances": [{"advance_id": a.id, "status": a.status, "principal": bs(a.principal), "fee": bs(a.fee),
+                      "principal_repaid": bs(a.principal_repaid), "fee_repaid": bs(a.fee_repaid),
+                      "financier_id": a.financier_id} for a in advs],
+        "repayments": [{"entry_id": r.id, "advance": r.ref, "amount": bs(r.amount),
+                        "at": r.created_at.isoformat()} for r in repayments],
+        "totals": {
+            "accepted_value": bs(accepted), "fees": bs(fees), "net_receivable": bs(net),
+            "collected": bs(collected), "advanced": bs(advanced), "advance_fees": bs(advance_fees),
+            "repaid_to_financier": bs(repaid),
+            # what the producer still receives for this cycle, her advances (principal and fee) deducted
+            "net_payable": bs(net - advanced - advance_fees),
+        },
+    }
+
+
+def statement_csv(statement: dict) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["section", "ref", "product_id", "ordered", "received", "rejected", "unit", "unit_price", "amount"])
+    for c in statement["consignments"]:
+        for ln in c["lines"]:
+            w.writerow(["line", c["consignment_id"], ln.get("product_id"), ln.get("ordered_quantity"),
+                        ln.get("received_quantity"), ln.get("rejected_quantity"), ln.get("unit"),
+                        ln.get("unit_price"), ln.get("accepted_value")])
+        for f in c["fees"]:
+            w.writerow(["fee", c["consignment_id"], "", "", "", "", "", f["rate"], "-" + f["amount"]])
+    for a in statement["advances"]:
+        w.writerow(["advance", a["advance_id"], "", "", "", "", "", "", a["principal"]])
+        w.writerow(["advance_fee", a["advance_id"], "", "", "", "", "", "", a["fee"]])
+    for r in statement["repayments"]:
+        w.writerow(["repayment", r["advance"], "", "", "", "", "", "", r["amount"]])
+    for key, value in statement["totals"].items():
+        w.writerow(["total", key, "", "", "", "", "", "", value])
+    return out.getvalue()
+
+
+def statement_pdf(statement: dict) -> bytes:
+    from fpdf import FPDF
+
+    def t(text) -> str:
+        return str(text).encode("latin-1", "replace").decode("latin-1")
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 10, t(f"Liquidación — productora {statement['producer_id']}, ciclo {statement['cycle_id']}"),
+             new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    for c in statement["consignments"]:
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.cell(0, 7, t(f"Entrega {c['consignment_id']} ({c['received_at'][:10]})"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=9)
+        for ln in c["lines"]:
+            pdf.cell(0, 5, t(f"  producto {ln.get('product_id')}: pedido {ln.get('ordered_quantity')} "
+                             f"recibido {ln.get('received_quantity')} {ln.get('unit', '')} "
+                             f"x {ln.get('unit_price')} = Bs {ln.get('accepted_value')}"), new_x="LMARGIN", new_y="NEXT")
+        for f in c["fees"]:
+            pdf.cell(0, 5, t(f"  comisión {f['name']} ({f['kind']} {f['rate']}): -Bs {f['amount']}"),
+                     new_x="LMARGIN", new_y="NEXT")
+    for a in statement["advances"]:
+        pdf.cell(0, 5, t(f"Pronto pago {a['advance_id']} ({a['status']}): Bs {a['principal']} + comisión Bs {a['fee']}"),
+                 new_x="LMARGIN", new_y="NEXT")
+    for r in statement["repayments"]:
+        pdf.cell(0, 5, t(f"Reembolso al financiador ({r['advance']}): Bs {r['amount']}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "B", 10)
+    labels = {"accepted_value": "Valor aceptado", "fees": "Comisiones", "net_receivable": "Por cobrar neto",
+              "collected": "Cobrado", "advanced": "Anticipado", "advance_fees": "Comisión de anticipo",
+              "repaid_to_financier": "Reembolsado al financiador", "net_payable": "Neto a pagar"}
+    for key, value in statement["totals"].items():
+        pdf.cell(0, 6, t(f"{labels.get(key, key)}: {format_bs(to_centavos(value))}"),
+                 new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+# ---------------------------------------------------------------- financier portfolio
+def _sums(*extra):
+    outstanding = case((advances.c.status.in_(("disbursed", "producer_debt")),
+                        advances.c.principal - advances.c.principal_repaid), else_=0)
+    outstanding_fee = case((advances.c.status.in_(("disbursed", "producer_debt")),
+                            advances.c.fee - advances.c.fee_repaid), else_=0)
+    debt = case((advances.c.status == "producer_debt",
+                 advances.c.principal + advances.c.fee - advances.c.principal_repaid - advances.c.fee_repaid), else_=0)
+    disbursed = advances.c.status.in_(("disbursed", "repaid", "producer_debt"))
+    return (*extra,
+            func.count().label("advances"),
+            func.coalesce(func.sum(case((disbursed, advances.c.principal), else_=0)), 0).label("disbursed"),
+            func.coalesce(func.sum(outstanding), 0).label("outstanding"),
+            func.coalesce(func.sum(outstanding_fee), 0).label("outstanding_fees"),
+            func.coalesce(func.sum(advances.c.principal_repaid), 0).label("repaid"),
+            func.coalesce(func.sum(case((disbursed, advances.c.fee), else_=0)), 0).label("fees_charged"),
+            func.coalesce(func.sum(advances.c.fee_repaid), 0).label("fees_earned"),
+            func.coalesce(func.sum(debt), 0).label("producer_debt"))
+
+
+def _money_row(row) -> dict:
+    return {"advances": int(row.advances), "disbursed": bs(row.disbursed), "outstanding": bs(row.outstanding),
+            "outstanding_fees": bs(row.outstanding_fees), "repaid": bs(row.repaid),
+            "fees_charged": bs(row.fees_charged), "fees_earned": bs(row.fees_earned),
+            "producer_debt": bs(row.producer_debt)}
+
+
+async def financier_portfolio(*, session: AsyncSession, financier_id: int) -> dict:
+    fin = (await session.execute(select(financiers).where(financiers.c.id == financier_id))).one_or_none()
+    if fin is None:
+        raise NotFound(f"financier {financier_id} is not registered in payments", code="financier_not_found")
+    live = advances.c.financier_id == financier_id
+    total = (await session.execute(select(*_sums()).where(live))).one()
+    gender = func.coalesce(producer_profiles.c.gender, "unknown")
+    muni = func.coalesce(producer_profiles.c.municipality_code, "unknown")
+    joined = advances.outerjoin(producer_profiles, producer_profiles.c.producer_id == advances.c.producer_id)
+    by_producer = (await session.execute(select(*_sums(advances.c.producer_id, producer_profiles.c.name,
+                                                       producer_profiles.c.gender, producer_profiles.c.municipality_code))
+                                         .select_from(joined).where(live)
+                                         .group_by(advances.c.producer_id, producer_profiles.c.name,
+                                                   producer_profiles.c.gender, producer_profiles.c.municipality_code)
+                                         .order_by(advances.c.producer_id))).all()
+    by_muni = (await session.execute(select(*_sums(muni.label("municipality_code"))).select_from(joined).where(live)
+                                     .group_by(muni).order_by(muni))).all()
+    by_gender = (await session.execute(select(*_sums(gender.label("gender"))).select_from(joined).where(live)
+                                       .group_by(gender))).all()
+    fund_rows = (await session.execute(select(funds).where(funds.c.financier_id == financier_id)
+                                       .order_by(funds.c.id))).all()
+    women = sum(int(r.disbursed) for r in by_gender if str(r.gender).lower() in FEMALE)
+    women_producers = sum(1 for r in by_producer if str(r.gender or "").lower() in FEMALE and int(r.disbursed) > 0)
+    producers = sum(1 for r in by_producer if int(r.disbursed) > 0)
+    return {
+        "financier_id": financier_id, "name": fin.name, "currency": "BOB",
+        "totals": _money_row(total),
+        "funds": [{"fund_id": f.id, "name": f.name, "cap": bs(f.cap), "outstanding_principal": bs(f.outstanding_principal),
+                   "available": bs(f.cap - f.outstanding_principal)} for f in fund_rows],
+        "by_producer": [{"producer_id": r.producer_id, "name": r.name, "gender": r.gender,
+                         "municipality_code": r.municipality_code, **_money_row(r)} for r in by_producer],
+        "by_municipality": [{"municipality_code": r.municipality_code, **_money_row(r)} for r in by_muni],
+        "women_share": {
+            "value": _share(women, int(total.disbursed)),
+            "producers": _share(women_producers, producers),
+        },
+    }
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{(part / whole):.4f}" if whole else "0.0000"
+
+
+async def advance_statistics(*, session: AsyncSession, municipality_code: str | None) -> dict:
+    """Counts and sums only: no producer, financier or personal data."""
+    joined = advances.outerjoin(producer_profiles, producer_profiles.c.producer_id == advances.c.producer_id)
+    disbursed = advances.c.status.in_(("disbursed", "repaid", "producer_debt"))
+    female = func.lower(func.coalesce(producer_profiles.c.gender, "")).in_(FEMALE)
+    query = select(
+        func.count().label("count"),
+        func.count(func.distinct(advances.c.producer_id)).label("producers"),
+        func.coalesce(func.sum(advances.c.principal), 0).label("value"),
+        func.coalesce(func.sum(advances.c.fee), 0).label("fees"),
+        func.coalesce(func.sum(case((female, advances.c.principal), else_=0)), 0).label("women_value"),
+        func.count(func.distinct(case((female, advances.c.producer_id), else_=None))).label("women_producers"),
+    ).select_from(joined).where(disbursed)
+    if municipality_code:
+        query = query.where(producer_profiles.c.municipality_code == municipality_code)
+    row = (await session.execute(query)).one()
+    return {"municipality_code": municipality_code, "advances": int(row.count), "producers": int(row.producers),
+            "value": bs(row.value), "fees": bs(row.fees),
+            "women_share": {"value": _share(int(row.women_value), int(row.value)),
+                            "producers": _share(int(row.women_producers), int(row.producers))}}
+
+
+async def producer_history(*, session: AsyncSession, producer_id: int) -> list:
+    return (await session.execute(select(advances).where(advances.c.producer_id == producer_id)
+                                  .order_by(advances.c.id.desc()))).all()
+
+

@@ -1,0 +1,199 @@
+"""Consignments: what each producer brings to each delivery point for a closed cycle, and receiving.
+
+`cycle.closed` creates one consignment per (producer, cycle, point) with its lines and unit prices.
+Receiving records what actually arrived per line (variable weight, shortages, rejects with a
+reason); the accepted value follows it, exact to the centavo, and `consignment.delivered` tells
+payments what the producer is owed.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.events import emit
+from services.common.money import from_centavos, to_centavos
+from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
+from services.common.units import kg_of, parse_quantity, parse_unit
+from services.delivery.models import Booking, Consignment, ConsignmentLine, Cycle
+
+RECEIVED = "received"
+
+
+def line_value_centavos(*, quantity: Decimal, unit_price_centavos: int) -> int:
+    """Quantity × unit price, rounded half-up to the centavo (the money module's rule)."""
+    return int((quantity * unit_price_centavos).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+async def record_closed_cycle(*, session: AsyncSession, payload: dict) -> list[Consignment]:
+    """Apply a `cycle.closed` payload: the cycle's delivery day, its consignments, its bags' owners.
+
+    Idempotent: a consignment that exists already (same producer, cycle and point) is left alone.
+    """
+    cycle_id = int(payload["cycle_id"])
+    delivery_date = date.fromisoformat(str(payload["delivery_date"])[:10])
+    await session.execute(insert_ignoring_conflict(session, Cycle.__table__).values(
+        id=cycle_id, name=str(payload.get("name") or ""), delivery_date=delivery_date, closed_at=utcnow()))
+    await session.execute(update(Cycle.__table__).where(Cycle.__table__.c.id == cycle_id)
+                          .values(delivery_date=delivery_date, name=str(payload.get("name") or "")))
+
+    merged: dict[tuple[int, int], dict] = {}
+    for entry in payload.get("consignments") or []:
+        key = (int(entry["producer_id"]), int(entry["delivery_point_id"]))
+        target = merged.setdefault(key, {**entry, "lines": {}})
+        for line in entry.get("lines") or []:
+            product_id = int(line["product_id"])
+            quantity = parse_quantity(line["quantity"])
+            kg = _kg_of_line(line, quantity)
+            if product_id in target["lines"]:
+                known = target["lines"][product_id]
+                known["quantity"] += quantity
+                known["kg"] = None if known["kg"] is None or kg is None else known["kg"] + kg
+            else:
+                target["lines"][product_id] = {
+                    "product_name": str(line.get("product_name") or ""), "unit": parse_unit(line["unit"]).value,
+                    "quantity": quantity, "unit_price_centavos": to_centavos(line["unit_price"]), "kg": kg}
+
+    created = []
+    for (producer_id, point_id), entry in merged.items():
+        exists = (await session.execute(select(Consignment.id).where(
+            Consignment.producer_id == producer_id, Consignment.cycle_id == cycle_id,
+            Consignment.delivery_point_id == point_id))).first()
+        if exists:
+            continue
+        pickup = entry.get("pickup") or {}
+        consignment = Consignment(
+            cycle_id=cycle_id, producer_id=producer_id, producer_name=str(entry.get("producer_name") or ""),
+            organization_id=entry.get("organization_id"), delivery_point_id=point_id,
+            pickup_lat=pickup.get("lat"), pickup_lon=pickup.get("lon"))
+        session.add(consignment)
+        await session.flush()
+        for product_id, line in entry["lines"].items():
+            session.add(ConsignmentLine(consignment_id=consignment.id, product_id=product_id, **line))
+        created.append(consignment)
+
+    for bag in payload.get("bags") or []:
+        if bag.get("consumer_account_id") is None:
+            continue
+        await session.execute(update(Booking.__table__).where(
+            Booking.__table__.c.order_id == str(bag["order_id"]),
+            Booking.__table__.c.consumer_account_id.is_(None),
+        ).values(consumer_account_id=int(bag["consumer_account_id"])))
+    await session.flush()
+    return created
+
+
+def _kg_of_line(line: dict, quantity: Decimal) -> Decimal | None:
+    if line.get("kg") is not None:
+        return parse_quantity(line["kg"])
+    return kg_of(quantity, parse_unit(line["unit"]))
+
+
+async def get_consignment(*, session: AsyncSession, consignment_id: int,
+                          lock: bool = False) -> tuple[Consignment, list[ConsignmentLine]]:
+    query = select(Consignment).where(Consignment.id == consignment_id)
+    if lock:
+        query = query.with_for_update()
+    consignment = (await session.execute(query)).scalar_one_or_none()
+    if consignment is None:
+        raise NotFound(f"consignment {consignment_id} does not exist", code="consignment_not_found",
+                       details={"consignment_id": consignment_id})
+    lines = list((await session.execute(select(ConsignmentLine).where(
+        ConsignmentLine.consignment_id == consignment_id).order_by(ConsignmentLine.product_id))).scalars())
+    return consignment, lines
+
+
+async def list_consignments(*, session: AsyncSession, cycle_id: int | None, point_id: int | None,
+                            producer_id: int | None, limit: int,
+                            after_id: int | None) -> list[tuple[Consignment, list[ConsignmentLine]]]:
+    query = select(Consignment).order_by(Consignment.id).limit(limit + 1)
+    if cycle_id is not None:
+        query = query.where(Consignment.cycle_id == cycle_id)
+    if point_id is not None:
+        query = query.where(Consignment.delivery_point_id == point_id)
+    if producer_id is not None:
+        query = query.where(Consignment.producer_id == producer_id)
+    if after_id is not None:
+        query = query.where(Consignment.id > after_id)
+    consignments = list((await session.execute(query)).scalars())
+    ids = [c.id for c in consignments]
+    lines: dict[int, list[ConsignmentLine]] = {i: [] for i in ids}
+    if ids:
+        for line in (await session.execute(select(ConsignmentLine).where(
+                ConsignmentLine.consignment_id.in_(ids)).order_by(ConsignmentLine.product_id))).scalars():
+            lines[line.consignment_id].append(line)
+    return [(c, lines[c.id]) for c in consignments]
+
+
+@dataclass(frozen=True)
+class ReceivedLine:
+    product_id: int
+    received_quantity: Decimal
+    rejected_quantity: Decimal = Decimal(0)
+    reject_reason: str | None = None
+
+
+async def receive_consignment(*, session: AsyncSession, kernel: KernelTables, consignment_id: int,
+                              lines: list[ReceivedLine], received_by: int | None,
+                              now: datetime | None = None) -> tuple[Consignment, list[ConsignmentLine]]:
+    """Record what arrived. Lines left out of `lines` did not arrive (received 0). A consignment is
+    received once; a second receiving is a 409."""
+    consignment, stored = await get_consignment(session=session, consignment_id=consignment_id, lock=True)
+    if consignment.status == RECEIVED:
+        raise Conflict(f"consignment {consignment_id} was already received; receiving is recorded once",
+                       code="consignment_already_received", details={"consignment_id": consignment_id})
+    by_product = {line.product_id: line for line in stored}
+    given: dict[int, ReceivedLine] = {}
+    for line in lines:
+        if line.product_id not in by_product:
+            raise InvalidInput(f"product {line.product_id} is not in consignment {consignment_id}",
+                               code="unknown_consignment_line",
+                               details={"product_id": line.product_id, "products": sorted(by_product)})
+        if line.product_id in given:
+            raise InvalidInput(f"product {line.product_id} is listed twice; give one line per product",
+                               code="duplicate_line", details={"product_id": line.product_id})
+        if line.rejected_quantity > line.received_quantity:
+            raise InvalidInput(f"product {line.product_id}: rejected {line.rejected_quantity} is more than received "
+                               f"{line.received_quantity}", code="rejected_exceeds_received",
+                               details={"product_id": line.product_id})
+        if line.rejected_quantity > 0 and not (line.reject_reason or "").strip():
+            raise InvalidInput(f"product {line.product_id}: say why {line.rejected_quantity} was rejected "
+                               "(reject_reason)", code="reject_reason_required",
+                               details={"product_id": line.product_id})
+        given[line.product_id] = line
+
+    total = 0
+    event_lines = []
+    for stored_line in stored:
+        got = given.get(stored_line.product_id, ReceivedLine(stored_line.product_id, Decimal(0)))
+        accepted = got.received_quantity - got.rejected_quantity
+        value = line_value_centavos(quantity=accepted, unit_price_centavos=stored_line.unit_price_centavos)
+        stored_line.received_quantity = got.received_quantity
+        stored_line.rejected_quantity = got.rejected_quantity
+        stored_line.reject_reason = (got.reject_reason or None) if got.rejected_quantity > 0 else None
+        stored_line.accepted_value_centavos = value
+        total += value
+        event_lines.append({
+            "product_id": stored_line.product_id, "ordered_quantity": _qty(stored_line.quantity),
+            "received_quantity": _qty(got.received_quantity), "rejected_quantity": _qty(got.rejected_quantity),
+            "reject_reason": stored_line.reject_reason, "unit": stored_line.unit,
+            "unit_price": str(from_centavos(stored_line.unit_price_centavos)),
+            "accepted_value": str(from_centavos(value))})
+    consignment.status = RECEIVED
+    consignment.accepted_value_centavos = total
+    consignment.received_at = now or utcnow()
+    consignment.received_by = received_by
+    await session.flush()
+    await emit(session, kernel, event_type="consignment.delivered", aggregate_id=consignment.id, payload={
+        "consignment_id": consignment.id, "cycle_id": consignment.cycle_id, "producer_id": consignment.producer_id,
+        "organization_id": consignment.organization_id, "delivery_point_id": consignment.delivery_point_id,
+        "lines": event_lines, "accepted_value": str(from_centavos(total)),
+        "received_at": consignment.received_at.isoformat()})
+    return consignment, stored
+
+
+def _qty(value: Decimal) -> str:
+    return format(Decimal(value).normalize(), "f")

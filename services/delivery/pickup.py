@@ -1,0 +1,126 @@
+"""Pickup at the delivery point: the code check (rate limited per order), its QR image, no-shows.
+
+Wrong codes are counted on the booking row, in the database, so the limit holds across workers:
+after `max_failures` wrong codes the order is locked for `lock_minutes` (429 with Retry-After).
+A confirmed order not picked up when its point's last window of the delivery day closes becomes a
+no-show (`order.no_show`).
+"""
+
+import hmac
+import io
+from datetime import UTC, datetime, time, timedelta, timezone
+
+import qrcode
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import Conflict, DomainError, RateLimited
+from services.common.events import emit
+from services.common.tables import KernelTables
+from services.delivery.bookings import CONFIRMED, NO_SHOW, PICKED_UP, get_booking
+from services.delivery.models import Booking, Cycle, DeliveryPoint
+from services.delivery.points import windows_on
+
+BOLIVIA = timezone(timedelta(hours=-4), "BOT")  # no daylight saving time in Bolivia
+
+
+class WrongPickupCode(DomainError):
+    status, code = 422, "wrong_pickup_code"
+
+
+def normalize_code(code: str) -> str:
+    """People type codes with spaces, dashes or in lower case: K7M2-QX9P == k7m2qx9p."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+async def pick_up(*, session: AsyncSession, kernel: KernelTables, order_id: str, pickup_code: str, point_id: int,
+                  now: datetime, max_failures: int, lock_minutes: int) -> Booking:
+    """Check the code at the point and mark the order picked up (`order.picked_up`).
+
+    A wrong code is recorded (committed before the refusal is raised, so it counts).
+    """
+    booking = await get_booking(session=session, order_id=order_id, lock=True)
+    locked_until = _aware(booking.pickup_locked_until)
+    if locked_until is not None and locked_until > now:
+        wait = max(1, int((locked_until - now).total_seconds() + 0.999))
+        raise RateLimited(f"too many wrong pickup codes for order {order_id}; try again in {wait} seconds",
+                          code="too_many_attempts", details={"retry_after_seconds": wait},
+                          headers={"Retry-After": str(wait)})
+    if booking.status == PICKED_UP:
+        raise Conflict(f"order {order_id} was already picked up", code="already_picked_up",
+                       details={"order_id": order_id, "picked_up_at": booking.picked_up_at.isoformat()})
+    if booking.status != CONFIRMED:
+        raise Conflict(f"order {order_id} cannot be picked up: its booking is {booking.status}",
+                       code="booking_not_confirmed", details={"order_id": order_id, "status": booking.status})
+    if not hmac.compare_digest(normalize_code(pickup_code).encode(), (booking.pickup_code or "").encode()):
+        booking.pickup_failures += 1
+        left = max_failures - booking.pickup_failures
+        if left <= 0:
+            booking.pickup_failures = 0
+            booking.pickup_locked_until = now + timedelta(minutes=lock_minutes)
+            error: DomainError = RateLimited(
+                f"wrong pickup code, {max_failures} times: order {order_id} is locked for {lock_minutes} minutes",
+                code="too_many_attempts", details={"retry_after_seconds": lock_minutes * 60},
+                headers={"Retry-After": str(lock_minutes * 60)})
+        else:
+            error = WrongPickupCode(f"the pickup code does not match order {order_id}; {left} attempts left",
+                                    details={"attempts_left": left})
+        await session.flush()
+        await session.commit()  # the failure must count although the answer is a refusal
+        raise error
+    if booking.point_id != point_id:
+        raise Conflict(f"order {order_id} is picked up at delivery point {booking.point_id}, not {point_id}",
+                       code="wrong_point", details={"order_id": order_id, "point_id": booking.point_id,
+                                                    "given_point_id": point_id})
+    booking.status = PICKED_UP
+    booking.picked_up_at = now
+    booking.pickup_failures = 0
+    await session.flush()
+    await emit(session, kernel, event_type="order.picked_up", aggregate_id=order_id, payload={
+        "order_id": order_id, "cycle_id": booking.cycle_id, "delivery_point_id": booking.point_id,
+        "picked_up_at": now.isoformat()})
+    return booking
+
+
+def qr_png(text: str) -> bytes:
+    """A QR code image (PNG) of the pickup code, readable by any phone camera."""
+    image = qrcode.make(text, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def pickup_deadline(*, schedule: list[dict], delivery_date) -> datetime:
+    """When the point's last window on the delivery day closes (end of that day if it has none)."""
+    windows = windows_on(schedule or [], delivery_date.weekday())
+    closes = max((w["closes"] for w in windows), default=None)
+    end = time.fromisoformat(closes) if closes else time(23, 59, 59)
+    return datetime.combine(delivery_date, end, tzinfo=BOLIVIA)
+
+
+async def mark_no_shows(*, session: AsyncSession, kernel: KernelTables, now: datetime,
+                        cycle_id: int | None = None) -> list[str]:
+    """Confirmed orders whose pickup window is over become no-shows (`order.no_show`)."""
+    query = (select(Booking, DeliveryPoint.schedule, Cycle.delivery_date)
+             .join(DeliveryPoint, DeliveryPoint.id == Booking.point_id)
+             .join(Cycle, Cycle.id == Booking.cycle_id)
+             .where(Booking.status == CONFIRMED, Cycle.delivery_date <= now.astimezone(BOLIVIA).date())
+             .order_by(Booking.id).with_for_update(of=Booking.__table__, skip_locked=True))
+    if cycle_id is not None:
+        query = query.where(Booking.cycle_id == cycle_id)
+    marked = []
+    for booking, schedule, delivery_date in (await session.execute(query)).all():
+        if now < pickup_deadline(schedule=schedule, delivery_date=delivery_date):
+            continue
+        booking.status = NO_SHOW
+        await emit(session, kernel, event_type="order.no_show", aggregate_id=booking.order_id, payload={
+            "order_id": booking.order_id, "cycle_id": booking.cycle_id, "delivery_point_id": booking.point_id})
+        marked.append(booking.order_id)
+    await session.flush()
+    return marked

@@ -1,0 +1,189 @@
+"""Pickup at the point, consignments and receiving, route plans, no-shows, monitoring figures."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from services.common.app import Session
+from services.common.auth import Principal, Role, optional_principal, require_roles, require_service
+from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from services.common.money import from_centavos
+from services.common.pagination import Page, PageParams, encode_cursor, page_params
+from services.common.tables import utcnow
+from services.delivery import consignments, pickup, planning, stats
+from services.delivery.bookings import CONFIRMED, get_booking
+from services.delivery.models import Consignment, ConsignmentLine, kernel
+from services.delivery.schemas import (
+    MAX_ID,
+    ConsignmentOut,
+    DeliveryStats,
+    NoShowOut,
+    OrderId,
+    PickupOut,
+    PickupRequest,
+    ReceiveRequest,
+    RoutePlanOut,
+    RoutePlanRequest,
+)
+
+router = APIRouter()
+Staff = Annotated[Principal, Depends(require_roles(Role.coordinator))]
+PointStaff = Annotated[Principal, Depends(require_roles(Role.coordinator, Role.organization))]
+CycleId = Annotated[int, Path(ge=1, le=MAX_ID)]
+OrderPath = Annotated[OrderId, Path()]
+
+
+# --- pickup ---
+
+@router.post("/orders/{order_id}/pickup", response_model=PickupOut, tags=["pickup"],
+             summary="Check the pickup code at the point and hand the order over")
+async def pick_up(order_id: OrderPath, body: PickupRequest, request: Request, session: Session, _: PointStaff):
+    settings = request.app.state.settings
+    booking = await pickup.pick_up(session=session, kernel=kernel, order_id=order_id, pickup_code=body.pickup_code,
+                                   point_id=body.point_id, now=utcnow(), max_failures=settings.pickup_max_failures,
+                                   lock_minutes=settings.pickup_lock_minutes)
+    return PickupOut(order_id=booking.order_id, point_id=booking.point_id, cycle_id=booking.cycle_id,
+                     status=booking.status, picked_up_at=booking.picked_up_at)
+
+
+@router.get("/orders/{order_id}/pickup-qr", tags=["pickup"], response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "QR code of the pickup code"}},
+            summary="The pickup code as a QR image (the order's consumer, or staff)")
+async def pickup_qr(order_id: OrderPath, session: Session,
+                    principal: Annotated[Principal | None, Depends(optional_principal)]):
+    if principal is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
+    booking = await get_booking(session=session, order_id=order_id)
+    is_staff = principal.has_role(Role.coordinator)
+    if not is_staff and (booking.consumer_account_id is None or booking.consumer_account_id != principal.account_id):
+        raise Forbidden("only the consumer who placed this order, or staff, can see its pickup code",
+                        code="not_your_order")
+    if booking.status != CONFIRMED or not booking.pickup_code:
+        raise NotFound(f"order {order_id} has no pickup code to show (booking {booking.status})",
+                       code="pickup_code_not_available", details={"status": booking.status})
+    return Response(pickup.qr_png(booking.pickup_code), media_type="image/png",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+@router.post("/cycles/{cycle_id}/no-shows", response_model=NoShowOut, tags=["pickup"],
+             summary="Mark confirmed orders whose pickup window is over as no-shows")
+async def no_shows(cycle_id: CycleId, session: Session, _: Staff):
+    marked = await pickup.mark_no_shows(session=session, kernel=kernel, now=utcnow(), cycle_id=cycle_id)
+    return NoShowOut(cycle_id=cycle_id, no_shows=marked)
+
+
+# --- consignments ---
+
+def consignment_out(consignment: Consignment, lines: list[ConsignmentLine]) -> ConsignmentOut:
+    def money(centavos):
+        return None if centavos is None else from_centavos(centavos)
+
+    return ConsignmentOut(
+        id=consignment.id, cycle_id=consignment.cycle_id, producer_id=consignment.producer_id,
+        producer_name=consignment.producer_name, organization_id=consignment.organization_id,
+        delivery_point_id=consignment.delivery_point_id, status=consignment.status,
+        accepted_value=money(consignment.accepted_value_centavos), received_at=consignment.received_at,
+        lines=[{"product_id": ln.product_id, "product_name": ln.product_name, "unit": ln.unit,
+                "ordered_quantity": ln.quantity, "unit_price": from_centavos(ln.unit_price_centavos), "kg": ln.kg,
+                "received_quantity": ln.received_quantity, "rejected_quantity": ln.rejected_quantity,
+                "reject_reason": ln.reject_reason, "accepted_value": money(ln.accepted_value_centavos)}
+               for ln in lines])
+
+
+@router.get("/consignments", response_model=Page[ConsignmentOut], tags=["consignments"],
+            summary="Consignments of a cycle, point or producer")
+async def list_consignments(
+    session: Session, _: PointStaff, page: Annotated[PageParams, Depends(page_params)],
+    cycle_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    point_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    producer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+):
+    after = None
+    if page.cursor:
+        try:
+            after = int(page.cursor[0])
+        except (TypeError, ValueError):
+            after = None
+        if after is None or not (0 <= after <= MAX_ID):
+            raise InvalidInput("cursor is not valid; use the next_cursor of a previous page", code="invalid_cursor")
+    found = await consignments.list_consignments(session=session, cycle_id=cycle_id, point_id=point_id,
+                                                 producer_id=producer_id, limit=page.limit, after_id=after)
+    next_cursor = None
+    if len(found) > page.limit:
+        found = found[:page.limit]
+        next_cursor = encode_cursor([found[-1][0].id])
+    return Page[ConsignmentOut](items=[consignment_out(c, lines) for c, lines in found], next_cursor=next_cursor)
+
+
+@router.get("/consignments/{consignment_id}", response_model=ConsignmentOut, tags=["consignments"],
+            summary="One consignment with its lines")
+async def get_consignment(consignment_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: Session, _: PointStaff):
+    return consignment_out(*await consignments.get_consignment(session=session, consignment_id=consignment_id))
+
+
+@router.post("/consignments/{consignment_id}/receive", response_model=ConsignmentOut, tags=["consignments"],
+             summary="Record what arrived: variable weight, shortages, rejects with a reason")
+async def receive(consignment_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ReceiveRequest, session: Session,
+                  principal: PointStaff):
+    lines = [consignments.ReceivedLine(product_id=ln.product_id, received_quantity=ln.received_quantity,
+                                       rejected_quantity=ln.rejected_quantity, reject_reason=ln.reject_reason)
+             for ln in body.lines]
+    consignment, stored = await consignments.receive_consignment(
+        session=session, kernel=kernel, consignment_id=consignment_id, lines=lines,
+        received_by=principal.account_id)
+    return consignment_out(consignment, stored)
+
+
+# --- route plans ---
+
+def plan_out(stored) -> RoutePlanOut:
+    return RoutePlanOut(**stored.plan, created_at=stored.created_at)
+
+
+@router.post("/cycles/{cycle_id}/routes", response_model=RoutePlanOut, status_code=201, tags=["routes"],
+             summary="Plan the cycle's delivery routes (replaces an earlier plan)")
+async def plan_routes(cycle_id: CycleId, body: RoutePlanRequest, request: Request, session: Session,
+                      principal: Staff):
+    stored = await planning.plan_cycle(session=session, cycle_id=cycle_id, request=body,
+                                       settings=request.app.state.settings, created_by=principal.account_id)
+    return plan_out(stored)
+
+
+@router.get("/cycles/{cycle_id}/routes", response_model=RoutePlanOut, tags=["routes"],
+            summary="The cycle's stored route plan")
+async def get_routes(cycle_id: CycleId, session: Session, _: PointStaff):
+    return plan_out(await planning.get_plan(session=session, cycle_id=cycle_id))
+
+
+# --- monitoring ---
+
+def monitoring_caller(request: Request) -> Principal | None:
+    """The gateway (service key) or a municipality, coordinator or admin token."""
+    if request.headers.get("X-Service-Key"):
+        require_service(request)
+        return None
+    principal = optional_principal(request)
+    if principal is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
+    if not principal.has_role(Role.municipality, Role.coordinator):
+        raise Forbidden("this needs one of the roles: municipality, coordinator", code="role_required")
+    return principal
+
+
+@router.get("/stats/deliveries", response_model=DeliveryStats, response_model_by_alias=True, tags=["monitoring"],
+            summary="Orders, pickups and no-shows per delivery point (no personal data)")
+async def delivery_stats(
+    session: Session, caller: Annotated[Principal | None, Depends(monitoring_caller)],
+    municipality: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+):
+    if caller is not None and caller.role == Role.municipality:
+        if municipality and municipality != caller.municipality_code:
+            raise Forbidden("a municipality sees its own territory only", code="not_your_municipality")
+        municipality = caller.municipality_code
+    rows = await stats.delivery_stats(session=session, municipality_code=municipality, date_from=date_from,
+                                      date_to=date_to)
+    return DeliveryStats(municipality=municipality, date_from=date_from, date_to=date_to, points=rows)

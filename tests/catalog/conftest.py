@@ -16,20 +16,20 @@ SERVICE = {"X-Service-Key": "test-service-secret"}
 
 
 @asynccontextmanager
-async def catalog(migrated, keys, backend, *, database=None):
+async def catalog(migrated, keys, backend, *, database=None, **settings):
     """(client, db) for a catalog app on a rolled-back database (or the given one)."""
     url = migrated.url("catalog", backend)
     if database is None:
-        async with transactional_database(url) as db, _client(db, url, keys) as client:
+        async with transactional_database(url) as db, _client(db, url, keys, settings) as client:
             yield client, db
     else:
-        async with _client(database, url, keys) as client:
+        async with _client(database, url, keys, settings) as client:
             yield client, database
 
 
 @asynccontextmanager
-async def _client(db, url, keys):
-    app = create_app(service_settings("catalog", url), database=db, verifier=keys.verifier)
+async def _client(db, url, keys, settings):
+    app = create_app(service_settings("catalog", url, **settings), database=db, verifier=keys.verifier)
     async with app_client(app) as client:
         yield client
 

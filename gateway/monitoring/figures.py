@@ -1,11 +1,18 @@
 """Monitoring figures: the services' aggregates composed into one report for a territory and period.
 
-Pure functions over plain records (what `gateway.monitoring.sources` fetched and normalised): no
-I/O, so a test can feed raw records and compare. Money stays in integer centavos until the JSON
-shape; shares are percentages with one decimal, rounded half-up; the fair-price index is the average
-price paid over the reference price, times 100 (100 = paid exactly the reference).
+Pure functions over plain records (what `gateway.monitoring.sources` fetched and read): no I/O, so
+a test can feed records and compare with its own arithmetic. Money stays in integer centavos until
+the JSON shape (decimal strings in bolivianos); shares are percentages with one decimal, half-up.
+
+- producers: registered in the territory (catalog), and active = sold at least once in the period
+  (orders), both by gender with the women's share;
+- supply: offered (catalog, today's stock at the asking price) and sold (orders, at the price paid,
+  in the period), by category and by product (category, name, unit);
+- fair-price index: average price paid over the municipality's reference price, times 100 (100 =
+  paid exactly the reference), per product and weighted by value sold for the territory.
 """
 
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,6 +39,12 @@ def normal_gender(value: str | None) -> str:
     return _GENDER_ALIASES.get((value or "").strip().lower(), "otro")
 
 
+def fold(text: str | None) -> str:
+    """Product names compared without accents, case or extra spaces (as the catalog folds them)."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", text or "") if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
 def share(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
     """`part` as a percentage of `whole`, one decimal, half-up; None when there is no whole."""
     if not whole:
@@ -44,21 +57,47 @@ def qty(value: Decimal) -> str:
 
 
 def bs(centavos: int) -> str:
-    return f"{from_centavos(centavos):.2f}"
+    return f"{from_centavos(int(centavos)):.2f}"
+
+
+def pct(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value}"
 
 
 @dataclass
-class SupplyLine:
-    """One product kind (category, name, unit) in the territory: what was offered and what sold."""
+class Offer:
+    """Today's offer of one product kind in the territory (catalog)."""
 
     category: str
     product: str
     unit: str
-    offered_quantity: Decimal = Decimal(0)
-    offered_value: int = 0  # centavos, at the asking price
-    sold_quantity: Decimal = Decimal(0)
-    sold_value: int = 0  # centavos, at the price paid
-    reference_price: int | None = None  # centavos per unit, the municipality's reference
+    quantity: Decimal
+    value: int  # centavos at the asking price
+    average_price: int | None = None  # centavos per unit
+
+
+@dataclass
+class Sale:
+    """What sold of one product kind from producers of one municipality, in the period (orders)."""
+
+    municipality_code: str
+    category: str
+    product: str
+    unit: str
+    quantity: Decimal
+    value: int  # centavos at the price paid
+
+
+@dataclass
+class Reference:
+    """A municipality's reference price for a product name or a whole category, in a unit."""
+
+    municipality_code: str
+    category: str | None
+    product: str | None
+    unit: str
+    price: int  # centavos per unit
+    offered_average: int | None = None  # today's average asking price there (catalog)
 
 
 @dataclass
@@ -66,8 +105,8 @@ class PointLine:
     point_id: int
     name: str
     municipality_code: str
-    lat: float | None
-    lon: float | None
+    lat: float | None = None
+    lon: float | None = None
     orders: int = 0
     picked_up: int = 0
     no_shows: int = 0
@@ -75,138 +114,196 @@ class PointLine:
 
 @dataclass
 class Sources:
-    """Everything the report is made of, already scoped to the territory and period."""
+    """Everything the report is made of, already limited to the territory and period."""
 
-    producers_by_gender: dict[str, int] = field(default_factory=dict)
-    organizations: list[dict] = field(default_factory=list)  # {legal_form, maturity, count, members, women}
-    supply: list[SupplyLine] = field(default_factory=list)
+    registered_by_gender: dict[str, int] = field(default_factory=dict)
+    active_by_gender: dict[str, int] = field(default_factory=dict)
+    organizations_by_form: dict[str, int] = field(default_factory=dict)
+    organizations_by_maturity: dict[str, int] = field(default_factory=dict)
+    organization_members: int = 0
+    organization_women: int = 0
+    offers: list[Offer] = field(default_factory=list)
+    sales: list[Sale] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    orders: int = 0
     points: list[PointLine] = field(default_factory=list)
-    advances: dict = field(default_factory=dict)  # {count, value, fees, women_count, women_value}
-    municipalities_reached: list[str] = field(default_factory=list)
+    advances: dict = field(default_factory=dict)  # {count, value, fees, women_value, women_producers, producers}
     warnings: list[str] = field(default_factory=list)
 
 
-def producer_figures(by_gender: dict[str, int]) -> dict:
+def gender_figures(by_gender: dict[str, int]) -> dict:
     counts = dict.fromkeys(GENDERS, 0)
     for gender, n in by_gender.items():
         counts[normal_gender(gender)] += int(n)
     total = sum(counts.values())
-    return {"active": total, "women": counts["femenino"], "men": counts["masculino"],
-            "other": counts["otro"], "women_share": _pct(share(counts["femenino"], total))}
+    return {"total": total, "women": counts["femenino"], "men": counts["masculino"], "other": counts["otro"],
+            "women_share": pct(share(counts["femenino"], total))}
 
 
-def organization_figures(rows: list[dict]) -> dict:
-    by_form: dict[str, int] = defaultdict(int)
-    by_maturity: dict[str, int] = defaultdict(int)
-    matrix: dict[tuple[str, str], int] = defaultdict(int)
-    members = women = 0
-    for row in rows:
-        n = int(row.get("count", 1))
-        by_form[row["legal_form"]] += n
-        by_maturity[row["maturity"]] += n
-        matrix[(row["legal_form"], row["maturity"])] += n
-        members += int(row.get("members") or 0)
-        women += int(row.get("women") or 0)
+def producer_figures(sources: Sources) -> dict:
+    return {"registered": gender_figures(sources.registered_by_gender),
+            "active": gender_figures(sources.active_by_gender),
+            "note": "activos = con al menos una venta en el periodo"}
+
+
+def organization_figures(sources: Sources) -> dict:
+    by_form = {k: v for k, v in sources.organizations_by_form.items() if v}
+    by_maturity = {k: v for k, v in sources.organizations_by_maturity.items() if v}
+    maturity_order = [*MATURITY_LABELS, *sorted(set(by_maturity) - set(MATURITY_LABELS))]
     return {
         "total": sum(by_form.values()),
-        "members": members, "women_members": women, "women_members_share": _pct(share(women, members)),
+        "members": sources.organization_members, "women_members": sources.organization_women,
+        "women_members_share": pct(share(sources.organization_women, sources.organization_members)),
         "by_legal_form": [{"legal_form": k, "label": LEGAL_FORM_LABELS.get(k, k), "count": v}
                           for k, v in sorted(by_form.items(), key=lambda kv: (-kv[1], kv[0]))],
         "by_maturity": [{"maturity": k, "label": MATURITY_LABELS.get(k, k), "count": by_maturity[k]}
-                        for k in [*MATURITY_LABELS, *sorted(set(by_maturity) - set(MATURITY_LABELS))]
-                        if by_maturity.get(k)],
-        "by_legal_form_and_maturity": [{"legal_form": f, "maturity": m, "count": n}
-                                       for (f, m), n in sorted(matrix.items())],
+                        for k in maturity_order if k in by_maturity],
     }
 
 
-def supply_figures(lines: list[SupplyLine]) -> dict:
+def _key(category: str | None, product: str, unit: str) -> tuple[str, str, str]:
+    return (category or "", fold(product), unit)
+
+
+def supply_figures(sources: Sources) -> dict:
+    """Offered and sold by product (category, name, unit) and by category (values only: units differ)."""
+    rows: dict[tuple, dict] = {}
+
+    def row(category: str, product: str, unit: str) -> dict:
+        return rows.setdefault(_key(category, product, unit), {
+            "category": category, "product": product, "unit": unit, "offered_quantity": Decimal(0),
+            "offered_value": 0, "sold_quantity": Decimal(0), "sold_value": 0})
+
+    for o in sources.offers:
+        r = row(o.category, o.product, o.unit)
+        r["offered_quantity"] += o.quantity
+        r["offered_value"] += o.value
+    for s in sources.sales:
+        r = row(s.category, s.product, s.unit)
+        r["sold_quantity"] += s.quantity
+        r["sold_value"] += s.value
     by_category: dict[str, dict] = {}
-    products = []
-    for line in sorted(lines, key=lambda x: (x.category, x.product, x.unit)):
-        cat = by_category.setdefault(line.category, {
-            "category": line.category, "label": CATEGORY_LABELS.get(line.category, line.category),
-            "offered_value_c": 0, "sold_value_c": 0, "products": 0})
-        cat["offered_value_c"] += line.offered_value
-        cat["sold_value_c"] += line.sold_value
-        cat["products"] += 1
-        products.append({
-            "category": line.category, "product": line.product, "unit": line.unit,
-            "offered_quantity": qty(line.offered_quantity), "offered_value": bs(line.offered_value),
-            "sold_quantity": qty(line.sold_quantity), "sold_value": bs(line.sold_value),
-        })
-    categories = [{"category": c["category"], "label": c["label"], "products": c["products"],
-                   "offered_value": bs(c["offered_value_c"]), "sold_value": bs(c["sold_value_c"])}
-                  for c in sorted(by_category.values(), key=lambda c: (-c["offered_value_c"], c["category"]))]
-    return {"offered_value": bs(sum(x.offered_value for x in lines)),
-            "sold_value": bs(sum(x.sold_value for x in lines)),
-            "by_category": categories, "by_product": products}
+    for r in rows.values():
+        c = by_category.setdefault(r["category"], {"category": r["category"], "offered": 0, "sold": 0, "products": 0})
+        c["offered"] += r["offered_value"]
+        c["sold"] += r["sold_value"]
+        c["products"] += 1
+    products = [{**r, "offered_quantity": qty(r["offered_quantity"]), "offered_value": bs(r["offered_value"]),
+                 "sold_quantity": qty(r["sold_quantity"]), "sold_value": bs(r["sold_value"])}
+                for r in sorted(rows.values(), key=lambda r: (r["category"], fold(r["product"]), r["unit"]))]
+    categories = [{"category": c["category"], "label": CATEGORY_LABELS.get(c["category"], c["category"] or "—"),
+                   "products": c["products"], "offered_value": bs(c["offered"]), "sold_value": bs(c["sold"])}
+                  for c in sorted(by_category.values(), key=lambda c: (-c["offered"], -c["sold"], c["category"]))]
+    return {"offered_value": bs(sum(o.value for o in sources.offers)),
+            "sold_value": bs(sum(s.value for s in sources.sales)),
+            "by_category": categories, "by_product": products,
+            "note": "ofertado = stock disponible hoy a precio de oferta; vendido = pedidos del periodo al precio pagado"}
 
 
-def average_price(line: SupplyLine) -> int | None:
-    """Average price paid per unit in centavos (half-up), or None when nothing sold."""
-    if not line.sold_quantity:
-        return None
-    return int((Decimal(line.sold_value) / line.sold_quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def reference_for(sale: Sale, references: list[Reference]) -> Reference | None:
+    """The reference of the sale's municipality: for its product name, else for its category (same unit)."""
+    by_name = by_category = None
+    for ref in references:
+        if ref.municipality_code != sale.municipality_code or ref.unit != sale.unit:
+            continue
+        if ref.product and fold(ref.product) == fold(sale.product):
+            by_name = ref
+        elif not ref.product and ref.category == sale.category:
+            by_category = ref
+    return by_name or by_category
 
 
-def price_figures(lines: list[SupplyLine]) -> dict:
-    """Average price paid against the reference, per product, and one index weighted by value sold."""
-    items = []
+def _round_div(num: Decimal, den: Decimal) -> int:
+    return int((num / den).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def price_figures(sources: Sources) -> dict:
+    """Average price paid against the reference per product, and the territory's index."""
+    groups: dict[tuple, dict] = {}
     paid_total = 0
     at_reference = Decimal(0)
-    for line in sorted(lines, key=lambda x: (x.category, x.product, x.unit)):
-        avg = average_price(line)
-        if avg is None or not line.reference_price:
+    for sale in sources.sales:
+        ref = reference_for(sale, sources.references)
+        if ref is None or not sale.quantity or not ref.price:
             continue
-        index = (Decimal(avg) * 100 / line.reference_price).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-        items.append({"category": line.category, "product": line.product, "unit": line.unit,
-                      "average_paid": bs(avg), "reference": bs(line.reference_price), "index": f"{index}"})
-        paid_total += line.sold_value
-        at_reference += line.sold_quantity * line.reference_price
+        g = groups.setdefault(_key(sale.category, sale.product, sale.unit), {
+            "category": sale.category, "product": sale.product, "unit": sale.unit, "quantity": Decimal(0),
+            "value": 0, "at_reference": Decimal(0), "offered": []})
+        g["quantity"] += sale.quantity
+        g["value"] += sale.value
+        g["at_reference"] += sale.quantity * ref.price
+        if ref.offered_average:
+            g["offered"].append(ref.offered_average)
+        paid_total += sale.value
+        at_reference += sale.quantity * ref.price
+    items = []
+    for g in sorted(groups.values(), key=lambda g: (g["category"], fold(g["product"]), g["unit"])):
+        average = _round_div(Decimal(g["value"]), g["quantity"])
+        reference = _round_div(g["at_reference"], g["quantity"])
+        index = (Decimal(g["value"]) * 100 / g["at_reference"]).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        offered = _round_div(Decimal(sum(g["offered"])), Decimal(len(g["offered"]))) if g["offered"] else None
+        items.append({"category": g["category"], "product": g["product"], "unit": g["unit"],
+                      "quantity_sold": qty(g["quantity"]), "average_paid": bs(average), "reference": bs(reference),
+                      "average_offered": bs(offered) if offered is not None else None, "index": f"{index}"})
     index = None
     if at_reference:
         index = (Decimal(paid_total) * 100 / at_reference).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return {"fair_price_index": _pct(index), "items": items,
-            "note": "índice = precio medio pagado / precio de referencia × 100, ponderado por el valor vendido"}
+    offered_vs_reference = [
+        {"municipality_code": r.municipality_code, "category": r.category, "product": r.product, "unit": r.unit,
+         "reference": bs(r.price), "average_offered": bs(r.offered_average) if r.offered_average else None}
+        for r in sources.references]
+    return {"fair_price_index": pct(index), "items": items, "offered_vs_reference": offered_vs_reference,
+            "note": "índice = precio medio pagado / precio de referencia × 100, ponderado por lo vendido "
+                    "(100 = se pagó la referencia)"}
 
 
 def point_figures(points: list[PointLine]) -> list[dict]:
     return [{"point_id": p.point_id, "name": p.name, "municipality_code": p.municipality_code,
              "lat": p.lat, "lon": p.lon, "orders": p.orders, "picked_up": p.picked_up, "no_shows": p.no_shows,
-             "no_show_share": _pct(share(p.no_shows, p.orders))}
-            for p in sorted(points, key=lambda p: (-p.orders, p.name))]
+             "no_show_share": pct(share(p.no_shows, p.orders))}
+            for p in sorted(points, key=lambda p: (-p.orders, p.name, p.point_id))]
 
 
 def advance_figures(raw: dict) -> dict:
     count, value, fees = int(raw.get("count", 0)), int(raw.get("value", 0)), int(raw.get("fees", 0))
-    women_count, women_value = int(raw.get("women_count", 0)), int(raw.get("women_value", 0))
-    return {"count": count, "value": bs(value), "fees": bs(fees), "women_count": women_count,
-            "women_value": bs(women_value), "women_share_count": _pct(share(women_count, count)),
-            "women_share_value": _pct(share(women_value, value))}
+    women_value = int(raw.get("women_value", 0))
+    producers, women_producers = int(raw.get("producers", 0)), int(raw.get("women_producers", 0))
+    return {"count": count, "value": bs(value), "fees": bs(fees), "producers": producers,
+            "women_producers": women_producers, "women_value": bs(women_value),
+            "women_share_value": pct(share(women_value, value)),
+            "women_share_producers": pct(share(women_producers, producers))}
+
+
+def kg_sold(sales: list[Sale]) -> Decimal:
+    """Weight sold where the unit says it (kg, libra, arroba, quintal, g); other units are left out."""
+    from services.common.units import Unit, kg_of
+
+    total = Decimal(0)
+    for s in sales:
+        try:
+            kg = kg_of(s.quantity, Unit(s.unit))
+        except ValueError:
+            kg = None
+        total += kg or 0
+    return total
 
 
 def program_report(sources: Sources) -> dict:
     """The figures public programmes publish: reach, inclusion, volume and value sold."""
-    producers = producer_figures(sources.producers_by_gender)
-    kg_sold = Decimal(0)
-    from services.common.units import Unit, kg_of
-
-    for line in sources.supply:
-        try:
-            kg = kg_of(line.sold_quantity, Unit(line.unit))
-        except ValueError:
-            kg = None
-        kg_sold += kg or 0
+    registered = gender_figures(sources.registered_by_gender)
+    active = gender_figures(sources.active_by_gender)
+    reached = sorted({s.municipality_code for s in sources.sales if s.municipality_code and s.quantity > 0})
     return {
-        "producers": producers["active"],
-        "women_producers": producers["women"],
-        "women_share": producers["women_share"],
-        "organizations": sum(int(r.get("count", 1)) for r in sources.organizations),
-        "municipalities_reached": len(set(sources.municipalities_reached)),
-        "volume_sold_kg": qty(kg_sold),
-        "value_sold": bs(sum(x.sold_value for x in sources.supply)),
-        "orders": sum(p.orders for p in sources.points),
+        "producers": registered["total"],
+        "women_producers": registered["women"],
+        "women_share": registered["women_share"],
+        "active_producers": active["total"],
+        "active_women_share": active["women_share"],
+        "organizations": sum(sources.organizations_by_form.values()),
+        "municipalities_reached": len(reached),
+        "volume_sold_kg": qty(kg_sold(sources.sales)),
+        "value_sold": bs(sum(s.value for s in sources.sales)),
+        "orders": sources.orders,
         "advances_value": bs(int(sources.advances.get("value", 0))),
     }
 
@@ -214,10 +311,10 @@ def program_report(sources: Sources) -> dict:
 def full_report(sources: Sources, *, scope: dict) -> dict:
     return {
         "scope": scope,
-        "producers": producer_figures(sources.producers_by_gender),
-        "organizations": organization_figures(sources.organizations),
-        "supply": supply_figures(sources.supply),
-        "prices": price_figures(sources.supply),
+        "producers": producer_figures(sources),
+        "organizations": organization_figures(sources),
+        "supply": supply_figures(sources),
+        "prices": price_figures(sources),
         "delivery_points": point_figures(sources.points),
         "advances": advance_figures(sources.advances),
         "program": program_report(sources),
@@ -225,5 +322,9 @@ def full_report(sources: Sources, *, scope: dict) -> dict:
     }
 
 
-def _pct(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value}"
+def sum_by_gender(rows: list[dict]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for gender, n in row.items():
+            total[gender] += int(n)
+    return dict(total)

@@ -1,10 +1,17 @@
 """Fetching the services' aggregate endpoints for monitoring, and reading them into `Sources`.
 
-The gateway composes; it never reads a service's database. Each service answers aggregates only
-(counts, sums, no names or phones): catalog `GET /stats/supply`, delivery `GET /stats/deliveries`,
-payments `GET /stats/advances`. The three calls run concurrently. A service that is down makes the
-report fail with 503 (a partial report would be misread as a real drop); a service that does not
-offer an aggregate yet (404) leaves its section empty with a warning in the report.
+The gateway composes; it never reads a service's database. It asks, with the service credential:
+- catalog  `GET /stats/supply`      registered producers by gender, organizations, today's offer,
+                                    reference prices against today's asking prices;
+- orders   `GET /stats/sales`       quantities and values sold at the price paid, and producers
+                                    with sales, per producer municipality, in the period;
+- delivery `GET /stats/deliveries`  orders, pickups and no-shows per point in the period, and
+           `GET /points`            where the points are (for the map);
+- payments `GET /stats/advances`    advances disbursed: count, value, fees, women's share.
+A department is resolved to its municipalities through catalog `GET /municipalities`. The calls run
+concurrently. A service that is down makes the report fail with 503 (a partial report would be
+misread as a drop); an aggregate a service does not offer (404) leaves its part empty, with a
+warning in the report. Nothing personal is read: only counts, sums and place names.
 """
 
 import asyncio
@@ -13,12 +20,18 @@ from decimal import Decimal
 from fastapi import Request
 
 from gateway.monitoring.access import Scope
-from gateway.monitoring.figures import PointLine, Sources, SupplyLine
+from gateway.monitoring.figures import Offer, PointLine, Reference, Sale, Sources, sum_by_gender
 from services.common.errors import DomainError
 from services.common.http import ServiceClient
 from services.common.money import to_centavos
+from services.common.settings import SERVICE_NAMES
 
-STATS_PATHS = {"catalog": "/stats/supply", "delivery": "/stats/deliveries", "payments": "/stats/advances"}
+MISSING = {
+    "catalog": "el catálogo no ofrece sus agregados (/stats/supply): sin productores, organizaciones ni oferta",
+    "orders": "pedidos no ofrece sus agregados (/stats/sales): sin ventas ni precios pagados",
+    "delivery": "entregas no ofrece sus agregados (/stats/deliveries): sin pedidos por punto",
+    "payments": "pagos no ofrece sus agregados (/stats/advances): sin adelantos",
+}
 
 
 def clients(request: Request) -> dict[str, ServiceClient]:
@@ -30,7 +43,7 @@ def clients(request: Request) -> dict[str, ServiceClient]:
         secret = getattr(state, "service_secret", None) or settings.resolved_service_secret()
         existing = {name: ServiceClient(name, settings.service_url(name), secret=secret, caller="gateway",
                                         timeout=settings.http_timeout_seconds)
-                    for name in STATS_PATHS}
+                    for name in SERVICE_NAMES}
         state.monitoring_clients = existing
     return existing
 
@@ -41,109 +54,172 @@ async def close_clients(app) -> None:
     app.state.monitoring_clients = None
 
 
-def _params(scope: Scope, service: str) -> dict:
-    params: dict = {}
-    if scope.municipality:
-        params["municipality"] = scope.municipality
-    if scope.department:
-        params["department"] = scope.department
-    if scope.date_from:
-        params["from"] = scope.date_from.isoformat()
-    if scope.date_to:
-        params["to"] = scope.date_to.isoformat()
-    return params
-
-
-async def _fetch(client: ServiceClient, path: str, params: dict, headers: dict) -> dict | None:
+async def _get(client: ServiceClient, path: str, params) -> dict | list | None:
     try:
-        return await client.call("GET", path, params=params, headers=headers)
+        return await client.call("GET", path, params=params)
     except DomainError as exc:
-        if exc.status == 404 and exc.code in ("not_found", "upstream_error"):
+        if exc.status in (404, 405) and exc.code in ("not_found", "upstream_error", "method_not_allowed"):
             return None  # the service does not offer this aggregate
         raise
 
 
+def _period(scope: Scope) -> list[tuple[str, str]]:
+    out = []
+    if scope.date_from:
+        out.append(("from", scope.date_from.isoformat()))
+    if scope.date_to:
+        out.append(("to", scope.date_to.isoformat()))
+    return out
+
+
+async def municipality_codes(cl: dict[str, ServiceClient], scope: Scope) -> list[str] | None:
+    """The municipalities of the scope; None means all of them."""
+    if scope.municipality:
+        return [scope.municipality]
+    if not scope.department:
+        return None
+    codes, cursor = [], None
+    for _ in range(50):
+        page = await _get(cl["catalog"], "/municipalities", [("limit", "100")] + ([("cursor", cursor)] if cursor else []))
+        if not page:
+            break
+        codes += [m["code"] for m in page.get("items", []) if m.get("department") == scope.department]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return codes
+
+
 async def gather(request: Request, scope: Scope) -> Sources:
-    """Ask the three services for the scope's aggregates and read them into `Sources`."""
-    auth = request.headers.get("authorization")
-    headers = {"Authorization": auth} if auth else {}
+    """Ask the services for the scope's aggregates and read them into `Sources`."""
     cl = clients(request)
-    supply, deliveries, advances = await asyncio.gather(
-        *(_fetch(cl[name], path, _params(scope, name), headers) for name, path in STATS_PATHS.items()))
+    codes = await municipality_codes(cl, scope)
     sources = Sources()
-    if supply is None:
-        sources.warnings.append("el catálogo no ofrece todavía sus agregados (/stats/supply)")
-    else:
+    if codes == []:
+        sources.warnings.append(f"no hay municipios registrados en el departamento {scope.department}")
+        return sources
+    catalog_params = [("municipality", scope.municipality)] if scope.municipality else \
+        [("department", scope.department)] if scope.department else []
+    sales_params = [("municipality", c) for c in codes or []] + _period(scope)
+    delivery_params = ([("municipality", scope.municipality)] if scope.municipality else []) + _period(scope)
+    point_params = [("limit", "100")] + \
+        ([("municipality", scope.municipality)] if scope.municipality else [])
+    advance_calls = [_get(cl["payments"], "/stats/advances", [("municipality", c)]) for c in codes] if codes \
+        else [_get(cl["payments"], "/stats/advances", [])]
+    supply, sales, deliveries, points, *advances = await asyncio.gather(
+        _get(cl["catalog"], "/stats/supply", catalog_params),
+        _get(cl["orders"], "/stats/sales", sales_params),
+        _get(cl["delivery"], "/stats/deliveries", delivery_params),
+        _all_points(cl["delivery"], point_params),
+        *advance_calls)
+    for name, answer in (("catalog", supply), ("orders", sales), ("delivery", deliveries)):
+        if answer is None:
+            sources.warnings.append(MISSING[name])
+    if supply is not None:
         read_supply(supply, sources)
-    if deliveries is None:
-        sources.warnings.append("entregas no ofrece todavía sus agregados (/stats/deliveries)")
+    if sales is not None:
+        read_sales(sales, sources, codes)
+    if deliveries is not None:
+        read_deliveries(deliveries, points or [], sources, codes)
+    present = [a for a in advances if a is not None]
+    if not present:
+        sources.warnings.append(MISSING["payments"])
     else:
-        read_deliveries(deliveries, sources, scope)
-    if advances is None:
-        sources.warnings.append("pagos no ofrece todavía sus agregados (/stats/advances)")
-    else:
-        read_advances(advances, sources)
+        read_advances(present, sources)
     return sources
 
 
+async def _all_points(client: ServiceClient, params: list) -> list[dict]:
+    """Every delivery point's id and place (name, coordinates); the contact is never kept."""
+    out, cursor = [], None
+    for _ in range(50):
+        page = await _get(client, "/points", params + ([("cursor", cursor)] if cursor else []))
+        if not page:
+            break
+        out += [{"id": p["id"], "name": p.get("name", ""), "lat": p.get("lat"), "lon": p.get("lon"),
+                 "municipality_code": p.get("municipality_code")} for p in page.get("items", [])]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return out
+
+
 def cents(value) -> int:
-    """A money value from a service: decimal string in bolivianos, or {"amount": ...}, or centavos."""
-    if value is None:
+    """A service amount (decimal string in bolivianos) in centavos."""
+    if value in (None, ""):
         return 0
-    if isinstance(value, dict):
-        if "centavos" in value:
-            return int(value["centavos"])
-        value = value.get("amount", 0)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value * 100
     return to_centavos(Decimal(str(value)).quantize(Decimal("0.01")))
 
 
 def dec(value) -> Decimal:
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, dict):
-        value = value.get("quantity", value.get("value", 0))
-    return Decimal(str(value))
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
 def read_supply(raw: dict, sources: Sources) -> None:
     producers = raw.get("producers") or {}
-    by_gender = producers.get("by_gender") if isinstance(producers, dict) else None
-    if by_gender is None and isinstance(producers, dict):
-        by_gender = {k: v for k, v in producers.items() if isinstance(v, int) and k not in ("total", "active")}
-    if isinstance(by_gender, list):
-        by_gender = {row["gender"]: row.get("count", row.get("producers", 0)) for row in by_gender}
-    sources.producers_by_gender = {k: int(v) for k, v in (by_gender or {}).items()}
-    for row in raw.get("organizations", {}).get("groups", []) if isinstance(raw.get("organizations"), dict) \
-            else raw.get("organizations") or []:
-        sources.organizations.append({"legal_form": row["legal_form"], "maturity": row["maturity"],
-                                      "count": int(row.get("count", 1)),
-                                      "members": int(row.get("members", row.get("member_count", 0)) or 0),
-                                      "women": int(row.get("women", row.get("women_count", 0)) or 0)})
-    for row in raw.get("products") or raw.get("by_product") or []:
-        reference = row.get("reference_price")
-        sources.supply.append(SupplyLine(
-            category=row["category"], product=row.get("product") or row.get("product_name") or row.get("name"),
-            unit=row["unit"], offered_quantity=dec(row.get("offered_quantity")),
-            offered_value=cents(row.get("offered_value")), sold_quantity=dec(row.get("sold_quantity")),
-            sold_value=cents(row.get("sold_value")),
-            reference_price=cents(reference) if reference not in (None, "") else None))
-    sources.municipalities_reached.extend(raw.get("municipalities_reached") or raw.get("municipalities") or [])
+    sources.registered_by_gender = {k: int(v) for k, v in (producers.get("by_gender") or {}).items()}
+    orgs = raw.get("organizations") or {}
+    sources.organizations_by_form = {k: int(v) for k, v in (orgs.get("by_legal_form") or {}).items()}
+    sources.organizations_by_maturity = {k: int(v) for k, v in (orgs.get("by_maturity") or {}).items()}
+    sources.organization_members = int(orgs.get("members") or 0)
+    sources.organization_women = int(orgs.get("women_members") or 0)
+    for row in (raw.get("offer") or {}).get("by_product") or []:
+        avg = row.get("avg_price")
+        sources.offers.append(Offer(category=row["category"], product=row["product"], unit=row["unit"],
+                                    quantity=dec(row.get("available")), value=cents(row.get("value")),
+                                    average_price=cents(avg) if avg else None))
+    for row in raw.get("prices") or []:
+        avg = row.get("current_avg")
+        sources.references.append(Reference(
+            municipality_code=row["municipality_code"], category=row.get("category"), product=row.get("product"),
+            unit=row["unit"], price=cents(row["reference_price"]), offered_average=cents(avg) if avg else None))
 
 
-def read_deliveries(raw: dict, sources: Sources, scope: Scope) -> None:
-    for row in raw.get("points") or raw.get("items") or []:
+def read_sales(raw: dict, sources: Sources, codes: list[str] | None) -> None:
+    wanted = set(codes) if codes is not None else None
+    for row in raw.get("products") or []:
+        if wanted is not None and row.get("municipality_code") not in wanted:
+            continue
+        sources.sales.append(Sale(municipality_code=row.get("municipality_code") or "",
+                                  category=row.get("category") or "", product=row["product"], unit=row["unit"],
+                                  quantity=dec(row.get("quantity")), value=cents(row.get("value"))))
+    sources.active_by_gender = sum_by_gender(
+        [row.get("by_gender") or {} for row in raw.get("producers") or []
+         if wanted is None or row.get("municipality_code") in wanted])
+    sources.orders = int(raw.get("orders") or 0)
+
+
+def read_deliveries(raw: dict, points: list[dict], sources: Sources, codes: list[str] | None) -> None:
+    wanted = set(codes) if codes is not None else None
+    where = {p["id"]: p for p in points}
+    for row in raw.get("points") or []:
+        if wanted is not None and row.get("municipality_code") not in wanted:
+            continue
+        place = where.get(row["point_id"], {})
         sources.points.append(PointLine(
-            point_id=int(row.get("point_id", row.get("id"))), name=row.get("name", ""),
-            municipality_code=row.get("municipality_code", ""), lat=row.get("lat"), lon=row.get("lon"),
-            orders=int(row.get("orders", 0)), picked_up=int(row.get("picked_up", row.get("pickups", 0))),
+            point_id=int(row["point_id"]), name=row.get("point_name") or place.get("name", ""),
+            municipality_code=row.get("municipality_code", ""), lat=place.get("lat"), lon=place.get("lon"),
+            orders=int(row.get("orders", 0)), picked_up=int(row.get("picked_up", 0)),
             no_shows=int(row.get("no_shows", 0))))
 
 
-def read_advances(raw: dict, sources: Sources) -> None:
-    sources.advances = {
-        "count": int(raw.get("count", 0)), "value": cents(raw.get("value", raw.get("principal"))),
-        "fees": cents(raw.get("fees", raw.get("fee"))), "women_count": int(raw.get("women_count", 0)),
-        "women_value": cents(raw.get("women_value")),
-    }
+def read_advances(answers: list[dict], sources: Sources) -> None:
+    """Sum the per-municipality answers. Women's value comes back as a share of the value (4 decimals),
+    so it is rebuilt per answer, to the centavo, before summing."""
+    total = {"count": 0, "value": 0, "fees": 0, "women_value": 0, "producers": 0, "women_producers": 0}
+    for a in answers:
+        value, producers = cents(a.get("value")), int(a.get("producers", 0))
+        shares = a.get("women_share") or {}
+        total["count"] += int(a.get("advances", a.get("count", 0)))
+        total["value"] += value
+        total["fees"] += cents(a.get("fees"))
+        total["producers"] += producers
+        if "women_value" in a:
+            total["women_value"] += cents(a["women_value"])
+        else:
+            total["women_value"] += int((dec(shares.get("value")) * value).quantize(Decimal(1)))
+        if "women_producers" in a:
+            total["women_producers"] += int(a["women_producers"])
+        else:
+            total["women_producers"] += int((dec(shares.get("producers")) * producers).quantize(Decimal(1)))
+    sources.advances = total

@@ -77,7 +77,8 @@ async def serving(app) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, log_level="warning",
+                                          timeout_graceful_shutdown=1))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

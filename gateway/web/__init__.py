@@ -1,0 +1,19 @@
+"""The web pages the gateway serves: server-rendered Spanish pages for consumers, producers,
+coordinators, municipalities and financiers, with one small local script and no external assets.
+
+`install(app)` adds the page routes, the static files under `/static` and the handlers that turn a
+missing login into the login form.
+"""
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+
+def install(app: FastAPI) -> None:
+    from gateway.web import roles, shop
+    from gateway.web.templating import HERE
+
+    app.include_router(shop.router)
+    app.include_router(roles.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    shop.install_handlers(app)

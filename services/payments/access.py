@@ -2,6 +2,8 @@
 coordinator the payments of her own cycles. Admins pass every check.
 """
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,6 +11,8 @@ from services.common.auth import Principal, Role
 from services.common.errors import Forbidden, NotFound
 from services.payments.ledger import AccountKind
 from services.payments.models import cycles, funds, orders, producer_profiles
+
+log = logging.getLogger("mercado.payments")
 
 
 def require_producer_access(principal: Principal, producer_id: int, *, organization_id: int | None = None) -> None:
@@ -44,8 +48,12 @@ def acting_financier(principal: Principal) -> int | None:
     return int(principal.financier_id)
 
 
-async def require_cycle_coordinator(session: AsyncSession, principal: Principal, order_id: int) -> None:
-    """Coordinators record payments only for orders of the cycles they coordinate."""
+async def require_cycle_coordinator(session: AsyncSession, principal: Principal, order_id: int,
+                                    *, orders_client=None, authorization: str | None = None) -> None:
+    """Coordinators record payments only for orders of the cycles they coordinate.
+
+    The coordinator comes from the events, from an admin (`PUT /cycles/{id}/coordination`), or is
+    asked once of orders (`GET /cycles/{id}`, with the caller's own token) and remembered."""
     if principal.is_admin:
         return
     if principal.role != Role.coordinator:
@@ -54,6 +62,9 @@ async def require_cycle_coordinator(session: AsyncSession, principal: Principal,
     if cycle_id is None:
         raise NotFound(f"order {order_id} is not known to payments yet", code="order_not_found")
     cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one()
+    if cycle.coordinator_account_id is None and orders_client is not None and authorization:
+        await _learn_coordinator(session, orders_client, cycle_id, authorization)
+        cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one()
     if not coordinates(principal, cycle):
         raise Forbidden(f"you do not coordinate cycle {cycle_id}", code="not_your_cycle",
                         details={"cycle_id": cycle_id})
@@ -83,3 +94,16 @@ async def require_account_access(session: AsyncSession, principal: Principal, ac
         ok = principal.role == Role.financier and fin is not None and principal.financier_id == fin
     if not ok:
         raise Forbidden("this account is not yours", code="not_your_account")
+
+
+async def _learn_coordinator(session: AsyncSession, orders_client, cycle_id: int, authorization: str) -> None:
+    from sqlalchemy import update
+
+    try:
+        found = await orders_client.call("GET", f"/cycles/{cycle_id}", headers={"Authorization": authorization})
+        coordinator = int(found["coordinator_account_id"])
+    except Exception:  # orders unreachable or silent: the cycle stays unassigned, the caller is refused
+        log.info("could not learn the coordinator of cycle %s from orders", cycle_id)
+        return
+    await session.execute(update(cycles).where(cycles.c.cycle_id == cycle_id)
+                          .values(coordinator_account_id=coordinator))

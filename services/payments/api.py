@@ -197,10 +197,16 @@ async def reverse(entry_id: Id, body: ReversalCreate, session: Session, _: Admin
 
 
 # ---------------------------------------------------------------- consumer payments
+async def coordinator_check(request: Request, session, principal: Principal, order_id: int) -> None:
+    clients = request.app.state.clients or {}
+    await access.require_cycle_coordinator(session, principal, order_id, orders_client=clients.get("orders"),
+                                           authorization=request.headers.get("authorization"))
+
+
 @router.post("/payments", response_model=PaymentOut, status_code=201, tags=["payments"],
              summary="Record a consumer payment (cash at pickup, QR, bank transfer); partial payments welcome")
-async def create_payment(body: PaymentCreate, session: Session, principal: Coordinator):
-    await access.require_cycle_coordinator(session, principal, body.order_id)
+async def create_payment(body: PaymentCreate, session: Session, principal: Coordinator, request: Request):
+    await coordinator_check(request, session, principal, body.order_id)
     payment, _ = await collections.record_payment(
         session=session, order_id=body.order_id, amount=to_centavos(body.amount), method=body.method,
         client_id=body.client_id and f"coordinator:{body.client_id}", source="coordinator",
@@ -210,8 +216,8 @@ async def create_payment(body: PaymentCreate, session: Session, principal: Coord
 
 @router.post("/refunds", response_model=PaymentOut, status_code=201, tags=["payments"],
              summary="Pay back a consumer's credit on an order (cancellation, short delivery)")
-async def create_refund(body: RefundCreate, session: Session, principal: Coordinator):
-    await access.require_cycle_coordinator(session, principal, body.order_id)
+async def create_refund(body: RefundCreate, session: Session, principal: Coordinator, request: Request):
+    await coordinator_check(request, session, principal, body.order_id)
     refund, _ = await collections.record_refund(
         session=session, order_id=body.order_id, amount=to_centavos(body.amount), method=body.method,
         client_id=body.client_id and f"coordinator:{body.client_id}", recorded_by=principal.account_id,
@@ -220,13 +226,13 @@ async def create_refund(body: RefundCreate, session: Session, principal: Coordin
 
 
 @router.get("/orders/{order_id}/balance", response_model=OrderBalanceOut, tags=["payments"])
-async def order_balance(order_id: Id, session: Session, principal: CurrentPrincipal):
+async def order_balance(order_id: Id, session: Session, principal: CurrentPrincipal, request: Request):
     state = await order_due(session=session, order_id=order_id)
     if not state:
         raise NotFound(f"order {order_id} is not known to payments yet", code="order_not_found")
     order = state["order"]
     if not (principal.role == Role.consumer and principal.account_id == order.consumer_account_id):
-        await access.require_cycle_coordinator(session, principal, order_id)
+        await coordinator_check(request, session, principal, order_id)
     return OrderBalanceOut(order_id=order_id, cycle_id=order.cycle_id, status=order.status, cost=bs(state["cost"]),
                            paid=bs(state["paid"]), refunded=bs(state["refunded"]), due=bs(state["due"]))
 

@@ -1,10 +1,13 @@
 """Which of a cycle's fees fall on the producer, and how much they take from a delivered consignment.
 
-`cycle.closed` carries the cycle's `fee_rules`. Producers pay the rules charged to them (the
-administrative fee and the commission on sales); rules charged to consumers (delivery, bag,
-service fees) are already inside the order totals and never touch the producer's receivable.
-Each fee is computed on its own and rounded half-up to the centavo; their sum never exceeds the
-consignment's accepted value. docs/payments.md lists the accepted shapes.
+`cycle.closed` carries the cycle's `fee_rules`, as orders writes them: `[{"kind": "packing" |
+"transport" | "admin", "basis": "flat" | "percent" | "per_item" | "per_kg", "value": "2.50"}]`.
+Packing and transport serve the consumer's bag and are charged to her order by orders. The `admin`
+rule is the platform's administrative commission on sales and falls on the producer: it is
+applied to the consignment's accepted value (percent of it, Bs per kg accepted, Bs per consignment
+line, or Bs per consignment). A rule may say who pays explicitly with `"payer": "producer" |
+"consumer"`. Each fee is rounded half-up to the centavo on its own; their sum never exceeds the
+accepted value.
 """
 
 from dataclasses import dataclass
@@ -14,25 +17,25 @@ from typing import Any
 from services.common.money import apply_rate, percent_of, to_centavos
 from services.common.units import UnknownUnit, kg_of, parse_unit
 
-CONSUMER_WORDS = ("consumer", "consumidor", "delivery", "entrega", "envio", "envío", "bag", "bolsa", "service")
-KINDS = {"percent": "percent", "percentage": "percent", "commission": "percent", "flat": "flat",
-         "fixed": "flat", "per_kg": "per_kg", "kg": "per_kg"}
+PRODUCER_KINDS = ("admin", "administration", "commission", "comision", "comisión")
+KINDS = {"percent": "percent", "percentage": "percent", "flat": "flat", "fixed": "flat", "per_kg": "per_kg",
+         "per_item": "per_item"}
 
 
 @dataclass(frozen=True)
 class FeeRule:
     name: str
-    kind: str  # percent | flat | per_kg
-    value: Decimal  # percent, bolivianos per consignment, or bolivianos per kg
+    kind: str  # percent | flat | per_item | per_kg
+    value: Decimal  # percent, or bolivianos per consignment, per line or per kg
     payer: str  # producer | consumer
 
 
 def parse_fee_rules(raw: Any) -> list[FeeRule]:
-    """The cycle's rules, from a list of rule objects or a mapping name -> rule or value."""
+    """The cycle's rules, from a list of rule objects or a mapping name -> rule."""
     items: list[tuple[str, Any]] = []
     if isinstance(raw, list):
-        items = [(str(r.get("name") or r.get("code") or r.get("kind") or f"fee{i}") if isinstance(r, dict)
-                  else f"fee{i}", r) for i, r in enumerate(raw)]
+        items = [(str(r.get("name") or r.get("kind") or f"fee{i}") if isinstance(r, dict) else f"fee{i}", r)
+                 for i, r in enumerate(raw)]
     elif isinstance(raw, dict):
         items = list(raw.items())
     rules = []
@@ -44,29 +47,23 @@ def parse_fee_rules(raw: Any) -> list[FeeRule]:
 
 
 def _rule(name: str, body: Any) -> FeeRule | None:
-    if isinstance(body, dict):
-        kind_raw = str(body.get("kind") or body.get("type") or "").lower()
-        value = next((body[k] for k in ("value", "percent", "rate", "amount", "per_kg") if k in body), None)
-        if not kind_raw:
-            kind_raw = "percent" if "percent" in body or "rate" in body else "per_kg" if "per_kg" in body else "flat"
-        payer = str(body.get("payer") or body.get("charged_to") or body.get("applies_to") or "").lower()
-        name = str(body.get("name") or body.get("code") or name)
-    else:
-        value = body
-        lowered = name.lower()
-        kind_raw = "percent" if "percent" in lowered or "pct" in lowered or "commission" in lowered else (
-            "per_kg" if "kg" in lowered else "flat")
-        payer = ""
-    kind = KINDS.get(kind_raw)
+    if not isinstance(body, dict):
+        return None
+    basis = str(body.get("basis") or "").lower()
+    label = str(body.get("kind") or name).lower()
+    if not basis:  # {"kind": "percent", ...} without a separate basis
+        basis, label = label, str(body.get("name") or name).lower()
+    kind = KINDS.get(basis)
     try:
-        amount = Decimal(str(value))
+        value = Decimal(str(body.get("value")))
     except (InvalidOperation, ValueError):
         return None
-    if kind is None or not amount.is_finite() or amount <= 0:
+    if kind is None or not value.is_finite() or value <= 0:
         return None
+    payer = str(body.get("payer") or "").lower()
     if payer not in ("producer", "consumer"):
-        payer = "consumer" if any(w in name.lower() for w in CONSUMER_WORDS) else "producer"
-    return FeeRule(name=name, kind=kind, value=amount, payer=payer)
+        payer = "producer" if label in PRODUCER_KINDS else "consumer"
+    return FeeRule(name=label, kind=kind, value=value, payer=payer)
 
 
 def producer_fees(*, rules: list[FeeRule], accepted_value: int, lines: list[dict]) -> list[dict]:
@@ -80,6 +77,8 @@ def producer_fees(*, rules: list[FeeRule], accepted_value: int, lines: list[dict
             amount, base = percent_of(accepted_value, rule.value), accepted_value
         elif rule.kind == "flat":
             amount, base = _centavos(rule.value), None
+        elif rule.kind == "per_item":
+            amount, base = _centavos(rule.value) * len(lines), len(lines)
         else:
             kg = _accepted_kg(lines)
             amount, base = apply_rate(_centavos(rule.value), kg), str(kg)

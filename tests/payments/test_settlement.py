@@ -1,0 +1,105 @@
+"""Producer settlement: receivable = accepted value minus the producer's share of the cycle's fees,
+rounded half-up to the centavo; statements per producer and cycle as JSON, CSV and PDF."""
+
+from sqlalchemy import select
+
+from services.payments.fees import parse_fee_rules, producer_fees
+from services.payments.models import receivables
+from tests.payments.helpers import balance_of, close_cycle, deliver, ledger_is_consistent, place_order
+
+ORDERS_RULES = [{"kind": "packing", "basis": "flat", "value": "2.00"},
+                {"kind": "transport", "basis": "per_kg", "value": "0.50"},
+                {"kind": "admin", "basis": "percent", "value": "5"}]
+
+
+def test_only_the_admin_commission_falls_on_producers_unless_a_rule_names_its_payer():
+    rules = parse_fee_rules(ORDERS_RULES)
+    assert [(r.name, r.payer) for r in rules] == [("packing", "consumer"), ("transport", "consumer"),
+                                                  ("admin", "producer")]
+    explicit = parse_fee_rules([{"kind": "transport", "basis": "flat", "value": "1", "payer": "producer"}])
+    assert explicit[0].payer == "producer"
+
+
+def test_producer_fee_kinds_round_half_up_to_the_centavo():
+    lines = [{"received_quantity": "2.5", "rejected_quantity": "0", "unit": "kg"},
+             {"received_quantity": "3", "rejected_quantity": "1", "unit": "unidad"}]
+    percent = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "percent", "value": "5"}]),
+                            accepted_value=1130, lines=lines)
+    assert percent[0]["amount"] == 57  # 56.5 centavos -> 57 (half-up, not half-even)
+    per_kg = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "per_kg", "value": "0.15"}]),
+                           accepted_value=1130, lines=lines)
+    assert per_kg[0]["amount"] == 38  # 2.5 kg x 15 centavos = 37.5 -> 38
+    flat = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "flat", "value": "3.00"}]),
+                         accepted_value=1130, lines=lines)
+    assert flat[0]["amount"] == 300
+    per_item = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "per_item", "value": "0.25"}]),
+                             accepted_value=1130, lines=lines)
+    assert per_item[0]["amount"] == 50
+    capped = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "flat", "value": "30.00"}]),
+                           accepted_value=1130, lines=lines)
+    assert capped[0]["amount"] == 1130  # fees never exceed the accepted value
+
+
+async def test_delivery_makes_the_receivable_accepted_value_minus_producer_fees(db):
+    await close_cycle(db, 20, fee_rules=ORDERS_RULES)
+    await place_order(db, 200, 20, consumer=3, lines=[("200-1", 7, 70, "2", "5.65")], fees_total="3.00")
+    await deliver(db, 2000, 20, producer=7, lines=[(70, "2", "2", "5.65")])
+    async with db.session() as s:
+        row = (await s.execute(select(receivables).where(receivables.c.consignment_id == 2000))).one()
+    assert (row.accepted_value, row.fees, row.amount) == (1130, 57, 1073)
+    assert await balance_of(db, "producer:7") == 1073
+    assert await balance_of(db, "platform_fees") == 300 + 57
+    assert await balance_of(db, "order_clearing") == 0
+    await ledger_is_consistent(db)
+
+
+async def test_a_repeated_delivery_event_changes_nothing(db):
+    await close_cycle(db, 20, fee_rules=ORDERS_RULES)
+    await place_order(db, 200, 20, consumer=3, lines=[("200-1", 7, 70, "2", "5.65")])
+    await deliver(db, 2000, 20, producer=7, lines=[(70, "2", "2", "5.65")])
+    await deliver(db, 2000, 20, producer=7, lines=[(70, "2", "2", "5.65")])
+    assert await balance_of(db, "producer:7") == 1073
+
+
+async def test_short_delivery_fills_the_earliest_orders_first(db):
+    await close_cycle(db, 21)
+    await place_order(db, 211, 21, consumer=1, lines=[("211-1", 7, 70, "2", "10.00")])
+    await place_order(db, 212, 21, consumer=2, lines=[("212-1", 7, 70, "2", "10.00")])
+    await deliver(db, 2100, 21, producer=7, lines=[(70, "4", "3", "10.00")])
+    assert await balance_of(db, "consumer:1") == 2000
+    assert await balance_of(db, "consumer:2") == 1000
+    assert await balance_of(db, "producer:7") == 3000
+    await ledger_is_consistent(db)
+
+
+async def test_statement_per_producer_and_cycle_in_json_csv_and_pdf(db, client, keys):
+    await close_cycle(db, 22, fee_rules=ORDERS_RULES)
+    await place_order(db, 220, 22, consumer=3, lines=[("220-1", 7, 70, "2", "5.65")])
+    await deliver(db, 2200, 22, producer=7, lines=[(70, "2", "2", "5.65")])
+    mine = keys.headers("producer", producer_id=7)
+    data = (await client.get("/producers/7/statement?cycle_id=22", headers=mine)).json()
+    assert data["totals"]["accepted_value"] == "11.30"
+    assert data["totals"]["fees"] == "0.57"
+    assert data["totals"]["net_payable"] == "10.73"
+    assert data["consignments"][0]["fees"][0]["name"] == "admin"
+    csv = await client.get("/producers/7/statement?cycle_id=22&format=csv", headers=mine)
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "net_payable,,,,,,,10.73" in csv.text.replace("\r", "")
+    pdf = await client.get("/producers/7/statement?cycle_id=22&format=pdf", headers=mine)
+    assert pdf.content.startswith(b"%PDF")
+    other = await client.get("/producers/7/statement?cycle_id=22", headers=keys.headers("producer", producer_id=8))
+    assert other.status_code == 403
+
+
+async def test_a_delivery_before_its_cycle_closed_waits_for_the_fee_rules(db):
+    from services.common.errors import Conflict
+
+    await place_order(db, 230, 23, consumer=3, lines=[("230-1", 7, 70, "1", "5.00")])
+    try:
+        await deliver(db, 2300, 23, producer=7, lines=[(70, "1", "1", "5.00")])
+        raise AssertionError("expected a refusal")
+    except Conflict as exc:
+        assert exc.code == "cycle_not_closed"
+    await close_cycle(db, 23)
+    await deliver(db, 2300, 23, producer=7, lines=[(70, "1", "1", "5.00")])
+    assert await balance_of(db, "producer:7") == 500

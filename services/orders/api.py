@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from services.common.app import Session
@@ -30,6 +30,8 @@ router = APIRouter()
 Coordinator = Annotated[Principal, Depends(require_roles(Role.coordinator))]
 Consumer = Annotated[Principal, Depends(require_roles(Role.consumer))]
 CycleId = Annotated[int, Query(ge=1, le=2**53)]
+CyclePath = Annotated[int, Path(ge=1, le=2**53)]
+OrderPath = Annotated[int, Path(ge=1, le=2**53)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
@@ -52,20 +54,20 @@ async def list_cycles(session: Session, principal: CurrentPrincipal, page: Annot
 
 
 @router.get("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"])
-async def get_cycle(cycle_id: int, session: Session, principal: CurrentPrincipal):
+async def get_cycle(cycle_id: CyclePath, session: Session, principal: CurrentPrincipal):
     return cycles.cycle_out(await cycles.load_cycle(session=session, cycle_id=cycle_id))
 
 
 @router.patch("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"],
               summary="Edit a draft or open cycle, or move its status (open, delivered, settled)")
-async def update_cycle(cycle_id: int, data: CycleUpdate, principal: Coordinator, session: Session, request: Request):
+async def update_cycle(cycle_id: CyclePath, data: CycleUpdate, principal: Coordinator, session: Session, request: Request):
     return await cycles.update_cycle(session=session, delivery=request.app.state.clients["delivery"],
                                      principal=principal, cycle_id=cycle_id, data=data)
 
 
 @router.post("/cycles/{cycle_id}/close", tags=["cycles"],
              summary="Close a cycle now and consolidate it (pick lists, packing lists, cases)")
-async def close_cycle(cycle_id: int, principal: Coordinator, request: Request):
+async def close_cycle(cycle_id: CyclePath, principal: Coordinator, request: Request):
     db, state = request.app.state.db, request.app.state
     async with db.session() as session:
         cycle = await cycles.load_cycle(session=session, cycle_id=cycle_id, lock="update")
@@ -79,7 +81,7 @@ async def close_cycle(cycle_id: int, principal: Coordinator, request: Request):
 
 @router.post("/cycles/{cycle_id}/consolidate", tags=["cycles"],
              summary="Retry the consolidation of a closed cycle (after catalog was unreachable)")
-async def consolidate(cycle_id: int, principal: Coordinator, request: Request):
+async def consolidate(cycle_id: CyclePath, principal: Coordinator, request: Request):
     async with request.app.state.db.session() as session:
         cycles.check_owner(principal=principal, cycle=await cycles.load_cycle(session=session, cycle_id=cycle_id))
     return await _consolidate(request.app.state, cycle_id)
@@ -103,7 +105,7 @@ async def _consolidate(state, cycle_id: int) -> dict:
 @router.get("/cycles/{cycle_id}/consolidation", tags=["cycles"],
             summary="Pick lists per producer, packing lists per point, totals per organization",
             responses={200: {"content": {"application/json": {}, "text/csv": {}, "application/pdf": {}}}})
-async def get_consolidation(cycle_id: int, principal: Coordinator, session: Session,
+async def get_consolidation(cycle_id: CyclePath, principal: Coordinator, session: Session,
                             format: Literal["json", "csv", "pdf"] = "json"):
     cycles.check_owner(principal=principal, cycle=await cycles.load_cycle(session=session, cycle_id=cycle_id))
     doc = await consolidation.build_consolidation(session=session, cycle_id=cycle_id)
@@ -119,12 +121,12 @@ async def get_consolidation(cycle_id: int, principal: Coordinator, session: Sess
 
 @router.post("/cycles/{cycle_id}/baskets", status_code=201, response_model=BasketOut, tags=["agrobolsas"],
              summary="Define an agrobolsa (fixed basket) for a cycle")
-async def create_basket(cycle_id: int, data: BasketCreate, principal: Coordinator, session: Session):
+async def create_basket(cycle_id: CyclePath, data: BasketCreate, principal: Coordinator, session: Session):
     return await cycles.create_basket(session=session, principal=principal, cycle_id=cycle_id, data=data)
 
 
 @router.get("/cycles/{cycle_id}/baskets", response_model=list[BasketOut], tags=["agrobolsas"])
-async def list_baskets(cycle_id: int, session: Session, principal: CurrentPrincipal):
+async def list_baskets(cycle_id: CyclePath, session: Session, principal: CurrentPrincipal):
     return await cycles.list_baskets(session=session, cycle_id=cycle_id)
 
 
@@ -153,13 +155,13 @@ async def list_orders(session: Session, principal: CurrentPrincipal, page: Annot
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
-async def get_order(order_id: int, session: Session, principal: CurrentPrincipal):
+async def get_order(order_id: OrderPath, session: Session, principal: CurrentPrincipal):
     return await placement.visible_order(session=session, principal=principal, order_id=order_id)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"],
              summary="Cancel until the cycle closes; frees stock and slot")
-async def cancel_order(order_id: int, principal: CurrentPrincipal, request: Request):
+async def cancel_order(order_id: OrderPath, principal: CurrentPrincipal, request: Request):
     state = request.app.state
     return await placement.cancel_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
                                         order_id=order_id, reason="cancelled_by_" + principal.role.value)
@@ -167,5 +169,5 @@ async def cancel_order(order_id: int, principal: CurrentPrincipal, request: Requ
 
 @router.post("/orders/{order_id}/status", response_model=OrderOut, tags=["orders"],
              summary="Move an order: packed, ready, picked_up or no_show (cycle coordinator)")
-async def change_status(order_id: int, data: OrderStatusChange, principal: Coordinator, session: Session):
+async def change_status(order_id: OrderPath, data: OrderStatusChange, principal: Coordinator, session: Session):
     return await placement.change_status(session=session, principal=principal, order_id=order_id, status=data.status)

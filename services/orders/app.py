@@ -1,6 +1,7 @@
 """Assembles the orders service: `uvicorn --factory services.orders.app:create_app`."""
 
 from services.common.app import ServiceSpec, create_service_app
+from services.orders import stats
 from services.orders.api import router
 from services.orders.background import start_duties, stop_duties
 from services.orders.models import kernel
@@ -12,7 +13,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — orders",
     description="Order cycles, orders and lines, the stock reservation saga, consolidation into pick and packing lists, exports.",
     kernel=kernel,
-    routers=[router],
+    routers=[router, stats.router],
     event_handlers=HANDLERS,
     on_startup=[start_duties],
     on_shutdown=[stop_duties],

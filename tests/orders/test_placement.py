@@ -209,3 +209,22 @@ async def test_agrobolsa_expands_into_lines(migrated, keys, backend):
         lines = {ln["product_name"]: ln["quantity"] for ln in r.json()["lines"]}
         assert lines == {"Papa Huaycha": "2", "Haba verde": "8"}
         assert r.json()["subtotal"] == "130.00"
+
+
+async def test_quote_shows_lines_and_fees_before_confirming_and_reserves_nothing(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product(name="Papa Huaycha", unit="arroba", price_centavos=4500)
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point], fee_rules=[
+            {"kind": "packing", "basis": "flat", "value": "2.00"},
+            {"kind": "transport", "basis": "per_kg", "value": "0.10"}])
+        r = await p.orders.post("/orders/quote", headers=p.consumer(1), json={
+            "cycle_id": cycle["id"], "delivery_point_id": point, "lines": [{"product_id": papa, "quantity": "2"}]})
+        assert r.status_code == 200, r.text
+        quote = r.json()
+        assert quote["lines"][0]["product_name"] == "Papa Huaycha" and quote["subtotal"] == "90.00"
+        assert [f["amount"] for f in quote["fees"]] == ["2.00", "2.30"] and quote["total"] == "94.30"
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+        placed = (await p.order(consumer=1, cycle=cycle["id"], point=point,
+                                lines=[{"product_id": papa, "quantity": "2"}])).json()
+        assert placed["total"] == quote["total"]

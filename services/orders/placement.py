@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import orjson
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
@@ -119,11 +120,11 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
                                                      point_id=body.delivery_point_id)
             lines = await requested_lines(session=session, cycle=cycle, body=body)
             now = utcnow()
-            order_id = (await session.execute(insert(orders).values(
+            order_id = await _insert_pending(session=session, values=dict(
                 cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
                 delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=idempotency_key,
                 request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now,
-                updated_at=now).returning(orders.c.id))).scalar_one()
+                updated_at=now))
     if late is not None:
         raise cycle_closed_error(late)
     capacity = cycle.point_capacity.get(str(body.delivery_point_id))
@@ -134,6 +135,16 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
     except BaseException as exc:
         await fail_and_compensate(db=db, clients=clients, order_id=order_id, line_count=len(lines), reason=exc)
         raise _as_client_error(exc) from None
+
+
+async def _insert_pending(*, session: AsyncSession, values: dict) -> int:
+    """Insert the pending order; a concurrent twin with the same Idempotency-Key loses with 409."""
+    try:
+        async with session.begin_nested():
+            return (await session.execute(insert(orders).values(**values).returning(orders.c.id))).scalar_one()
+    except IntegrityError:
+        raise Conflict("an order with this Idempotency-Key is being placed; retry shortly",
+                       code="order_in_progress", headers={"Retry-After": "1"}) from None
 
 
 def _as_client_error(exc: BaseException) -> BaseException:

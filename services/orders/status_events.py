@@ -4,6 +4,7 @@ import logging
 
 from sqlalchemy import update
 
+from services.common.errors import NotFound
 from services.common.tables import utcnow
 from services.orders.models import orders
 from services.orders.placement import set_status
@@ -19,14 +20,21 @@ def _order_id(envelope) -> int | None:
         return None
 
 
+async def _settle(session, envelope, status: str) -> None:
+    if (order_id := _order_id(envelope)) is None:
+        return
+    try:
+        await set_status(session=session, order_id=order_id, status=status, strict=False)
+    except NotFound:
+        log.warning("event names an unknown order", extra={"event_id": envelope.id, "order_id": order_id})
+
+
 async def on_picked_up(session, envelope) -> None:
-    if (order_id := _order_id(envelope)) is not None:
-        await set_status(session=session, order_id=order_id, status="picked_up", strict=False)
+    await _settle(session, envelope, "picked_up")
 
 
 async def on_no_show(session, envelope) -> None:
-    if (order_id := _order_id(envelope)) is not None:
-        await set_status(session=session, order_id=order_id, status="no_show", strict=False)
+    await _settle(session, envelope, "no_show")
 
 
 async def on_payment_received(session, envelope) -> None:

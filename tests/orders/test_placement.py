@@ -228,3 +228,32 @@ async def test_quote_shows_lines_and_fees_before_confirming_and_reserves_nothing
         placed = (await p.order(consumer=1, cycle=cycle["id"], point=point,
                                 lines=[{"product_id": papa, "quantity": "2"}])).json()
         assert placed["total"] == quote["total"]
+
+
+async def test_pickup_and_payment_events_move_the_order(migrated, keys, backend):
+    from services.common.events import Envelope
+    from services.common.inbox import handle_event
+    from services.orders.app import SPEC
+
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        order = (await p.order(consumer=1, cycle=cycle["id"], point=point,
+                               lines=[{"product_id": papa, "quantity": "1"}])).json()
+        packed = await p.orders.post(f"/orders/{order['id']}/status", json={"status": "packed"}, headers=p.coordinator())
+        assert packed.status_code == 200 and packed.json()["status"] == "packed"
+        backwards = await p.orders.post(f"/orders/{order['id']}/status", json={"status": "packed"},
+                                        headers=p.coordinator(901))
+        assert backwards.status_code == 403
+        picked = Envelope(type="order.picked_up", aggregate_id=str(order["id"]), source="delivery", payload={
+            "order_id": str(order["id"]), "cycle_id": str(cycle["id"]), "delivery_point_id": str(point),
+            "picked_up_at": "2026-11-21T10:00:00Z"})
+        paid = Envelope(type="payment.received", aggregate_id="p1", source="payments", payload={
+            "payment_id": "p1", "order_id": str(order["id"]), "amount": "45.00", "method": "cash"})
+        for envelope in (picked, picked, paid):
+            await handle_event(p.orders_db, SPEC.kernel, SPEC.event_handlers, envelope)
+        unknown = Envelope(type="order.no_show", aggregate_id="999999", payload={"order_id": "999999"})
+        await handle_event(p.orders_db, SPEC.kernel, SPEC.event_handlers, unknown)
+        now = (await p.orders.get(f"/orders/{order['id']}", headers=p.consumer(1))).json()
+        assert now["status"] == "picked_up" and now["paid"] is True

@@ -34,6 +34,8 @@ def load_token_issuer(settings: Settings) -> TokenIssuer:
     """The signing key; in development the key pair is generated on first start (never committed)."""
     private, public = Path(settings.jwt_private_key_path), Path(settings.jwt_public_key_path)
     if settings.environment == "development":
+        private.parent.mkdir(parents=True, exist_ok=True)
+        public.parent.mkdir(parents=True, exist_ok=True)
         ensure_signing_keys(private, public)
     if not private.exists():
         raise RuntimeError(f"token signing key not found at {private}; set MC_JWT_PRIVATE_KEY_PATH")

@@ -102,16 +102,22 @@ async def gather(request: Request, scope: Scope) -> Sources:
         [("department", scope.department)] if scope.department else []
     sales_params = [("municipality", c) for c in codes or []] + _period(scope)
     delivery_params = ([("municipality", scope.municipality)] if scope.municipality else []) + _period(scope)
-    point_params = [("limit", "100")] + \
-        ([("municipality", scope.municipality)] if scope.municipality else [])
-    advance_calls = [_get(cl["payments"], "/stats/advances", [("municipality", c)]) for c in codes] if codes \
-        else [_get(cl["payments"], "/stats/advances", [])]
-    supply, sales, deliveries, points, *advances = await asyncio.gather(
+    point_params = [("limit", "100")] + ([("municipality", scope.municipality)] if scope.municipality else [])
+
+    async def delivery_part():
+        # one service, one call at a time: services answer in order, the services run side by side
+        return (await _get(cl["delivery"], "/stats/deliveries", delivery_params),
+                await _all_points(cl["delivery"], point_params))
+
+    async def payments_part():
+        if not codes:
+            return [await _get(cl["payments"], "/stats/advances", [])]
+        return [await _get(cl["payments"], "/stats/advances", [("municipality", c)]) for c in codes]
+
+    supply, sales, (deliveries, points), advances = await asyncio.gather(
         _get(cl["catalog"], "/stats/supply", catalog_params),
         _get(cl["orders"], "/stats/sales", sales_params),
-        _get(cl["delivery"], "/stats/deliveries", delivery_params),
-        _all_points(cl["delivery"], point_params),
-        *advance_calls)
+        delivery_part(), payments_part())
     for name, answer in (("catalog", supply), ("orders", sales), ("delivery", deliveries)):
         if answer is None:
             sources.warnings.append(MISSING[name])

@@ -1,0 +1,185 @@
+"""Throughput of the gateway's proxy against the service called directly, on the same endpoint.
+
+Starts the catalog service and the gateway as uvicorn processes on free local ports (SQLite in a
+temporary folder, or PostgreSQL when CATALOG_DATABASE_URL is set), then loads one light catalog
+endpoint directly and as `/api/catalog/...` through the gateway, alternating, and prints both
+figures and their ratio. Our goal: gateway/direct >= 0.60. The endpoint is `BENCH_PATH`, else the
+first of LIGHT_PATHS that answers 200: `/categories` needs no database, so the proxy's own cost
+shows fully; `/healthz` makes a database round trip.
+
+Uses `wrk` when it is installed (it barely takes CPU from the processes it measures), otherwise a
+bounded aiohttp load generator. Load goes to 127.0.0.1 only, for a fixed time.
+
+    python -m bench gateway          BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_PATH=/healthz
+"""
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+GOAL = 0.60
+LIGHT_PATHS = ("/categories", "/healthz")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port),
+           "--no-access-log", "--timeout-graceful-shutdown", "3"]
+    return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _wait_ok(url: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited at start:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not answering after {seconds:.0f} s")
+
+
+def _wrk(url: str, seconds: float) -> tuple[float, str]:
+    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency", url],
+                         capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors while loading {url}:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    return rps, f"p50 {p50.group(1) if p50 else '?'}, p99 {p99.group(1) if p99 else '?'}"
+
+
+async def _aiohttp_load(url: str, seconds: float) -> tuple[float, str]:
+    import aiohttp
+
+    done = 0
+    errors = 0
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(session):
+        nonlocal done, errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            async with session.get(url) as response:
+                await response.read()
+                if response.status == 200:
+                    done += 1
+                else:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    timeout = aiohttp.ClientTimeout(total=10)
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(CONNECTIONS)))
+        elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{errors} answers were not 200 while loading {url}")
+    quantiles = statistics.quantiles(latencies, n=100)
+    return done / elapsed, f"p50 {quantiles[49] * 1000:.2f}ms, p99 {quantiles[98] * 1000:.2f}ms"
+
+
+def measure(url: str, seconds: float) -> tuple[float, str]:
+    if shutil.which("wrk"):
+        return _wrk(url, seconds)
+    return asyncio.run(_aiohttp_load(url, seconds))
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for proc in processes:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    from services.common.migrations import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        folder = Path(tmp)
+        catalog_port, gateway_port = _free_port(), _free_port()
+        catalog_db = os.environ.get("CATALOG_DATABASE_URL") or f"sqlite+aiosqlite:///{folder / 'catalog.db'}"
+        gateway_db = f"sqlite+aiosqlite:///{folder / 'gateway.db'}"
+        upgrade("catalog", catalog_db)
+        upgrade("gateway", gateway_db)
+        env = {**os.environ, "MC_VAR_DIR": str(folder), "MC_SERVICE_SECRET": "bench-secret",
+               "CATALOG_DATABASE_URL": catalog_db, "GATEWAY_DATABASE_URL": gateway_db,
+               "CATALOG_URL": f"http://127.0.0.1:{catalog_port}", "CATALOG_RELAY_ENABLED": "false",
+               # one client address and no account: lift the limits, keep the limiter's work
+               "GATEWAY_RATE_LIMIT_PER_ADDRESS": "1000000000", "GATEWAY_RATE_LIMIT_PER_ACCOUNT": "1000000000"}
+        # the gateway generates the key pair the catalog verifies with: start it first
+        gateway = _start("gateway.app:create_app", gateway_port, env, folder / "gateway.log")
+        processes = [gateway]
+        try:
+            _wait_ok(f"http://127.0.0.1:{gateway_port}/healthz", gateway, folder / "gateway.log")
+            catalog = _start("services.catalog.app:create_app", catalog_port, env, folder / "catalog.log")
+            processes.append(catalog)
+            _wait_ok(f"http://127.0.0.1:{catalog_port}/healthz", catalog, folder / "catalog.log")
+            candidates = [os.environ["BENCH_PATH"]] if os.environ.get("BENCH_PATH") else LIGHT_PATHS
+            path = next((p for p in candidates if _answers_200(f"http://127.0.0.1:{catalog_port}{p}")), None)
+            if path is None:
+                raise RuntimeError(f"none of {', '.join(candidates)} answers 200 on the catalog")
+            direct_url = f"http://127.0.0.1:{catalog_port}{path}"
+            proxied_url = f"http://127.0.0.1:{gateway_port}/api/catalog{path}"
+            _wait_ok(proxied_url, gateway, folder / "gateway.log")
+            tool = "wrk" if shutil.which("wrk") else "aiohttp load generator"
+            backend = "postgresql" if catalog_db.startswith("postgresql") else "sqlite"
+            limiter = "redis" if os.environ.get("REDIS_URL") else "memory"
+            print(f"catalog GET {path} ({backend}), {tool}, {CONNECTIONS} connections, "
+                  f"{ROUNDS} x {SECONDS:.0f} s each way, rate-limit counters in {limiter}", flush=True)
+            measure(direct_url, 2)  # warm-up: connections, caches, the gateway's pool
+            measure(proxied_url, 2)
+            direct, proxied = [], []
+            for _ in range(ROUNDS):  # alternate, so background load hits both alike
+                rps, latency = measure(direct_url, SECONDS)
+                direct.append(rps)
+                print(f"  direct   {rps:9.0f} req/s   {latency}", flush=True)
+                rps, latency = measure(proxied_url, SECONDS)
+                proxied.append(rps)
+                print(f"  gateway  {rps:9.0f} req/s   {latency}", flush=True)
+            d, g = statistics.mean(direct), statistics.mean(proxied)
+            ratio = g / d
+            print(f"direct {d:.0f} req/s, through the gateway {g:.0f} req/s, "
+                  f"ratio {ratio:.2f} (goal >= {GOAL:.2f}: {'met' if ratio >= GOAL else 'NOT met'})", flush=True)
+        finally:
+            _stop(processes)
+
+
+if __name__ == "__main__":
+    main()

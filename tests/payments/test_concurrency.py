@@ -1,0 +1,86 @@
+"""On PostgreSQL, with real commits: 50 concurrent advance requests on the same receivables give
+exactly one advance, and 50 repeats of one Idempotency-Key give one effect."""
+
+import asyncio
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from services.common.db import make_engine
+from services.payments.advances import create_policy, open_fund, register_financier
+from services.payments.models import advances, entries
+from tests.conftest import live_database, require_postgres
+from tests.payments.conftest import payments_client
+from tests.payments.helpers import close_cycle, deliver, ledger_is_consistent, place_order
+
+
+@asynccontextmanager
+async def small_live_database(url: str):
+    """`live_database` with a small pool: several services' tests share PostgreSQL's connections."""
+    async with live_database(url, "payments") as db:
+        await db.engine.dispose()
+        db.engine = make_engine(url, pool_size=5)
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        db.sessionmaker = async_sessionmaker(db.engine, expire_on_commit=False)
+        yield db
+
+
+async def _world(db, *, auto: int | None):
+    async with db.session() as s:
+        await register_financier(session=s, financier_id=40, name="Banco", kind="development_bank")
+        fund = await open_fund(session=s, financier_id=40, name="Fideicomiso", cap=10_000_000)
+        await create_policy(session=s, financier_id=40, fund_id=fund.id, name="p", advance_rate=Decimal("0.8"),
+                            fee_kind="percent", fee_value=Decimal("2"), min_amount=100, max_amount=1_000_000,
+                            producer_limit=5_000_000, auto_approve_up_to=auto)
+    await close_cycle(db, 60)
+    for i, value in enumerate(("100.00", "150.00")):
+        await place_order(db, 600 + i, 60, consumer=1 + i, lines=[(f"{600 + i}-1", 7, 70 + i, "1", value)])
+        await deliver(db, 6000 + i, 60, producer=7, lines=[(70 + i, "1", "1", value)])
+
+
+async def _count(db, table) -> int:
+    async with db.session() as s:
+        return (await s.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def test_fifty_concurrent_advance_requests_on_the_same_receivables_give_one_advance(migrated, keys):
+    require_postgres()
+    url = migrated.url("payments", "postgres")
+    async with small_live_database(url) as db:
+        await _world(db, auto=10_000_000)
+        async with payments_client(db, keys, url) as client:
+            mine = keys.headers("producer", producer_id=7)
+            ids = [r["id"] for r in (await client.get("/producers/7/eligibility", headers=mine)).json()["receivables"]]
+            answers = await asyncio.gather(*[
+                client.post("/advances", json={"producer_id": 7, "receivable_ids": ids}, headers=mine)
+                for _ in range(50)])
+        codes = sorted(r.status_code for r in answers)
+        assert codes.count(201) == 1, codes
+        assert set(codes) <= {201, 409}
+        assert await _count(db, advances) == 1
+        async with db.session() as s:
+            disbursals = (await s.execute(select(func.count()).select_from(entries)
+                                          .where(entries.c.kind == "advance_disbursal"))).scalar_one()
+        assert disbursals == 1
+        await ledger_is_consistent(db)
+
+
+async def test_fifty_repeats_of_one_idempotency_key_give_one_advance(migrated, keys):
+    require_postgres()
+    url = migrated.url("payments", "postgres")
+    async with small_live_database(url) as db:
+        await _world(db, auto=None)
+        async with payments_client(db, keys, url) as client:
+            headers = {**keys.headers("producer", account_id=77, producer_id=7), "Idempotency-Key": "adelanto-1"}
+            answers = await asyncio.gather(*[
+                client.post("/advances", json={"producer_id": 7, "amount": "50.00"}, headers=headers)
+                for _ in range(50)])
+            codes = [r.status_code for r in answers]
+            assert set(codes) <= {201, 409}, codes
+            assert 201 in codes
+            created = {r.json()["id"] for r in answers if r.status_code == 201}
+            assert len(created) == 1
+        assert await _count(db, advances) == 1
+        await ledger_is_consistent(db)

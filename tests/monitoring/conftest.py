@@ -30,13 +30,13 @@ MUNICIPALITIES = [("020101", "La Paz", "Murillo", "La Paz", -16.4958, -68.1333),
 ORGANIZATIONS = [(1, "cooperativa", "consolidada", "020101", 40, 22), (2, "asociacion", "embrionaria", "020101", 15, 9),
                  (3, "oeca", "en_consolidacion", "020105", 30, 12), (4, "asociacion", "consolidada", "030101", 20, 5)]
 # id, name, gender, phone, municipality, organization
-PRODUCERS = [(1, "Juana Mamani Quispe", "femenino", "+59171110001", "020101", 1),
-             (2, "Pedro Condori Apaza", "masculino", "+59171110002", "020101", 1),
-             (3, "Sabina Choque Limachi", "femenino", "+59171110003", "020101", 2),
-             (4, "Rubén Ticona Copa", "masculino", "+59171110004", "020101", None),
-             (5, "Felipa Huanca Poma", "femenino", "+59171110005", "020105", 3),
-             (6, "Germán Yujra Nina", "masculino", "+59171110006", "020105", 3),
-             (7, "Teodora Colque Cruz", "femenino", "+59171110007", "030101", 4)]
+PRODUCERS = [(1, "Juana Mamani Quispe", "female", "+59171110001", "020101", 1),
+             (2, "Pedro Condori Apaza", "male", "+59171110002", "020101", 1),
+             (3, "Sabina Choque Limachi", "female", "+59171110003", "020101", 2),
+             (4, "Rubén Ticona Copa", "male", "+59171110004", "020101", None),
+             (5, "Felipa Huanca Poma", "female", "+59171110005", "020105", 3),
+             (6, "Germán Yujra Nina", "male", "+59171110006", "020105", 3),
+             (7, "Teodora Colque Cruz", "female", "+59171110007", "030101", 4)]
 # id, producer, name, category, unit, price (centavos), available
 PRODUCTS = [(1, 1, "Papa huaycha", "tuberculos", "arroba", 6000, "20"),
             (2, 2, "Papa huaycha", "tuberculos", "arroba", 5500, "10"),
@@ -173,7 +173,7 @@ async def seed_payments(db) -> None:
                                               fee_kind="percent", fee_value=Decimal(3), min_amount=100,
                                               max_amount=10_000_000, producer_limit=10_000_000, created_at=NOW)])
     await _insert(db, producer_profiles, [
-        dict(producer_id=i, name=n, gender={"femenino": "female", "masculino": "male"}[g], municipality_code=c,
+        dict(producer_id=i, name=n, gender=g, municipality_code=c,
              organization_id=o, updated_at=NOW) for i, n, g, _, c, o in PRODUCERS])
     await _insert(db, advances, [
         dict(id=i, producer_id=p, financier_id=1, fund_id=1, policy_id=1, status=st, eligible_value=principal * 2,

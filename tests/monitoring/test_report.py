@@ -46,7 +46,7 @@ def expected(codes: set[str]) -> dict:
     """Every figure of the report for municipalities `codes` in PERIOD, straight from the records."""
     in_period = {cid for cid, day in CYCLES if PERIOD[0] <= day <= PERIOD[1]}
     producers = [p for p in PRODUCERS if p[4] in codes]
-    women = sum(1 for p in producers if p[2] == "femenino")
+    women = sum(1 for p in producers if p[2] == "female")
     orgs = [o for o in ORGANIZATIONS if o[3] in codes]
 
     sold_lines = []  # (producer, product, quantity, value)
@@ -60,7 +60,7 @@ def expected(codes: set[str]) -> dict:
             if producer(prod[1])[4] in codes:
                 sold_lines.append((prod[1], prod, Decimal(line[4] or line[2]), line_total(line)))
     active = {p for p, *_ in sold_lines}
-    active_women = sum(1 for p in active if producer(p)[2] == "femenino")
+    active_women = sum(1 for p in active if producer(p)[2] == "female")
 
     sold_by_category = defaultdict(int)
     for _, prod, _, value in sold_lines:
@@ -92,7 +92,7 @@ def expected(codes: set[str]) -> dict:
 
     advances = [a for a in ADVANCES if a[2] in ("disbursed", "repaid", "producer_debt") and producer(a[1])[4] in codes]
     value = sum(a[3] for a in advances)
-    women_value = sum(a[3] for a in advances if producer(a[1])[2] == "femenino")
+    women_value = sum(a[3] for a in advances if producer(a[1])[2] == "female")
     return {
         "registered": (len(producers), women, pct(women, len(producers))),
         "active": (len(active), active_women, pct(active_women, len(active))),

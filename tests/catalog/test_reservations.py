@@ -220,10 +220,33 @@ async def test_crossed_multi_line_orders_do_not_deadlock(migrated, keys):
             assert await stock_of(db, pid) == (D("940"), D("60"), D("0"))
 
 
+async def test_orders_batched_in_one_transaction_keep_their_own_all_or_nothing(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (_client, db):
+        producer = await seed_producer(db)
+        papa = await seed_product(db, producer_id=producer, available="10")
+        oca = await seed_product(db, producer_id=producer, name="Oca", available="2")
+        async with db.session() as session:
+            a, b, c = await stock.reserve_orders(session=session, orders=[
+                stock.OrderRequest(order_id="a", lines=[stock.LineRequest("a-1", papa, D(3))]),
+                stock.OrderRequest(order_id="b", lines=[stock.LineRequest("b-1", papa, D(4)),
+                                                        stock.LineRequest("b-2", oca, D(5))]),
+                stock.OrderRequest(order_id="c", lines=[stock.LineRequest("c-1", oca, D(2))]),
+            ])
+        assert [ln["line_id"] for ln in a] == ["a-1"] and [ln["line_id"] for ln in c] == ["c-1"]
+        assert isinstance(b, DomainError) and b.code == "stock_insufficient"
+        assert await stock_of(db, papa) == (D("7"), D("3"), D("0"))
+        assert await stock_of(db, oca) == (D("0"), D("2"), D("0"))
+        async with db.session() as s:
+            held = set((await s.execute(select(ReservationLine.line_id))).scalars())
+        assert held == {"a-1", "c-1"}
+
+
 # --- property: random reserve / release / commit / adjust sequences ---------------------------
 
+quantity = st.integers(1, 4000).map(lambda n: D(n) / 1000)
 operation = st.one_of(
-    st.tuples(st.just("reserve"), st.integers(0, 11), st.integers(1, 4000).map(lambda n: D(n) / 1000)),
+    st.tuples(st.just("reserve"), st.integers(0, 11), quantity),
+    st.tuples(st.just("batch"), st.integers(0, 11), st.lists(quantity, min_size=1, max_size=4)),
     st.tuples(st.just("release"), st.integers(0, 11), st.none()),
     st.tuples(st.just("commit"), st.integers(0, 11), st.none()),
     st.tuples(st.just("adjust"), st.integers(0, 11), st.integers(0, 4000).map(lambda n: D(n) / 1000)),
@@ -238,7 +261,12 @@ async def _run_sequence(url, ops):
             line_id = f"L{n}"
             try:
                 async with db.session() as session:
-                    if kind == "reserve":
+                    if kind == "batch":  # several one-line orders sharing a transaction
+                        await stock.reserve_orders(session=session, orders=[
+                            stock.OrderRequest(order_id=f"b{n}-{i}", lines=[stock.LineRequest(
+                                line_id=f"L{n + i}", product_id=product, quantity=q)])
+                            for i, q in enumerate(qty)])
+                    elif kind == "reserve":
                         await stock.reserve_stock(session=session, order_id=f"o{n}", lines=[
                             stock.LineRequest(line_id=line_id, product_id=product, quantity=qty)])
                     elif kind == "release":

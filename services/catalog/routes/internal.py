@@ -1,6 +1,8 @@
 """Internal stock reservation endpoints for the orders service (docs/internal-api.md)."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 
 from services.catalog import stock
 from services.catalog.schemas import (
@@ -19,11 +21,19 @@ from services.common.auth import ServiceCaller
 router = APIRouter(prefix="/internal/reservations", tags=["internal: stock reservation"], responses=ERROR_RESPONSES)
 
 
+def reservation_batcher(request: Request) -> stock.ReservationBatcher:
+    state = request.app.state
+    if getattr(state, "reservation_batcher", None) is None or state.reservation_batcher.db is not state.db:
+        state.reservation_batcher = stock.ReservationBatcher(state.db)
+    return state.reservation_batcher
+
+
 @router.post("", response_model=ReservationOut, summary="Reserve order lines, all or nothing")
-async def reserve(body: ReservationIn, session: Session, _caller: ServiceCaller):
+async def reserve(body: ReservationIn, _caller: ServiceCaller,
+                  batcher: Annotated[stock.ReservationBatcher, Depends(reservation_batcher)]):
     lines = [stock.LineRequest(line_id=ln.line_id, product_id=ln.product_id, quantity=ln.quantity)
              for ln in body.lines]
-    return {"lines": await stock.reserve_stock(session=session, order_id=body.order_id, lines=lines)}
+    return {"lines": await batcher.reserve(order_id=body.order_id, lines=lines)}
 
 
 @router.post("/release", response_model=ReleasedOut, summary="Return reserved lines to available stock")

@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -197,6 +197,9 @@ async def issue_tokens(*, session: AsyncSession, issuer: TokenIssuer, account: A
     links = {field: getattr(account, field) for field in LINK_FIELDS}
     access = issuer.access_token(account_id=account.id, role=account.role, name=account.name, **links)
     refresh, claims = issuer.refresh_token_with_claims(account_id=account.id)
+    # the account's expired refresh tokens are of no use any more, not even to spot a replay
+    await session.execute(delete(RefreshToken).where(RefreshToken.account_id == account.id,
+                                                     RefreshToken.expires_at < utcnow()))
     session.add(RefreshToken(jti=claims["jti"], account_id=account.id,
                              expires_at=datetime.fromtimestamp(claims["exp"], UTC)))
     await session.flush()

@@ -176,15 +176,18 @@ class ServiceProxy:
                 async for chunk in upstream.content.iter_chunked(64 * 1024):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            timed_out = isinstance(exc, TimeoutError)
-            log.warning("forwarding to %s failed", name, extra={"error": repr(exc), "timed_out": timed_out})
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            if isinstance(exc, TimeoutError):
+                reason, text = "timeout", "did not answer in time"
+            elif isinstance(exc, aiohttp.ClientConnectionError):
+                reason, text = "unreachable", "is not answering"
+            else:  # an answer we cannot pass on, or a request aiohttp refuses to send
+                reason, text = "bad_answer", "could not be reached properly"
+                log.exception("forwarding to %s failed", name)
+            log.warning("forwarding to %s failed", name, extra={"error": repr(exc), "reason": reason})
             if started:
                 return  # the answer was under way: the server closes the connection, the client sees it cut
-            reason = "did not answer in time" if timed_out else "is not answering"
-            start, payload = _json_error(503, "service_unavailable",
-                                         f"the {name} service {reason}; try again shortly",
-                                         {"service": name, "reason": "timeout" if timed_out else "unreachable"},
-                                         [(b"retry-after", b"1")])
+            start, payload = _json_error(503, "service_unavailable", f"the {name} service {text}; try again shortly",
+                                         {"service": name, "reason": reason}, [(b"retry-after", b"1")])
             await send(start)
             await send(payload)

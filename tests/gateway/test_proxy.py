@@ -120,3 +120,25 @@ async def test_the_real_catalog_answers_through_the_gateway(backend, migrated, k
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_reaches_the_service(migrated, keys, probe_url):
+    async with running_gateway(migrated, "sqlite", keys, catalog_url=probe_url,
+                               proxy_max_body_bytes=1000) as gw, gw.client() as client:
+        small = await client.post("/api/catalog/echo/photos", content=b"x" * 1000)
+        assert small.status_code == 200 and len(small.json()["body"]) == 1000
+
+        async def chunks():
+            for _ in range(3):
+                yield b"y" * 600
+
+        big = await client.post("/api/catalog/echo/photos", content=chunks())
+        assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_large_answers_stream_through_whole(migrated, keys, probe_url):
+    async with running_gateway(migrated, "sqlite", keys, catalog_url=probe_url) as gw, gw.client() as client:
+        payload = "ñ" * 1_500_000  # over the buffering limit: streamed in chunks
+        r = await client.put("/api/catalog/echo/big", content=payload.encode())
+        assert r.status_code == 200
+        assert r.json()["body"] == payload

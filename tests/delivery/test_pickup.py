@@ -172,3 +172,18 @@ async def test_delivery_stats_count_orders_pickups_and_no_shows_per_point(delive
                                headers=SERVICE_KEY)
     assert gateway.status_code == 200 and gateway.json()["points"][0]["orders"] == 1
     assert (await client.get("/stats/deliveries", headers=keys.headers("consumer"))).status_code == 403
+
+
+async def test_cancelling_an_order_already_picked_up_changes_nothing_and_is_not_retried(delivery, keys):
+    client, db = delivery
+    point = await create_point(client, keys)
+    code = await booked(client, point["id"], "940")
+    await client.post("/orders/940/pickup", json={"pickup_code": code, "point_id": point["id"]},
+                      headers=keys.headers("coordinator"))
+    handled = await apply(db, Envelope(type="order.cancelled", aggregate_id="940", payload={
+        "order_id": 940, "cycle_id": 5, "consumer_account_id": 1, "delivery_point_id": point["id"],
+        "line_ids": [], "total": "1.00", "reason": "late"}))
+    assert handled is True
+    async with db.session() as session:
+        booking = (await session.execute(select(Booking).where(Booking.order_id == "940"))).scalar_one()
+        assert booking.status == "picked_up"

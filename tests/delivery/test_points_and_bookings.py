@@ -122,3 +122,17 @@ async def outbox_events(db, event_type: str) -> list[dict]:
         rows = (await session.execute(select(kernel.outbox.c.payload).where(kernel.outbox.c.event_type == event_type)
                                       .order_by(kernel.outbox.c.id))).scalars()
         return list(rows)
+
+
+async def test_retired_point_is_kept_but_hidden_and_takes_no_bookings(delivery, keys):
+    client, _ = delivery
+    point = await create_point(client, keys)
+    assert (await client.delete(f"/points/{point['id']}", headers=keys.headers("consumer"))).status_code == 403
+    r = await client.delete(f"/points/{point['id']}", headers=keys.headers("coordinator"))
+    assert r.status_code == 204
+    assert (await client.get(f"/points/{point['id']}")).json()["active"] is False
+    assert point["id"] not in [p["id"] for p in (await client.get("/points")).json()["items"]]
+    assert point["id"] in [p["id"] for p in (await client.get("/points", params={"active": False})).json()["items"]]
+    r = await client.post("/internal/bookings", json={"order_id": "77", "point_id": point["id"], "cycle_id": 1},
+                          headers=SERVICE_KEY)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "point_inactive"

@@ -4,6 +4,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 
 from services.common.app import Session
 from services.common.auth import Principal, Role, require_roles
@@ -81,3 +82,9 @@ async def update_point(point_id: PointId, body: PointUpdate, session: Session, _
 async def availability(point_id: PointId, session: Session,
                        cycle_id: Annotated[int, Query(ge=1, le=MAX_ID)]):
     return await bookings.availability(session=session, point_id=point_id, cycle_id=cycle_id)
+
+
+@router.delete("/points/{point_id}", status_code=204, response_class=Response, summary="Retire a delivery point (kept, made inactive)")
+async def retire_point(point_id: PointId, session: Session, _: Staff):
+    """Bookings and consignments keep referring to a retired point, so it is deactivated, not erased."""
+    await points.update_point(session=session, point_id=point_id, changes=PointUpdate(active=False))

@@ -1,6 +1,6 @@
 """Request and response shapes of the gateway's own API (`/api/auth/...`)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -98,6 +98,11 @@ class AccountPublic(AccountLinks):
     role: Role
     is_active: bool
     created_at: datetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite gives times back naive
 
 
 class AccountUpdate(AccountLinks):

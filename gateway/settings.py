@@ -15,6 +15,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     service_name: str = "gateway"
+    # the gateway emits no events: no relay polling its (empty) outbox
+    relay_enabled: bool = False
     # Private key that signs access tokens (PEM). Generated with the public key on first start in
     # development; production provides both files.
     jwt_private_key_path: str = Field("", validation_alias=AliasChoices(

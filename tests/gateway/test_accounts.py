@@ -38,6 +38,7 @@ async def test_register_then_log_in_by_phone_in_another_spelling(backend, migrat
         me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert me.status_code == 200
         assert me.json()["id"] == account["id"] and me.json()["name"] == "Juana Mamani"
+        assert me.json()["created_at"] == account["created_at"]  # the same instant, in UTC, on both databases
 
 
 async def test_register_then_log_in_by_email_in_any_case(backend, migrated, keys):

@@ -13,6 +13,7 @@ subscribed events come back through `inbox.handle_event`, which dedupes by event
 """
 
 import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -160,9 +161,13 @@ class NatsTransport:
                 import nats
 
                 try:
-                    self._nc = await nats.connect(self.url, connect_timeout=self.timeout,
-                                                  allow_reconnect=True, max_reconnect_attempts=-1,
-                                                  reconnect_time_wait=0.5, name=f"mercado-{self.service}")
+                    # Few reconnect attempts: nats-py also applies them to the first connect. Once the
+                    # client gives up it is closed, and the next call here connects afresh.
+                    self._nc = await asyncio.wait_for(
+                        nats.connect(self.url, connect_timeout=self.timeout, allow_reconnect=True,
+                                     max_reconnect_attempts=3, reconnect_time_wait=0.5,
+                                     name=f"mercado-{self.service}"),
+                        timeout=self.timeout * 2 + 2)
                 except Exception as exc:  # unreachable broker: keep the events, retry later
                     self._nc = None
                     raise PublishError(f"NATS not reachable at {self.url}: {exc!r}") from None
@@ -249,10 +254,9 @@ class NatsTransport:
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
-            try:
-                await self._nc.drain()
-            except Exception:
-                await self._nc.close()
+            # Plain close, not drain: unacked messages are simply redelivered to the next consumer.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), timeout=self.timeout)
         self._nc = self._js = self._sub = None
 
 

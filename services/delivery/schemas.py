@@ -217,6 +217,8 @@ class RoutePlanRequest(BaseModel):
     service_minutes: int | None = Field(default=None, ge=0, le=240)
     average_speed_kmh: float | None = Field(default=None, gt=1, le=150)
     max_seconds: float | None = Field(default=None, gt=0, le=30, description="solver time budget")
+    collection: bool = Field(default=False, description="also plan the collection routes the day before: "
+                             "producers' pickup places -> hub")
 
 
 class RouteStop(BaseModel):
@@ -239,6 +241,37 @@ class PlannedRoute(BaseModel):
     return_time: str
 
 
+class CollectionStop(BaseModel):
+    sequence: int
+    lat: float
+    lon: float
+    producer_ids: list[int]
+    consignment_ids: list[int]
+    name: str
+    load_kg: float
+    arrival: str
+    distance_from_previous_km: float
+
+
+class CollectionRoute(BaseModel):
+    vehicle: int
+    stops: list[CollectionStop]
+    load_kg: float
+    capacity_kg: float
+    distance_km: float
+    departure: str
+    return_time: str
+
+
+class Collection(BaseModel):
+    date: date
+    routes: list[CollectionRoute]
+    total_distance_km: float
+    total_load_kg: float
+    without_pickup_place: list[int] = Field(description="consignments with no pickup coordinates: brought to "
+                                                        "the hub by their producers")
+
+
 class RoutePlanOut(BaseModel):
     cycle_id: int
     delivery_date: date
@@ -248,6 +281,7 @@ class RoutePlanOut(BaseModel):
     routes: list[PlannedRoute]
     total_distance_km: float
     total_load_kg: float
+    collection: Collection | None = None
     created_at: datetime
 
 

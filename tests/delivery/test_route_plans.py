@@ -101,3 +101,22 @@ async def test_only_staff_plan_routes(demo, keys):
     r = await client.post(f"/cycles/{DEMO_CYCLE_ID}/routes", json={"vehicles": FLEET},
                           headers=keys.headers("producer"))
     assert r.status_code == 403
+
+
+async def test_collection_routes_pick_up_every_consignment_once_within_capacity(demo, keys):
+    client, _, world = demo
+    r = await client.post(f"/cycles/{DEMO_CYCLE_ID}/routes",
+                          json={"vehicles": FLEET, "collection": True, "max_seconds": 1},
+                          headers=keys.headers("coordinator"))
+    assert r.status_code == 201, r.text
+    collection = r.json()["collection"]
+    assert collection["date"] == "2026-11-27"  # the day before delivery
+    payload = demo_cycle_payload(world)
+    collected = Counter()
+    for route in collection["routes"]:
+        assert route["load_kg"] <= FLEET["capacity_kg"]
+        for stop in route["stops"]:
+            collected.update(stop["producer_ids"])
+    assert collected == Counter(c["producer_id"] for c in payload["consignments"])
+    assert collection["total_load_kg"] == pytest.approx(r.json()["total_load_kg"], abs=0.001)
+    assert collection["without_pickup_place"] == []

@@ -125,6 +125,16 @@ class ServiceProxy:
             target += "?" + query.decode("latin-1")
         return URL(target, encoded=True)
 
+    def _public_location(self, name: str, base: str, location: bytes) -> bytes:
+        """A redirect to the service's own address or path, as the client must follow it: through
+        the gateway, under the service's prefix."""
+        text = location.decode("latin-1")
+        if text.startswith(base + "/") or text == base:
+            text = self.prefixes[name] + (text[len(base):] or "/")
+        elif text.startswith("/") and not text.startswith("//"):
+            text = self.prefixes[name] + text
+        return text.encode("latin-1")
+
     def _request_headers(self, scope, name: str) -> list[tuple[str, str]]:
         headers = []
         forwarded_for = None
@@ -165,6 +175,9 @@ class ServiceProxy:
                                        headers=self._request_headers(scope, name), data=body or None,
                                        allow_redirects=False) as upstream:
                 headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in DROP_RESPONSE]
+                if 300 <= upstream.status < 400:
+                    headers = [(k, self._public_location(name, base, v) if k == b"location" else v)
+                               for k, v in headers]
                 length = upstream.content_length
                 if length is not None and length <= BUFFER_LIMIT:
                     payload = await upstream.read()

@@ -46,19 +46,35 @@ async def producer_home(request: Request, web: Web):
         {"organization": principal.organization_id, "limit": 100}
     page = await optional(web, "GET", "/api/catalog/products", notes, "Productos", params=params)
     products = [views.product_view(p) for p in views.items_of(page)]
-    statement = eligibility = None
-    picks: list[dict] = []
+    receivables, statement, eligibility, advances, picks = [], None, None, [], []
     if producer_id:
-        statement = await optional(web, "GET", f"/api/payments/producers/{producer_id}/statement", notes,
-                                   "Estado de cuenta")
+        receivables = await optional(web, "GET", f"/api/payments/producers/{producer_id}/receivables", notes,
+                                     "Estado de cuenta") or []
+        if receivables:
+            statement = await optional(web, "GET", f"/api/payments/producers/{producer_id}/statement", notes,
+                                       "Liquidación", params={"cycle_id": receivables[0]["cycle_id"]})
         eligibility = await optional(web, "GET", f"/api/payments/producers/{producer_id}/eligibility", notes,
                                      "Pronto pago")
-        consignments = await optional(web, "GET", "/api/delivery/consignments", notes, "Lista de recojo",
-                                      params={"producer_id": producer_id, "limit": 20})
-        picks = views.items_of(consignments)
+        advances = await optional(web, "GET", f"/api/payments/producers/{producer_id}/advances", notes,
+                                  "Adelantos") or []
+        picks = await pick_list(web, producer_id, notes)
     return render(request, web, "producer.html", title="Mis productos", products=products, statement=statement,
-                  eligibility=eligibility, picks=picks, notes=notes, idempotency_key=uuid.uuid4().hex,
-                  producer_id=producer_id)
+                  receivables=receivables[:10], eligibility=eligibility, advances=advances[:10], picks=picks,
+                  notes=notes, idempotency_key=uuid.uuid4().hex, producer_id=producer_id)
+
+
+async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list[dict]:
+    """What the producer brings to each point: her pending consignments of closed cycles (delivery)."""
+    response = await web.call("GET", "/api/delivery/consignments", raw=True,
+                              params={"producer_id": producer_id, "limit": 50})
+    if response.status_code in (401, 403):
+        notes.append("Lista de recojo: su organización o la coordinación se la entrega impresa "
+                     "(el servicio de entregas no la muestra a cuentas de productor).")
+        return []
+    if response.status_code != 200:
+        notes.append("Lista de recojo: no disponible en este momento.")
+        return []
+    return [c for c in views.items_of(response.json()) if c.get("status") == "pending"]
 
 
 @router.post("/productor/productos/{product_id}")
@@ -233,10 +249,10 @@ async def financier_home(request: Request, web: Web):
     if principal.financier_id:
         portfolio = await optional(web, "GET", f"/api/payments/financiers/{principal.financier_id}/portfolio",
                                    notes, "Cartera")
-    pending = views.items_of(await optional(web, "GET", "/api/payments/advances", notes, "Solicitudes",
-                                            params={"status": "requested", "limit": 50}))
+    advances = await optional(web, "GET", "/api/payments/advances", notes, "Solicitudes") or []
+    pending = [a for a in advances if a.get("status") in ("requested", "approved")]
     return render(request, web, "financier.html", title="Cartera de pronto pago", portfolio=portfolio,
-                  pending=pending, notes=notes)
+                  pending=pending, recent=[a for a in advances if a not in pending][:20], notes=notes)
 
 
 @router.post("/financiador/adelantos/{advance_id}/{action}")

@@ -11,6 +11,7 @@ import pytest
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy import MetaData
 
 from gateway.app import create_app
@@ -105,6 +106,10 @@ def probe_router() -> APIRouter:
     async def echo(rest: str, request: Request):
         return {"method": request.method, "path": request.url.path, "query": request.url.query,
                 "headers": dict(request.headers), "body": (await request.body()).decode()}
+
+    @router.get("/moved")
+    async def moved(request: Request):
+        return RedirectResponse(str(request.url_for("whoami")), status_code=307)
 
     @router.get("/slow")
     async def slow():

@@ -142,3 +142,10 @@ async def test_large_answers_stream_through_whole(migrated, keys, probe_url):
         r = await client.put("/api/catalog/echo/big", content=payload.encode())
         assert r.status_code == 200
         assert r.json()["body"] == payload
+
+
+async def test_redirects_of_a_service_point_back_through_the_gateway(migrated, keys, probe_url):
+    async with running_gateway(migrated, "sqlite", keys, catalog_url=probe_url) as gw, gw.client() as client:
+        r = await client.get("/api/catalog/moved")
+        assert r.status_code == 307
+        assert r.headers["location"] == "/api/catalog/whoami"

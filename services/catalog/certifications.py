@@ -3,12 +3,12 @@
 A product shows as certified only while a certification covers it today: status `certificado`,
 `valid_until` not past, held by its producer or by the producer's organization, and naming the
 product's category (or no category at all, which covers every product of the holder). The same
-rule is one SQL expression (`certified_clause`) for search filters, so lists and details agree.
+rule is also one SQL condition (`certified_clause`) for search filters, so lists and details agree.
 """
 
 from datetime import date
 
-from sqlalchemy import String, and_, cast, exists, literal, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog import access
@@ -18,8 +18,6 @@ from services.catalog.schemas import CertificationChangeOut, CertificationIn, Ce
 from services.common.auth import Principal
 from services.common.errors import InvalidInput, NotFound
 from services.common.tables import utcnow
-
-certifications = Certification.__table__
 
 
 def today() -> date:
@@ -34,20 +32,30 @@ def covers(cert, category: str) -> bool:
     return not cert.categories or category in cert.categories
 
 
-def certified_clause(day: date, *, product=None, producer=None):
-    """SQL: the product (joined to its producer) is covered today by a valid certification."""
+async def certified_clause(*, session: AsyncSession, day: date, product=None, producer=None):
+    """SQL: the product (joined to its producer) is covered on `day` by a valid certification.
+
+    The valid certifications are few next to the products, so they are read first and the rule
+    becomes plain IN lists grouped by the categories they cover: a hash probe per product row.
+    """
     product = product if product is not None else Product.__table__
     producer = producer if producer is not None else Producer.__table__
-    c = certifications
-    categories_text = cast(c.c.categories, String)
-    return exists(select(literal(1)).where(
-        c.c.status == CertificationStatus.certificado.value,
-        or_(c.c.valid_until.is_(None), c.c.valid_until >= day),
-        or_(c.c.producer_id == product.c.producer_id,
-            and_(producer.c.organization_id.is_not(None), c.c.organization_id == producer.c.organization_id)),
-        # categories is a JSON list of slugs: "[]" covers everything, else the slug must be listed
-        or_(categories_text == "[]", categories_text.like(literal('%"') + product.c.category + literal('"%'))),
-    ))
+    valid = (await session.execute(
+        select(Certification.producer_id, Certification.organization_id, Certification.categories)
+        .where(Certification.status == CertificationStatus.certificado.value,
+               or_(Certification.valid_until.is_(None), Certification.valid_until >= day)))).all()
+    groups: dict[tuple[str, frozenset], set[int]] = {}
+    for producer_id, organization_id, categories in valid:
+        key = ("producer" if producer_id is not None else "organization", frozenset(categories or ()))
+        groups.setdefault(key, set()).add(producer_id if producer_id is not None else organization_id)
+    terms = []
+    for (holder, categories), ids in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
+        column = product.c.producer_id if holder == "producer" else producer.c.organization_id
+        term = and_(column.is_not(None), column.in_(sorted(ids)))  # never NULL, so NOT works too
+        if categories:
+            term = and_(term, product.c.category.in_(sorted(categories)))
+        terms.append(term)
+    return or_(*terms) if terms else false()
 
 
 def _out(cert: Certification, history: list[CertificationChange], day: date) -> CertificationOut:

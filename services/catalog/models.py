@@ -227,6 +227,8 @@ class Product(Base, table=True):
         Index("ix_products_active_name", "active", "search_name", "id"),
         Index("ix_products_active_newest", "active", "created_at", "id"),
         Index("ix_products_category_price", "category", "price_centavos", "id"),
+        Index("ix_products_category_name", "category", "search_name", "id"),
+        Index("ix_products_category_newest", "category", "id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

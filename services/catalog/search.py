@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.certifications import certified_clause, today
@@ -71,7 +71,12 @@ async def search_products(*, session: AsyncSession, filters: SearchFilters, sort
                           store=None) -> tuple[list[ProductOut], str | None]:
     if filters.min_price is not None and filters.max_price is not None and filters.min_price > filters.max_price:
         raise InvalidInput("min_price is above max_price", code="invalid_price_range")
-    query = product_rows_query().where(products.c.active.is_(True))
+    columns, descending = _KEYS[sort]
+    needs_producer = bool(filters.municipality) or filters.organization is not None or filters.certified is not None
+    source = products.join(producers, producers.c.id == products.c.producer_id) if needs_producer else products
+    # first the page's ids and sort keys (narrow rows), then the full rows of just those
+    query = select(*{c.name: c for c in (products.c.id, *columns)}.values()).select_from(source) \
+        .where(products.c.active.is_(True))
     if filters.q:
         needle = fold(filters.q)
         if needle:
@@ -85,19 +90,35 @@ async def search_products(*, session: AsyncSession, filters: SearchFilters, sort
     if filters.producer is not None:
         query = query.where(products.c.producer_id == filters.producer)
     if filters.certified is not None:
-        clause = certified_clause(today())
+        clause = await certified_clause(session=session, day=today())
         query = query.where(clause if filters.certified else ~clause)
     if filters.min_price is not None:
         query = query.where(products.c.price_centavos >= to_centavos(filters.min_price))
     if filters.max_price is not None:
         query = query.where(products.c.price_centavos <= to_centavos(filters.max_price))
-
-    columns, descending = _KEYS[sort]
     after = _cursor(params, sort)
     if after is not None:
         query = query.where(_after(columns, after, descending))
-    query = query.order_by(*[c.desc() if descending else c.asc() for c in columns]).limit(params.limit + 1)
-    rows = list((await session.execute(query)).all())
-    rows, cursor = make_page(rows, params.limit,
-                             lambda r: [getattr(r, c.name) for c in columns])
+
+    narrowing = filters.q or filters.municipality or filters.organization is not None \
+        or filters.producer is not None or filters.certified is not None
+    keys = columns
+    if narrowing:
+        # Find the matches first (trigram or foreign-key indexes), then sort just them: without this
+        # fence the planner walks the whole sort index hoping to meet matches early, which is slow
+        # when they sort late ("quinua" by name). OFFSET 0 keeps the subquery from being flattened.
+        matches = query.offset(0).subquery("matches")
+        keys = tuple(matches.c[c.name] for c in columns)
+        query = select(matches)
+    order = [c.desc() if descending else c.asc() for c in keys]
+    page = query.order_by(*order).limit(params.limit + 1).subquery("page")
+    page_keys = [page.c[c.name] for c in columns]
+    full = product_rows_query().join(page, page.c.id == products.c.id) \
+        .order_by(*[c.desc() if descending else c.asc() for c in page_keys])
+    if session.bind.dialect.name == "postgresql":
+        # cached data on SSD: without this the planner prices the trigram index too high and
+        # scans the whole table for a text search
+        await session.execute(text("SET LOCAL random_page_cost = 1.1"))
+    rows = list((await session.execute(full)).all())
+    rows, cursor = make_page(rows, params.limit, lambda r: [getattr(r, c.name) for c in columns])
     return await views(session=session, rows=rows, store=store), cursor

@@ -48,6 +48,10 @@ def make_session(*, connect_timeout: float, total_timeout: float, max_connection
     )
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
+
+
 def _json_error(status: int, code: str, message: str, details: dict | None = None,
                 extra: list[tuple[bytes, bytes]] = ()) -> tuple[dict, dict]:
     body = orjson.dumps(error_body(code, message, details))
@@ -94,8 +98,10 @@ class ServiceProxy:
         await self._forward(scope, receive, send, name, base, rest)
 
     async def _read_body(self, receive) -> bytes | None:
-        """The whole request body, or None when it is over the limit."""
+        """The whole request body, or None when it is over the limit. Raises ClientGone."""
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         body = message.get("body", b"")
         if not message.get("more_body", False):
             return body
@@ -104,7 +110,7 @@ class ServiceProxy:
         while message.get("more_body", False):
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b""
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -162,7 +168,10 @@ class ServiceProxy:
         return headers
 
     async def _forward(self, scope, receive, send, name: str, base: str, rest: str) -> None:
-        body = await self._read_body(receive)
+        try:
+            body = await self._read_body(receive)
+        except ClientGone:
+            return  # nobody to answer, and nothing to forward on their behalf
         if body is None:
             start, payload = _json_error(413, "payload_too_large",
                                          f"the request body is over {self.max_body} bytes")

@@ -6,10 +6,12 @@ the JSON shape (decimal strings in bolivianos); shares are percentages with one 
 
 - producers: registered in the territory (catalog), and active = sold at least once in the period
   (orders), both by gender with the women's share;
-- supply: offered (catalog, today's stock at the asking price) and sold (orders, at the price paid,
-  in the period), by category and by product (category, name, unit);
-- fair-price index: average price paid over the municipality's reference price, times 100 (100 =
-  paid exactly the reference), per product and weighted by value sold for the territory.
+- supply: offered by the territory's producers (catalog, today's stock at the asking price), sold by
+  them (orders, at the price paid, in the period), and delivered at the territory's delivery points
+  (orders, in the period: what reached its markets, wherever it was grown), by category and product;
+- fair-price index: average price paid at the territory's points over the municipality's reference
+  price (references are market prices of the place where the sale happens), times 100 (100 = paid
+  exactly the reference), per product and weighted by value sold for the territory.
 """
 
 import unicodedata
@@ -78,7 +80,8 @@ class Offer:
 
 @dataclass
 class Sale:
-    """What sold of one product kind from producers of one municipality, in the period (orders)."""
+    """What sold of one product kind in the period (orders), and where: `municipality_code` is the
+    producers' municipality for supply figures, the delivery point's for market figures."""
 
     municipality_code: str
     category: str
@@ -86,6 +89,7 @@ class Sale:
     unit: str
     quantity: Decimal
     value: int  # centavos at the price paid
+    point_id: int | None = None
 
 
 @dataclass
@@ -123,7 +127,8 @@ class Sources:
     organization_members: int = 0
     organization_women: int = 0
     offers: list[Offer] = field(default_factory=list)
-    sales: list[Sale] = field(default_factory=list)
+    sales: list[Sale] = field(default_factory=list)  # sold by the territory's producers
+    market: list[Sale] = field(default_factory=list)  # delivered at the territory's points
     references: list[Reference] = field(default_factory=list)
     orders: int = 0
     points: list[PointLine] = field(default_factory=list)
@@ -172,7 +177,8 @@ def supply_figures(sources: Sources) -> dict:
     def row(category: str, product: str, unit: str) -> dict:
         return rows.setdefault(_key(category, product, unit), {
             "category": category, "product": product, "unit": unit, "offered_quantity": Decimal(0),
-            "offered_value": 0, "sold_quantity": Decimal(0), "sold_value": 0})
+            "offered_value": 0, "sold_quantity": Decimal(0), "sold_value": 0, "delivered_quantity": Decimal(0),
+            "delivered_value": 0})
 
     for o in sources.offers:
         r = row(o.category, o.product, o.unit)
@@ -182,22 +188,34 @@ def supply_figures(sources: Sources) -> dict:
         r = row(s.category, s.product, s.unit)
         r["sold_quantity"] += s.quantity
         r["sold_value"] += s.value
+    for s in sources.market:
+        r = row(s.category, s.product, s.unit)
+        r["delivered_quantity"] += s.quantity
+        r["delivered_value"] += s.value
     by_category: dict[str, dict] = {}
     for r in rows.values():
-        c = by_category.setdefault(r["category"], {"category": r["category"], "offered": 0, "sold": 0, "products": 0})
+        c = by_category.setdefault(r["category"], {"category": r["category"], "offered": 0, "sold": 0,
+                                                   "delivered": 0, "products": 0})
         c["offered"] += r["offered_value"]
         c["sold"] += r["sold_value"]
+        c["delivered"] += r["delivered_value"]
         c["products"] += 1
     products = [{**r, "offered_quantity": qty(r["offered_quantity"]), "offered_value": bs(r["offered_value"]),
-                 "sold_quantity": qty(r["sold_quantity"]), "sold_value": bs(r["sold_value"])}
+                 "sold_quantity": qty(r["sold_quantity"]), "sold_value": bs(r["sold_value"]),
+                 "delivered_quantity": qty(r["delivered_quantity"]), "delivered_value": bs(r["delivered_value"])}
                 for r in sorted(rows.values(), key=lambda r: (r["category"], fold(r["product"]), r["unit"]))]
     categories = [{"category": c["category"], "label": CATEGORY_LABELS.get(c["category"], c["category"] or "—"),
-                   "products": c["products"], "offered_value": bs(c["offered"]), "sold_value": bs(c["sold"])}
-                  for c in sorted(by_category.values(), key=lambda c: (-c["offered"], -c["sold"], c["category"]))]
+                   "products": c["products"], "offered_value": bs(c["offered"]), "sold_value": bs(c["sold"]),
+                   "delivered_value": bs(c["delivered"])}
+                  for c in sorted(by_category.values(),
+                                  key=lambda c: (-c["offered"], -c["delivered"], -c["sold"], c["category"]))]
     return {"offered_value": bs(sum(o.value for o in sources.offers)),
             "sold_value": bs(sum(s.value for s in sources.sales)),
+            "delivered_value": bs(sum(s.value for s in sources.market)),
             "by_category": categories, "by_product": products,
-            "note": "ofertado = stock disponible hoy a precio de oferta; vendido = pedidos del periodo al precio pagado"}
+            "note": "ofertado = stock disponible hoy de productores del territorio, a precio de oferta; "
+                    "vendido = lo que esos productores vendieron en el periodo, al precio pagado; "
+                    "entregado = lo vendido en los puntos de entrega del territorio en el periodo"}
 
 
 def reference_for(sale: Sale, references: list[Reference]) -> Reference | None:
@@ -222,7 +240,7 @@ def price_figures(sources: Sources) -> dict:
     groups: dict[tuple, dict] = {}
     paid_total = 0
     at_reference = Decimal(0)
-    for sale in sources.sales:
+    for sale in sources.market:
         ref = reference_for(sale, sources.references)
         if ref is None or not sale.quantity or not ref.price:
             continue
@@ -253,8 +271,8 @@ def price_figures(sources: Sources) -> dict:
          "reference": bs(r.price), "average_offered": bs(r.offered_average) if r.offered_average else None}
         for r in sources.references]
     return {"fair_price_index": pct(index), "items": items, "offered_vs_reference": offered_vs_reference,
-            "note": "índice = precio medio pagado / precio de referencia × 100, ponderado por lo vendido "
-                    "(100 = se pagó la referencia)"}
+            "note": "índice = precio medio pagado en los puntos del territorio / precio de referencia del "
+                    "municipio × 100, ponderado por lo vendido (100 = se pagó la referencia)"}
 
 
 def point_figures(points: list[PointLine]) -> list[dict]:
@@ -303,6 +321,7 @@ def program_report(sources: Sources) -> dict:
         "municipalities_reached": len(reached),
         "volume_sold_kg": qty(kg_sold(sources.sales)),
         "value_sold": bs(sum(s.value for s in sources.sales)),
+        "value_delivered_in_territory": bs(sum(s.value for s in sources.market)),
         "orders": sources.orders,
         "advances_value": bs(int(sources.advances.get("value", 0))),
     }

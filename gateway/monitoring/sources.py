@@ -103,21 +103,33 @@ async def gather(request: Request, scope: Scope) -> Sources:
     sales_params = [("municipality", c) for c in codes or []] + _period(scope)
     delivery_params = ([("municipality", scope.municipality)] if scope.municipality else []) + _period(scope)
     point_params = [("limit", "100")] + ([("municipality", scope.municipality)] if scope.municipality else [])
+    wanted = set(codes) if codes is not None else None
 
+    # one service, one call at a time: a service answers in order, the services run side by side
     async def delivery_part():
-        # one service, one call at a time: services answer in order, the services run side by side
-        return (await _get(cl["delivery"], "/stats/deliveries", delivery_params),
-                await _all_points(cl["delivery"], point_params))
+        points = await _all_points(cl["delivery"], point_params)
+        points = [p for p in points if wanted is None or p["municipality_code"] in wanted]
+        return points, await _get(cl["delivery"], "/stats/deliveries", delivery_params)
+
+    delivery_task = asyncio.ensure_future(delivery_part())
+
+    async def orders_part():
+        sales = await _get(cl["orders"], "/stats/sales", sales_params)
+        if codes is None or sales is None:
+            return sales, sales  # the whole country: what its producers sold is what its points delivered
+        points, _ = await delivery_task
+        if not points:
+            return sales, {"products": []}
+        return sales, await _get(cl["orders"], "/stats/sales", [("point", str(p["id"])) for p in points]
+                                 + _period(scope))
 
     async def payments_part():
         if not codes:
             return [await _get(cl["payments"], "/stats/advances", [])]
         return [await _get(cl["payments"], "/stats/advances", [("municipality", c)]) for c in codes]
 
-    supply, sales, (deliveries, points), advances = await asyncio.gather(
-        _get(cl["catalog"], "/stats/supply", catalog_params),
-        _get(cl["orders"], "/stats/sales", sales_params),
-        delivery_part(), payments_part())
+    supply, (sales, market), (points, deliveries), advances = await asyncio.gather(
+        _get(cl["catalog"], "/stats/supply", catalog_params), orders_part(), delivery_task, payments_part())
     for name, answer in (("catalog", supply), ("orders", sales), ("delivery", deliveries)):
         if answer is None:
             sources.warnings.append(MISSING[name])
@@ -125,8 +137,9 @@ async def gather(request: Request, scope: Scope) -> Sources:
         read_supply(supply, sources)
     if sales is not None:
         read_sales(sales, sources, codes)
+        read_market(market or {}, sources, points)
     if deliveries is not None:
-        read_deliveries(deliveries, points or [], sources, codes)
+        read_deliveries(deliveries, points, sources, codes)
     present = [a for a in advances if a is not None]
     if not present:
         sources.warnings.append(MISSING["payments"])
@@ -193,6 +206,18 @@ def read_sales(raw: dict, sources: Sources, codes: list[str] | None) -> None:
         [row.get("by_gender") or {} for row in raw.get("producers") or []
          if wanted is None or row.get("municipality_code") in wanted])
     sources.orders = int(raw.get("orders") or 0)
+
+
+def read_market(raw: dict, sources: Sources, points: list[dict]) -> None:
+    """Sales delivered at the scope's points, placed in the point's municipality (for its references)."""
+    where = {p["id"]: p["municipality_code"] for p in points}
+    for row in raw.get("products") or []:
+        point = row.get("delivery_point_id")
+        if point not in where:
+            continue
+        sources.market.append(Sale(municipality_code=where[point] or "", category=row.get("category") or "",
+                                   product=row["product"], unit=row["unit"], quantity=dec(row.get("quantity")),
+                                   value=cents(row.get("value")), point_id=point))
 
 
 def read_deliveries(raw: dict, points: list[dict], sources: Sources, codes: list[str] | None) -> None:

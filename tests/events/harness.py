@@ -30,7 +30,15 @@ FAST = {"relay_poll_seconds": 0.05, "relay_backoff_seconds": 0.02, "relay_backof
         "http_timeout_seconds": 2.0}
 
 
+# Events whose handler fails on its first tries: {(aggregate id, seq): failures left}.
+FLAKY: dict[tuple[str, int], int] = {}
+
+
 async def record_handled(session, envelope) -> None:
+    key = (envelope.aggregate_id, envelope.payload["seq"])
+    if FLAKY.get(key):
+        FLAKY[key] -= 1
+        raise RuntimeError(f"handler failing on purpose for {key}")
     await emit(session, payments_kernel, event_type="probe.handled", aggregate_id=envelope.aggregate_id,
                payload={"event_id": envelope.id, "event_type": envelope.type, "seq": envelope.payload["seq"]})
 
@@ -67,14 +75,17 @@ def subscriber_app(db: Database, url: str, keys, **settings):
                               database=db, verifier=keys.verifier)
 
 
-async def emit_events(db: Database, events: list[tuple[str, int]], event_type: str = "order.placed") -> list[str]:
-    """Commit one transaction per event (aggregate id, seq); return the event ids."""
+async def emit_events(db: Database, events: list[tuple[str, int]], event_type: str = "order.placed", *,
+                      together: bool = False) -> list[str]:
+    """Commit one transaction per event (aggregate id, seq), or one for all; return the event ids."""
     ids = []
-    for aggregate, seq in events:
+    batches = [events] if together else [[e] for e in events]
+    for batch in batches:
         async with db.session() as session:
-            envelope = await emit(session, orders_kernel, event_type=event_type, aggregate_id=aggregate,
-                                  payload={"order_id": aggregate, "seq": seq})
-            ids.append(envelope.id)
+            for aggregate, seq in batch:
+                envelope = await emit(session, orders_kernel, event_type=event_type, aggregate_id=aggregate,
+                                      payload={"order_id": aggregate, "seq": seq})
+                ids.append(envelope.id)
     return ids
 
 

@@ -8,11 +8,14 @@ from sqlalchemy import func, select, update
 from services.common.db import Database, make_engine
 from services.common.events import Envelope
 from services.common.relay import Relay
+from services.common.settings import SERVICE_NAMES
 from services.common.tables import utcnow
+from services.common.transports import spec_subscribers
 from services.orders.models import kernel as orders_kernel
 from services.payments.models import kernel as payments_kernel
 from tests.conftest import app_client
 from tests.events.harness import (
+    FLAKY,
     assert_in_order_per_aggregate,
     emit_events,
     eventually,
@@ -175,3 +178,30 @@ async def test_several_relays_on_one_outbox_keep_each_aggregate_in_order(backend
                 async with pub_db.session() as session:
                     tries = (await session.execute(select(func.max(orders_kernel.outbox.c.attempts)))).scalar()
                 assert tries == 1  # no event was claimed twice
+
+
+async def test_failing_handler_is_retried_and_the_aggregate_waits_for_it(backend, migrated, keys):
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, \
+            live_kernel_database(sub_url, payments_kernel) as sub_db:
+        FLAKY.clear()
+        FLAKY[("f-1", 1)] = 2
+        async with serving(subscriber_app(sub_db, sub_url, keys)) as sub:
+            publisher = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url, relay_enabled=True)
+            async with app_client(publisher):
+                ids = await emit_events(pub_db, [("f-1", 1), ("f-1", 2), ("f-2", 1), ("f-1", 3)], together=True)
+                seen = await eventually(lambda: _all_handled(sub_db, len(ids)))
+        assert FLAKY[("f-1", 1)] == 0
+        assert_in_order_per_aggregate(seen, {"f-1": [1, 2, 3], "f-2": [1]})
+        assert seen[0][:2] == ("f-2", 1)  # the other order did not wait for the failing one
+
+
+def test_subscribers_are_the_services_whose_spec_handles_the_event():
+    import importlib
+
+    specs = {name: importlib.import_module(f"services.{name}.app").SPEC for name in SERVICE_NAMES}
+    for source in SERVICE_NAMES:
+        subscribers = spec_subscribers(source)
+        for event_type in {t for spec in specs.values() for t in spec.event_handlers} | {"no.such.event"}:
+            expected = {n for n, spec in specs.items() if n != source and event_type in spec.event_handlers}
+            assert set(subscribers(event_type)) == expected

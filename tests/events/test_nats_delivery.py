@@ -20,6 +20,7 @@ from services.orders.models import kernel as orders_kernel
 from services.payments.models import kernel as payments_kernel
 from tests.conftest import app_client
 from tests.events.harness import (
+    FLAKY,
     NATS_URL,
     assert_in_order_per_aggregate,
     delete_stream,
@@ -155,3 +156,18 @@ async def test_event_committed_by_a_killed_process_goes_through_jetstream_after_
         async with app_client(publisher), app_client(subscriber):
             seen = await eventually(lambda: _all_handled(sub_db, 1))
         assert seen == [("crash-1", 1, event_id)]
+
+
+async def test_failing_handler_is_redelivered_before_anything_after_it(names, backend, migrated, keys):
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, \
+            live_kernel_database(sub_url, payments_kernel) as sub_db:
+        FLAKY.clear()
+        FLAKY[("f-1", 1)] = 2
+        publisher = publisher_app(pub_db, pub_url, keys, relay_enabled=True, **names)
+        subscriber = subscriber_app(sub_db, sub_url, keys, relay_enabled=True, **names)
+        async with app_client(publisher), app_client(subscriber):
+            ids = await emit_events(pub_db, [("f-1", 1), ("f-1", 2), ("f-2", 1), ("f-1", 3)])
+            seen = await eventually(lambda: _all_handled(sub_db, len(ids)))
+        assert FLAKY[("f-1", 1)] == 0
+        assert_in_order_per_aggregate(seen, {"f-1": [1, 2, 3], "f-2": [1]})

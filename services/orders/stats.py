@@ -1,5 +1,6 @@
 """Sales figures for municipal monitoring (`GET /stats/sales`): what was sold, at what price, by
-whom in aggregate — counted per producer municipality so the gateway can sum any territory.
+whom in aggregate — counted per producer municipality and per delivery point, so the gateway can
+sum any territory both ways (what its producers sold, and what reached its delivery points).
 
 Aggregates only: no consumer, no producer name, no phone. A line counts when its order was placed
 and not cancelled or failed, in the period of its cycle's delivery day; its quantity is what the
@@ -49,26 +50,26 @@ def _bs(centavos) -> str:
 
 
 async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None, date_from: date | None,
-                      date_to: date | None) -> dict:
+                      date_to: date | None, points: list[int] | None = None) -> dict:
     quantity = func.coalesce(order_lines.c.allocated_quantity, order_lines.c.quantity)
     base = (select().select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id)
                                  .join(cycles, cycles.c.id == orders.c.cycle_id))
             .where(orders.c.status.in_(SOLD)))
     if municipalities:
         base = base.where(order_lines.c.municipality_code.in_(municipalities))
+    if points:
+        base = base.where(order_lines.c.delivery_point_id.in_(points))
     if date_from:
         base = base.where(cycles.c.delivery_date >= date_from)
     if date_to:
         base = base.where(cycles.c.delivery_date <= date_to)
 
+    keys = (order_lines.c.municipality_code, order_lines.c.delivery_point_id, order_lines.c.category,
+            order_lines.c.product_name, order_lines.c.unit)
     product_rows = (await session.execute(base.add_columns(
-        order_lines.c.municipality_code, order_lines.c.category, order_lines.c.product_name, order_lines.c.unit,
-        func.sum(quantity), func.sum(order_lines.c.line_total), func.count(),
+        *keys, func.sum(quantity), func.sum(order_lines.c.line_total), func.count(),
         func.count(func.distinct(order_lines.c.order_id)))
-        .group_by(order_lines.c.municipality_code, order_lines.c.category, order_lines.c.product_name,
-                  order_lines.c.unit)
-        .order_by(order_lines.c.municipality_code, order_lines.c.category, order_lines.c.product_name,
-                  order_lines.c.unit))).all()
+        .group_by(*keys).order_by(*keys))).all()
     producer_rows = (await session.execute(base.add_columns(
         order_lines.c.municipality_code, order_lines.c.producer_gender,
         func.count(func.distinct(order_lines.c.producer_id)))
@@ -79,10 +80,12 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
     for code, gender, n in producer_rows:
         producers[code or ""][gender or "otro"] = int(n)
     return {
-        "municipalities": municipalities, "from": date_from, "to": date_to, "orders": int(order_count),
-        "products": [{"municipality_code": code or "", "category": category or "", "product": name, "unit": unit,
-                      "quantity": _q(q), "value": _bs(v), "lines": int(lines), "orders": int(n_orders)}
-                     for code, category, name, unit, q, v, lines, n_orders in product_rows],
+        "municipalities": municipalities, "points": points, "from": date_from, "to": date_to,
+        "orders": int(order_count),
+        "products": [{"municipality_code": code or "", "delivery_point_id": point, "category": category or "",
+                      "product": name, "unit": unit, "quantity": _q(q), "value": _bs(v), "lines": int(lines),
+                      "orders": int(n_orders)}
+                     for code, point, category, name, unit, q, v, lines, n_orders in product_rows],
         "producers": [{"municipality_code": code, "by_gender": by_gender} for code, by_gender in
                       sorted(producers.items())],
     }
@@ -91,16 +94,24 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
 @router.get("/stats/sales", summary="Quantities and values sold at the price paid, per producer municipality "
                                     "(no personal data)")
 async def sales(session: Session, caller: Annotated[Principal | None, Depends(monitoring_caller)],
-                municipality: Annotated[list[str] | None, Query(description="INE codes; repeat for several")] = None,
+                municipality: Annotated[list[str] | None, Query(description="producers' INE codes; repeat for several")] = None,
+                point: Annotated[list[int] | None, Query(description="delivery point ids; repeat for several")] = None,
                 date_from: Annotated[date | None, Query(alias="from")] = None,
                 date_to: Annotated[date | None, Query(alias="to")] = None):
     codes = [c for c in (municipality or []) if c]
     if any(not (len(c) == 6 and c.isdigit()) for c in codes) or len(codes) > 400:
         raise InvalidInput("municipality takes INE codes of six digits, e.g. 020101", code="invalid_municipality")
+    point_ids = [p for p in (point or []) if p]
+    if any(not (1 <= p <= 2**53) for p in point_ids) or len(point_ids) > 1000:
+        raise InvalidInput("point takes delivery point ids (at most 1000)", code="invalid_point")
     if caller is not None and caller.role == Role.municipality:
+        if point_ids:
+            raise Forbidden("filtering by delivery point is for the gateway and coordinators",
+                            code="role_required")
         if any(c != caller.municipality_code for c in codes):
             raise Forbidden("a municipality sees its own territory only", code="not_your_municipality")
         codes = [caller.municipality_code]
     if date_from and date_to and date_from > date_to:
         raise InvalidInput("the period is reversed: 'from' must be on or before 'to'", code="invalid_period")
-    return await sales_stats(session=session, municipalities=codes or None, date_from=date_from, date_to=date_to)
+    return await sales_stats(session=session, municipalities=codes or None, points=point_ids or None,
+                             date_from=date_from, date_to=date_to)

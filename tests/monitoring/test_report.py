@@ -49,29 +49,36 @@ def expected(codes: set[str]) -> dict:
     women = sum(1 for p in producers if p[2] == "female")
     orgs = [o for o in ORGANIZATIONS if o[3] in codes]
 
-    sold_lines = []  # (producer, product, quantity, value)
-    for oid, cycle, _, _, status, _ in ORDERS:
+    point_place = {pid: code for pid, _name, code, *_ in POINTS}
+    sold_lines = []  # sold by the territory's producers: (producer, product, quantity, value)
+    market_lines = []  # delivered at the territory's points: (point municipality, product, quantity, value)
+    for oid, cycle, _, point, status, _ in ORDERS:
         if status not in SOLD or cycle not in in_period:
             continue
         for line in LINES:
             if line[0] != oid:
                 continue
             prod = product(line[1])
+            q, value = Decimal(line[4] or line[2]), line_total(line)
             if producer(prod[1])[4] in codes:
-                sold_lines.append((prod[1], prod, Decimal(line[4] or line[2]), line_total(line)))
+                sold_lines.append((prod[1], prod, q, value))
+            if point_place[point] in codes:
+                market_lines.append((point_place[point], prod, q, value))
     active = {p for p, *_ in sold_lines}
     active_women = sum(1 for p in active if producer(p)[2] == "female")
 
     sold_by_category = defaultdict(int)
     for _, prod, _, value in sold_lines:
         sold_by_category[prod[3]] += value
+    delivered_by_category = defaultdict(int)
+    for _, prod, _, value in market_lines:
+        delivered_by_category[prod[3]] += value
     offered_by_category = defaultdict(int)
     for prod in products_in(codes):
         offered_by_category[prod[3]] += int(Decimal(prod[6]) * prod[5])
 
     paid = at_reference = Decimal(0)
-    for producer_id, prod, q, value in sold_lines:
-        code = producer(producer_id)[4]
+    for code, prod, q, value in market_lines:
         refs = [r for r in REFERENCES if r[0] == code and r[3] == prod[4]]
         ref = next((r for r in refs if r[2] == prod[2]), None) or \
             next((r for r in refs if r[2] is None and r[1] == prod[3]), None)
@@ -99,6 +106,7 @@ def expected(codes: set[str]) -> dict:
         "organizations": (len(orgs), sum(o[4] for o in orgs), sum(o[5] for o in orgs)),
         "sold_value": bs(sum(v for *_, v in sold_lines)),
         "sold_by_category": {c: bs(v) for c, v in sold_by_category.items()},
+        "delivered_by_category": {c: bs(v) for c, v in delivered_by_category.items()},
         "offered_by_category": {c: bs(v) for c, v in offered_by_category.items()},
         "index": index,
         "points": points,
@@ -123,6 +131,8 @@ def check(report: dict, want: dict) -> None:
         == want["sold_by_category"]
     assert {c["category"]: c["offered_value"] for c in supply["by_category"] if c["offered_value"] != "0.00"} \
         == want["offered_by_category"]
+    assert {c["category"]: c["delivered_value"] for c in supply["by_category"] if c["delivered_value"] != "0.00"} \
+        == want["delivered_by_category"]
     assert report["prices"]["fair_price_index"] == want["index"]
     got_points = {p["point_id"]: {k: p[k] for k in ("orders", "picked_up", "no_shows")}
                   for p in report["delivery_points"]}
@@ -155,7 +165,8 @@ async def test_department_and_country_figures_add_up_from_the_records(migrated, 
 
 
 async def test_fair_price_index_is_price_paid_over_reference(migrated, keys):
-    """Papa huaycha sold 2 @ 58 and 1 @ 55 against a reference of 50 per arroba: index 114.0."""
+    """At Mercado Camacho (La Paz) Papa huaycha sold 2 @ 58 and 1 @ 55 against La Paz's reference of
+    50 per arroba: average 57, index 114.0."""
     async with territory(migrated, keys, "sqlite") as t:
         report = (await t.client.get("/api/monitoring/report", params=PERIOD_PARAMS,
                                      headers=keys.headers("municipality", municipality_code="020101"))).json()

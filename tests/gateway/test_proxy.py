@@ -118,6 +118,15 @@ async def test_the_real_catalog_answers_through_the_gateway(backend, migrated, k
             assert health["status"] == "degraded" and health["database"] == "ok"
             missing = await client.get("/api/catalog/no/such/thing")
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+            # the catalog verifies the gateway's token itself: signed in, it judges the request;
+            # with a token signed by anyone else, it refuses the caller
+            tokens = await register_and_login(client, login="+591 67778899")
+            signed_in = await client.post("/api/catalog/producers", json={},
+                                          headers={"Authorization": f"Bearer {tokens['access_token']}"})
+            assert signed_in.status_code in (403, 422), signed_in.text
+            forged = await client.post("/api/catalog/producers", json={},
+                                       headers={"Authorization": f"Bearer {tokens['access_token'][:-4]}AAAA"})
+            assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_token"
 
 
 

@@ -6,16 +6,15 @@ is unique: posting the same id again returns the first entry and changes nothing
 postings are never updated or deleted; a correction is a reversing entry (`reverse_entry`).
 
 Each account carries `balance`, the sum of its postings, updated by the same transaction that
-inserts them, with one conditional UPDATE per account in ascending account id order: PostgreSQL
-takes the row locks in that fixed order (no deadlocks between two entries touching the same
-accounts), and the WHERE clause refuses a balance that would cross to the wrong side of an account
-not designated to go negative.
+inserts them. The entry's accounts are locked first (`SELECT ... FOR UPDATE` in ascending id
+order, so two entries touching the same accounts never deadlock), and an entry that would take an
+account not designated to go negative across zero is refused before anything is written.
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -125,22 +124,25 @@ async def post_entry(*, session: AsyncSession, client_id: str, kind: str, descri
     existing = await _entry_id_for(session, client_id)
     if existing is not None:
         return PostedEntry(existing, client_id, False)
-    # A savepoint: a refused entry leaves nothing behind, even if the caller carries on.
-    async with session.begin_nested():
-        result = await session.execute(insert_ignoring_conflict(session, entries).values(
-            client_id=client_id, kind=kind, description=description[:300], currency=CURRENCY,
-            reverses_entry_id=reverses_entry_id, producer_id=producer_id, cycle_id=cycle_id,
-            financier_id=financier_id, ref=ref, created_at=utcnow()))
-        entry_id = await _entry_id_for(session, client_id)
-        if result.rowcount == 0:  # a concurrent transaction posted it first
-            return PostedEntry(entry_id, client_id, False)
-        deltas: dict[int, int] = {}
-        for p in lines:
-            deltas[p.account_id] = deltas.get(p.account_id, 0) + p.amount
-        for account_id in sorted(deltas):  # fixed lock order
-            await _apply_delta(session, account_id, deltas[account_id])
-        await session.execute(insert(postings), [
-            {"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount} for p in lines])
+    deltas: dict[int, int] = {}
+    for p in lines:
+        deltas[p.account_id] = deltas.get(p.account_id, 0) + p.amount
+    deltas = {a: d for a, d in deltas.items() if d}
+    # Lock the balance rows in ascending id order (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises
+    # writers), then refuse before writing anything if an account would cross a side it may not.
+    await _lock_and_check(session, deltas)
+    result = await session.execute(insert_ignoring_conflict(session, entries).values(
+        client_id=client_id, kind=kind, description=description[:300], currency=CURRENCY,
+        reverses_entry_id=reverses_entry_id, producer_id=producer_id, cycle_id=cycle_id,
+        financier_id=financier_id, ref=ref, created_at=utcnow()).returning(entries.c.id))
+    entry_id = result.scalar_one_or_none()
+    if entry_id is None:  # a concurrent transaction posted this client id first
+        return PostedEntry(await _entry_id_for(session, client_id), client_id, False)
+    for account_id in sorted(deltas):
+        await session.execute(update(accounts).where(accounts.c.id == account_id)
+                              .values(balance=accounts.c.balance + deltas[account_id]))
+    await session.execute(insert(postings), [
+        {"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount} for p in lines])
     return PostedEntry(entry_id, client_id, True)
 
 
@@ -148,23 +150,23 @@ async def _entry_id_for(session: AsyncSession, client_id: str) -> int | None:
     return (await session.execute(select(entries.c.id).where(entries.c.client_id == client_id))).scalar_one_or_none()
 
 
-async def _apply_delta(session: AsyncSession, account_id: int, delta: int) -> None:
-    new_balance = accounts.c.balance + delta
-    allowed = or_(
-        accounts.c.may_go_negative,
-        and_(accounts.c.normal_side == "debit", new_balance >= 0),
-        and_(accounts.c.normal_side == "credit", new_balance <= 0),
-    )
-    if delta == 0:
-        return
-    result = await session.execute(update(accounts).where(accounts.c.id == account_id, allowed)
-                                   .values(balance=new_balance).returning(accounts.c.id))
-    if result.first() is None:
-        row = await account_by_id(session=session, account_id=account_id)
-        raise Conflict(f"account {row.code} would go negative; it is not designated to",
-                       code="insufficient_balance",
-                       details={"account": row.code, "balance": _normal(row.normal_side, row.balance),
-                                "change": _normal(row.normal_side, delta)})
+async def _lock_and_check(session: AsyncSession, deltas: dict[int, int]) -> None:
+    query = select(accounts).where(accounts.c.id.in_(sorted(deltas))).order_by(accounts.c.id)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = {r.id: r for r in (await session.execute(query)).all()}
+    for account_id, delta in deltas.items():
+        row = rows.get(account_id)
+        if row is None:
+            raise NotFound(f"account {account_id} does not exist", code="account_not_found")
+        if row.may_go_negative:
+            continue
+        after = _normal(row.normal_side, row.balance + delta)
+        if after < 0:
+            raise Conflict(f"account {row.code} would go negative; it is not designated to",
+                           code="insufficient_balance",
+                           details={"account": row.code, "balance": _normal(row.normal_side, row.balance),
+                                    "change": _normal(row.normal_side, delta)})
 
 
 def _normal(side: str, raw: int) -> int:

@@ -16,10 +16,10 @@ from services.payments.models import kernel as payments_kernel
 from tests.conftest import app_client
 from tests.events.harness import (
     FLAKY,
+    Server,
     assert_in_order_per_aggregate,
     emit_events,
     eventually,
-    free_port,
     handled,
     live_kernel_database,
     pending,
@@ -98,33 +98,43 @@ async def test_publishing_again_after_a_lost_acknowledgement_has_one_effect(back
 
 async def test_subscriber_down_for_a_while_gets_every_event_in_order_per_aggregate(backend, migrated, keys):
     pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
-    port = free_port()
-    async with live_kernel_database(pub_url, orders_kernel) as pub_db, live_kernel_database(sub_url, payments_kernel) as sub_db:
-        publisher = publisher_app(pub_db, pub_url, keys, subscriber_url=f"http://127.0.0.1:{port}",
-                                  relay_enabled=True)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, \
+            live_kernel_database(sub_url, payments_kernel) as sub_db:
+        subscriber = subscriber_app(sub_db, sub_url, keys)
+        sub = Server(subscriber)
+        publisher = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url, relay_enabled=True)
         async with app_client(publisher) as client:
-            # Subscriber is down: nothing listens on its port. Three orders, four events each, interleaved.
-            events = [(order, seq) for seq in range(1, 5) for order in ("a-1", "a-2", "a-3")]
-            events[-1:] = []  # a-3 gets three
-            ids = await emit_events(pub_db, events)
+            # Up: the first event of each order arrives.
+            await sub.start()
+            first = await emit_events(pub_db, [("a-1", 1), ("a-2", 1), ("a-3", 1)])
+            await eventually(lambda: _all_handled(sub_db, len(first)))
+            await sub.stop()
+
+            # Down: nothing listens on its port. Three more events per order (two for a-3), interleaved.
+            events = [(order, seq) for seq in range(2, 5) for order in ("a-1", "a-2", "a-3")][:-1]
+            later = await emit_events(pub_db, events)
 
             async def heads_retried():
                 rows = await pending(pub_db)
                 heads = [r for r in rows if r.attempts > 0]
-                return len(rows) == len(ids) and len(heads) >= 3 and all(
+                return len(rows) == len(later) and len(heads) == 3 and all(
                     r.attempts >= 2 and r.last_error for r in heads)
 
             await eventually(heads_retried)
             rows = await pending(pub_db)
-            # Only each aggregate's first event is tried: later ones wait behind it.
-            assert {r.aggregate_id for r in rows if r.attempts > 0} == {"a-1", "a-2", "a-3"}
-            assert all(r.attempts == 0 for r in rows if r.payload["seq"] > 1)
+            # Only each order's oldest pending event is tried: the later ones wait behind it.
+            assert sorted((r.aggregate_id, r.payload["seq"]) for r in rows if r.attempts > 0) == [
+                ("a-1", 2), ("a-2", 2), ("a-3", 2)]
             health = (await client.get("/healthz")).json()["outbox"]
-            assert health["pending"] == len(ids) and health["oldest_age_seconds"] >= 0
+            assert health["pending"] == len(later) and health["oldest_age_seconds"] >= 0
 
-            async with serving(subscriber_app(sub_db, sub_url, keys), port=port):
-                seen = await eventually(lambda: _all_handled(sub_db, len(ids)))
-            assert sorted(event_id for *_, event_id in seen) == sorted(ids)
+            # Back on the same port: everything arrives, each order in its order.
+            await sub.start()
+            try:
+                seen = await eventually(lambda: _all_handled(sub_db, len(first) + len(later)))
+            finally:
+                await sub.stop()
+            assert sorted(event_id for *_, event_id in seen) == sorted(first + later)
             assert_in_order_per_aggregate(seen, {"a-1": [1, 2, 3, 4], "a-2": [1, 2, 3, 4], "a-3": [1, 2, 3]})
             assert await eventually(lambda: _no_backlog(pub_db))
             assert (await client.get("/healthz")).json()["outbox"] == {"pending": 0, "oldest_age_seconds": None}

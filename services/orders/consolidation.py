@@ -9,7 +9,7 @@ import logging
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import bindparam, case, func, literal, select, update
+from sqlalchemy import bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict
@@ -34,11 +34,7 @@ def _final_quantity():
     return func.coalesce(L.c.allocated_quantity, L.c.quantity)
 
 
-def _kg_expression(quantity):
-    """Weight of a line in SQL: exact factor for weight units, the product's kg per unit otherwise."""
-    whens = [(L.c.unit == unit.value, quantity * literal(factor))
-             for unit, (base, factor) in CONVERSIONS.items() if base == Unit.kg]
-    return case(*whens, else_=quantity * L.c.kg_per_unit)
+_UNITS = {u.value for u in Unit}
 
 
 def _value_expression():
@@ -47,10 +43,13 @@ def _value_expression():
 
 
 def _q(value) -> str:
-    dec = Decimal(value or 0)
-    if dec == dec.to_integral():
-        return format(dec.quantize(Decimal(1)), "f")
-    return format(dec.normalize(), "f")
+    """A quantity as the API writes it: "3", "2.5", "0.125" (string work: this runs once per row)."""
+    text = str(value if value is not None else 0)
+    if "." in text and "E" not in text:
+        text = text.rstrip("0").rstrip(".")
+    elif "E" in text:
+        text = format(Decimal(text).normalize(), "f")
+    return text or "0"
 
 
 def _kg(value) -> str | None:
@@ -59,61 +58,87 @@ def _kg(value) -> str | None:
     return format(Decimal(value).quantize(Decimal("0.001")), "f")
 
 
-async def pick_rows(*, session: AsyncSession, cycle_id: int):
-    """Per producer, product and delivery point: quantity, value and weight (one GROUP BY)."""
-    qty = func.sum(_final_quantity())
-    query = (
-        select(L.c.producer_id, L.c.producer_name, L.c.organization_id, L.c.product_id, L.c.product_name,
-               L.c.unit, L.c.unit_price, L.c.delivery_point_id, qty.label("quantity"),
-               func.sum(_value_expression()).label("value"), func.sum(_kg_expression(_final_quantity())).label("kg"),
-               func.max(L.c.producer_lat).label("lat"), func.max(L.c.producer_lon).label("lon"))
+async def pick_rows(*, session: AsyncSession, cycle_id: int) -> list[tuple]:
+    """Per producer, product, price and delivery point: quantity, value and weight.
+
+    One GROUP BY on ids only (names would make the database hash text for every line), then one
+    lookup by primary key of a representative line per product for names, unit and pickup place.
+    Rows: (producer_id, producer_name, organization_id, product_id, product_name, unit, unit_price,
+    delivery_point_id, quantity, value, kg, lat, lon).
+    """
+    qty = _final_quantity()
+    grouped = (await session.execute(
+        select(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id, func.sum(qty),
+               func.sum(_value_expression()), literal(None), func.min(L.c.id))
         .select_from(L.join(orders, orders.c.id == L.c.order_id))
         .where(L.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE))
-        .group_by(L.c.producer_id, L.c.producer_name, L.c.organization_id, L.c.product_id, L.c.product_name,
-                  L.c.unit, L.c.unit_price, L.c.delivery_point_id)
-        .order_by(L.c.producer_id, L.c.product_id, L.c.delivery_point_id)
-    )
-    return (await session.execute(query)).all()
+        .group_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id))).all()
+    representative: dict[int, int] = {}
+    for row in grouped:
+        known = representative.get(row[1])
+        if known is None or row[7] < known:
+            representative[row[1]] = row[7]
+    described: dict[int, tuple] = {}
+    ids = list(representative.values())
+    for start in range(0, len(ids), 5000):
+        for r in (await session.execute(
+                select(L.c.product_id, L.c.producer_name, L.c.organization_id, L.c.product_name, L.c.unit,
+                       L.c.producer_lat, L.c.producer_lon, L.c.kg_per_unit)
+                .where(L.c.id.in_(ids[start:start + 5000])))).all():
+            # a product's weight per unit is constant: weigh each group's sum instead of every line
+            factor = CONVERSIONS.get(r[4]) if r[4] in _UNITS else None
+            described[r[0]] = (*r[:7], factor[1] if factor and factor[0] == Unit.kg else r[7])
+    out = []
+    for producer_id, product_id, price, point, quantity, value, _, _ in grouped:
+        d = described[product_id]
+        kg = None if d[7] is None else quantity * d[7]
+        out.append((producer_id, d[1], d[2], product_id, d[3], d[4], price, point, quantity, value, kg, d[5], d[6]))
+    out.sort(key=lambda r: (r[0], r[3], r[6], r[7]))
+    return out
 
 
 def pick_lists(rows) -> tuple[list[dict], list[dict]]:
     """Fold the aggregated rows into producers (product by product, split per point) and organizations."""
     producers: dict[int, dict] = {}
     organizations: dict = {}
-    for r in rows:
-        producer = producers.get(r.producer_id)
+    zero = Decimal(0)
+    for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
+         value, kg) in (r[:11] for r in rows):
+        producer = producers.get(producer_id)
         if producer is None:
-            producer = producers[r.producer_id] = {
-                "producer_id": r.producer_id, "producer_name": r.producer_name,
-                "organization_id": r.organization_id, "pickup": {"lat": r.lat, "lon": r.lon},
-                "products": {}, "value": 0, "kg": Decimal(0)}
-        key = (r.product_id, r.unit_price)
+            producer = producers[producer_id] = {
+                "producer_id": producer_id, "producer_name": producer_name, "organization_id": organization_id,
+                "products": {}, "value": 0, "kg": zero}
+        key = (product_id, price)
         product = producer["products"].get(key)
         if product is None:
-            product = producer["products"][key] = {
-                "product_id": r.product_id, "product_name": r.product_name, "unit": r.unit,
-                "unit_price": r.unit_price, "quantity": Decimal(0), "value": 0, "kg": None, "by_point": []}
-        product["quantity"] += Decimal(r.quantity)
-        product["value"] += int(r.value)
-        if r.kg is not None:
-            product["kg"] = (product["kg"] or Decimal(0)) + Decimal(r.kg)
-            producer["kg"] += Decimal(r.kg)
-        product["by_point"].append({"delivery_point_id": r.delivery_point_id, "quantity": _q(r.quantity)})
-        producer["value"] += int(r.value)
-        org = organizations.setdefault(r.organization_id, {"organization_id": r.organization_id,
-                                                           "producers": set(), "value": 0, "kg": Decimal(0)})
-        org["producers"].add(r.producer_id)
-        org["value"] += int(r.value)
-        org["kg"] += Decimal(r.kg or 0)
+            product = producer["products"][key] = [product_id, product_name, unit, price, zero, 0, None, []]
+        value = int(value)
+        product[4] += quantity
+        product[5] += value
+        if kg is not None:
+            product[6] = kg if product[6] is None else product[6] + kg
+            producer["kg"] += kg
+        product[7].append({"delivery_point_id": point, "quantity": _q(quantity)})
+        producer["value"] += value
+        org = organizations.get(organization_id)
+        if org is None:
+            org = organizations[organization_id] = {"organization_id": organization_id, "producers": set(),
+                                                    "value": 0, "kg": zero}
+        org["producers"].add(producer_id)
+        org["value"] += value
+        if kg is not None:
+            org["kg"] += kg
+    pickups = {r[0]: (r[11], r[12]) for r in rows}
     producer_list = []
     for p in producers.values():
+        lat, lon = pickups[p["producer_id"]]
         producer_list.append({
             "producer_id": p["producer_id"], "producer_name": p["producer_name"],
-            "organization_id": p["organization_id"],
-            "pickup": {"lat": _coord(p["pickup"]["lat"]), "lon": _coord(p["pickup"]["lon"])},
-            "products": [{"product_id": x["product_id"], "product_name": x["product_name"], "unit": x["unit"],
-                          "unit_price": str(from_centavos(x["unit_price"])), "quantity": _q(x["quantity"]),
-                          "value": str(from_centavos(x["value"])), "kg": _kg(x["kg"]), "by_point": x["by_point"]}
+            "organization_id": p["organization_id"], "pickup": {"lat": _coord(lat), "lon": _coord(lon)},
+            "products": [{"product_id": x[0], "product_name": x[1], "unit": x[2],
+                          "unit_price": str(from_centavos(x[3])), "quantity": _q(x[4]),
+                          "value": str(from_centavos(x[5])), "kg": _kg(x[6]), "by_point": x[7]}
                          for x in p["products"].values()],
             "value": str(from_centavos(p["value"])), "kg": _kg(p["kg"])})
     org_list = [{"organization_id": o["organization_id"], "producers": len(o["producers"]),
@@ -269,15 +294,15 @@ def _bind(name: str):
 async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
     rows = await pick_rows(session=session, cycle_id=cycle.id)
     consignments: dict[tuple, dict] = {}
-    for r in rows:
-        c = consignments.setdefault((r.producer_id, r.delivery_point_id), {
-            "producer_id": str(r.producer_id), "producer_name": r.producer_name,
-            "organization_id": None if r.organization_id is None else str(r.organization_id),
-            "delivery_point_id": str(r.delivery_point_id),
-            "pickup": {"lat": _coord(r.lat), "lon": _coord(r.lon)}, "lines": []})
-        c["lines"].append({"product_id": str(r.product_id), "product_name": r.product_name,
-                           "quantity": _q(r.quantity), "unit": r.unit,
-                           "unit_price": str(from_centavos(r.unit_price)), "kg": _kg(r.kg)})
+    for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
+         _value, kg, lat, lon) in rows:
+        c = consignments.setdefault((producer_id, point), {
+            "producer_id": str(producer_id), "producer_name": producer_name,
+            "organization_id": None if organization_id is None else str(organization_id),
+            "delivery_point_id": str(point), "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
+        c["lines"].append({"product_id": str(product_id), "product_name": product_name,
+                           "quantity": _q(quantity), "unit": unit,
+                           "unit_price": str(from_centavos(price)), "kg": _kg(kg)})
     bags = (await session.execute(select(orders.c.id, orders.c.delivery_point_id, orders.c.consumer_account_id)
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))
                                   .order_by(orders.c.delivery_point_id, orders.c.id))).all()

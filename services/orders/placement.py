@@ -169,16 +169,17 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
                     lines: list[dict], principal: Principal) -> dict:
     catalog, delivery = clients["catalog"], clients["delivery"]
     ids = line_ids_of(order_id, len(lines))
-    reserved = await catalog.call("POST", "/internal/reservations", idempotency_key=f"order-{order_id}-reserve",
-                                  json={"order_id": str(order_id), "lines": [
-                                      {"line_id": lid, "product_id": line["product_id"],
-                                       "quantity": _qty(line["quantity"] + line["tolerance"])}
-                                      for lid, line in zip(ids, lines, strict=True)]})
-    await delivery.call("POST", "/internal/bookings", idempotency_key=f"order-{order_id}-book",
-                        json={"order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id,
-                              "capacity": capacity, "consumer_account_id": principal.account_id})
-    confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm",
-                                    idempotency_key=f"order-{order_id}-confirm")
+    # reservation and booking are idempotent by line id and order id themselves (docs/internal-api.md):
+    # no Idempotency-Key, which would cost the callee two more transactions per call on the hot path
+    reserved = await catalog.call("POST", "/internal/reservations", json={
+        "order_id": str(order_id),
+        "lines": [{"line_id": lid, "product_id": line["product_id"],
+                   "quantity": _qty(line["quantity"] + line["tolerance"])}
+                  for lid, line in zip(ids, lines, strict=True)]})
+    await delivery.call("POST", "/internal/bookings", json={
+        "order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id, "capacity": capacity,
+        "consumer_account_id": principal.account_id})
+    confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm")
     by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
     async with db.session() as session:
         cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="share")

@@ -1,0 +1,365 @@
+"""Order placement through the gateway, and consolidation of a 100k-line cycle, on PostgreSQL.
+
+1. Placement: creates temporary PostgreSQL databases for catalog, delivery, orders and the gateway,
+   starts the four as uvicorn processes, seeds producers, products and delivery points, opens a
+   cycle, then 64 concurrent clients place 3-line orders as `POST /api/orders/orders` through the
+   gateway (rate limits lifted) for a fixed time. Prints orders/s and p50/p99 latency.
+   Goals: >= 300 orders/s, p99 < 250 ms.
+2. Consolidation: 100k order lines inserted into a closed cycle; prints the time of the pick lists
+   (per producer, product and point, plus organization totals), of the whole consolidation document
+   (with every bag's lines), and of the plain SQL aggregation on the same data. Goal: pick lists
+   <= 2x the plain aggregation.
+
+    python -m bench orders       BENCH_SECONDS=15 BENCH_CLIENTS=64 BENCH_LINES=100000 BENCH_WORKERS=1
+Needs PostgreSQL (TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "64"))
+LINES = int(os.environ.get("BENCH_LINES", "100000"))
+WORKERS = os.environ.get("BENCH_WORKERS", "1")
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVICES = ("catalog", "delivery", "orders", "gateway")
+APPS = {"gateway": "gateway.app:create_app", **{s: f"services.{s}.app:create_app" for s in SERVICES[:3]}}
+PRODUCTS = 300
+POINTS = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _db_url(name: str) -> str:
+    return PG_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _start(name: str, port: int, env: dict, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", "127.0.0.1", "--port", str(port),
+           "--no-access-log", "--timeout-graceful-shutdown", "3", "--log-level", "warning"]
+    if name != "gateway" and WORKERS != "1":
+        cmd += ["--workers", WORKERS]
+    return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_ok(url: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited at start:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not answering after {seconds:.0f} s")
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for proc in processes:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def _seed_catalog(url: str) -> list[int]:
+    from sqlalchemy import insert
+
+    from services.catalog.models import Municipality, Producer, Product
+    from services.catalog.text import fold
+    from services.common.db import Database
+    from services.common.tables import utcnow
+
+    db = Database.from_url(url)
+    now = utcnow()
+    units = [("Papa Huaycha", "arroba", 4500), ("Quinua Real", "kg", 2200), ("Haba verde", "libra", 500),
+             ("Queso criollo", "unidad", 3000), ("Miel de Caranavi", "unidad", 3500), ("Cebolla", "atado", 800)]
+    try:
+        async with db.session() as s:
+            await s.execute(insert(Municipality).values(code="020101", name="La Paz", province="Murillo",
+                                                        department="La Paz", lat=-16.5, lon=-68.15, created_at=now))
+            producer_ids = []
+            for n in range(60):
+                producer_ids.append((await s.execute(insert(Producer).values(
+                    name=f"Productora {n}", gender="femenino" if n % 2 else "masculino", municipality_code="020101",
+                    community="Achocalla", phone="+59170000000", lat=-16.58, lon=-68.17, created_at=now)
+                    .returning(Producer.id))).scalar_one())
+            product_ids = []
+            for n in range(PRODUCTS):
+                name, unit, price = units[n % len(units)]
+                product_ids.append((await s.execute(insert(Product).values(
+                    producer_id=producer_ids[n % len(producer_ids)], name=f"{name} {n}", search_name=fold(f"{name} {n}"),
+                    category="tuberculos", unit=unit, price_centavos=price, available=Decimal(10_000_000),
+                    reserved=Decimal(0), sold=Decimal(0), min_order_quantity=Decimal("0.1"), active=True,
+                    created_at=now, updated_at=now).returning(Product.id))).scalar_one())
+        return product_ids
+    finally:
+        await db.dispose()
+
+
+async def _seed_points_and_cycle(base: dict[str, str], coordinator: str) -> tuple[int, list[int]]:
+    import httpx
+
+    from services.common.tables import utcnow
+
+    headers = {"Authorization": f"Bearer {coordinator}"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        points = []
+        for n in range(POINTS):
+            r = await client.post(f"{base['gateway']}/api/delivery/points", headers=headers, json={
+                "name": f"Punto {n}", "kind": "mercado", "address": f"Calle {n}", "municipality_code": "020101",
+                "lat": -16.5 + n / 100, "lon": -68.13, "schedule": [{"weekday": 5, "opens": "08:00", "closes": "13:00"}],
+                "contact": "+591 71234567", "cold_storage": False, "max_orders_per_cycle": 100_000})
+            if r.status_code != 201:
+                raise RuntimeError(f"delivery point refused: {r.status_code} {r.text[:300]}")
+            points.append(r.json()["id"])
+        now = utcnow()
+        r = await client.post(f"{base['gateway']}/api/orders/cycles", headers=headers, json={
+            "name": "Ciclo de carga", "opens_at": (now - timedelta(hours=1)).isoformat(),
+            "closes_at": (now + timedelta(days=1)).isoformat(), "delivery_date": (now + timedelta(days=2)).date().isoformat(),
+            "delivery_point_ids": points, "status": "open",
+            "fee_rules": [{"kind": "packing", "basis": "per_item", "value": "0.50"},
+                          {"kind": "admin", "basis": "percent", "value": "5"}]})
+        if r.status_code != 201:
+            raise RuntimeError(f"cycle refused: {r.status_code} {r.text[:300]}")
+        return r.json()["id"], points
+
+
+async def _load(url: str, tokens: list[str], cycle_id: int, points: list[int], product_ids: list[int],
+                seconds: float) -> tuple[int, int, list[float], float]:
+    import aiohttp
+
+    done = errors = 0
+    latencies: list[float] = []
+    rng = random.Random(7)
+    deadline = time.perf_counter() + seconds
+    samples: list[str] = []
+    tag = f"{time.time_ns()}"
+
+    async def client(session, n: int):
+        nonlocal done, errors
+        headers = {"Authorization": f"Bearer {tokens[n]}", "Content-Type": "application/json"}
+        k = 0
+        while time.perf_counter() < deadline:
+            k += 1
+            body = {"cycle_id": cycle_id, "delivery_point_id": points[(n + k) % len(points)],
+                    "lines": [{"product_id": pid, "quantity": "1"} for pid in rng.sample(product_ids, 3)]}
+            started = time.perf_counter()
+            async with session.post(url, json=body, headers={**headers, "Idempotency-Key": f"b-{tag}-{n}-{k}"}) as r:
+                text = await r.text()
+                if r.status == 201:
+                    done += 1
+                else:
+                    errors += 1
+                    if len(samples) < 3:
+                        samples.append(f"{r.status} {text[:200]}")
+            latencies.append(time.perf_counter() - started)
+
+    connector = aiohttp.TCPConnector(limit=CLIENTS)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session, n) for n in range(CLIENTS)))
+        elapsed = time.perf_counter() - started
+    for sample in samples:
+        print(f"  refused: {sample}")
+    return done, errors, latencies, elapsed
+
+
+def placement(folder: Path, urls: dict[str, str]) -> None:
+    from gateway.tokens import TokenIssuer
+    from services.common.keys import ensure_signing_keys
+
+    ports = {s: _free_port() for s in SERVICES}
+    base = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
+    (folder / "keys").mkdir(exist_ok=True)
+    private, _public = ensure_signing_keys(folder / "keys" / "jwt_private.pem", folder / "keys" / "jwt_public.pem")
+    env = {**os.environ, "MC_VAR_DIR": str(folder), "MC_SERVICE_SECRET": "bench-secret",
+           "MC_JWT_PRIVATE_KEY_PATH": str(private), "MC_JWT_PUBLIC_KEY_PATH": str(folder / "keys" / "jwt_public.pem"),
+           "MC_LOG_LEVEL": "WARNING", "GATEWAY_RATE_LIMIT_PER_ADDRESS": "1000000000",
+           "GATEWAY_RATE_LIMIT_PER_ACCOUNT": "1000000000"}
+    for s in SERVICES:
+        env[f"{s.upper()}_DATABASE_URL"] = urls[s]
+        env[f"{s.upper()}_URL"] = base[s]
+        env[f"{s.upper()}_RELAY_ENABLED"] = "false"
+    product_ids = asyncio.run(_seed_catalog(urls["catalog"]))
+    processes = []
+    try:
+        for s in SERVICES:
+            log = folder / f"{s}.log"
+            processes.append(_start(s, ports[s], env, log))
+            _wait_ok(f"{base[s]}/healthz", processes[-1], log)
+        issuer = TokenIssuer.from_file(private)
+        coordinator = issuer.access_token(account_id=1, role="coordinator", name="Coordinación", ttl=3600)
+        cycle_id, points = asyncio.run(_seed_points_and_cycle(base, coordinator))
+        tokens = [issuer.access_token(account_id=1000 + n, role="consumer", name=f"Consumidora {n}", ttl=3600)
+                  for n in range(CLIENTS)]
+        url = f"{base['gateway']}/api/orders/orders"
+        if os.environ.get("BENCH_DIRECT") == "1":  # the orders service without the gateway in front
+            url = f"{base['orders']}/orders"
+        asyncio.run(_load(url, tokens, cycle_id, points, product_ids, 2))  # warm-up
+        done, errors, latencies, elapsed = asyncio.run(_load(url, tokens, cycle_id, points, product_ids, SECONDS))
+        q = statistics.quantiles(latencies, n=100)
+        rate = done / elapsed
+        print(f"placement {'direct to orders' if 'api/' not in url else 'through the gateway'}: {CLIENTS} clients, 3-line orders, {elapsed:.1f} s, "
+              f"{WORKERS} worker(s) per service")
+        print(f"  orders placed: {done}, refused: {errors}")
+        print(f"  {rate:.0f} orders/s (goal >= 300)   p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms "
+              f"(goal < 250 ms)")
+    finally:
+        _stop(processes)
+
+
+async def _fill_cycle(url: str) -> int:
+    from sqlalchemy import insert
+
+    from services.common.db import Database
+    from services.common.tables import utcnow
+    from services.orders.models import cycles, order_lines, orders
+
+    db = Database.from_url(url)
+    rng = random.Random(11)
+    now = utcnow()
+    per_order = 3
+    try:
+        async with db.session() as s:
+            cycle_id = (await s.execute(insert(cycles).values(
+                name="Ciclo de 100k líneas", coordinator_account_id=1, status="closed", opens_at=now - timedelta(days=3),
+                closes_at=now - timedelta(hours=1), delivery_date=now.date(), point_ids=list(range(1, 21)),
+                point_capacity={}, product_ids=None, fee_rules=[], created_at=now, closed_at=now)
+                .returning(cycles.c.id))).scalar_one()
+        n_orders = LINES // per_order
+        started = time.perf_counter()
+        batch = 2000
+        for first in range(0, n_orders, batch):
+            async with db.session() as s:
+                count = min(batch, n_orders - first)
+                ids = (await s.execute(insert(orders).returning(orders.c.id), [dict(
+                    cycle_id=cycle_id, consumer_account_id=10_000 + (first + k), consumer_name=f"Consumidora {first + k}",
+                    delivery_point_id=1 + (first + k) % 20, status="placed", request_hash="bench", request={},
+                    line_count=per_order, pickup_code=f"C{first + k:07d}", subtotal=0, fees_total=0, total=0, fees=[],
+                    created_at=now, placed_at=now, updated_at=now) for k in range(count)])).scalars().all()
+                rows = []
+                for k, order_id in enumerate(ids):
+                    for pos in range(1, per_order + 1):
+                        # a big cycle: 300 producers offering 5 products each, 20 delivery points
+                        producer = rng.randrange(1, 301)
+                        product = producer * 10 + rng.randrange(5)
+                        q = Decimal(rng.randint(1, 5))
+                        rows.append(dict(
+                            order_id=order_id, line_id=f"{order_id}-{pos}", position=pos, cycle_id=cycle_id,
+                            delivery_point_id=1 + (first + k) % 20, product_id=product, product_name=f"Producto {product}",
+                            category="tuberculos", unit="kg" if product % 2 else "unidad", unit_price=1500,
+                            quantity=q, tolerance=Decimal(0), line_total=1500 * int(q),
+                            kg_per_unit=None if product % 2 else Decimal("0.5"), producer_id=producer,
+                            producer_name=f"Productora {producer}", organization_id=producer % 25 or None,
+                            producer_lat=-16.5, producer_lon=-68.1))
+                await s.execute(insert(order_lines), rows)
+        print(f"consolidation: {n_orders * per_order} order lines in {n_orders} orders "
+              f"(inserted in {time.perf_counter() - started:.1f} s)")
+    finally:
+        await db.dispose()
+    return cycle_id
+
+
+async def _measure_consolidation(url: str, cycle_id: int) -> None:
+    from sqlalchemy import text
+
+    from services.common.db import Database
+    from services.orders.consolidation import build_consolidation, pick_lists, pick_rows
+
+    db = Database.from_url(url)
+    try:
+        async with db.session() as s:
+            await s.execute(text("ANALYZE order_lines"))
+            await s.execute(text("ANALYZE orders"))
+        plain_sql = text(
+            "SELECT l.producer_id, l.product_id, l.delivery_point_id, sum(coalesce(l.allocated_quantity, l.quantity)),"
+            " sum(l.line_total) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+            " WHERE l.cycle_id = :c AND o.status IN ('placed','packed','ready','picked_up','no_show')"
+            " GROUP BY l.producer_id, l.product_id, l.delivery_point_id")
+
+        async def timed(fn, rounds=3) -> float:
+            best = float("inf")
+            for _ in range(rounds):
+                async with db.session() as s:
+                    t0 = time.perf_counter()
+                    await fn(s)
+                    best = min(best, time.perf_counter() - t0)
+            return best
+
+        async def plain(s):
+            (await s.execute(plain_sql, {"c": cycle_id})).all()
+
+        async def picks(s):
+            pick_lists(await pick_rows(session=s, cycle_id=cycle_id))
+
+        async def full(s):
+            await build_consolidation(session=s, cycle_id=cycle_id)
+
+        t_plain = await timed(plain)
+        t_picks = await timed(picks)
+        t_full = await timed(full, rounds=2)
+        print(f"  plain SQL aggregation: {t_plain * 1000:.0f} ms")
+        print(f"  pick lists + organization totals: {t_picks * 1000:.0f} ms ({t_picks / t_plain:.2f}x plain; goal <= 2x)")
+        print(f"  whole document with every bag's lines: {t_full * 1000:.0f} ms ({t_full / t_plain:.2f}x plain)")
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    from services.common.migrations import upgrade
+
+    run = f"bench_orders_{os.getpid()}"
+    names = {s: f"{run}_{s}" for s in SERVICES}
+    urls = {s: _db_url(n) for s, n in names.items()}
+    with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
+        folder = Path(tmp)
+        try:
+            for s, name in names.items():
+                asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+                upgrade(s, urls[s])
+            if os.environ.get("BENCH_SKIP_PLACEMENT") != "1":
+                placement(folder, urls)
+            cycle_id = asyncio.run(_fill_cycle(urls["orders"]))
+            asyncio.run(_measure_consolidation(urls["orders"], cycle_id))
+        finally:
+            for name in names.values():
+                try:
+                    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                except Exception as exc:
+                    print(f"could not drop {name}: {exc!r}")
+
+
+if __name__ == "__main__":
+    main()

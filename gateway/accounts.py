@@ -169,13 +169,17 @@ async def _refuse_duplicates(*, session: AsyncSession, phone: str | None, email:
 _dummy_hash: dict[int, str] = {}
 
 
-async def authenticate(*, session: AsyncSession, hasher: PasswordHasher, login: str, password: str) -> Account:
-    """The account for these credentials. Unknown login and wrong password fail alike (and as slowly)."""
+async def authenticate(*, session: AsyncSession, hasher: PasswordHasher, login: str, password: str,
+                       limiter=None) -> Account:
+    """The account for these credentials. Unknown login and wrong password fail alike (and as slowly).
+    With a `limiter`, attempts on one login are counted whoever makes them."""
     refused = Unauthorized("wrong phone number, e-mail or password", code="invalid_credentials")
     try:
         kind, value = login_kind(login)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="invalid_login", details={"field": "login"}) from None
+    if limiter is not None:
+        await limiter.check_login_attempts(value)
     account = await find_account(session=session, **{kind: value})
     if account is None:
         key = id(hasher)

@@ -49,7 +49,8 @@ def _make_limiter(settings: Settings) -> RateLimiter | None:
     counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
     return RateLimiter(counters, window_seconds=settings.rate_limit_window_seconds,
                        per_address=settings.rate_limit_per_address, per_account=settings.rate_limit_per_account,
-                       auth_per_address=settings.rate_limit_auth_per_address)
+                       auth_per_address=settings.rate_limit_auth_per_address,
+                       login_per_identifier=settings.rate_limit_login_per_identifier)
 
 
 def _spec(settings: Settings) -> ServiceSpec:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from services.common.errors import error_body
+from services.common.errors import RateLimited, error_body
 
 log = logging.getLogger("mercado.ratelimit")
 
@@ -79,10 +79,11 @@ class RedisCounters:
 
 class RateLimiter:
     def __init__(self, counters, *, window_seconds: int, per_address: int, per_account: int,
-                 auth_per_address: int):
+                 auth_per_address: int, login_per_identifier: int | None = None):
         self.counters = counters
         self.window = max(1, window_seconds)
-        self.limits = {"address": per_address, "account": per_account, "auth": auth_per_address}
+        self.limits = {"address": per_address, "account": per_account, "auth": auth_per_address,
+                       "login": login_per_identifier if login_per_identifier is not None else auth_per_address}
         self._last_warning = 0.0
 
     def budgets(self, *, address: str, account_id: int | None, is_auth: bool) -> list[Budget]:
@@ -113,11 +114,24 @@ class RateLimiter:
                 return budget, retry_after
         return None
 
+    async def check_login_attempts(self, identifier: str) -> None:
+        """Raise RateLimited when one login (phone or e-mail) has been tried too often, from
+        whatever addresses: guessing one account's password from many machines is stopped too."""
+        budget = Budget("login", identifier, self.limits["login"])
+        verdict = await self.exceeded([budget])
+        if verdict is not None:
+            retry_after = verdict[1]
+            raise RateLimited(f"{_MESSAGES['login']}; retry in {retry_after} s",
+                              details={"scope": "login", "limit": budget.limit, "window_seconds": self.window,
+                                       "retry_after": retry_after},
+                              headers={"Retry-After": str(retry_after)})
+
     async def aclose(self) -> None:
         await self.counters.aclose()
 
 
 _MESSAGES = {
+    "login": "too many login attempts for this account",
     "address": "too many requests from your address",
     "account": "too many requests for your account",
     "auth": "too many login or registration attempts from your address",

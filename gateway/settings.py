@@ -37,6 +37,7 @@ class Settings(ServiceSettings):
     rate_limit_per_address: int = 1200
     rate_limit_per_account: int = 600
     rate_limit_auth_per_address: int = 10
+    rate_limit_login_per_identifier: int = 10  # attempts on one phone/e-mail, from any address
 
     # A bearer token that may read /metrics (for Prometheus); admins' access tokens may too.
     metrics_token: str = ""

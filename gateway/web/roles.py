@@ -180,28 +180,36 @@ def _period(desde: str, hasta: str) -> dict:
     return out
 
 
-def dashboard_charts(report: dict) -> dict:
-    """The dashboard's figures: bars of supply by category, a line of prices against reference, a map."""
+def _bars(rows: list[dict], key: str) -> list[Bar]:
     bars = []
-    for row in report["supply"]["by_category"]:
-        value = Decimal(row["offered_value"])
-        bars.append(Bar(row.get("label") or CATEGORY_LABELS.get(row["category"], row["category"]), float(value),
-                        views.bs(value)))
+    for row in rows:
+        value = Decimal(row[key])
+        if value > 0:
+            bars.append(Bar(row.get("label") or CATEGORY_LABELS.get(row["category"], row["category"]),
+                            float(value), views.bs(value)))
+    return sorted(bars, key=lambda b: -b.value)
+
+
+def dashboard_charts(report: dict) -> dict:
+    """The dashboard's figures: bars of supply by category (what reached the territory's points, and
+    what its producers offer), a line of prices against reference, and a map of the points."""
+    categories = report["supply"]["by_category"]
     prices = report["prices"]["items"][:12]
     labels = [f"{p['product']} ({p['unit']})" for p in prices]
-    paid = [float(Decimal(p["average_paid"])) if p.get("average_paid") else None for p in prices]
-    offered = [float(Decimal(p["average_offered"])) if p.get("average_offered") else None for p in prices]
+    paid = [float(Decimal(p["average_paid"])) for p in prices]
     ref = [float(Decimal(p["reference"])) for p in prices]
-    series = [Series("Referencia", ref, dashed=True)]
-    if any(v is not None for v in paid):
-        series.append(Series("Pagado", paid))
+    offered = [float(Decimal(p["average_offered"])) if p.get("average_offered") else None for p in prices]
+    series = [Series("Referencia", ref, dashed=True), Series("Pagado", paid)]
     if any(v is not None for v in offered):
         series.append(Series("Ofertado", offered))
     points = [MapPoint(f"{p['name']}: {p['orders']} pedidos", p["lat"], p["lon"], number=i + 1)
               for i, p in enumerate(report["delivery_points"]) if p.get("lat") is not None]
     return {
-        "supply": bar_chart(bars, title="Oferta por categoría (Bs)"),
-        "prices": line_chart(labels, series, title="Precios frente a la referencia", unit=" (Bs)"),
+        "delivered": bar_chart(_bars(categories, "delivered_value"),
+                               title="Abastecimiento: lo entregado en los puntos del territorio (Bs)"),
+        "offered": bar_chart(_bars(categories, "offered_value"),
+                             title="Oferta de los productores del territorio (Bs)"),
+        "prices": line_chart(labels, series, title="Precio pagado frente a la referencia", unit=""),
         "map": points_map(points, title="Puntos de entrega") if points else "",
     }
 

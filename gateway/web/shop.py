@@ -223,7 +223,7 @@ async def order_page(request: Request, web: Web, order_id: int):
     share = ""
     if code:
         where = point["name"] if point else "el punto de entrega"
-        when = f" el {cycle['delivery_date']}" if cycle else ""
+        when = f" el {views.day(cycle['delivery_date'])}" if cycle else ""
         text = (f"Mi pedido #{order['id']} de Mercado Corto: recojo en {where}{when}. "
                 f"Código de recojo: {code}. Total {views.bs(order.get('total'))}.")
         share = "https://wa.me/?text=" + quote(text)

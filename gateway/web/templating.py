@@ -12,7 +12,7 @@ from gateway.web.session import WebSession
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(bs=views.bs, bs_cents=views.bs_cents, qty=views.qty, category=views.category_label,
-                             status=views.status_label)
+                             status=views.status_label, day=views.day, moment=views.moment)
 templates.env.globals.update(role_home=views.ROLE_HOME)
 
 

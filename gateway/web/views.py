@@ -54,6 +54,31 @@ def qty(value) -> str:
     return text.replace(".", ",")
 
 
+WEEKDAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
+
+
+def day(value) -> str:
+    """An ISO date (or datetime) as people read it here: `sábado 28/11/2026`."""
+    from datetime import date, datetime
+
+    text = str(value or "")
+    try:
+        d = datetime.fromisoformat(text).date() if "T" in text else date.fromisoformat(text[:10])
+    except ValueError:
+        return text
+    return f"{WEEKDAYS[d.weekday()]} {d:%d/%m/%Y}"
+
+
+def moment(value) -> str:
+    """An ISO datetime as `28/11/2026 14:05` (as given, no zone conversion)."""
+    from datetime import datetime
+
+    try:
+        return f"{datetime.fromisoformat(str(value)):%d/%m/%Y %H:%M}"
+    except ValueError:
+        return str(value or "")
+
+
 def category_label(code: str | None) -> str:
     return CATEGORY_LABELS.get(code or "", (code or "").replace("_", " ").capitalize())
 

@@ -60,10 +60,10 @@ def _parse_amount(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not an amount; write bolivianos as \"12.50\"") from None
     if not dec.is_finite():
         raise ValueError("an amount must be a finite number")
+    if abs(dec) > MAX_AMOUNT:  # first: quantizing a huge value (1e+26) overflows the decimal context
+        raise ValueError(f"amount over the limit of Bs {MAX_AMOUNT}")
     if dec != dec.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValueError("amounts have at most two decimals (centavos)")
-    if abs(dec) > MAX_AMOUNT:
-        raise ValueError(f"amount over the limit of Bs {MAX_AMOUNT}")
     return dec.quantize(CENT)
 
 

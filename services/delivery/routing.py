@@ -74,11 +74,12 @@ class OsrmProvider:
     timeout: float = 10.0
     profile: str = "driving"
     name: str = "osrm"
+    transport: httpx.AsyncBaseTransport | None = None  # tests pass a mock
 
     async def matrix(self, places):
         coords = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in places)
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
                 r = await client.get(f"{self.url.rstrip('/')}/table/v1/{self.profile}/{coords}",
                                      params={"annotations": "distance,duration"})
             body = r.json()

@@ -1,6 +1,6 @@
 """Request and response shapes of the catalog service."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -19,6 +19,14 @@ from services.common.money import PositiveAmount
 from services.common.units import Quantity, UnitField
 
 MAX_ID = 2**53  # larger ids cannot exist and would overflow SQLite
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class Strict(BaseModel):
@@ -217,7 +225,7 @@ class CertificationChangeOut(BaseModel):
     status: str
     valid_until: date | None
     note: str | None
-    changed_at: datetime
+    changed_at: UtcDateTime
 
 
 class CertificationOut(BaseModel):
@@ -299,14 +307,14 @@ class ProductOut(BaseModel):
     certifications: list[str]
     photo_url: str | None
     thumbnail_url: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class PriceChangeOut(BaseModel):
     price: str
     unit: str
-    changed_at: datetime
+    changed_at: UtcDateTime
 
 
 class CategoryOut(BaseModel):
@@ -335,7 +343,7 @@ class ReferencePriceOut(BaseModel):
     unit: str
     price: str
     valid_from: date
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ErrorBody(BaseModel):

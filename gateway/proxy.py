@@ -121,9 +121,8 @@ class ServiceProxy:
     def _upstream_url(self, scope, name: str, base: str, rest: str) -> URL:
         raw = scope.get("raw_path")
         prefix = self.prefixes[name].encode()
-        if raw and raw.startswith(prefix):
-            raw_rest = raw[len(prefix):].decode("latin-1") or "/"
-        else:
+        raw_rest = raw[len(prefix):].decode("latin-1") or "/" if raw and raw.startswith(prefix) else ""
+        if not raw_rest.startswith("/"):  # the prefix itself was spelled with escapes
             raw_rest = str(URL.build(path=rest))
         query = scope.get("query_string", b"")
         target = base + raw_rest

@@ -63,6 +63,8 @@ async def test_method_path_query_body_and_headers_arrive_but_not_service_credent
         assert headers["accept-language"] == "es-BO"
         assert headers["x-forwarded-for"] == "10.1.2.3"
         assert headers["x-forwarded-prefix"] == "/api/catalog"
+        escaped = await client.get("/api/catalog%2Fecho/a%20b")
+        assert escaped.status_code == 200 and escaped.json()["path"] == "/echo/a b"
         generated = await client.get("/api/catalog/echo/x")
         assert generated.json()["headers"]["x-request-id"] == generated.headers["x-request-id"]
 

@@ -414,10 +414,28 @@ async def create_policy(body: PolicyCreate, session: Session, principal: Financi
 
 
 # ---------------------------------------------------------------- advances
+async def complete_profile_from_catalog(request: Request, session, producer_id: int) -> None:
+    """Gender and municipality feed the reports; ask catalog once when the events did not carry them."""
+    row = (await session.execute(select(producer_profiles).where(producer_profiles.c.producer_id == producer_id))
+           ).one_or_none()
+    catalog = (request.app.state.clients or {}).get("catalog")
+    if catalog is None or (row is not None and row.gender and row.municipality_code):
+        return
+    try:
+        found = await catalog.call("GET", f"/producers/{producer_id}")
+    except Exception:  # catalog down or silent: the report shows the producer as unknown meanwhile
+        log.info("could not read producer %s from catalog", producer_id)
+        return
+    await remember_producer(session=session, producer_id=producer_id, name=found.get("name"),
+                            gender=found.get("gender"), municipality_code=found.get("municipality_code"),
+                            organization_id=found.get("organization_id"))
+
+
 @router.post("/advances", response_model=AdvanceOut, status_code=201, tags=["pronto pago"],
              summary="Ask for an advance, for an amount or on chosen receivables")
-async def request_advance(body: AdvanceCreate, session: Session, principal: CurrentPrincipal):
+async def request_advance(body: AdvanceCreate, session: Session, principal: CurrentPrincipal, request: Request):
     access.require_producer_access(principal, body.producer_id)
+    await complete_profile_from_catalog(request, session, body.producer_id)
     row = await advances.request_advance(
         session=session, producer_id=body.producer_id, policy_id=body.policy_id,
         amount=None if body.amount is None else to_centavos(body.amount), receivable_ids=body.receivable_ids)

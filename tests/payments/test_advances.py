@@ -266,3 +266,32 @@ async def test_each_party_sees_only_her_own_accounts(db, client, keys):
             ).status_code == 403
     fin = (await client.get("/accounts", headers=keys.headers("financier", financier_id=FIN))).json()
     assert {a["kind"] for a in fin} == {"financier_capital", "financier_fees", "financier_fund"}
+
+
+async def test_gender_and_municipality_come_from_catalog_when_events_lacked_them(db, keys, backend, migrated):
+    import httpx
+
+    from services.common.http import ServiceClient
+    from services.payments.app import create_app
+    from tests.conftest import app_client, service_settings
+
+    def catalog(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/producers/7"
+        return httpx.Response(200, json={"id": 7, "name": "Rosa Mamani", "gender": "female", "phone": None,
+                                         "community": None, "municipality_code": "020104", "organization_id": None,
+                                         "lat": None, "lon": None})
+
+    clients = {"catalog": ServiceClient("catalog", "http://catalog", secret="s", caller="payments",
+                                        transport=httpx.MockTransport(catalog))}
+    url = migrated.url("payments", backend)
+    app = create_app(service_settings("payments", url), database=db, verifier=keys.verifier, clients=clients)
+    async with app_client(app) as client:
+        await setup_financier(client, keys)
+        await delivered_goods(db, consignments=((3000, "100.00"),))
+        r = await client.post("/advances", json={"producer_id": 7, "amount": "50.00"},
+                              headers=keys.headers("producer", producer_id=7))
+        assert r.status_code == 201, r.text
+        stats = (await client.get("/stats/advances?municipality=020104")).json()
+        assert stats["advances"] == 1 and stats["women_share"]["value"] == "1.0000"
+        profile = (await client.get("/producers/7/profile", headers=keys.headers("producer", producer_id=7))).json()
+        assert profile["name"] == "Rosa Mamani"

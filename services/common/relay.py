@@ -26,7 +26,7 @@ import random
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import event, exists, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
@@ -118,9 +118,11 @@ class Relay:
         return rows
 
     def envelope(self, row) -> Envelope:
-        return Envelope(id=row.event_id, type=row.event_type, version=row.version,
-                        occurred_at=row.occurred_at, aggregate_id=row.aggregate_id, source=self.source,
-                        payload=row.payload)
+        occurred_at = row.occurred_at
+        if occurred_at.tzinfo is None:  # SQLite gives back naive datetimes; they were written in UTC
+            occurred_at = occurred_at.replace(tzinfo=UTC)
+        return Envelope(id=row.event_id, type=row.event_type, version=row.version, occurred_at=occurred_at,
+                        aggregate_id=row.aggregate_id, source=self.source, payload=row.payload)
 
     async def _publish(self, row) -> str | None:
         """Publish one row; None when acknowledged, else why not."""

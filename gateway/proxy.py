@@ -103,6 +103,8 @@ class ServiceProxy:
         if message["type"] == "http.disconnect":
             raise ClientGone
         body = message.get("body", b"")
+        if len(body) > self.max_body:
+            return None
         if not message.get("more_body", False):
             return body
         chunks = [body]
@@ -121,7 +123,7 @@ class ServiceProxy:
     def _upstream_url(self, scope, name: str, base: str, rest: str) -> URL:
         raw = scope.get("raw_path")
         prefix = self.prefixes[name].encode()
-        raw_rest = raw[len(prefix):].decode("latin-1") or "/" if raw and raw.startswith(prefix) else ""
+        raw_rest = (raw[len(prefix):].decode("latin-1") or "/") if raw and raw.startswith(prefix) else ""
         if not raw_rest.startswith("/"):  # the prefix itself was spelled with escapes
             raw_rest = str(URL.build(path=rest))
         query = scope.get("query_string", b"")

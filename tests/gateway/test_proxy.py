@@ -145,6 +145,8 @@ async def test_a_body_over_the_limit_is_refused_before_it_reaches_the_service(mi
 
         big = await client.post("/api/catalog/echo/photos", content=chunks())
         assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+        whole = await client.post("/api/catalog/echo/photos", content=b"z" * 1001)
+        assert whole.status_code == 413
 
 
 async def test_large_answers_stream_through_whole(migrated, keys, probe_url):

@@ -57,12 +57,13 @@ async def live_kernel_database(url: str, kernel) -> AsyncIterator[Database]:
         await db.dispose()
 
 
-def publisher_app(db: Database, url: str, keys, *, subscriber_url: str = "http://127.0.0.1:9", **settings):
+def publisher_app(db: Database, url: str, keys, *, subscriber_url: str = "http://127.0.0.1:9", clients=None,
+                  **settings):
     spec = ServiceSpec(name="orders", title="orders (events test)", description="publisher",
                        kernel=orders_kernel, routers=[])
     app = create_service_app(spec, service_settings("orders", url, payments_url=subscriber_url,
                                                     **{**FAST, **settings}),
-                             database=db, verifier=keys.verifier)
+                             database=db, verifier=keys.verifier, clients=clients)
     app.state.event_subscribers = {t: ["payments"] for t in SUBSCRIBED}
     return app
 

@@ -3,17 +3,19 @@
 import asyncio
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import func, select, update
 
 from services.common.db import Database, make_engine
 from services.common.events import Envelope
+from services.common.http import ServiceClient
 from services.common.relay import Relay
 from services.common.settings import SERVICE_NAMES
 from services.common.tables import utcnow
 from services.common.transports import spec_subscribers
 from services.orders.models import kernel as orders_kernel
 from services.payments.models import kernel as payments_kernel
-from tests.conftest import app_client
+from tests.conftest import app_client, transactional_database
 from tests.events.harness import (
     FLAKY,
     Server,
@@ -215,3 +217,33 @@ def test_subscribers_are_the_services_whose_spec_handles_the_event():
         for event_type in {t for spec in specs.values() for t in spec.event_handlers} | {"no.such.event"}:
             expected = {n for n, spec in specs.items() if n != source and event_type in spec.event_handlers}
             assert set(subscribers(event_type)) == expected
+
+
+async def test_concurrent_copies_of_one_event_have_one_effect(backend, migrated, keys):
+    sub_url = migrated.url("payments", backend)
+    async with live_kernel_database(sub_url, payments_kernel) as sub_db:
+        app = subscriber_app(sub_db, sub_url, keys)
+        async with app_client(app) as client:
+            envelope = Envelope(type="order.cancelled", aggregate_id="c-1", source="orders",
+                                payload={"schema_version": 1, "order_id": "c-1", "seq": 1})
+            service = {"X-Service-Key": app.state.service_secret, "X-Service-Name": "orders"}
+            answers = await asyncio.gather(*(client.post("/internal/events", json=envelope.model_dump(mode="json"),
+                                                         headers=service) for _ in range(8)))
+            assert {r.status_code for r in answers} == {200}
+            assert sum(r.json()["handled"] for r in answers) == 1
+            assert await handled(sub_db) == [("c-1", 1, envelope.id)]
+
+
+async def test_in_process_delivery_for_service_tests(backend, migrated, keys):
+    """The recipe of docs/events.md: rolled-back databases, the subscriber called in process."""
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with transactional_database(pub_url) as pub_db, transactional_database(sub_url) as sub_db:
+        subscriber = subscriber_app(sub_db, sub_url, keys)
+        async with app_client(subscriber):
+            clients = {"payments": ServiceClient("payments", "http://payments", secret=subscriber.state.service_secret,
+                                                 caller="orders", transport=httpx.ASGITransport(subscriber))}
+            publisher = publisher_app(pub_db, pub_url, keys, clients=clients)
+            async with app_client(publisher):
+                [event_id] = await emit_events(pub_db, [("i-1", 1)])
+                assert (await publisher.state.relay.drain()).published == 1
+                assert await handled(sub_db) == [("i-1", 1, event_id)]

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.models import Producer, Product, ReservationLine, ReservationStatus
@@ -178,22 +178,36 @@ async def reserve_orders(*, session: AsyncSession, orders: list[OrderRequest]) -
     prices: dict[str, int] = {}
     moves = sorted(((ln, o) for o in live if o.error is None for ln in o.lines if ln.line_id in o.inserted),
                    key=lambda pair: (pair[0].product_id, pair[0].line_id))
-    for line, order in moves:
-        if order.error is not None:
-            continue
-        moved = (await session.execute(
-            update(products)
-            .where(products.c.id == line.product_id, products.c.available >= line.quantity,
-                   products.c.active.is_(True))
-            .values(available=func.round(products.c.available - line.quantity, 3),
-                    reserved=func.round(products.c.reserved + line.quantity, 3))
-            .returning(products.c.price_centavos)
-        )).first()
-        if moved is None:
-            order.error = await _refusal(session, line, details[line.product_id])
-            continue
-        order.applied.append(line)
-        prices[line.line_id] = moved.price_centavos
+    if moves and session.bind.dialect.name == "postgresql":
+        # the same per-line conditional UPDATEs, in the same order, run by one server-side function
+        # (migration 25554f741597) so a batch of lines costs one round trip instead of one each
+        taken = dict((await session.execute(
+            text("SELECT line_id, price_centavos FROM catalog_take_stock(:line_ids, :product_ids, :quantities)"),
+            {"line_ids": [ln.line_id for ln, _ in moves], "product_ids": [ln.product_id for ln, _ in moves],
+             "quantities": [ln.quantity for ln, _ in moves]})).all())
+        for line, order in moves:
+            if line.line_id in taken:
+                order.applied.append(line)
+                prices[line.line_id] = taken[line.line_id]
+            elif order.error is None:
+                order.error = await _refusal(session, line, details[line.product_id])
+    else:
+        for line, order in moves:
+            if order.error is not None:
+                continue
+            moved = (await session.execute(
+                update(products)
+                .where(products.c.id == line.product_id, products.c.available >= line.quantity,
+                       products.c.active.is_(True))
+                .values(available=func.round(products.c.available - line.quantity, 3),
+                        reserved=func.round(products.c.reserved + line.quantity, 3))
+                .returning(products.c.price_centavos)
+            )).first()
+            if moved is None:
+                order.error = await _refusal(session, line, details[line.product_id])
+                continue
+            order.applied.append(line)
+            prices[line.line_id] = moved.price_centavos
 
     for order in live:
         if order.error is not None:

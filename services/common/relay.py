@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
-from sqlalchemy import event, exists, or_, select, update
+from sqlalchemy import delete, event, exists, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from services.common.db import Database
@@ -56,7 +56,8 @@ class RelayRound:
 class Relay:
     def __init__(self, db: Database, kernel: KernelTables, transport: Transport, *, source: str,
                  poll_seconds: float = 1.0, batch_size: int = 100, backoff_seconds: float = 1.0,
-                 backoff_max_seconds: float = 300.0, lease_seconds: float = 60.0, concurrency: int = 8):
+                 backoff_max_seconds: float = 300.0, lease_seconds: float = 60.0, concurrency: int = 8,
+                 retention_days: float = 7.0, purge_every_seconds: float = 3600.0):
         self.db = db
         self.kernel = kernel
         self.transport = transport
@@ -66,6 +67,9 @@ class Relay:
         self.backoff_seconds = backoff_seconds
         self.backoff_max_seconds = backoff_max_seconds
         self.lease_seconds = lease_seconds
+        self.retention_days = retention_days
+        self.purge_every_seconds = purge_every_seconds
+        self._next_purge = 0.0
         self._semaphore = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -174,11 +178,40 @@ class Relay:
                 break
         return total
 
+    async def purge(self) -> int:
+        """Delete events published more than `retention_days` ago (0 keeps them forever).
+
+        Only published rows go: pending ones stay until acknowledged. (Inbox rows are kept: a
+        subscriber that was down for long may still be sent an event others handled long ago.)
+        """
+        if self.retention_days <= 0:
+            return 0
+        outbox = self.kernel.outbox
+        cutoff = utcnow() - timedelta(days=self.retention_days)
+        async with self.db.session() as session:
+            result = await session.execute(delete(outbox).where(outbox.c.published_at.is_not(None),
+                                                                outbox.c.published_at < cutoff))
+        return result.rowcount or 0
+
     # -- background ------------------------------------------------------------------------------
+
+    async def _maybe_purge(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_purge:
+            self._next_purge = now + self.purge_every_seconds
+            removed = await self.purge()
+            if removed:
+                log.info("published events purged", extra={"removed": removed, "days": self.retention_days})
 
     async def run(self) -> None:
         while True:
             self._wake.clear()
+            try:
+                await self._maybe_purge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox purge failed")
             try:
                 result = await self.run_once()
             except asyncio.CancelledError:
@@ -295,7 +328,7 @@ async def start_event_machinery(app, spec, settings) -> None:
     relay = Relay(state.db, spec.kernel, transport, source=spec.name, poll_seconds=settings.relay_poll_seconds,
                   batch_size=settings.relay_batch_size, backoff_seconds=settings.relay_backoff_seconds,
                   backoff_max_seconds=settings.relay_backoff_max_seconds,
-                  lease_seconds=settings.relay_lease_seconds)
+                  lease_seconds=settings.relay_lease_seconds, retention_days=settings.relay_retention_days)
     consumer = None
     if transport.pulls and spec.event_handlers:
         consumer = Consumer(state.db, spec.kernel, spec.event_handlers, transport, source=spec.name,

@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     relay_backoff_max_seconds: float = 300.0
     # A claimed event is not claimed again by another relay for this long (publish in flight).
     relay_lease_seconds: float = 60.0
+    # Published events are deleted from the outbox after this many days (0 keeps them).
+    relay_retention_days: float = 7.0
     # NATS JetStream names (EVENTS_URL=nats://...): one stream, one durable consumer per service.
     events_stream: str = _shared("EVENTS_STREAM", "MERCADO")
     events_subject_prefix: str = _shared("EVENTS_SUBJECT_PREFIX", "mercado.events")

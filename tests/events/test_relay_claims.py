@@ -1,11 +1,13 @@
 """How the relay claims outbox rows: heads of aggregates only, skipping rows another relay holds."""
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.common.db import Database, make_engine
 from services.common.relay import Relay
+from services.common.tables import utcnow
 from services.orders.models import kernel as orders_kernel
 from tests.conftest import require_postgres
 from tests.events.harness import emit_events, live_kernel_database
@@ -61,3 +63,19 @@ async def test_relay_skips_rows_locked_by_another_relay_instead_of_waiting(migra
             await other.dispose()
         await relay.drain()
         assert recorder.published == [("y", 1), ("x", 1)]
+
+
+async def test_published_events_are_purged_after_the_retention_but_pending_ones_stay(backend, migrated):
+    async with live_kernel_database(migrated.url("orders", backend), orders_kernel) as db:
+        await emit_events(db, [("old", 1), ("new", 1), ("waiting", 1)], together=True)
+        outbox = orders_kernel.outbox
+        async with db.session() as session:
+            await session.execute(update(outbox).where(outbox.c.aggregate_id == "old")
+                                  .values(published_at=utcnow() - timedelta(days=8)))
+            await session.execute(update(outbox).where(outbox.c.aggregate_id == "new")
+                                  .values(published_at=utcnow() - timedelta(days=6)))
+        relay = Relay(db, orders_kernel, Recorder(), source="orders", retention_days=7)
+        assert await relay.purge() == 1
+        async with db.session() as session:
+            left = (await session.execute(select(outbox.c.aggregate_id).order_by(outbox.c.id))).scalars().all()
+        assert left == ["new", "waiting"]

@@ -14,6 +14,7 @@ import hashlib
 import logging
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import orjson
 from sqlalchemy import insert, or_, select, update
@@ -131,7 +132,7 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
     try:
         return await _run_saga(db=db, kernel=kernel, clients=clients, order_id=order_id, cycle_id=cycle.id,
                                point_id=body.delivery_point_id, capacity=capacity, lines=lines,
-                               principal=principal)
+                               principal=principal, created_at=now)
     except BaseException as exc:
         await fail_and_compensate(db=db, clients=clients, order_id=order_id, line_count=len(lines), reason=exc)
         raise _as_client_error(exc) from None
@@ -166,7 +167,7 @@ def _as_client_error(exc: BaseException) -> BaseException:
 
 
 async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_id: int, capacity,
-                    lines: list[dict], principal: Principal) -> dict:
+                    lines: list[dict], principal: Principal, created_at) -> dict:
     catalog, delivery = clients["catalog"], clients["delivery"]
     ids = line_ids_of(order_id, len(lines))
     # reservation and booking are idempotent by line id and order id themselves (docs/internal-api.md):
@@ -230,7 +231,13 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
                        "line_total": str(from_centavos(r["line_total"]))} for r in rows],
             "fees_total": str(from_centavos(fees_total)), "total": str(from_centavos(subtotal + fees_total)),
             "placed_at": now.isoformat()})
-        return await order_view(session=session, order_id=order_id)
+    # the answer is built from what was just written (no re-read on the hot path)
+    placed = SimpleNamespace(
+        id=order_id, cycle_id=cycle_id, consumer_account_id=principal.account_id, delivery_point_id=point_id,
+        status="placed", pickup_code=confirmed.get("pickup_code"), subtotal=subtotal, fees=fees,
+        fees_total=fees_total, total=subtotal + fees_total, paid=False, adjustments=None, created_at=created_at,
+        placed_at=now)
+    return _order_dict(placed, [SimpleNamespace(allocated_quantity=None, **r) for r in rows])
 
 
 async def release_everything(*, clients, order_id: int, line_count: int) -> bool:

@@ -1,6 +1,7 @@
 """HTTP routes of the payments service: thin, they check who is calling and call the rules."""
 
 import logging
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -491,5 +492,8 @@ async def reject(advance_id: Id, body: DecisionIn, session: Session, principal: 
 @router.get("/stats/advances", response_model=Report, tags=["monitoring"],
             summary="Advance counts, value, fees and women's share; no personal data")
 async def advance_stats(session: Session,
-                        municipality: Annotated[str | None, Query(max_length=16)] = None):
-    return await reports.advance_statistics(session=session, municipality_code=municipality)
+                        municipality: Annotated[str | None, Query(max_length=16)] = None,
+                        date_from: Annotated[date | None, Query(alias="from")] = None,
+                        date_to: Annotated[date | None, Query(alias="to")] = None):
+    return await reports.advance_statistics(session=session, municipality_code=municipality,
+                                            date_from=date_from, date_to=date_to)

@@ -4,6 +4,7 @@ producer's advance history, and anonymous advance statistics for municipal monit
 
 import csv
 import io
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -206,8 +207,9 @@ def _share(part: int, whole: int) -> str:
     return f"{(part / whole):.4f}" if whole else "0.0000"
 
 
-async def advance_statistics(*, session: AsyncSession, municipality_code: str | None) -> dict:
-    """Counts and sums only: no producer, financier or personal data."""
+async def advance_statistics(*, session: AsyncSession, municipality_code: str | None,
+                             date_from: date | None = None, date_to: date | None = None) -> dict:
+    """Counts and sums of advances disbursed (in the period, by disbursal day): no personal data."""
     joined = advances.outerjoin(producer_profiles, producer_profiles.c.producer_id == advances.c.producer_id)
     disbursed = advances.c.status.in_(("disbursed", "repaid", "producer_debt"))
     female = func.lower(func.coalesce(producer_profiles.c.gender, "")).in_(FEMALE)
@@ -221,9 +223,14 @@ async def advance_statistics(*, session: AsyncSession, municipality_code: str | 
     ).select_from(joined).where(disbursed)
     if municipality_code:
         query = query.where(producer_profiles.c.municipality_code == municipality_code)
+    if date_from:
+        query = query.where(advances.c.disbursed_at >= datetime.combine(date_from, time.min, UTC))
+    if date_to:
+        query = query.where(advances.c.disbursed_at < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
     row = (await session.execute(query)).one()
     return {"municipality_code": municipality_code, "advances": int(row.count), "producers": int(row.producers),
-            "value": bs(row.value), "fees": bs(row.fees),
+            "value": bs(row.value), "fees": bs(row.fees), "women_value": bs(row.women_value),
+            "women_producers": int(row.women_producers),
             "women_share": {"value": _share(int(row.women_value), int(row.value)),
                             "producers": _share(int(row.women_producers), int(row.producers))}}
 

@@ -246,7 +246,11 @@ async def test_portfolio_by_producer_and_municipality_with_womens_share_and_anon
             ).status_code == 403
     stats = (await client.get("/stats/advances?municipality=020101")).json()
     assert stats == {"municipality_code": "020101", "advances": 1, "producers": 1, "value": "40.00", "fees": "0.80",
+                     "women_value": "40.00", "women_producers": 1,
                      "women_share": {"value": "1.0000", "producers": "1.0000"}}
+    everywhere = (await client.get("/stats/advances?from=2020-01-01")).json()
+    assert everywhere["advances"] == 2 and everywhere["women_share"]["value"] == "0.5000"
+    assert (await client.get("/stats/advances?to=2020-01-01")).json()["advances"] == 0
 
 
 async def test_each_party_sees_only_her_own_accounts(db, client, keys):

@@ -13,15 +13,17 @@ Rules (docs/internal-api.md):
 """
 
 import asyncio
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.models import Producer, Product, ReservationLine, ReservationStatus
-from services.common.errors import Conflict, DomainError, InvalidInput, NotFound
+from services.common.errors import Conflict, DomainError, InvalidInput, NotFound, ServiceUnavailable
 from services.common.money import from_centavos
 from services.common.tables import insert_ignoring_conflict, utcnow
 from services.common.units import Unit, kg_of
@@ -29,6 +31,7 @@ from services.common.units import Unit, kg_of
 products = Product.__table__
 producers = Producer.__table__
 reservation_lines = ReservationLine.__table__
+log = logging.getLogger("mercado.catalog.stock")
 
 
 @dataclass(frozen=True)
@@ -264,9 +267,10 @@ class ReservationBatcher:
     its own all-or-nothing answer (see `reserve_orders`).
     """
 
-    def __init__(self, db, *, max_orders: int = 200):
+    def __init__(self, db, *, max_orders: int = 200, attempts: int = 3):
         self.db = db
         self.max_orders = max_orders
+        self.attempts = attempts
         self.pending: list[tuple[OrderRequest, asyncio.Future]] = []
         self.drainer: asyncio.Task | None = None
 
@@ -290,12 +294,27 @@ class ReservationBatcher:
         self.pending = rest
         return batch
 
+    async def _run(self, orders: list[OrderRequest]) -> list[list[dict] | DomainError]:
+        """One transaction for the batch; retried when the database aborts it (deadlock with another
+        process, lost connection): it rolled back whole, and line ids make the retry safe."""
+        for attempt in range(self.attempts):
+            for order in orders:
+                order.error, order.inserted, order.applied = None, set(), []
+            try:
+                async with self.db.session() as session:
+                    return await reserve_orders(session=session, orders=orders)
+            except DBAPIError:
+                log.warning("reservation batch aborted by the database", exc_info=True,
+                            extra={"attempt": attempt + 1, "orders": len(orders)})
+                await asyncio.sleep(0.01 * 2**attempt)
+        raise ServiceUnavailable("stock could not be reserved right now; retry with the same line ids",
+                                 code="reservation_retry")
+
     async def _drain(self) -> None:
         while self.pending:
             batch = self._next_batch()
             try:
-                async with self.db.session() as session:
-                    outcomes = await reserve_orders(session=session, orders=[order for order, _ in batch])
+                outcomes = await self._run([order for order, _ in batch])
             except Exception as exc:  # the whole transaction failed: every order in it is told
                 for _, future in batch:
                     if not future.done():

@@ -241,6 +241,34 @@ async def test_orders_batched_in_one_transaction_keep_their_own_all_or_nothing(b
         assert held == {"a-1", "c-1"}
 
 
+async def test_two_processes_batching_crossed_orders_neither_deadlock_nor_oversell(migrated, keys):
+    """Two batchers (two service processes) reserve crossed multi-line orders against scarce stock."""
+    require_postgres()
+    url = migrated.url("catalog", "postgres")
+    async with live_database(url, "catalog") as db:
+        producer = await seed_producer(db)
+        ids = [await seed_product(db, producer_id=producer, name=f"Escaso {i}", available="30") for i in range(3)]
+        async with small_pool(db, size=2) as pool_a, small_pool(db, size=2) as pool_b:
+            batchers = [stock.ReservationBatcher(pool_a), stock.ReservationBatcher(pool_b)]
+
+            async def order(i):
+                picked = ids if i % 2 else list(reversed(ids))
+                try:
+                    return await batchers[i % 2].reserve(order_id=f"z{i}", lines=[
+                        stock.LineRequest(line_id=f"z{i}-{n}", product_id=pid, quantity=D(1))
+                        for n, pid in enumerate(picked)])
+                except DomainError as exc:
+                    return exc
+
+            results = await asyncio.gather(*[order(i) for i in range(80)])
+        won = [r for r in results if isinstance(r, list)]
+        lost = [r for r in results if isinstance(r, DomainError)]
+        assert len(won) == 30 and {e.code for e in lost} == {"stock_insufficient"}
+        for pid in ids:
+            assert await stock_of(db, pid) == (D("0"), D("30"), D("0"))
+        assert await _count_lines(db) == 90
+
+
 # --- property: random reserve / release / commit / adjust sequences ---------------------------
 
 quantity = st.integers(1, 4000).map(lambda n: D(n) / 1000)

@@ -84,3 +84,32 @@ async def test_fifty_repeats_of_one_idempotency_key_give_one_advance(migrated, k
             assert len(created) == 1
         assert await _count(db, advances) == 1
         await ledger_is_consistent(db)
+
+
+async def test_fifty_concurrent_refunds_never_overdraw_the_cash_clearing_account(migrated):
+    from services.common.errors import Conflict
+    from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry
+    from tests.payments.helpers import balance_of
+
+    require_postgres()
+    url = migrated.url("payments", "postgres")
+    async with small_live_database(url) as db:
+        async with db.session() as s:
+            cash = await ensure_account(session=s, kind=AccountKind.cash_clearing)
+            consumer = await ensure_account(session=s, kind=AccountKind.consumer, owner_id=1)
+            await post_entry(session=s, client_id="cash-in", kind="t", description="t",
+                             lines=[Posting(cash, 1000), Posting(consumer, -1000)])
+
+        async def refund(i):
+            try:
+                async with db.session() as s:
+                    await post_entry(session=s, client_id=f"refund-{i}", kind="t", description="t",
+                                     lines=[Posting(consumer, 100), Posting(cash, -100)])
+                return True
+            except Conflict:
+                return False
+
+        results = await asyncio.gather(*[refund(i) for i in range(50)])
+        assert sum(results) == 10
+        assert await balance_of(db, "cash_clearing") == 0
+        await ledger_is_consistent(db)

@@ -115,3 +115,27 @@ async def test_stored_balances_equal_the_sum_of_postings(db):
         stored = (await s.execute(text("SELECT balance FROM ledger_accounts WHERE id = :i"), {"i": cash})).scalar_one()
         assert stored == await derived_balance(session=s, account_id=cash) == 510
     await ledger_is_consistent(db)
+
+
+async def test_admins_post_manual_entries_idempotently_and_correct_them_by_reversal(db, client, keys):
+    admin = keys.headers("admin", account_id=1)
+    async with db.session() as s:
+        cash, consumer, _ = await _accounts(s)
+    body = {"client_id": "ajuste-2026-11", "description": "Cobro en efectivo sin recibo",
+            "postings": [{"account_id": cash, "amount": "15.50"}, {"account_id": consumer, "amount": "-15.50"}]}
+    first = await client.post("/entries", json=body, headers=admin)
+    assert first.status_code == 201, first.text
+    again = await client.post("/entries", json={**body, "description": "otra"}, headers=admin)
+    assert again.json()["id"] == first.json()["id"]
+    unbalanced = await client.post("/entries", json={**body, "client_id": "x", "postings": [
+        {"account_id": cash, "amount": "15.50"}, {"account_id": consumer, "amount": "-15.49"}]}, headers=admin)
+    assert unbalanced.status_code == 422 and unbalanced.json()["error"]["code"] == "unbalanced_entry"
+    assert (await client.post("/entries", json=body, headers=keys.headers("coordinator"))).status_code == 403
+    fix = await client.post(f"/entries/{first.json()['id']}/reverse",
+                            json={"client_id": "ajuste-2026-11-rev", "reason": "duplicado"}, headers=admin)
+    assert fix.status_code == 201 and fix.json()["reverses_entry_id"] == first.json()["id"]
+    assert [p["amount"] for p in fix.json()["postings"]] == ["-15.50", "15.50"]
+    twice = await client.post(f"/entries/{first.json()['id']}/reverse",
+                              json={"client_id": "otra-rev", "reason": "duplicado"}, headers=admin)
+    assert twice.status_code == 409
+    await ledger_is_consistent(db)

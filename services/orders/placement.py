@@ -272,23 +272,31 @@ async def fail_and_compensate(*, db, clients, order_id: int, line_count: int, re
     except Exception:
         log.exception("could not mark order %s failed; recovery will compensate it", order_id)
         return
-    if await release_everything(clients=clients, order_id=order_id, line_count=line_count):
+    released = await release_everything(clients=clients, order_id=order_id, line_count=line_count)
+    # After a refusal nothing can still be on its way. After a timeout or a dead connection the
+    # reservation may still land after this release: leave the order owed, so recovery releases
+    # it once more when the unknown call is long over.
+    definite = isinstance(reason, DomainError) and reason.status < 500
+    if released and definite:
         async with db.session() as session:
             await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
 
 
 async def recover_orders(*, db, clients, pending_older_than: float) -> int:
-    """Compensate orders a crash left behind: pending too long, or failed/cancelled not yet released."""
+    """Compensate orders a crash left behind: pending too long, or failed/cancelled and not known
+    to be released (a failed call, or an unknown outcome) for as long."""
     cutoff = utcnow() - timedelta(seconds=pending_older_than)
     async with db.session() as session:
         stale = (await session.execute(select(orders.c.id).where(
             orders.c.status == "pending", orders.c.created_at < cutoff).limit(500))).scalars().all()
         if stale:
+            # updated_at stays: the placement has been silent for long enough to release right away
             await session.execute(update(orders).where(orders.c.id.in_(stale), orders.c.status == "pending")
-                                  .values(status="failed", idempotency_key=None, updated_at=utcnow(),
+                                  .values(status="failed", idempotency_key=None,
                                           failure={"code": "abandoned", "message": "placement did not finish"}))
         owed = (await session.execute(select(orders.c.id, orders.c.line_count).where(
-            orders.c.status.in_(("failed", "cancelled")), orders.c.released_at.is_(None)).limit(500))).all()
+            orders.c.status.in_(("failed", "cancelled")), orders.c.released_at.is_(None),
+            orders.c.updated_at < cutoff).limit(500))).all()
     done = 0
     for order_id, line_count in owed:
         if await release_everything(clients=clients, order_id=order_id, line_count=line_count):

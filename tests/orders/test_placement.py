@@ -257,3 +257,4 @@ async def test_pickup_and_payment_events_move_the_order(migrated, keys, backend)
         await handle_event(p.orders_db, SPEC.kernel, SPEC.event_handlers, unknown)
         now = (await p.orders.get(f"/orders/{order['id']}", headers=p.consumer(1))).json()
         assert now["status"] == "picked_up" and now["paid"] is True
+

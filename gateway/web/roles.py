@@ -223,11 +223,13 @@ async def municipality_dashboard(request: Request, web: Web, municipio: str = ""
     if principal.role.value == "municipality":
         params["municipality"], params["department"] = principal.municipality_code, None
     report = await web.call("GET", "/api/monitoring/report", params=params)
-    municipalities = []
-    if principal.role.value != "municipality":
-        municipalities = views.items_of(await web.call("GET", "/api/catalog/municipalities", params={"limit": 100}))
+    municipalities = views.items_of(await optional(web, "GET", "/api/catalog/municipalities", [], "Municipios",
+                                                   params={"limit": 100}))
+    place = next((m["name"] for m in municipalities if m.get("code") == params["municipality"]), "")
+    if principal.role.value == "municipality":
+        municipalities = []
     query = "&".join(f"{k}={quote(str(v))}" for k, v in params.items() if v)
-    return render(request, web, "municipality.html", title="Monitoreo municipal", report=report,
+    return render(request, web, "municipality.html", title="Monitoreo municipal", report=report, place=place,
                   charts=dashboard_charts(report), municipalities=municipalities, params=params,
                   csv_url="/municipio/informe.csv" + ("?" + query if query else ""),
                   program_csv_url="/municipio/programa.csv" + ("?" + query if query else ""),

@@ -20,6 +20,7 @@ from gateway.web.templating import render
 router = APIRouter(include_in_schema=False)
 Web = Annotated[WebSession, Depends(web_session)]
 PAGE_SIZE = 24
+NEAR_KM, FAR_KM = 30, 1000  # delivery points offered around the consumer: her city, else anywhere
 
 
 def redirect(url: str, session: WebSession | None = None) -> Response:
@@ -151,12 +152,16 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
             here = (float(m["lat"]), float(m["lon"]))
     points = []
     if cycle:
-        params: dict = {"limit": 50, "open_on": cycle.get("delivery_date")}
-        if here:
-            params.update(near=f"{here[0]},{here[1]}", radius_km=1000)
-        found = views.items_of(await web.call("GET", "/api/delivery/points", params=params))
         allowed = set(cycle.get("delivery_point_ids") or [])
-        points = [p for p in found if not allowed or p["id"] in allowed]
+        params: dict = {"limit": 50, "open_on": cycle.get("delivery_date")}
+        # nearby first (a city); if none of the cycle's points is that close, the nearest anywhere
+        for radius in ((NEAR_KM, FAR_KM) if here else (None,)):
+            if here:
+                params.update(near=f"{here[0]},{here[1]}", radius_km=radius)
+            found = views.items_of(await web.call("GET", "/api/delivery/points", params=params))
+            points = [p for p in found if not allowed or p["id"] in allowed]
+            if points:
+                break
     chosen = punto if any(p["id"] == punto for p in points) else (points[0]["id"] if points else 0)
 
     quote_data, quote_error = None, ""

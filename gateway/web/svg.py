@@ -50,11 +50,12 @@ class Series:
 
 def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, unit: str = "",
                width: int = 340, height: int = 200) -> Markup:
-    """Lines over shared x labels (for example price paid against reference price per product)."""
+    """Lines over shared x labels (for example price paid against reference price per product). The
+    x axis is numbered 1..n so long names never crowd a phone; the page lists the labels."""
     values = [v for s in series for v in s.values if v is not None]
     if not labels or not values:
         return Markup('<p class="empty">Sin datos para este periodo.</p>')
-    left, right, top, bottom = 40, 8, 10, 46
+    left, right, top, bottom = 40, 8, 10, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     hi = max(values) * 1.1 or 1
     n = len(labels)
@@ -72,10 +73,9 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, u
     for frac in (0.5, 1.0):
         v = hi * frac / 1.1
         parts.append(f'<text x="{left - 4}" y="{y(v) + 4:.1f}" class="tick" text-anchor="end">{v:.0f}</text>')
-    for i, label in enumerate(labels):
-        short = label if len(label) <= 12 else label[:11] + "…"
-        parts.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 12}" class="tick" text-anchor="end" '
-                     f'transform="rotate(-35 {x(i):.1f} {top + plot_h + 12})">{escape(short)}</text>')
+    for i, label in enumerate(labels):  # numbered ticks; the page lists what each number is
+        parts.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 14}" class="lbl" text-anchor="middle">'
+                     f'<title>{escape(label)}</title>{i + 1}</text>')
     for k, s in enumerate(series):
         color = PALETTE[(k + 1) % len(PALETTE)]
         points = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None]

@@ -1,0 +1,186 @@
+"""The whole platform as real processes for browser tests: the four services and the gateway, each
+a uvicorn server on a free port, on fresh SQLite files in a temporary folder, migrated and loaded
+with the demo world (accounts with the password `demo1234`), events relayed over HTTP.
+
+    with running_platform(tmp_path) as platform:
+        platform.url  # the gateway, e.g. http://127.0.0.1:40123
+"""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.keys import ensure_signing_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("catalog", "orders", "delivery", "payments")
+START_ORDER = (*SERVICES, "gateway")
+APPS = {name: "tests.web.platform:gateway_app" if name == "gateway" else f"services.{name}.app:create_app"
+        for name in START_ORDER}
+DEMO_PASSWORD = "demo1234"
+DEMO_DOMAIN = "demo.mercadocorto.bo"
+
+
+def gateway_app():
+    """The gateway as deployed, with the pages and monitoring mounted if its factory does not yet."""
+    from gateway.app import create_app
+
+    app = create_app()
+    paths = {getattr(route, "path", "") for route in app.router.routes}
+    if "/api/monitoring/report" not in paths:
+        from gateway import monitoring
+
+        monitoring.install(app)
+    if "/carrito" not in paths:
+        from gateway import web
+
+        web.install(app)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Platform:
+    folder: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def log(self, name: str) -> str:
+        path = self.folder / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    # --- API helpers for setting the scene (the same calls a client makes) ---
+
+    def request(self, method: str, path: str, *, token: str | None = None, body: dict | None = None,
+                key: str | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        if key:
+            req.add_header("Idempotency-Key", key)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path} -> {exc.code}: {exc.read()[:500]!r}") from None
+        return json.loads(raw) if raw else {}
+
+    def login(self, who: str) -> str:
+        return self.request("POST", "/api/auth/login", body={"login": f"{who}@{DEMO_DOMAIN}",
+                                                             "password": DEMO_PASSWORD})["access_token"]
+
+
+def _environment(folder: Path, ports: dict[str, int]) -> dict[str, str]:
+    (folder / "keys").mkdir(parents=True, exist_ok=True)
+    private, public = ensure_signing_keys(folder / "keys" / "jwt_private.pem", folder / "keys" / "jwt_public.pem")
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_DATABASE_URL", "_PORT", "_URL"))}
+    env.update({
+        "MC_VAR_DIR": str(folder / "var"),
+        "MC_SERVICE_SECRET": "browser-test-service-secret",
+        "MC_JWT_PRIVATE_KEY_PATH": str(private),
+        "MC_JWT_PUBLIC_KEY_PATH": str(public),
+        "MC_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        "GATEWAY_RATE_LIMIT_AUTH_PER_ADDRESS": "1000",
+        "ORDERS_DUTIES_INTERVAL_SECONDS": "1",
+    })
+    env.pop("EVENTS_URL", None)
+    env.pop("REDIS_URL", None)
+    for name, port in ports.items():
+        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / (name + '.db')}"
+        env[f"{name.upper()}_PORT"] = str(port)
+        if name != "gateway":
+            env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.HTTPError):
+        return False
+
+
+def _run(cmd: list[str], env: dict[str, str], what: str, folder: Path) -> None:
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    (folder / f"{what}.log").write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+
+
+def start(folder: Path) -> Platform:
+    folder.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in START_ORDER}
+    env = _environment(folder, ports)
+    platform = Platform(folder, ports, env=env)
+    _run([sys.executable, "-m", "services.common.migrations", "upgrade"], env, "migrate", folder)
+    _run([sys.executable, "-m", "infra.demo"], env, "demo", folder)
+    for name in START_ORDER:
+        with open(folder / f"{name}.log", "ab") as log:  # the child keeps its own copy of the handle
+            platform.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", "127.0.0.1",
+                 "--port", str(ports[name]), "--no-access-log"],
+                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 90
+    waiting = set(START_ORDER)
+    while waiting and time.monotonic() < deadline:
+        for name in list(waiting):
+            if platform.processes[name].poll() is not None:
+                stop(platform)
+                raise RuntimeError(f"{name} exited at start:\n{platform.log(name)}")
+            if _healthy(ports[name]):
+                waiting.discard(name)
+        time.sleep(0.3)
+    if waiting:
+        logs = "\n".join(f"--- {n}\n{platform.log(n)}" for n in sorted(waiting))
+        stop(platform)
+        raise RuntimeError(f"not healthy after 90 s: {sorted(waiting)}\n{logs}")
+    return platform
+
+
+def stop(platform: Platform) -> None:
+    for proc in platform.processes.values():
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    for proc in platform.processes.values():
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_platform(folder: Path) -> Iterator[Platform]:
+    platform = start(folder)
+    try:
+        yield platform
+    finally:
+        stop(platform)

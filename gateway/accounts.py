@@ -210,11 +210,14 @@ async def issue_tokens(*, session: AsyncSession, issuer: TokenIssuer, account: A
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=issuer.access_ttl)
 
 
-async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key: bytes, token: str) -> TokenPair:
+async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key: bytes, token: str,
+                               reuse_grace_seconds: float = 10) -> TokenPair:
     """Exchange a refresh token for a new pair, once.
 
-    Runs its own units of work: when a spent token is replayed, the revocation of the account's
-    other refresh tokens must be committed even though the request fails.
+    A spent token coming back is taken as stolen: every outstanding refresh token of the account is
+    revoked. Except within `reuse_grace_seconds` of its use, when it is most likely the same person's
+    second tab racing the first: that request is refused and nothing else happens.
+    Runs its own units of work: the revocation must be committed even though the request fails.
     """
     invalid = Unauthorized("refresh token is not valid; log in again", code="invalid_refresh_token")
     try:
@@ -236,6 +239,12 @@ async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key:
             known = await session.get(RefreshToken, jti)
             if known is None:
                 raise invalid
+            used_at = known.used_at
+            if used_at is not None and known.revoked_at is None:
+                used_at = used_at if used_at.tzinfo else used_at.replace(tzinfo=UTC)
+                if (now - used_at).total_seconds() < reuse_grace_seconds:
+                    raise Unauthorized("this refresh token was just used by another request; use the "
+                                       "new pair it received", code="refresh_token_used")
             replayed = True
             await session.execute(
                 update(RefreshToken)

@@ -23,6 +23,8 @@ class Settings(ServiceSettings):
         "MC_JWT_PRIVATE_KEY_PATH", "mc_jwt_private_key_path", "jwt_private_key_path"))
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # a spent refresh token seen again within this time is a second tab, not a thief (see accounts)
+    refresh_reuse_grace_seconds: float = 10.0
 
     # Proxy to the services: one pooled client, explicit timeouts.
     proxy_connect_timeout_seconds: float = 2.0

@@ -60,7 +60,8 @@ async def login(body: LoginRequest, request: Request, session: Session, hasher: 
 async def refresh(body: RefreshRequest, request: Request, issuer: Issuer):
     pair = await accounts.rotate_refresh_token(db=request.app.state.db, issuer=issuer,
                                                public_key=request.app.state.token_verifier.public_key,
-                                               token=body.refresh_token)
+                                               token=body.refresh_token,
+                                               reuse_grace_seconds=request.app.state.settings.refresh_reuse_grace_seconds)
     return TokenResponse(**asdict(pair))
 
 

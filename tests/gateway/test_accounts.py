@@ -119,7 +119,8 @@ async def test_links_and_role_travel_in_the_token(backend, migrated, keys):
 
 
 async def test_a_refresh_token_works_once_and_a_replay_signs_the_account_out(backend, migrated, keys):
-    async with running_gateway(migrated, backend, keys) as gw, gw.client() as client:
+    async with running_gateway(migrated, backend, keys, refresh_reuse_grace_seconds=0) as gw, \
+            gw.client() as client:
         tokens = await register_and_login(client, login="celia@ejemplo.bo")
         first = await client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert first.status_code == 200, first.text
@@ -163,3 +164,15 @@ async def test_unknown_routes_answer_404_in_the_error_shape(migrated, keys):
             assert r.status_code == 404, path
             assert r.json()["error"]["code"] == "not_found"
             assert r.headers["x-request-id"]
+
+
+async def test_two_tabs_refreshing_at_once_do_not_sign_the_account_out(backend, migrated, keys):
+    async with running_gateway(migrated, backend, keys) as gw, gw.client() as client:
+        tokens = await register_and_login(client, login="teodora@ejemplo.bo")
+        first = await client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        second = await client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert first.status_code == 200
+        assert second.status_code == 401 and second.json()["error"]["code"] == "refresh_token_used"
+        # the first tab's new pair still works
+        again = await client.post("/api/auth/refresh", json={"refresh_token": first.json()["refresh_token"]})
+        assert again.status_code == 200, again.text

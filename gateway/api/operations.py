@@ -77,12 +77,13 @@ async def metrics(request: Request):
 
 
 def gateway_openapi(app) -> dict:
-    """The gateway's own part: only its routers (the kernel's replaced health and metrics routes stay out)."""
+    """The gateway's own part: every route it serves, with its own `/healthz` described rather than
+    the kernel's one it stands in front of."""
     if app.openapi_schema is None:
-        from gateway.api.auth import router as auth_router
-
-        app.openapi_schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                         routes=[*auth_router.routes, *router.routes])
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        own = get_openapi(title=app.title, version=app.version, routes=router.routes)
+        schema["paths"].update(own["paths"])
+        app.openapi_schema = schema
     return app.openapi_schema
 
 

@@ -152,13 +152,13 @@ async def reserve_orders(*, session: AsyncSession, orders: list[OrderRequest]) -
     wanted = sorted(((ln, o) for o in live for ln in o.lines), key=lambda pair: pair[0].line_id)
     inserted: set[str] = set()
     if wanted:  # line-id locks in one fixed order too
+        # executemany form: one cached statement whatever the number of lines (batched VALUES)
         inserted = set((await session.execute(
-            insert_ignoring_conflict(session, reservation_lines).values([
-                {"line_id": ln.line_id, "order_id": o.order_id, "product_id": ln.product_id,
-                 "quantity": ln.quantity, "status": ReservationStatus.reserved.value,
-                 "created_at": now, "updated_at": now}
-                for ln, o in wanted
-            ]).returning(reservation_lines.c.line_id)
+            insert_ignoring_conflict(session, reservation_lines).returning(reservation_lines.c.line_id),
+            [{"line_id": ln.line_id, "order_id": o.order_id, "product_id": ln.product_id,
+              "quantity": ln.quantity, "status": ReservationStatus.reserved.value,
+              "created_at": now, "updated_at": now}
+             for ln, o in wanted],
         )).scalars())
     known_ids = [ln.line_id for ln, _ in wanted if ln.line_id not in inserted]
     known = {}

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from gateway.openapi import fetch_service_specs, merge_specs
+from gateway.proxy import is_private
 from services.common.auth import bearer_token
 from services.common.errors import Forbidden, JsonResponse, Unauthorized
 
@@ -33,7 +34,7 @@ async def _service_health(session: aiohttp.ClientSession, url: str, seconds: flo
         return {"status": "down", "error": reason}
 
 
-@router.get("/healthz", summary="Gateway, services and their databases")
+@router.get("/healthz", summary="Gateway, services and their databases", operation_id="gateway_health")
 async def healthz(request: Request):
     state = request.app.state
     try:
@@ -83,6 +84,7 @@ def gateway_openapi(app) -> dict:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         own = get_openapi(title=app.title, version=app.version, routes=router.routes)
         schema["paths"].update(own["paths"])
+        schema["paths"] = {path: item for path, item in schema["paths"].items() if not is_private(path)}
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -14,7 +14,7 @@ account not designated to go negative across zero is refused before anything is 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -121,26 +121,29 @@ async def post_entry(*, session: AsyncSession, client_id: str, kind: str, descri
     if sum(p.amount for p in lines) != 0:
         raise InvalidInput("the postings of an entry must sum to zero",
                            code="unbalanced_entry", details={"sum": sum(p.amount for p in lines)})
-    existing = await _entry_id_for(session, client_id)
-    if existing is not None:
-        return PostedEntry(existing, client_id, False)
     deltas: dict[int, int] = {}
     for p in lines:
         deltas[p.account_id] = deltas.get(p.account_id, 0) + p.amount
     deltas = {a: d for a, d in deltas.items() if d}
     # Lock the balance rows in ascending id order (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises
     # writers), then refuse before writing anything if an account would cross a side it may not.
-    await _lock_and_check(session, deltas)
+    refusal = await _lock_and_check(session, deltas)
+    if refusal is not None:
+        existing = await _entry_id_for(session, client_id)
+        if existing is not None:  # a repeat of an entry posted when the balances allowed it
+            return PostedEntry(existing, client_id, False)
+        raise refusal
     result = await session.execute(insert_ignoring_conflict(session, entries).values(
         client_id=client_id, kind=kind, description=description[:300], currency=CURRENCY,
         reverses_entry_id=reverses_entry_id, producer_id=producer_id, cycle_id=cycle_id,
         financier_id=financier_id, ref=ref, created_at=utcnow()).returning(entries.c.id))
     entry_id = result.scalar_one_or_none()
-    if entry_id is None:  # a concurrent transaction posted this client id first
+    if entry_id is None:  # this client id was posted before: the first entry stands, nothing changes
         return PostedEntry(await _entry_id_for(session, client_id), client_id, False)
-    for account_id in sorted(deltas):
-        await session.execute(update(accounts).where(accounts.c.id == account_id)
-                              .values(balance=accounts.c.balance + deltas[account_id]))
+    if deltas:
+        change = case(*[(accounts.c.id == a, d) for a, d in sorted(deltas.items())], else_=0)
+        await session.execute(update(accounts).where(accounts.c.id.in_(sorted(deltas)))
+                              .values(balance=accounts.c.balance + change))
     await session.execute(insert(postings), [
         {"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount} for p in lines])
     return PostedEntry(entry_id, client_id, True)
@@ -150,23 +153,22 @@ async def _entry_id_for(session: AsyncSession, client_id: str) -> int | None:
     return (await session.execute(select(entries.c.id).where(entries.c.client_id == client_id))).scalar_one_or_none()
 
 
-async def _lock_and_check(session: AsyncSession, deltas: dict[int, int]) -> None:
+async def _lock_and_check(session: AsyncSession, deltas: dict[int, int]) -> Conflict | None:
+    """Lock the accounts (ascending id) and say why the entry must be refused, if it must."""
     query = select(accounts).where(accounts.c.id.in_(sorted(deltas))).order_by(accounts.c.id)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
     rows = {r.id: r for r in (await session.execute(query)).all()}
-    for account_id, delta in deltas.items():
+    for account_id, delta in sorted(deltas.items()):
         row = rows.get(account_id)
         if row is None:
             raise NotFound(f"account {account_id} does not exist", code="account_not_found")
-        if row.may_go_negative:
-            continue
-        after = _normal(row.normal_side, row.balance + delta)
-        if after < 0:
-            raise Conflict(f"account {row.code} would go negative; it is not designated to",
-                           code="insufficient_balance",
-                           details={"account": row.code, "balance": _normal(row.normal_side, row.balance),
-                                    "change": _normal(row.normal_side, delta)})
+        if not row.may_go_negative and _normal(row.normal_side, row.balance + delta) < 0:
+            return Conflict(f"account {row.code} would go negative; it is not designated to",
+                            code="insufficient_balance",
+                            details={"account": row.code, "balance": _normal(row.normal_side, row.balance),
+                                     "change": _normal(row.normal_side, delta)})
+    return None
 
 
 def _normal(side: str, raw: int) -> int:

@@ -151,8 +151,10 @@ async def coordinator_close(web: Web, cycle_id: int):
 async def coordinator_lists(request: Request, web: Web, cycle_id: int):
     web.require("coordinator")
     doc = await web.call("GET", f"/api/orders/cycles/{cycle_id}/consolidation")
+    points = {p["id"]: p["name"] for p in views.items_of(
+        await optional(web, "GET", "/api/delivery/points", [], "Puntos", params={"limit": 100}))}
     return render(request, web, "cycle_lists.html", title=f"Listas del ciclo {cycle_id}", doc=doc,
-                  cycle_id=cycle_id)
+                  cycle_id=cycle_id, points=points)
 
 
 @router.get("/coordinacion/ciclos/{cycle_id}/listas.{fmt}")

@@ -127,10 +127,6 @@ def points_map(points: Sequence[MapPoint], *, here: tuple[float, float] | None =
     parts = [f'<svg class="map" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
              f'width="100%"><title>{escape(title)}</title>'
              f'<rect x="0" y="0" width="{width}" height="{height}" class="land"/>']
-    if here:
-        hx, hy = xy(*here)
-        parts.append(f'<circle cx="{hx:.1f}" cy="{hy:.1f}" r="7" class="here"/>'
-                     f'<text x="{hx + 9:.1f}" y="{hy + 4:.1f}" class="lbl">Usted</text>')
     for p in points:
         px, py = xy(p.lat, p.lon)
         cls = "pt hl" if p.highlight else "pt"
@@ -139,6 +135,10 @@ def points_map(points: Sequence[MapPoint], *, here: tuple[float, float] | None =
         if p.number is not None:
             parts.append(f'<text x="{px:.1f}" y="{py + 4:.1f}" text-anchor="middle">{p.number}</text>')
         parts.append("</g>")
+    if here:  # drawn last: "you are here" stays visible even on top of a point
+        hx, hy = xy(*here)
+        parts.append(f'<circle cx="{hx:.1f}" cy="{hy:.1f}" r="5" class="here"/>'
+                     f'<text x="{hx + 8:.1f}" y="{hy - 6:.1f}" class="lbl">Usted</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -1,0 +1,98 @@
+"""Pages over plain HTTP against the running platform (no browser needed): who may open what, the
+login form, the coordinator closing a cycle and printing its lists, the financier's portfolio."""
+
+import re
+import uuid
+from decimal import Decimal
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+
+from tests.web.platform import DEMO_DOMAIN, DEMO_PASSWORD
+
+
+@pytest.fixture
+def browser_like(platform):
+    with httpx.Client(base_url=platform.url, follow_redirects=False, timeout=30) as client:
+        yield client
+
+
+def log_in(client: httpx.Client, who: str) -> httpx.Response:
+    return client.post("/ingresar", data={"login": f"{who}@{DEMO_DOMAIN}", "password": DEMO_PASSWORD})
+
+
+def test_login_keeps_the_tokens_in_httponly_cookies_and_sends_each_role_home(browser_like):
+    homes = {"consumidor1": "/", "productor1": "/productor", "coordinacion": "/coordinacion",
+             "municipio.lapaz": "/municipio", "financiera": "/financiador"}
+    for who, home in homes.items():
+        browser_like.cookies.clear()
+        response = log_in(browser_like, who)
+        assert response.status_code == 303 and response.headers["location"] == home
+        cookies = response.headers.get_list("set-cookie")
+        access = next(c for c in cookies if c.startswith("mc_access="))
+        assert "HttpOnly" in access and "SameSite=lax" in access.replace("Lax", "lax")
+        assert browser_like.get(home).status_code == 200
+
+
+def test_wrong_password_shows_a_spanish_error_and_sets_no_cookie(browser_like):
+    response = browser_like.post("/ingresar", data={"login": f"consumidor1@{DEMO_DOMAIN}", "password": "no es"})
+    assert response.status_code == 400
+    assert "incorrectos" in response.text
+    assert not [c for c in response.headers.get_list("set-cookie") if c.startswith("mc_access=")]
+
+
+@pytest.mark.parametrize("path", ["/productor", "/coordinacion", "/municipio", "/financiador", "/pedidos"])
+def test_private_pages_send_visitors_to_the_login_form(browser_like, path):
+    response = browser_like.get(path)
+    assert response.status_code == 303
+    target = urlparse(response.headers["location"])
+    assert target.path == "/ingresar" and parse_qs(target.query)["next"] == [path]
+
+
+def test_a_consumer_cannot_open_the_municipal_dashboard(browser_like):
+    log_in(browser_like, "consumidor1")
+    response = browser_like.get("/municipio")
+    assert response.status_code == 303 and response.headers["location"].startswith("/ingresar")
+
+
+def test_login_never_redirects_to_another_site(browser_like):
+    response = browser_like.post("/ingresar", data={"login": f"consumidor1@{DEMO_DOMAIN}", "password": DEMO_PASSWORD,
+                                                    "next": "//evil.example/"})
+    assert response.headers["location"] == "/"
+
+
+def test_coordinator_closes_a_cycle_and_prints_its_lists(browser_like, platform):
+    coordinator = platform.login("coordinacion")
+    points = [p["id"] for p in platform.request("GET", "/api/delivery/points?limit=100")["items"]]
+    open_cycle = next(c for c in platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"])
+    cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
+        "name": "Ciclo para cerrar", "opens_at": open_cycle["opens_at"], "closes_at": open_cycle["closes_at"],
+        "delivery_date": open_cycle["delivery_date"], "delivery_point_ids": points, "status": "open"})
+    consumer = platform.login("consumidor4")
+    product = next(p for p in platform.request("GET", "/api/catalog/products?category=tuberculos&limit=50")["items"]
+                   if not p.get("case_size") and Decimal(p["available"]) >= 1)
+    available = platform.request("GET", f"/api/delivery/points?open_on={cycle['delivery_date']}&limit=100")["items"]
+    order = platform.request("POST", "/api/orders/orders", token=consumer, key=uuid.uuid4().hex, body={
+        "cycle_id": cycle["id"], "delivery_point_id": available[0]["id"],
+        "lines": [{"product_id": product["id"], "quantity": "1"}]})
+
+    log_in(browser_like, "coordinacion")
+    assert "Ciclo para cerrar" in browser_like.get("/coordinacion").text
+    response = browser_like.post(f"/coordinacion/ciclos/{cycle['id']}/cerrar")
+    assert response.status_code == 303
+    lists = browser_like.get(response.headers["location"])
+    assert lists.status_code == 200
+    assert product["producer_name"] in lists.text and f"Pedido #{order['id']}" in lists.text
+    assert order["pickup_code"] in lists.text
+    csv = browser_like.get(f"/coordinacion/ciclos/{cycle['id']}/listas.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert product["name"] in csv.text
+
+
+def test_financier_sees_the_portfolio(browser_like):
+    log_in(browser_like, "financiera")
+    page = browser_like.get("/financiador")
+    assert page.status_code == 200
+    assert re.search(r"Desembolsado</td><td class=\"num\">Bs \d", page.text)
+    assert "Solicitudes por decidir" in page.text

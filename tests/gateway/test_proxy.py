@@ -162,3 +162,22 @@ async def test_redirects_of_a_service_point_back_through_the_gateway(migrated, k
         r = await client.get("/api/catalog/moved")
         assert r.status_code == 307
         assert r.headers["location"] == "/api/catalog/whoami"
+
+
+async def test_a_service_stopped_while_the_gateway_runs_turns_into_503(migrated, keys, tmp_path):
+    from tests.gateway.conftest import probe_service
+
+    probe = probe_service(keys, tmp_path)
+    url = await probe.__aenter__()
+    try:
+        async with running_gateway(migrated, "sqlite", keys, catalog_url=url) as gw, gw.client() as client:
+            assert (await client.get("/api/catalog/echo/a")).status_code == 200  # a pooled connection now
+            await probe.__aexit__(None, None, None)
+            probe = None
+            for method in ("GET", "POST"):
+                r = await asyncio.wait_for(client.request(method, "/api/catalog/echo/a"), timeout=10)
+                assert r.status_code == 503
+                assert r.json()["error"]["details"] == {"service": "catalog", "reason": "unreachable"}
+    finally:
+        if probe is not None:
+            await probe.__aexit__(None, None, None)

@@ -24,7 +24,7 @@ from infra.demo_world import build_world
 from services.catalog import stock
 from services.catalog.demo import load_demo
 from services.catalog.models import Producer, Product
-from services.catalog.search import SearchFilters, search_products
+from services.catalog.search import SearchFilters, search_products, tune_planner
 from services.catalog.text import fold
 from services.common.db import Database, make_engine
 from services.common.migrations import upgrade
@@ -35,6 +35,7 @@ ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.
 WORKERS = int(os.environ.get("BENCH_WORKERS", "64"))
 RESERVATIONS = int(os.environ.get("BENCH_RESERVATIONS", "6000"))
 SEARCHES = int(os.environ.get("BENCH_SEARCHES", "400"))
+RUN = f"r{time.time_ns() % 10**9}"  # line ids unique per run, so a kept database can be reused
 
 
 def _dsn(url: str) -> str:
@@ -68,7 +69,7 @@ async def _reserve_throughput(db: Database, product_ids: list[int], total: int, 
         rng = random.Random()
         for n in counter:
             pid = product_ids[0] if len(product_ids) == 1 else rng.choice(product_ids)
-            lines = [stock.LineRequest(line_id=f"{label}{n}-1", product_id=pid, quantity=Decimal(1))]
+            lines = [stock.LineRequest(line_id=f"{RUN}{label}{n}-1", product_id=pid, quantity=Decimal(1))]
             try:
                 if batched:
                     await batcher.reserve(order_id=f"{label}{n}", lines=lines)
@@ -104,7 +105,7 @@ async def _http_throughput(db: Database, product_id: int, total: int) -> float:
             async def worker():
                 for n in counter:
                     r = await c.post("/internal/reservations", headers=headers, json={
-                        "order_id": f"h{n}", "lines": [{"line_id": f"http{n}", "product_id": product_id,
+                        "order_id": f"h{n}", "lines": [{"line_id": f"{RUN}http{n}", "product_id": product_id,
                                                         "quantity": "1"}]})
                     assert r.status_code == 200, r.text
 
@@ -163,6 +164,7 @@ async def _search_latency(db: Database, world) -> tuple[float, float]:
 
 async def run(url: str) -> dict:
     db = Database(make_engine(url, pool_size=10))  # the server is shared: at most 30 connections
+    tune_planner(db)  # as the service does at start-up
     figures = {}
     try:
         world = build_world(scale=True)

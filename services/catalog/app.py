@@ -3,8 +3,14 @@
 from services.catalog.models import kernel
 from services.catalog.photos import store_from_settings
 from services.catalog.routes import internal, places, prices, products
+from services.catalog.search import tune_planner
 from services.catalog.settings import Settings
 from services.common.app import ServiceSpec, create_service_app
+
+
+async def _tune_database(app) -> None:
+    tune_planner(app.state.db)
+
 
 SPEC = ServiceSpec(
     name="catalog",
@@ -12,6 +18,7 @@ SPEC = ServiceSpec(
     description="Municipalities, organizations, producers, certifications, products in Bolivian units, prices, stock reservation and search.",
     kernel=kernel,
     routers=[places.router, products.router, prices.router, internal.router],
+    on_startup=[_tune_database],
 )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, event, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.certifications import certified_clause, today
@@ -115,10 +115,22 @@ async def search_products(*, session: AsyncSession, filters: SearchFilters, sort
     page_keys = [page.c[c.name] for c in columns]
     full = product_rows_query().join(page, page.c.id == products.c.id) \
         .order_by(*[c.desc() if descending else c.asc() for c in page_keys])
-    if session.bind.dialect.name == "postgresql":
-        # cached data on SSD: without this the planner prices the trigram index too high and
-        # scans the whole table for a text search
-        await session.execute(text("SET LOCAL random_page_cost = 1.1"))
     rows = list((await session.execute(full)).all())
     rows, cursor = make_page(rows, params.limit, lambda r: [getattr(r, c.name) for c in columns])
     return await views(session=session, rows=rows, store=store), cursor
+
+
+def tune_planner(db) -> None:
+    """On PostgreSQL, price random reads as the cached/SSD reads they are (random_page_cost 1.1,
+    set once per pooled connection): at the default of 4 the planner prefers scanning the whole
+    product table to using the trigram index for a text search, several times slower."""
+    if db.is_sqlite or getattr(db, "_planner_tuned", False):
+        return
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET random_page_cost = 1.1")
+        cursor.close()
+
+    db._planner_tuned = True

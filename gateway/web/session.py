@@ -17,6 +17,41 @@ from fastapi.responses import Response
 from services.common.auth import Principal
 from services.common.errors import DomainError, Unauthorized
 
+# what people read when a service refuses (the services' own messages are for developers, in English)
+MESSAGES = {
+    "stock_insufficient": "Ya no hay suficiente de «{product_name}»: quedan {available} {unit}.",
+    "below_minimum_order": "Ese producto se vende desde una cantidad mínima; aumente la cantidad.",
+    "product_inactive": "Un producto de su carrito ya no está a la venta; quítelo para seguir.",
+    "product_not_found": "Un producto de su carrito ya no existe; quítelo para seguir.",
+    "product_not_offered": "Un producto de su carrito no se ofrece en este ciclo; quítelo para seguir.",
+    "point_full": "Ese punto de entrega ya no tiene cupo en este ciclo; elija otro.",
+    "point_closed_on_delivery_day": "Ese punto no abre el día de entrega; elija otro.",
+    "point_not_in_cycle": "Ese punto no atiende este ciclo; elija otro.",
+    "point_inactive": "Ese punto de entrega ya no funciona; elija otro.",
+    "cycle_closed": "El ciclo de pedidos ya cerró; espere el próximo.",
+    "cycle_not_open": "El ciclo de pedidos no está abierto.",
+    "invalid_transition": "Ese paso no es posible en el estado actual.",
+    "below_minimum_advance": "El monto pedido es menor que el mínimo del fondo.",
+    "above_maximum_advance": "El monto pedido supera lo que puede adelantar ahora.",
+    "producer_limit": "Superaría su límite de adelantos pendientes.",
+    "insufficient_balance": "El fondo no tiene saldo suficiente.",
+    "rate_limited": "Demasiadas solicitudes; espere un minuto e intente de nuevo.",
+    "role_required": "Su cuenta no puede hacer esto.",
+    "service_unavailable": "El servicio no responde en este momento; intente de nuevo en un rato.",
+}
+
+
+def readable(code: str, message: str, details: dict) -> str:
+    template = MESSAGES.get(code)
+    if template is None:
+        return message or "No se pudo completar la operación."
+    try:
+        return template.format(**details)
+    except (KeyError, IndexError, ValueError):
+        return "Ya no hay suficiente de un producto de su carrito; baje la cantidad." \
+            if code == "stock_insufficient" else message or "No se pudo completar la operación."
+
+
 ACCESS_COOKIE = "mc_access"
 REFRESH_COOKIE = "mc_refresh"
 
@@ -70,9 +105,9 @@ class WebSession:
             raise LoginRequired(self.request.url.path, "Su sesión terminó; ingrese de nuevo.")
         if response.status_code >= 400:
             err = data.get("error", {}) if isinstance(data, dict) else {}
-            raise UpstreamError(err.get("message") or "No se pudo completar la operación.",
-                                code=err.get("code", "upstream_error"), status=response.status_code,
-                                details=err.get("details") or {})
+            code, details = err.get("code", "upstream_error"), err.get("details") or {}
+            raise UpstreamError(readable(code, err.get("message", ""), details), code=code,
+                                status=response.status_code, details=details)
         return data
 
     async def _send(self, method: str, path: str, **kw) -> httpx.Response:

@@ -5,6 +5,7 @@ producer's advance history, and anonymous advance statistics for municipal monit
 import csv
 import io
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -157,6 +158,14 @@ def _sums(*extra):
             func.coalesce(func.sum(debt), 0).label("producer_debt"))
 
 
+SUMMED = ("advances", "disbursed", "outstanding", "outstanding_fees", "repaid", "fees_charged", "fees_earned",
+          "producer_debt")
+
+
+def _add(rows) -> SimpleNamespace:
+    return SimpleNamespace(**{k: sum(int(getattr(r, k)) for r in rows) for k in SUMMED})
+
+
 def _money_row(row) -> dict:
     return {"advances": int(row.advances), "disbursed": bs(row.disbursed), "outstanding": bs(row.outstanding),
             "outstanding_fees": bs(row.outstanding_fees), "repaid": bs(row.repaid),
@@ -168,25 +177,24 @@ async def financier_portfolio(*, session: AsyncSession, financier_id: int) -> di
     fin = (await session.execute(select(financiers).where(financiers.c.id == financier_id))).one_or_none()
     if fin is None:
         raise NotFound(f"financier {financier_id} is not registered in payments", code="financier_not_found")
-    live = advances.c.financier_id == financier_id
-    total = (await session.execute(select(*_sums()).where(live))).one()
-    gender = func.coalesce(producer_profiles.c.gender, "unknown")
-    muni = func.coalesce(producer_profiles.c.municipality_code, "unknown")
+    # one aggregate query (per producer); totals, municipalities and genders are summed from it
     joined = advances.outerjoin(producer_profiles, producer_profiles.c.producer_id == advances.c.producer_id)
     by_producer = (await session.execute(select(*_sums(advances.c.producer_id, producer_profiles.c.name,
                                                        producer_profiles.c.gender, producer_profiles.c.municipality_code))
-                                         .select_from(joined).where(live)
+                                         .select_from(joined).where(advances.c.financier_id == financier_id)
                                          .group_by(advances.c.producer_id, producer_profiles.c.name,
                                                    producer_profiles.c.gender, producer_profiles.c.municipality_code)
                                          .order_by(advances.c.producer_id))).all()
-    by_muni = (await session.execute(select(*_sums(muni.label("municipality_code"))).select_from(joined).where(live)
-                                     .group_by(muni).order_by(muni))).all()
-    by_gender = (await session.execute(select(*_sums(gender.label("gender"))).select_from(joined).where(live)
-                                       .group_by(gender))).all()
+    total = _add(by_producer)
+    munis: dict[str, list] = {}
+    for r in by_producer:
+        munis.setdefault(r.municipality_code or "unknown", []).append(r)
+    by_muni = [SimpleNamespace(municipality_code=code, **vars(_add(rows))) for code, rows in sorted(munis.items())]
+    women_rows = [r for r in by_producer if str(r.gender or "").lower() in FEMALE]
     fund_rows = (await session.execute(select(funds).where(funds.c.financier_id == financier_id)
                                        .order_by(funds.c.id))).all()
-    women = sum(int(r.disbursed) for r in by_gender if str(r.gender).lower() in FEMALE)
-    women_producers = sum(1 for r in by_producer if str(r.gender or "").lower() in FEMALE and int(r.disbursed) > 0)
+    women = sum(int(r.disbursed) for r in women_rows)
+    women_producers = sum(1 for r in women_rows if int(r.disbursed) > 0)
     producers = sum(1 for r in by_producer if int(r.disbursed) > 0)
     return {
         "financier_id": financier_id, "name": fin.name, "currency": "BOB",

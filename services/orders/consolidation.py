@@ -52,6 +52,13 @@ def _q(value) -> str:
     return text or "0"
 
 
+def _bs(centavos: int) -> str:
+    """Centavos as a decimal string of bolivianos ("12.50"), without Decimal arithmetic per line."""
+    sign = "-" if centavos < 0 else ""
+    whole, cents = divmod(abs(int(centavos)), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
 def _kg(value) -> str | None:
     if value is None:
         return None
@@ -153,30 +160,33 @@ def _coord(value):
 
 
 async def packing_lists(*, session: AsyncSession, cycle_id: int) -> list[dict]:
-    """Per delivery point, one bag per order: consumer, pickup code, lines, total."""
+    """Per delivery point, one bag per order: consumer, pickup code, lines, total.
+
+    Lines are read for the whole cycle in index order and kept only for active orders (a set
+    lookup here is cheaper than a join in the database for every line)."""
     order_rows = (await session.execute(
         select(orders.c.id, orders.c.delivery_point_id, orders.c.consumer_account_id, orders.c.consumer_name,
                orders.c.pickup_code, orders.c.total, orders.c.status)
         .where(orders.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE))
         .order_by(orders.c.delivery_point_id, orders.c.id))).all()
+    lines_of: dict[int, list] = {o[0]: [] for o in order_rows}
     line_rows = (await session.execute(
         select(L.c.order_id, L.c.product_id, L.c.product_name, L.c.producer_name, L.c.unit,
-               _final_quantity().label("quantity"), L.c.line_total)
-        .select_from(L.join(orders, orders.c.id == L.c.order_id))
-        .where(L.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE))
-        .order_by(L.c.order_id, L.c.position))).all()
-    lines_of: dict[int, list] = defaultdict(list)
-    for ln in line_rows:
-        lines_of[ln.order_id].append({"product_id": ln.product_id, "product_name": ln.product_name,
-                                      "producer_name": ln.producer_name, "unit": ln.unit,
-                                      "quantity": _q(ln.quantity),
-                                      "line_total": str(from_centavos(ln.line_total))})
+               _final_quantity(), L.c.line_total)
+        .where(L.c.cycle_id == cycle_id).order_by(L.c.id))).all()  # an order's lines are inserted in position order
+    for order_id, product_id, product_name, producer_name, unit, quantity, line_total in line_rows:
+        bag = lines_of.get(order_id)
+        if bag is not None:
+            bag.append({"product_id": product_id, "product_name": product_name, "producer_name": producer_name,
+                        "unit": unit, "quantity": _q(quantity), "line_total": _bs(line_total)})
     points: dict[int, dict] = {}
-    for o in order_rows:
-        point = points.setdefault(o.delivery_point_id, {"delivery_point_id": o.delivery_point_id, "bags": []})
-        point["bags"].append({"order_id": o.id, "consumer_account_id": o.consumer_account_id,
-                              "consumer_name": o.consumer_name, "pickup_code": o.pickup_code,
-                              "status": o.status, "total": str(from_centavos(o.total)), "lines": lines_of[o.id]})
+    for order_id, point_id, consumer_id, consumer_name, pickup_code, total, status in order_rows:
+        point = points.get(point_id)
+        if point is None:
+            point = points[point_id] = {"delivery_point_id": point_id, "bags": []}
+        point["bags"].append({"order_id": order_id, "consumer_account_id": consumer_id,
+                              "consumer_name": consumer_name, "pickup_code": pickup_code,
+                              "status": status, "total": _bs(total), "lines": lines_of[order_id]})
     for point in points.values():
         point["orders"] = len(point["bags"])
     return list(points.values())

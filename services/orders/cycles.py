@@ -160,15 +160,6 @@ async def mark_closed(*, session: AsyncSession, cycle_id: int) -> bool:
     return result.rowcount == 1
 
 
-async def close_if_due(*, db, cycle_id: int) -> bool:
-    """Close an open cycle whose closes_at has passed, in its own transaction."""
-    async with db.session() as session:
-        cycle = await load_cycle(session=session, cycle_id=cycle_id)
-        if not is_due(cycle):
-            return False
-        return await mark_closed(session=session, cycle_id=cycle_id)
-
-
 async def due_cycle_ids(*, session: AsyncSession) -> list[int]:
     rows = await session.execute(select(cycles.c.id).where(cycles.c.status == "open",
                                                            cycles.c.closes_at <= utcnow()))

@@ -55,6 +55,8 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
     posted = await post_entry(session=session, client_id=f"payment:{client_id}"[:160], kind="consumer_payment",
                               description=f"Pago del pedido {order_id} ({method})", cycle_id=order.cycle_id,
                               ref=f"order:{order_id}", lines=[Posting(clearing, amount), Posting(consumer, -amount)])
+    if not posted.created:  # a concurrent request with this client id committed first
+        return await _payment_by_client_id(session, client_id), False
     received_at = received_at or utcnow()
     await session.execute(consumer_payments.insert().values(
         client_id=client_id, order_id=order_id, kind="payment", method=method, amount=amount, source=source,
@@ -91,6 +93,8 @@ async def record_refund(*, session: AsyncSession, order_id: int, amount: int, me
     posted = await post_entry(session=session, client_id=f"refund:{client_id}"[:160], kind="consumer_refund",
                               description=f"Devolución del pedido {order_id} ({method})", cycle_id=order.cycle_id,
                               ref=f"order:{order_id}", lines=[Posting(consumer, amount), Posting(clearing, -amount)])
+    if not posted.created:  # a concurrent request with this client id committed first
+        return await _payment_by_client_id(session, client_id), False
     await session.execute(consumer_payments.insert().values(
         client_id=client_id, order_id=order_id, kind="refund", method=method, amount=amount, source="coordinator",
         reference=reference, recorded_by=recorded_by, received_at=utcnow(), entry_id=posted.id))

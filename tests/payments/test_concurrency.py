@@ -113,3 +113,32 @@ async def test_fifty_concurrent_refunds_never_overdraw_the_cash_clearing_account
         assert sum(results) == 10
         assert await balance_of(db, "cash_clearing") == 0
         await ledger_is_consistent(db)
+
+
+async def test_twenty_simultaneous_deliveries_of_one_provider_notice_record_one_payment(migrated, keys):
+    import json
+    import time
+
+    from services.payments.collections import sign_webhook
+    from services.payments.models import consumer_payments
+    from services.payments.settings import DEVELOPMENT_WEBHOOK_SECRET
+    from tests.payments.helpers import balance_of
+
+    require_postgres()
+    url = migrated.url("payments", "postgres")
+    async with small_live_database(url) as db:
+        await close_cycle(db, 61)
+        await place_order(db, 610, 61, consumer=5, lines=[("610-1", 7, 70, "2", "10.00")])
+        raw = json.dumps({"event_id": "evt-race", "order_id": 610, "amount": "20.00", "method": "qr"}).encode()
+        ts = str(int(time.time()))
+        headers = {"X-Webhook-Timestamp": ts, "content-type": "application/json",
+                   "X-Webhook-Signature": sign_webhook(secret=DEVELOPMENT_WEBHOOK_SECRET, timestamp=ts, body=raw)}
+        async with payments_client(db, keys, url) as client:
+            answers = await asyncio.gather(*[client.post("/webhooks/payments", content=raw, headers=headers)
+                                             for _ in range(20)])
+        assert {r.status_code for r in answers} == {200}, [r.text for r in answers if r.status_code != 200][:2]
+        assert len({r.json()["payment"]["id"] for r in answers}) == 1
+        assert sum(not r.json()["replayed"] for r in answers) == 1
+        assert await _count(db, consumer_payments) == 1
+        assert await balance_of(db, "qr_clearing") == 2000
+        await ledger_is_consistent(db)

@@ -32,22 +32,26 @@ def covers(cert, category: str) -> bool:
     return not cert.categories or category in cert.categories
 
 
-async def certified_clause(*, session: AsyncSession, day: date, product=None, producer=None):
-    """SQL: the product (joined to its producer) is covered on `day` by a valid certification.
+async def valid_certifications(*, session: AsyncSession, day: date) -> list:
+    """The certifications valid on `day` (few next to the products; one constant, cached statement)."""
+    return list((await session.execute(
+        select(Certification.producer_id, Certification.organization_id, Certification.categories,
+               Certification.kind)
+        .where(Certification.status == CertificationStatus.certificado.value,
+               or_(Certification.valid_until.is_(None), Certification.valid_until >= day)))).all())
 
-    The valid certifications are few next to the products, so they are read first and the rule
-    becomes plain IN lists grouped by the categories they cover: a hash probe per product row.
+
+def certified_clause(valid: list, *, product=None, producer=None):
+    """SQL: the product (joined to its producer) is covered by one of the `valid` certifications.
+
+    The rule becomes plain IN lists grouped by the categories they cover: a hash probe per row.
     """
     product = product if product is not None else Product.__table__
     producer = producer if producer is not None else Producer.__table__
-    valid = (await session.execute(
-        select(Certification.producer_id, Certification.organization_id, Certification.categories)
-        .where(Certification.status == CertificationStatus.certificado.value,
-               or_(Certification.valid_until.is_(None), Certification.valid_until >= day)))).all()
     groups: dict[tuple[str, frozenset], set[int]] = {}
-    for producer_id, organization_id, categories in valid:
-        key = ("producer" if producer_id is not None else "organization", frozenset(categories or ()))
-        groups.setdefault(key, set()).add(producer_id if producer_id is not None else organization_id)
+    for cert in valid:
+        key = ("producer" if cert.producer_id is not None else "organization", frozenset(cert.categories or ()))
+        groups.setdefault(key, set()).add(cert.producer_id if cert.producer_id is not None else cert.organization_id)
     terms = []
     for (holder, categories), ids in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
         column = product.c.producer_id if holder == "producer" else producer.c.organization_id
@@ -136,23 +140,12 @@ async def list_certifications(*, session: AsyncSession, producer_id: int | None 
     return [_out(c, history[c.id], day) for c in certs]
 
 
-async def covering_certifications(*, session: AsyncSession, products: list) -> dict[int, list[str]]:
-    """For product rows (id, producer_id, category, organization_id): the kinds certifying each today."""
-    if not products:
-        return {}
-    producer_ids = {p.producer_id for p in products}
-    org_ids = {p.organization_id for p in products if p.organization_id is not None}
-    conditions = [Certification.producer_id.in_(producer_ids)]
-    if org_ids:
-        conditions.append(Certification.organization_id.in_(org_ids))
-    day = today()
-    certs = [c for c in (await session.execute(select(Certification).where(or_(*conditions)))).scalars()
-             if is_valid_on(c, day)]
+def covering_certifications(*, products: list, valid: list) -> dict[int, list[str]]:
+    """For product rows (id, producer_id, category, organization_id): the kinds certifying each."""
     out: dict[int, list[str]] = {}
     for p in products:
-        kinds = sorted({c.kind for c in certs
-                        if (c.producer_id == p.producer_id
-                            or (c.organization_id is not None and c.organization_id == p.organization_id))
-                        and covers(c, p.category)})
-        out[p.id] = kinds
+        out[p.id] = sorted({c.kind for c in valid
+                            if (c.producer_id == p.producer_id
+                                or (c.organization_id is not None and c.organization_id == p.organization_id))
+                            and covers(c, p.category)})
     return out

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog import access
-from services.catalog.certifications import covering_certifications
+from services.catalog.certifications import covering_certifications, today, valid_certifications
 from services.catalog.models import CATEGORY_LABELS, Category, PriceChange, Producer, Product
 from services.catalog.photos import PhotoStore, ProcessedPhoto, new_keys
 from services.catalog.schemas import PriceChangeOut, ProductIn, ProductOut
@@ -42,9 +42,12 @@ def _positive(name: str, value: Decimal | None) -> None:
         raise InvalidInput(f"{name} must be more than zero", code="invalid_quantity", details={"field": name})
 
 
-async def views(*, session: AsyncSession, rows: list, store: PhotoStore | None) -> list[ProductOut]:
+async def views(*, session: AsyncSession, rows: list, store: PhotoStore | None,
+                valid: list | None = None) -> list[ProductOut]:
     """Rows of `product_rows_query()` as the API shows them, with today's certification."""
-    certified = await covering_certifications(session=session, products=rows)
+    if valid is None:
+        valid = await valid_certifications(session=session, day=today())
+    certified = covering_certifications(products=rows, valid=valid)
     out = []
     for r in rows:
         unit = Unit(r.unit)

@@ -12,7 +12,7 @@ from typing import Literal
 from sqlalchemy import and_, event, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog.certifications import certified_clause, today
+from services.catalog.certifications import certified_clause, today, valid_certifications
 from services.catalog.products import producers, product_rows_query, products, views
 from services.catalog.schemas import ProductOut
 from services.catalog.text import escape_like, fold
@@ -71,6 +71,7 @@ async def search_products(*, session: AsyncSession, filters: SearchFilters, sort
                           store=None) -> tuple[list[ProductOut], str | None]:
     if filters.min_price is not None and filters.max_price is not None and filters.min_price > filters.max_price:
         raise InvalidInput("min_price is above max_price", code="invalid_price_range")
+    valid = await valid_certifications(session=session, day=today())
     columns, descending = _KEYS[sort]
     needs_producer = bool(filters.municipality) or filters.organization is not None or filters.certified is not None
     source = products.join(producers, producers.c.id == products.c.producer_id) if needs_producer else products
@@ -90,7 +91,7 @@ async def search_products(*, session: AsyncSession, filters: SearchFilters, sort
     if filters.producer is not None:
         query = query.where(products.c.producer_id == filters.producer)
     if filters.certified is not None:
-        clause = await certified_clause(session=session, day=today())
+        clause = certified_clause(valid)
         query = query.where(clause if filters.certified else ~clause)
     if filters.min_price is not None:
         query = query.where(products.c.price_centavos >= to_centavos(filters.min_price))
@@ -117,7 +118,7 @@ async def search_products(*, session: AsyncSession, filters: SearchFilters, sort
         .order_by(*[c.desc() if descending else c.asc() for c in page_keys])
     rows = list((await session.execute(full)).all())
     rows, cursor = make_page(rows, params.limit, lambda r: [getattr(r, c.name) for c in columns])
-    return await views(session=session, rows=rows, store=store), cursor
+    return await views(session=session, rows=rows, store=store, valid=valid), cursor
 
 
 def tune_planner(db) -> None:

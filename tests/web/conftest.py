@@ -54,8 +54,10 @@ def saturday_cycle(platform) -> dict:
                                                 {"kind": "transport", "basis": "percent", "value": "5"}]})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Headless Chromium for one test module. Module-scoped on purpose: Playwright's synchronous API
+    keeps an event loop running while it is open, and async tests that follow need the thread free."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is not installed (Debian package `chromium`); browser tests need it"
         if IN_CI:

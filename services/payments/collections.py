@@ -41,7 +41,7 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
     existing = await _payment_by_client_id(session, client_id)
     if existing is not None:
         return existing, False
-    state = await order_due(session=session, order_id=order_id)
+    state = await order_due(session=session, order_id=order_id, lock=True)
     if not state:
         raise NotFound(f"order {order_id} is not known to payments yet", code="order_not_found")
     if state["order"].status == "cancelled" and not allow_overpayment:
@@ -80,7 +80,7 @@ async def record_refund(*, session: AsyncSession, order_id: int, amount: int, me
     existing = await _payment_by_client_id(session, client_id)
     if existing is not None:
         return existing, False
-    state = await order_due(session=session, order_id=order_id)
+    state = await order_due(session=session, order_id=order_id, lock=True)
     if not state:
         raise NotFound(f"order {order_id} is not known to payments yet", code="order_not_found")
     credit = -state["due"]

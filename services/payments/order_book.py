@@ -161,11 +161,15 @@ async def on_order_cancelled(session: AsyncSession, envelope) -> None:
                      lines=[Posting(clearing, value), Posting(platform, fees), Posting(consumer, -(value + fees))])
 
 
-async def order_due(*, session: AsyncSession, order_id: int) -> dict:
-    """What the order costs now, what was paid and refunded, and what is still due (or in credit)."""
+async def order_due(*, session: AsyncSession, order_id: int, lock: bool = False) -> dict:
+    """What the order costs now, what was paid and refunded, and what is still due (or in credit).
+    With `lock`, the order row is locked (PostgreSQL) so two payments cannot both take the same due."""
     from services.payments.models import consumer_payments
 
-    order = (await session.execute(select(orders).where(orders.c.order_id == order_id))).one_or_none()
+    query = select(orders).where(orders.c.order_id == order_id)
+    if lock and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    order = (await session.execute(query)).one_or_none()
     if order is None:
         return {}
     lines = (await session.execute(select(order_lines).where(order_lines.c.order_id == order_id)

@@ -142,3 +142,20 @@ async def test_twenty_simultaneous_deliveries_of_one_provider_notice_record_one_
         assert await _count(db, consumer_payments) == 1
         assert await balance_of(db, "qr_clearing") == 2000
         await ledger_is_consistent(db)
+
+
+async def test_two_coordinators_paying_the_same_order_at_once_cannot_overpay_it(migrated, keys):
+    from services.payments.models import consumer_payments
+
+    require_postgres()
+    url = migrated.url("payments", "postgres")
+    async with small_live_database(url) as db:
+        await close_cycle(db, 62, coordinator_account_id=5)
+        await place_order(db, 620, 62, consumer=5, lines=[("620-1", 7, 70, "2", "10.00")])
+        async with payments_client(db, keys, url) as client:
+            h = keys.headers("coordinator", account_id=5)
+            answers = await asyncio.gather(*[
+                client.post("/payments", json={"order_id": 620, "amount": "20.00", "method": "cash"}, headers=h)
+                for _ in range(10)])
+        assert sorted(r.status_code for r in answers) == [201] + [409] * 9
+        assert await _count(db, consumer_payments) == 1

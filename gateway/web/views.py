@@ -70,13 +70,17 @@ def day(value) -> str:
 
 
 def moment(value) -> str:
-    """An ISO datetime as `28/11/2026 14:05` (as given, no zone conversion)."""
+    """An ISO datetime as `28/11/2026 14:05`, in Bolivian time (UTC-4) when the zone is given."""
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     try:
-        return f"{datetime.fromisoformat(str(value)):%d/%m/%Y %H:%M}"
+        when = datetime.fromisoformat(str(value))
     except ValueError:
         return str(value or "")
+    if when.tzinfo is not None:
+        when = when.astimezone(ZoneInfo("America/La_Paz"))
+    return f"{when:%d/%m/%Y %H:%M}"
 
 
 def category_label(code: str | None) -> str:

@@ -19,6 +19,7 @@ def test_amounts_read_as_in_bolivia(value, shown):
 
 def test_dates_read_in_spanish():
     assert views.day("2026-11-28") == "sábado 28/11/2026"
+    assert views.moment("2026-11-21T06:19:00+00:00") == "21/11/2026 02:19"  # Bolivian time, UTC-4
     assert views.qty("2.500") == "2,5"
 
 

@@ -103,3 +103,31 @@ async def test_a_delivery_before_its_cycle_closed_waits_for_the_fee_rules(db):
     await close_cycle(db, 23)
     await deliver(db, 2300, 23, producer=7, lines=[(70, "1", "1", "5.00")])
     assert await balance_of(db, "producer:7") == 500
+
+
+async def test_events_as_orders_and_delivery_write_them_are_understood(db):
+    """Orders sends ids as strings and the cycle's fee rules as it stores them; delivery sends ints."""
+    from tests.payments.helpers import apply
+
+    await apply(db, "cycle.closed", "24", {
+        "cycle_id": "24", "name": "Feria del sábado", "delivery_date": "2026-11-28", "fee_rules": ORDERS_RULES,
+        "consignments": [{"producer_id": "7", "producer_name": "Rosa Quispe", "organization_id": "3",
+                          "delivery_point_id": "2", "pickup": {"lat": -16.5, "lon": -68.1},
+                          "lines": [{"product_id": "70", "product_name": "Papa huaycha", "quantity": "4",
+                                     "unit": "kg", "unit_price": "6.50", "kg": "4"}]}],
+        "bags": [{"order_id": "240", "delivery_point_id": "2", "consumer_account_id": "31"}]})
+    await apply(db, "order.placed", "240", {
+        "order_id": "240", "cycle_id": "24", "consumer_account_id": "31", "delivery_point_id": "2",
+        "lines": [{"line_id": "240-1", "product_id": "70", "producer_id": "7", "quantity": "4", "unit": "kg",
+                   "unit_price": "6.50", "line_total": "26.00"}],
+        "fees_total": "3.30", "total": "29.30", "placed_at": "2026-11-20T14:03:00+00:00"})
+    await apply(db, "consignment.delivered", 55, {
+        "consignment_id": 55, "cycle_id": 24, "producer_id": 7, "organization_id": 3, "delivery_point_id": 2,
+        "lines": [{"product_id": 70, "ordered_quantity": "4", "received_quantity": "3.8", "rejected_quantity": "0.3",
+                   "reject_reason": "golpeada", "unit": "kg", "unit_price": "6.50", "accepted_value": "22.75"}],
+        "accepted_value": "22.75", "received_at": "2026-11-28T08:40:00+00:00"})
+    # admin 5 % of 22.75 = 1.1375 -> 1.14; the consumer is credited 26.00 - 22.75 = 3.25
+    assert await balance_of(db, "producer:7") == 2275 - 114
+    assert await balance_of(db, "consumer:31") == 2930 - 325
+    assert await balance_of(db, "platform_fees") == 330 + 114
+    await ledger_is_consistent(db)

@@ -38,7 +38,9 @@ def fee_amount(*, rule: dict, subtotal: int, items: int, kg: Decimal) -> int:
 
 
 def compute_fees(*, rules: list[dict], lines: list[PricedLine]) -> list[dict]:
-    """Each rule's charge for an order: [{"kind", "basis", "value", "amount"}] (amount in centavos)."""
+    """Each consumer-paid rule's charge for an order: [{"kind", "basis", "value", "amount"}] (amount in
+    centavos). Rules the producer pays are settled by payments from `cycle.closed`, not here."""
+    rules = [r for r in rules if r.get("payer", "consumer") == "consumer"]
     subtotal = sum(line.line_total for line in lines)
     items = len(lines)
     kg = sum((line.kg for line in lines if line.kg is not None), Decimal(0))

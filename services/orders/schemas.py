@@ -40,6 +40,9 @@ class FeeRule(BaseModel):
     kind: Literal["packing", "transport", "admin"]
     basis: Literal["flat", "percent", "per_item", "per_kg"]
     value: Annotated[str, BeforeValidator(_fee_value)] = Field(examples=["2.50"])
+    payer: Literal["consumer", "producer"] = Field(
+        "consumer", description="consumer: added to her order (shown in the quote); producer: taken from "
+                                "the producer's settlement by payments")
 
     @model_validator(mode="after")
     def _check(self):

@@ -217,7 +217,8 @@ async def test_quote_shows_lines_and_fees_before_confirming_and_reserves_nothing
         point = await p.point()
         cycle = await p.open_cycle(points=[point], fee_rules=[
             {"kind": "packing", "basis": "flat", "value": "2.00"},
-            {"kind": "transport", "basis": "per_kg", "value": "0.10"}])
+            {"kind": "transport", "basis": "per_kg", "value": "0.10"},
+            {"kind": "admin", "basis": "percent", "value": "5", "payer": "producer"}])  # settled by payments
         r = await p.orders.post("/orders/quote", headers=p.consumer(1), json={
             "cycle_id": cycle["id"], "delivery_point_id": point, "lines": [{"product_id": papa, "quantity": "2"}]})
         assert r.status_code == 200, r.text

@@ -54,6 +54,9 @@ class MemoryCounters:
     async def aclose(self) -> None:
         return None
 
+    async def health(self) -> dict:
+        return {"counters": "memory", "status": "ok"}
+
 
 class RedisCounters:
     """Counters in Redis: one INCR per budget, with an expiry, in one round trip."""
@@ -75,6 +78,13 @@ class RedisCounters:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+    async def health(self) -> dict:
+        try:
+            await self.redis.ping()
+        except Exception as exc:  # reported, not raised: the limiter fails open
+            return {"counters": "redis", "status": "down", "error": type(exc).__name__}
+        return {"counters": "redis", "status": "ok"}
 
 
 class RateLimiter:

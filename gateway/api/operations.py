@@ -47,15 +47,16 @@ async def healthz(request: Request):
     timeout = state.settings.health_timeout_seconds
     results = await asyncio.gather(*(_service_health(state.http, url, timeout) for url in targets.values()))
     services = dict(zip(targets, results, strict=True))
+    limits = await state.limiter.counters.health() if state.limiter else {"counters": "off", "status": "ok"}
     if database != "ok":
         status, code = "down", 503
-    elif all(s.get("status") == "ok" for s in services.values()):
+    elif all(s.get("status") == "ok" for s in services.values()) and limits["status"] == "ok":
         status, code = "ok", 200
     else:
         status, code = "degraded", 200
     return JsonResponse({"service": "gateway", "status": status, "database": database,
                          "database_backend": "sqlite" if state.db.is_sqlite else "postgresql",
-                         "services": services}, status_code=code)
+                         "rate_limits": limits, "services": services}, status_code=code)
 
 
 def _check_metrics_reader(request: Request) -> None:

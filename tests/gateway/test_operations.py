@@ -36,6 +36,15 @@ async def test_health_is_degraded_when_a_service_is_down(migrated, keys, probe_u
         assert body["status"] == "degraded"
         assert set(body["services"]) == {"catalog", "orders", "delivery", "payments"}
         assert all(s["status"] == "down" for s in body["services"].values())
+        assert body["rate_limits"] == {"counters": "memory", "status": "ok"}
+
+
+async def test_health_says_when_the_rate_limit_counters_are_unreachable(migrated, keys):
+    async with running_gateway(migrated, "sqlite", keys, redis_url="redis://127.0.0.1:1/0") as gw, \
+            gw.client() as client:
+        body = (await client.get("/healthz")).json()
+        assert body["rate_limits"]["counters"] == "redis" and body["rate_limits"]["status"] == "down"
+        assert body["status"] == "degraded"
 
 
 async def test_docs_merge_every_service_and_survive_one_being_down(backend, migrated, keys):

@@ -2,6 +2,7 @@
 login form, the coordinator closing a cycle and printing its lists, the financier's portfolio."""
 
 import re
+import time
 import uuid
 from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
@@ -88,6 +89,61 @@ def test_coordinator_closes_a_cycle_and_prints_its_lists(browser_like, platform)
     csv = browser_like.get(f"/coordinacion/ciclos/{cycle['id']}/listas.csv")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert product["name"] in csv.text
+
+
+def wait_for(probe, what: str, seconds: float = 30):
+    """Events travel through the outbox relay: poll until `probe()` is truthy."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
+def test_producer_asks_for_an_early_payment_and_the_financier_sees_it_in_the_portfolio(browser_like, platform):
+    # a delivered, accepted consignment of producer 1 makes her eligible (orders -> delivery -> payments)
+    coordinator, consumer = platform.login("coordinacion"), platform.login("consumidor5")
+    current = platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"][0]
+    points = [p["id"] for p in platform.request("GET", "/api/delivery/points?limit=100")["items"]]
+    cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
+        "name": "Ciclo con pronto pago", "opens_at": current["opens_at"], "closes_at": current["closes_at"],
+        "delivery_date": current["delivery_date"], "delivery_point_ids": points, "status": "open"})
+    product = next(p for p in platform.request("GET", "/api/catalog/products?producer=1&limit=50")["items"]
+                   if not p.get("case_size") and Decimal(p["available"]) >= 15)
+    point = platform.request("GET", f"/api/delivery/points?open_on={cycle['delivery_date']}&limit=1")["items"][0]
+    platform.request("POST", "/api/orders/orders", token=consumer, key=uuid.uuid4().hex, body={
+        "cycle_id": cycle["id"], "delivery_point_id": point["id"],
+        "lines": [{"product_id": product["id"], "quantity": "15"}]})
+    platform.request("POST", f"/api/orders/cycles/{cycle['id']}/close", token=coordinator)
+    consignment = wait_for(lambda: platform.request(
+        "GET", f"/api/delivery/consignments?cycle_id={cycle['id']}", token=coordinator)["items"], "consignments")[0]
+    platform.request("POST", f"/api/delivery/consignments/{consignment['id']}/receive", token=coordinator,
+                     key=uuid.uuid4().hex, body={"lines": [{"product_id": ln["product_id"],
+                                                            "received_quantity": ln["ordered_quantity"]}
+                                                           for ln in consignment["lines"]]})
+    producer = platform.login("productor1")
+    eligibility = wait_for(lambda: (e := platform.request("GET", "/api/payments/producers/1/eligibility",
+                                                          token=producer))["offers"] and
+                           Decimal(e["eligible_value"]) > 0 and e, "eligibility")
+    amount = Decimal(eligibility["offers"][0]["min_advance"])
+
+    log_in(browser_like, "productor1")
+    page = browser_like.get("/productor").text
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page).group(1)
+    response = browser_like.post("/productor/adelanto", data={"amount": f"{amount:.2f}".replace(".", ","),
+                                                              "idempotency_key": key})
+    assert response.status_code == 303 and "aviso=" in response.headers["location"]
+    shown = f"Bs {amount:.2f}".replace(".", ",")
+    assert "Adelanto #" in (mine := browser_like.get("/productor").text) and shown in mine
+
+    browser_like.cookies.clear()
+    log_in(browser_like, "financiera")
+    page = browser_like.get("/financiador").text
+    assert f"productor 1 · {shown}" in page
+    disbursed = re.search(r"Desembolsado</td><td class=\"num\">(Bs [\d.,]+)", page).group(1)
+    assert disbursed != "Bs 0,00"
 
 
 def test_financier_sees_the_portfolio(browser_like):

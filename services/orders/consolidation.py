@@ -71,7 +71,7 @@ async def pick_rows(*, session: AsyncSession, cycle_id: int) -> list[tuple]:
     One GROUP BY on ids only (names would make the database hash text for every line), then one
     lookup by primary key of a representative line per product for names, unit and pickup place.
     Rows: (producer_id, producer_name, organization_id, product_id, product_name, unit, unit_price,
-    delivery_point_id, quantity, value, kg, lat, lon).
+    delivery_point_id, quantity, value, kg, lat, lon, producer_gender, municipality_code).
     """
     qty = _final_quantity()
     grouped = (await session.execute(
@@ -90,16 +90,18 @@ async def pick_rows(*, session: AsyncSession, cycle_id: int) -> list[tuple]:
     for start in range(0, len(ids), 5000):
         for r in (await session.execute(
                 select(L.c.product_id, L.c.producer_name, L.c.organization_id, L.c.product_name, L.c.unit,
-                       L.c.producer_lat, L.c.producer_lon, L.c.kg_per_unit)
+                       L.c.producer_lat, L.c.producer_lon, L.c.kg_per_unit, L.c.producer_gender,
+                       L.c.municipality_code)
                 .where(L.c.id.in_(ids[start:start + 5000])))).all():
             # a product's weight per unit is constant: weigh each group's sum instead of every line
             factor = CONVERSIONS.get(r[4]) if r[4] in _UNITS else None
-            described[r[0]] = (*r[:7], factor[1] if factor and factor[0] == Unit.kg else r[7])
+            described[r[0]] = (*r[:7], factor[1] if factor and factor[0] == Unit.kg else r[7], r[8], r[9])
     out = []
     for producer_id, product_id, price, point, quantity, value, _, _ in grouped:
         d = described[product_id]
         kg = None if d[7] is None else quantity * d[7]
-        out.append((producer_id, d[1], d[2], product_id, d[3], d[4], price, point, quantity, value, kg, d[5], d[6]))
+        out.append((producer_id, d[1], d[2], product_id, d[3], d[4], price, point, quantity, value, kg, d[5], d[6],
+                    d[8], d[9]))
     out.sort(key=lambda r: (r[0], r[3], r[6], r[7]))
     return out
 
@@ -305,9 +307,10 @@ async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
     rows = await pick_rows(session=session, cycle_id=cycle.id)
     consignments: dict[tuple, dict] = {}
     for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
-         _value, kg, lat, lon) in rows:
+         _value, kg, lat, lon, gender, municipality) in rows:
         c = consignments.setdefault((producer_id, point), {
-            "producer_id": str(producer_id), "producer_name": producer_name,
+            "producer_id": str(producer_id), "producer_name": producer_name, "producer_gender": gender,
+            "municipality_code": municipality,
             "organization_id": None if organization_id is None else str(organization_id),
             "delivery_point_id": str(point), "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
         c["lines"].append({"product_id": str(product_id), "product_name": product_name,
@@ -317,6 +320,7 @@ async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))
                                   .order_by(orders.c.delivery_point_id, orders.c.id))).all()
     return {"cycle_id": str(cycle.id), "name": cycle.name, "delivery_date": cycle.delivery_date.isoformat(),
+            "coordinator_account_id": str(cycle.coordinator_account_id),
             "fee_rules": cycle.fee_rules, "consignments": list(consignments.values()),
             "bags": [{"order_id": str(b.id), "delivery_point_id": str(b.delivery_point_id),
                       "consumer_account_id": str(b.consumer_account_id)} for b in bags]}

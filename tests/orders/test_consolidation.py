@@ -84,6 +84,20 @@ async def test_cycle_end_to_end_consolidation_matches_the_lines(migrated, keys, 
         assert {b["order_id"] for b in event["bags"]} == {str(o["id"]) for o in placed}
         assert sum(D(ln["quantity"]) for c in event["consignments"] for ln in c["lines"]
                    if ln["product_id"] == str(papa)) == D("6.5")
+        # delivery understands the event: one consignment per producer and point, with the lines' quantities
+        from sqlalchemy import func
+
+        from services.common.events import Envelope
+        from services.common.inbox import handle_event
+        from services.delivery.app import SPEC as DELIVERY
+        from services.delivery.models import Consignment
+
+        await handle_event(p.delivery_db, DELIVERY.kernel, DELIVERY.event_handlers, Envelope(
+            type="cycle.closed", aggregate_id=str(cycle["id"]), source="orders", payload=event))
+        async with p.delivery_db.session() as s:
+            count = (await s.execute(select(func.count()).select_from(Consignment)
+                                     .where(Consignment.cycle_id == cycle["id"]))).scalar_one()
+        assert count == len(event["consignments"]) == 4  # each of the two producers at both points
         csv_text = (await p.orders.get(f"/cycles/{cycle['id']}/consolidation?format=csv", headers=p.coordinator())).text
         assert "Lista de recojo por productor" in csv_text and "Papa Huaycha" in csv_text
         pdf = await p.orders.get(f"/cycles/{cycle['id']}/consolidation?format=pdf", headers=p.coordinator())

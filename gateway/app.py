@@ -90,6 +90,11 @@ def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None =
     state.service_targets = {name: settings.service_url(name).rstrip("/") for name in SERVICE_NAMES}
     state.http = None
     state.limiter = None
+    # the municipal monitoring (`/api/monitoring/...`) and the web pages have their own rooms
+    from gateway import monitoring, web
+
+    monitoring.install(app)
+    web.install(app)
 
     # the gateway's own /healthz and /metrics are included before the kernel's, so they answer;
     # /docs shows the merged document, and the gateway's part lists only the gateway's routes

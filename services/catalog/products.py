@@ -42,6 +42,10 @@ def _positive(name: str, value: Decimal | None) -> None:
         raise InvalidInput(f"{name} must be more than zero", code="invalid_quantity", details={"field": name})
 
 
+def _photo_url(store: PhotoStore | None, key: str | None) -> str | None:
+    return store.url(key) if key and store else None
+
+
 async def views(*, session: AsyncSession, rows: list, store: PhotoStore | None,
                 valid: list | None = None) -> list[ProductOut]:
     """Rows of `product_rows_query()` as the API shows them, with today's certification."""
@@ -52,7 +56,6 @@ async def views(*, session: AsyncSession, rows: list, store: PhotoStore | None,
     for r in rows:
         unit = Unit(r.unit)
         base, factor = CONVERSIONS[unit]
-        url = (lambda key: store.url(key) if key and store else None)  # noqa: E731
         out.append(ProductOut(
             id=r.id, producer_id=r.producer_id, producer_name=r.producer_name,
             municipality_code=r.municipality_code, organization_id=r.organization_id, name=r.name,
@@ -62,7 +65,7 @@ async def views(*, session: AsyncSession, rows: list, store: PhotoStore | None,
             reserved=qty_text(r.reserved), sold=qty_text(r.sold), min_order_quantity=qty_text(r.min_order_quantity),
             case_size=qty_text(r.case_size) if r.case_size is not None else None, active=r.active,
             certified=bool(certified.get(r.id)), certifications=certified.get(r.id, []),
-            photo_url=url(r.photo_key), thumbnail_url=url(r.thumbnail_key),
+            photo_url=_photo_url(store, r.photo_key), thumbnail_url=_photo_url(store, r.thumbnail_key),
             created_at=r.created_at, updated_at=r.updated_at))
     return out
 

@@ -5,7 +5,8 @@ metrics, token verification, idempotency, migration check), then:
 - its own `/healthz` and `/metrics` (not public) take precedence over the kernel's, and `/docs`
   shows the merged OpenAPI of the gateway and every service (`/api/openapi.json`);
 - two pure-ASGI layers go in front of the app, inside the request-id/metrics layer: the rate
-  limiter, then the proxy that forwards `/api/<service>/...` without touching FastAPI.
+  limiter, then the proxy that forwards `/api/<service>/...` without touching FastAPI;
+- the municipal monitoring (`gateway.monitoring`) and the web pages (`gateway.web`) are mounted.
 
 Request path:  request id + log + metrics -> rate limit -> proxy | idempotency -> routes.
 """

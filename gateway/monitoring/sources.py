@@ -111,9 +111,7 @@ async def gather(request: Request, scope: Scope) -> Sources:
         points = [p for p in points if wanted is None or p["municipality_code"] in wanted]
         return points, await _get(cl["delivery"], "/stats/deliveries", delivery_params)
 
-    delivery_task = asyncio.ensure_future(delivery_part())
-
-    async def orders_part():
+    async def orders_part(delivery_task):
         sales = await _get(cl["orders"], "/stats/sales", sales_params)
         if codes is None or sales is None:
             return sales, sales  # the whole country: what its producers sold is what its points delivered
@@ -128,8 +126,16 @@ async def gather(request: Request, scope: Scope) -> Sources:
             return [await _get(cl["payments"], "/stats/advances", [])]
         return [await _get(cl["payments"], "/stats/advances", [("municipality", c)]) for c in codes]
 
-    supply, (sales, market), (points, deliveries), advances = await asyncio.gather(
-        _get(cl["catalog"], "/stats/supply", catalog_params), orders_part(), delivery_task, payments_part())
+    try:  # the first failure cancels the other calls and is the answer (503 names the service)
+        async with asyncio.TaskGroup() as group:
+            delivery = group.create_task(delivery_part())
+            catalog = group.create_task(_get(cl["catalog"], "/stats/supply", catalog_params))
+            orders = group.create_task(orders_part(delivery))
+            payments = group.create_task(payments_part())
+    except* DomainError as failed:
+        raise failed.exceptions[0] from None
+    supply, (sales, market), (points, deliveries), advances = \
+        catalog.result(), orders.result(), delivery.result(), payments.result()
     for name, answer in (("catalog", supply), ("orders", sales), ("delivery", deliveries)):
         if answer is None:
             sources.warnings.append(MISSING[name])

@@ -249,3 +249,35 @@ async def test_no_name_or_phone_leaves_monitoring(migrated, keys):
     assert "Papa huaycha" in text  # the report is not empty
     leaked = sorted({word for word in personal if word in text})
     assert leaked == []
+
+
+async def test_a_service_that_is_down_makes_the_report_fail_with_503_not_a_silent_drop(migrated, keys):
+    from services.common.http import ServiceClient
+
+    async with territory(migrated, keys, "sqlite") as t:
+        t.gateway.state.monitoring_clients["payments"] = ServiceClient(
+            "payments", "http://127.0.0.1:9", secret="x", caller="gateway", timeout=0.5, retries=0)
+        response = await t.client.get("/api/monitoring/report", headers=keys.headers("coordinator"))
+    assert response.status_code == 503
+    assert response.json()["error"]["details"]["service"] == "payments"
+
+
+async def test_an_aggregate_a_service_does_not_offer_leaves_a_warning_and_the_rest_of_the_report(migrated, keys):
+    import httpx
+    from fastapi import FastAPI
+
+    from services.common.errors import install_error_handlers
+    from services.common.http import ServiceClient
+
+    bare = FastAPI()
+    install_error_handlers(bare)
+    async with territory(migrated, keys, "sqlite") as t:
+        t.gateway.state.monitoring_clients["orders"] = ServiceClient(
+            "orders", "http://orders", secret="x", caller="gateway", transport=httpx.ASGITransport(app=bare))
+        response = await t.client.get("/api/monitoring/report", params=PERIOD_PARAMS,
+                                      headers=keys.headers("municipality", municipality_code="020101"))
+    report = response.json()
+    assert response.status_code == 200
+    assert any("/stats/sales" in w for w in report["warnings"])
+    assert report["supply"]["sold_value"] == "0.00"
+    assert report["producers"]["registered"]["total"] == expected({"020101"})["registered"][0]

@@ -309,21 +309,20 @@ async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
     for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
          _value, kg, lat, lon, gender, municipality) in rows:
         c = consignments.setdefault((producer_id, point), {
-            "producer_id": str(producer_id), "producer_name": producer_name, "producer_gender": gender,
-            "municipality_code": municipality,
-            "organization_id": None if organization_id is None else str(organization_id),
-            "delivery_point_id": str(point), "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
-        c["lines"].append({"product_id": str(product_id), "product_name": product_name,
+            "producer_id": producer_id, "producer_name": producer_name, "producer_gender": gender,
+            "municipality_code": municipality, "organization_id": organization_id,
+            "delivery_point_id": point, "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
+        c["lines"].append({"product_id": product_id, "product_name": product_name,
                            "quantity": _q(quantity), "unit": unit,
                            "unit_price": str(from_centavos(price)), "kg": _kg(kg)})
     bags = (await session.execute(select(orders.c.id, orders.c.delivery_point_id, orders.c.consumer_account_id)
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))
                                   .order_by(orders.c.delivery_point_id, orders.c.id))).all()
-    return {"cycle_id": str(cycle.id), "name": cycle.name, "delivery_date": cycle.delivery_date.isoformat(),
-            "coordinator_account_id": str(cycle.coordinator_account_id),
+    return {"cycle_id": cycle.id, "name": cycle.name, "delivery_date": cycle.delivery_date.isoformat(),
+            "coordinator_account_id": cycle.coordinator_account_id,
             "fee_rules": cycle.fee_rules, "consignments": list(consignments.values()),
-            "bags": [{"order_id": str(b.id), "delivery_point_id": str(b.delivery_point_id),
-                      "consumer_account_id": str(b.consumer_account_id)} for b in bags]}
+            "bags": [{"order_id": b.id, "delivery_point_id": b.delivery_point_id,
+                      "consumer_account_id": b.consumer_account_id} for b in bags]}
 
 
 async def consolidate_cycle(*, db, kernel, clients, cycle_id: int) -> dict:

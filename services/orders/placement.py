@@ -223,10 +223,10 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
             raise Conflict("this order was abandoned while it was being placed; place it again",
                            code="order_abandoned")
         await emit(session, kernel, event_type="order.placed", aggregate_id=order_id, payload={
-            "order_id": str(order_id), "cycle_id": str(cycle_id),
-            "consumer_account_id": str(principal.account_id), "delivery_point_id": str(point_id),
-            "lines": [{"line_id": r["line_id"], "product_id": str(r["product_id"]),
-                       "producer_id": str(r["producer_id"]), "quantity": _qty(r["quantity"]), "unit": r["unit"],
+            "order_id": order_id, "cycle_id": cycle_id,
+            "consumer_account_id": principal.account_id, "delivery_point_id": point_id,
+            "lines": [{"line_id": r["line_id"], "product_id": r["product_id"],
+                       "producer_id": r["producer_id"], "quantity": _qty(r["quantity"]), "unit": r["unit"],
                        "unit_price": str(from_centavos(r["unit_price"])),
                        "line_total": str(from_centavos(r["line_total"]))} for r in rows],
             "fees_total": str(from_centavos(fees_total)), "total": str(from_centavos(subtotal + fees_total)),
@@ -325,9 +325,9 @@ async def cancel_order(*, db, kernel, clients, principal: Principal, order_id: i
                               .values(status="cancelled", updated_at=utcnow()))
         ids = line_ids_of(order_id, order.line_count)
         await emit(session, kernel, event_type="order.cancelled", aggregate_id=order_id, payload={
-            "order_id": str(order_id), "cycle_id": str(order.cycle_id),
-            "consumer_account_id": str(order.consumer_account_id),
-            "delivery_point_id": str(order.delivery_point_id), "line_ids": ids,
+            "order_id": order_id, "cycle_id": order.cycle_id,
+            "consumer_account_id": order.consumer_account_id,
+            "delivery_point_id": order.delivery_point_id, "line_ids": ids,
             "total": str(from_centavos(order.total)), "reason": reason})
     if await release_everything(clients=clients, order_id=order_id, line_count=order.line_count):
         async with db.session() as session:

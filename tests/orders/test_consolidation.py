@@ -81,9 +81,9 @@ async def test_cycle_end_to_end_consolidation_matches_the_lines(migrated, keys, 
         assert await p.stock(papa) == (D("93.500"), D("0.000"), D("6.500"))
         assert await p.stock(miel) == (D("32.000"), D("0.000"), D("8.000"))
         [event] = await _events(p, "cycle.closed")
-        assert {b["order_id"] for b in event["bags"]} == {str(o["id"]) for o in placed}
+        assert {b["order_id"] for b in event["bags"]} == {o["id"] for o in placed}
         assert sum(D(ln["quantity"]) for c in event["consignments"] for ln in c["lines"]
-                   if ln["product_id"] == str(papa)) == D("6.5")
+                   if ln["product_id"] == papa) == D("6.5")
         # delivery understands the event: one consignment per producer and point, with the lines' quantities
         from sqlalchemy import func
 
@@ -154,3 +154,42 @@ async def test_close_while_catalog_is_down_keeps_cycle_closed_until_consolidatio
         r = await p.orders.post(f"/cycles/{cycle['id']}/consolidate", headers=p.coordinator())
         assert r.json()["cycle"]["status"] == "consolidated"
         assert await p.stock(papa) == (D("49.000"), D("0.000"), D("1.000"))
+
+
+async def test_payments_and_delivery_accept_what_orders_emits(migrated, keys, backend):
+    """Contract check: the real consumers apply order.placed, order.cancelled and cycle.closed."""
+    from sqlalchemy import func
+
+    from services.common.events import Envelope
+    from services.common.inbox import handle_event
+    from services.delivery.app import SPEC as DELIVERY
+    from services.payments.app import SPEC as PAYMENTS
+    from services.payments.order_book import orders as payment_orders
+    from tests.conftest import transactional_database
+
+    async with platform(migrated, keys, backend) as p, \
+            transactional_database(migrated.url("payments", backend)) as payments_db:
+        papa = await p.product(organization="Cooperativa Illimani")
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point], fee_rules=[{"kind": "packing", "basis": "flat", "value": "1.00"}])
+        kept = (await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "2"}])).json()
+        dropped = (await p.order(consumer=2, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])).json()
+        assert (await p.orders.post(f"/orders/{dropped['id']}/cancel", headers=p.consumer(2))).status_code == 200
+        assert (await p.orders.post(f"/cycles/{cycle['id']}/close", headers=p.coordinator())).status_code == 200
+        async with p.orders_db.session() as s:
+            rows = (await s.execute(select(kernel.outbox.c.event_id, kernel.outbox.c.event_type,
+                                           kernel.outbox.c.aggregate_id, kernel.outbox.c.payload)
+                                    .order_by(kernel.outbox.c.id))).all()
+        assert [r.event_type for r in rows] == ["order.placed", "order.placed", "order.cancelled", "cycle.closed"]
+        for row in rows:
+            envelope = Envelope(id=row.event_id, type=row.event_type, aggregate_id=row.aggregate_id, source="orders",
+                                payload=row.payload)
+            await handle_event(payments_db, PAYMENTS.kernel, PAYMENTS.event_handlers, envelope)
+            await handle_event(p.delivery_db, DELIVERY.kernel, DELIVERY.event_handlers, envelope)
+        async with payments_db.session() as s:
+            known = dict((await s.execute(select(payment_orders.c.order_id, payment_orders.c.status))).all())
+            assert known[kept["id"]] == "placed" and known[dropped["id"]] == "cancelled"
+        async with p.delivery_db.session() as s:
+            from services.delivery.models import Consignment
+
+            assert (await s.execute(select(func.count()).select_from(Consignment))).scalar_one() == 1

@@ -279,3 +279,41 @@ async def test_supply_figures_count_without_naming_anyone(backend, migrated, key
         dept = (await client.get("/stats/supply", params={"department": "La Paz"})).json()
         assert dept["producers"]["total"] == 3
         assert (await client.get("/stats/supply", params={"municipality": "030101"})).status_code == 404
+
+
+async def test_profiles_are_changed_by_their_owner_organization_or_coordinator(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        org = await seed_organization(db)
+        other_org = await seed_organization(db, name="Asociación Otra")
+        juana = await seed_producer(db, organization_id=org)
+        assert (await client.patch(f"/producers/{juana}", json={"community": "Comunidad Tuni"},
+                                   headers=keys.headers("producer", producer_id=juana))).status_code == 200
+        assert (await client.patch(f"/producers/{juana}", json={"community": "X"},
+                                   headers=keys.headers("producer", producer_id=juana + 1))).status_code == 403
+        assert (await client.patch(f"/producers/{juana}", json={"community": "Y"},
+                                   headers=keys.headers("organization", organization_id=other_org))).status_code == 403
+        mine = await client.get(f"/producers/{juana}", headers=keys.headers("organization", organization_id=org))
+        assert mine.json()["phone"] == "+59171234567" and mine.json()["community"] == "Comunidad Tuni"
+        assert (await client.patch(f"/organizations/{org}", json={"member_count": 25, "women_count": 15},
+                                   headers=keys.headers("organization", organization_id=org))).status_code == 200
+        assert (await client.patch(f"/organizations/{org}", json={"maturity": "consolidada"},
+                                   headers=keys.headers("organization", organization_id=other_org))).status_code == 403
+        too_many = await client.patch(f"/organizations/{org}", json={"women_count": 99},
+                                      headers=keys.headers("coordinator"))
+        assert too_many.status_code == 422
+        assert (await client.get(f"/organizations/{org}")).json()["women_count"] == 15
+
+
+async def test_the_unit_cannot_change_while_orders_hold_stock(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        producer = await seed_producer(db)
+        headers = keys.headers("producer", producer_id=producer)
+        papa = await seed_product(db, producer_id=producer, available="10")
+        r = await client.post("/internal/reservations", headers={"X-Service-Key": "test-service-secret"},
+                              json={"order_id": "1", "lines": [{"line_id": "1-1", "product_id": papa, "quantity": "2"}]})
+        assert r.status_code == 200
+        locked = await client.patch(f"/products/{papa}", json={"unit": "kg"}, headers=headers)
+        assert locked.status_code == 409 and locked.json()["error"]["code"] == "unit_locked"
+        # a stock edit sets what is available now; what orders hold stays held
+        edited = await client.patch(f"/products/{papa}", json={"available": "20"}, headers=headers)
+        assert (edited.json()["available"], edited.json()["reserved"]) == ("20", "2")

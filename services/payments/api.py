@@ -45,6 +45,7 @@ from services.payments.schemas import (
     OrderBalanceOut,
     PaymentCreate,
     PaymentOut,
+    PlainQuery,
     PolicyCreate,
     PolicyOut,
     ProducerProfileIn,
@@ -446,7 +447,7 @@ async def request_advance(body: AdvanceCreate, session: Session, principal: Curr
 @router.get("/advances", response_model=list[AdvanceOut], tags=["pronto pago"],
             summary="Advances I may see: a producer's own, a financier's portfolio")
 async def list_advances(session: Session, principal: CurrentPrincipal,
-                        status: Annotated[str | None, Query(max_length=16)] = None):
+                        status: Annotated[str | None, Query(max_length=16, pattern=PlainQuery)] = None):
     query = select(advances_table).order_by(advances_table.c.id.desc()).limit(500)
     if principal.role == Role.financier:
         query = query.where(advances_table.c.financier_id == principal.financier_id)
@@ -492,7 +493,7 @@ async def reject(advance_id: Id, body: DecisionIn, session: Session, principal: 
 @router.get("/stats/advances", response_model=Report, tags=["monitoring"],
             summary="Advance counts, value, fees and women's share; no personal data")
 async def advance_stats(session: Session,
-                        municipality: Annotated[str | None, Query(max_length=16)] = None,
+                        municipality: Annotated[str | None, Query(max_length=16, pattern=PlainQuery)] = None,
                         date_from: Annotated[date | None, Query(alias="from")] = None,
                         date_to: Annotated[date | None, Query(alias="to")] = None):
     return await reports.advance_statistics(session=session, municipality_code=municipality,

@@ -192,7 +192,7 @@ def verify_webhook(*, secret: str, timestamp: str | None, signature: str | None,
                            code="webhook_stale")
     expected = sign_webhook(secret=secret, timestamp=timestamp, body=body)
     given = signature.removeprefix("sha256=")
-    if not hmac.compare_digest(expected, given):
+    if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape")):
         raise Forbidden("webhook signature does not match", code="webhook_bad_signature")
 
 

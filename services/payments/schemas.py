@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from services.common.money import Amount, PositiveAmount
 
@@ -15,6 +15,17 @@ IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 ClientId = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[\w.:\-]+$")]
 Method = Literal["cash", "qr", "transfer"]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text cannot contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Free text from a client: any characters but NUL (which no database stores)."""
+PlainQuery = r"^[^\x00]*$"
 
 
 class Strict(BaseModel):
@@ -66,13 +77,13 @@ class PostingIn(Strict):
 
 class EntryCreate(Strict):
     client_id: ClientId
-    description: str = Field(min_length=1, max_length=300)
+    description: Text = Field(min_length=1, max_length=300)
     postings: list[PostingIn] = Field(min_length=2, max_length=50)
 
 
 class ReversalCreate(Strict):
     client_id: ClientId
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=1, max_length=200)
 
 
 # ---------------------------------------------------------------- consumer payments
@@ -81,7 +92,7 @@ class PaymentCreate(Strict):
     amount: PositiveAmount
     method: Method
     client_id: ClientId | None = Field(None, description="your unique id for this payment; a repeat changes nothing")
-    reference: str | None = Field(None, max_length=120)
+    reference: Text | None = Field(None, max_length=120)
 
 
 class RefundCreate(PaymentCreate):
@@ -112,12 +123,12 @@ class OrderBalanceOut(BaseModel):
 
 
 class WebhookPayment(Strict):
-    event_id: str = Field(min_length=1, max_length=120)
+    event_id: Text = Field(min_length=1, max_length=120)
     order_id: BodyId
     amount: PositiveAmount
     method: Literal["qr", "transfer"]
     paid_at: datetime | None = None
-    reference: str | None = Field(None, max_length=120)
+    reference: Text | None = Field(None, max_length=120)
 
 
 class WebhookAnswer(BaseModel):
@@ -129,13 +140,13 @@ class WebhookAnswer(BaseModel):
 class CycleCoordination(Strict):
     coordinator_account_id: BodyId | None = None
     organization_id: BodyId | None = None
-    municipality_code: str | None = Field(None, max_length=16)
+    municipality_code: Text | None = Field(None, max_length=16)
 
 
 class ProducerProfileIn(Strict):
-    name: str | None = Field(None, max_length=200)
+    name: Text | None = Field(None, max_length=200)
     gender: Literal["female", "male", "other"] | None = None
-    municipality_code: str | None = Field(None, max_length=16)
+    municipality_code: Text | None = Field(None, max_length=16)
     organization_id: BodyId | None = None
 
 
@@ -161,13 +172,13 @@ class ReceivableOut(BaseModel):
 
 
 class UncollectibleIn(Strict):
-    reason: str | None = Field(None, max_length=200)
+    reason: Text | None = Field(None, max_length=200)
 
 
 # ---------------------------------------------------------------- pronto pago
 class FinancierCreate(Strict):
     id: BodyId | None = Field(None, description="admins name the financier id; a financier registers her own")
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     kind: Literal["development_bank", "trust_fund", "cooperative", "other"]
 
 
@@ -178,7 +189,7 @@ class FinancierOut(BaseModel):
 
 
 class FundCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     cap: PositiveAmount
 
 
@@ -193,7 +204,7 @@ class FundOut(BaseModel):
 
 class PolicyCreate(Strict):
     fund_id: BodyId
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     advance_rate: Decimal = Field(gt=0, le=1, max_digits=6, decimal_places=4, description="0.80 = 80 %")
     fee_kind: Literal["flat", "percent", "daily"]
     fee_value: Decimal = Field(ge=0, le=100000, max_digits=12, decimal_places=4,
@@ -233,7 +244,7 @@ class AdvanceCreate(Strict):
 
 
 class DecisionIn(Strict):
-    reason: str | None = Field(None, max_length=300)
+    reason: Text | None = Field(None, max_length=300)
 
 
 class AdvanceOut(BaseModel):

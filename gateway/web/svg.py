@@ -6,6 +6,7 @@ the page width (`viewBox` + `width=100%`), so they fit a 360 px phone.
 
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -154,6 +155,6 @@ def qr_svg(data: str, *, size_mm: int = 40) -> Markup:
     svg = out.getvalue().decode()
     if svg.startswith("<?xml"):
         svg = svg[svg.index("?>") + 2:]
-    svg = svg.replace("<svg ", f'<svg class="qr" role="img" aria-label="Código QR" style="width:{size_mm}mm;'
-                      f'height:{size_mm}mm" ', 1)
+    svg = re.sub(r'\swidth="[^"]*"\s+height="[^"]*"', f' width="{size_mm}mm" height="{size_mm}mm"', svg, count=1)
+    svg = svg.replace("<svg ", '<svg class="qr" role="img" aria-label="Código QR" ', 1)
     return Markup(svg)

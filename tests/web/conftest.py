@@ -77,6 +77,9 @@ def phone(chromium):
     context = chromium.new_context(**PHONE, geolocation=CONSUMER_AT, permissions=["geolocation"])
     context.set_default_timeout(20_000)
     page = context.new_page()
+    page.console_errors = []  # CSP violations and script errors show up here
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     yield page
     context.close()
 

@@ -1,5 +1,5 @@
 // The one small script: fills the consumer's location (if she allows it) to sort delivery points,
-// and re-sorts when she picks another point. Everything works without it.
+// and shows a print button on the printable lists. Everything works without it.
 (function () {
   var locate = document.getElementById("locate");
   if (locate && navigator.geolocation) {
@@ -11,5 +11,10 @@
         document.getElementById("where").submit();
       });
     });
+  }
+  var print = document.getElementById("print");
+  if (print) {
+    print.hidden = false;
+    print.addEventListener("click", function () { window.print(); });
   }
 })();

@@ -8,7 +8,7 @@ from services.catalog.photos import PhotoStore
 from services.common.pagination import PageParams, page_params
 
 
-def photo_store(request: Request) -> PhotoStore:
+async def photo_store(request: Request) -> PhotoStore:  # async: no thread hop
     return request.app.state.photo_store
 
 

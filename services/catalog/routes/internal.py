@@ -21,7 +21,7 @@ from services.common.auth import ServiceCaller
 router = APIRouter(prefix="/internal/reservations", tags=["internal: stock reservation"], responses=ERROR_RESPONSES)
 
 
-def reservation_batcher(request: Request) -> stock.ReservationBatcher:
+async def reservation_batcher(request: Request) -> stock.ReservationBatcher:  # async: no thread hop
     state = request.app.state
     if getattr(state, "reservation_batcher", None) is None or state.reservation_batcher.db is not state.db:
         state.reservation_batcher = stock.ReservationBatcher(state.db)

@@ -131,3 +131,21 @@ async def test_events_as_orders_and_delivery_write_them_are_understood(db):
     assert await balance_of(db, "consumer:31") == 2930 - 325
     assert await balance_of(db, "platform_fees") == 330 + 114
     await ledger_is_consistent(db)
+
+
+async def test_events_delivered_over_http_are_applied_once(db, client):
+    from services.common.events import Envelope
+
+    key = {"X-Service-Key": "test-service-secret", "X-Service-Name": "orders"}
+    closed = Envelope(type="cycle.closed", aggregate_id="25", source="orders",
+                      payload={"cycle_id": "25", "fee_rules": [], "consignments": [], "bags": []})
+    placed = Envelope(type="order.placed", aggregate_id="250", source="orders", payload={
+        "order_id": "250", "cycle_id": "25", "consumer_account_id": "8", "delivery_point_id": "1",
+        "lines": [{"line_id": "250-1", "product_id": "70", "producer_id": "7", "quantity": "1", "unit": "kg",
+                   "unit_price": "9.00", "line_total": "9.00"}], "fees_total": "0.00", "total": "9.00",
+        "placed_at": "2026-11-20T10:00:00+00:00"})
+    for envelope in (closed, placed, placed):
+        r = await client.post("/internal/events", content=envelope.model_dump_json(), headers=key)
+        assert r.status_code == 200, r.text
+    assert await balance_of(db, "consumer:8") == 900
+    assert (await client.post("/internal/events", content=placed.model_dump_json())).status_code == 403

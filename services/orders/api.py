@@ -133,7 +133,7 @@ async def list_baskets(cycle_id: CyclePath, session: Session, principal: Current
 @router.post("/orders/quote", response_model=QuoteOut, tags=["orders"],
              summary="Lines, fees and total of an order before confirming it (reserves nothing)")
 async def quote_order(body: OrderCreate, principal: Consumer, session: Session, request: Request):
-    return await quote.quote_order(db=request.app.state.db, session=session,
+    return await quote.quote_order(session=session,
                                    catalog=request.app.state.clients["catalog"], body=body)
 
 

@@ -77,7 +77,7 @@ def cycle_closed_error(cycle) -> Conflict:
                     code="cycle_closed", details={"cycle_id": cycle.id, "status": "closed"})
 
 
-async def check_cycle_accepts_orders(*, db, session: AsyncSession, cycle_id: int, point_id: int):
+async def check_cycle_accepts_orders(*, session: AsyncSession, cycle_id: int, point_id: int):
     cycle = await load_cycle(session=session, cycle_id=cycle_id)
     if is_due(cycle):
         raise cycle_closed_error(cycle)
@@ -117,7 +117,7 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
             await mark_closed(session=session, cycle_id=late.id)
         else:
             late = None
-            cycle = await check_cycle_accepts_orders(db=db, session=session, cycle_id=body.cycle_id,
+            cycle = await check_cycle_accepts_orders(session=session, cycle_id=body.cycle_id,
                                                      point_id=body.delivery_point_id)
             lines = await requested_lines(session=session, cycle=cycle, body=body)
             now = utcnow()

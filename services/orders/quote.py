@@ -39,8 +39,8 @@ async def describe_product(*, catalog, product_id: int) -> dict:
     return product
 
 
-async def quote_order(*, db, session: AsyncSession, catalog, body) -> dict:
-    cycle = await check_cycle_accepts_orders(db=db, session=session, cycle_id=body.cycle_id,
+async def quote_order(*, session: AsyncSession, catalog, body) -> dict:
+    cycle = await check_cycle_accepts_orders(session=session, cycle_id=body.cycle_id,
                                              point_id=body.delivery_point_id)
     lines = await requested_lines(session=session, cycle=cycle, body=body)
     products: dict[int, dict] = {}

@@ -1,8 +1,8 @@
 """Stock reservation for the orders service: reserve, release, commit and adjust order lines.
 
 Rules (docs/internal-api.md):
-- A reservation is all-or-nothing: any refused line raises, and the caller's unit of work rolls
-  back every line of the request.
+- A reservation is all-or-nothing: a refused line refuses the order, and whatever the order's
+  other lines did is undone in the same transaction (several orders may share one, see below).
 - Idempotent by line id: `reservation_lines` is keyed by it, inserted with ON CONFLICT DO NOTHING,
   so a line already known (whatever its status) is never reserved again, even by a concurrent twin.
 - Each line moves stock with ONE conditional UPDATE (`available >= :q`), so two buyers can never
@@ -10,6 +10,11 @@ Rules (docs/internal-api.md):
   so two concurrent multi-line orders lock products in the same order and cannot deadlock.
 - `available + reserved + sold` changes only by explicit stock edits, never here. Quantities are
   rounded to three decimals in SQL so SQLite's floating NUMERIC cannot drift.
+- Under load, `ReservationBatcher` lets the orders that arrive while a transaction commits share
+  the next one (group commit): a hot product's row lock is then held for one disk flush per batch
+  instead of one per order. Each order still gets its own answer. One consequence, as if one order
+  had reserved and then released: within a batch, an order refused part-way may briefly hold stock
+  that another order of the same batch wanted, which is then refused too (never oversold).
 """
 
 import asyncio

@@ -229,7 +229,9 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
         if os.environ.get("BENCH_DIRECT") == "1":  # the orders service without the gateway in front
             url = f"{base['orders']}/orders"
         asyncio.run(_load(url, tokens, cycle_id, points, product_ids, 2))  # warm-up
+        load_before = os.getloadavg()[0]
         done, errors, latencies, elapsed = asyncio.run(_load(url, tokens, cycle_id, points, product_ids, SECONDS))
+        load_after = os.getloadavg()[0]
         q = statistics.quantiles(latencies, n=100)
         rate = done / elapsed
         print(f"placement {'direct to orders' if 'api/' not in url else 'through the gateway'}: {CLIENTS} clients, 3-line orders, {elapsed:.1f} s, "
@@ -237,6 +239,8 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
         print(f"  orders placed: {done}, refused: {errors}")
         print(f"  {rate:.0f} orders/s (goal >= 300)   p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms "
               f"(goal < 250 ms)")
+        print(f"  machine load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores "
+              f"(figures are only comparable at similar load)")
     finally:
         _stop(processes)
 

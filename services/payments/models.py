@@ -91,6 +91,8 @@ cycles = Table(
     Column("organization_id", BigInteger, nullable=True),
     Column("municipality_code", String(16), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    # product id -> name, from cycle.closed, so statements name what was delivered
+    Column("product_names", JSON, nullable=True),
 )
 
 orders = Table(

@@ -80,8 +80,11 @@ async def remember_producer(*, session: AsyncSession, producer_id: int, name: st
 async def on_cycle_closed(session: AsyncSession, envelope) -> None:
     payload = envelope.payload
     await remember_cycle(session=session, payload=payload)
+    names = {str(line.get("product_id")): line.get("product_name")
+             for consignment in payload.get("consignments") or [] for line in consignment.get("lines") or []
+             if line.get("product_name")}
     await session.execute(update(cycles).where(cycles.c.cycle_id == int(payload["cycle_id"]))
-                          .values(fee_rules=payload.get("fee_rules") or [], closed_at=utcnow()))
+                          .values(fee_rules=payload.get("fee_rules") or [], closed_at=utcnow(), product_names=names))
     for consignment in payload.get("consignments") or []:
         producer_id = _int(consignment.get("producer_id"))
         if producer_id is not None:

@@ -82,10 +82,11 @@ async def producer_statement(*, session: AsyncSession, producer_id: int, cycle_i
 def statement_csv(statement: dict) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["section", "ref", "product_id", "ordered", "received", "rejected", "unit", "unit_price", "amount"])
+    w.writerow(["section", "ref", "product", "ordered", "received", "rejected", "unit", "unit_price", "amount"])
     for c in statement["consignments"]:
         for ln in c["lines"]:
-            w.writerow(["line", c["consignment_id"], ln.get("product_id"), ln.get("ordered_quantity"),
+            w.writerow(["line", c["consignment_id"], ln.get("product_name") or ln.get("product_id"),
+                        ln.get("ordered_quantity"),
                         ln.get("received_quantity"), ln.get("rejected_quantity"), ln.get("unit"),
                         ln.get("unit_price"), ln.get("accepted_value")])
         for f in c["fees"]:
@@ -117,7 +118,8 @@ def statement_pdf(statement: dict) -> bytes:
         pdf.cell(0, 7, t(f"Entrega {c['consignment_id']} ({c['received_at'][:10]})"), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", size=9)
         for ln in c["lines"]:
-            pdf.cell(0, 5, t(f"  producto {ln.get('product_id')}: pedido {ln.get('ordered_quantity')} "
+            product = ln.get("product_name") or f"producto {ln.get('product_id')}"
+            pdf.cell(0, 5, t(f"  {product}: pedido {ln.get('ordered_quantity')} "
                              f"recibido {ln.get('received_quantity')} {ln.get('unit', '')} "
                              f"x {ln.get('unit_price')} = Bs {ln.get('accepted_value')}"), new_x="LMARGIN", new_y="NEXT")
         for f in c["fees"]:

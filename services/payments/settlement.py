@@ -94,7 +94,7 @@ async def record_delivery(*, session: AsyncSession, payload: dict) -> int:
         consignment_id=consignment_id, cycle_id=cycle_id, producer_id=producer_id,
         organization_id=_int(payload.get("organization_id")), delivery_point_id=point_id,
         accepted_value=accepted_total, fees=fees, amount=accepted_total - fees, collected=0, status="open",
-        lines=[_plain(ln) for ln in lines], fee_lines=fee_lines, received_at=received_at,
+        lines=[_plain(ln, cycle.product_names or {}) for ln in lines], fee_lines=fee_lines, received_at=received_at,
         expected_collection_on=received_at.date() + timedelta(days=COLLECTION_DAYS), entry_id=posted.id,
     ).returning(receivables.c.id))
     receivable_id = result.scalar_one()
@@ -108,5 +108,9 @@ async def record_delivery(*, session: AsyncSession, payload: dict) -> int:
     return receivable_id
 
 
-def _plain(line: dict) -> dict:
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in line.items()}
+def _plain(line: dict, names: dict) -> dict:
+    plain = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in line.items()}
+    name = names.get(str(line.get("product_id")))
+    if name and not plain.get("product_name"):
+        plain["product_name"] = name
+    return plain

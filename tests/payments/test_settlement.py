@@ -73,7 +73,8 @@ async def test_short_delivery_fills_the_earliest_orders_first(db):
 
 
 async def test_statement_per_producer_and_cycle_in_json_csv_and_pdf(db, client, keys):
-    await close_cycle(db, 22, fee_rules=ORDERS_RULES)
+    await close_cycle(db, 22, fee_rules=ORDERS_RULES, consignments=[
+        {"producer_id": "7", "producer_name": "Rosa", "lines": [{"product_id": "70", "product_name": "Haba tierna ñuñu"}]}])
     await place_order(db, 220, 22, consumer=3, lines=[("220-1", 7, 70, "2", "5.65")])
     await deliver(db, 2200, 22, producer=7, lines=[(70, "2", "2", "5.65")])
     mine = keys.headers("producer", producer_id=7)
@@ -85,6 +86,7 @@ async def test_statement_per_producer_and_cycle_in_json_csv_and_pdf(db, client, 
     csv = await client.get("/producers/7/statement?cycle_id=22&format=csv", headers=mine)
     assert csv.headers["content-type"].startswith("text/csv")
     assert "net_payable,,,,,,,10.73" in csv.text.replace("\r", "")
+    assert "line,2200,Haba tierna ñuñu,2,2,0,kg,5.65,11.30" in csv.text.replace("\r", "")
     pdf = await client.get("/producers/7/statement?cycle_id=22&format=pdf", headers=mine)
     assert pdf.content.startswith(b"%PDF")
     other = await client.get("/producers/7/statement?cycle_id=22", headers=keys.headers("producer", producer_id=8))

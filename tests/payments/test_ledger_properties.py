@@ -5,6 +5,7 @@ zero, no fund passes its cap, and each producer's advances account equals what s
 import asyncio
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -214,6 +215,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.run(self._in_session(check))
 
 
+@pytest.mark.slow
 def test_random_money_flows_keep_the_books_balanced(backend, migrated):
     LedgerMachine.url = migrated.url("payments", backend)
     examples = 25 if backend == "sqlite" else 10

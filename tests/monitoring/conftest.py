@@ -199,14 +199,8 @@ def service_app(name: str, url: str, db, keys):
 def gateway_app(url: str, db, keys):
     from gateway.app import create_app
 
-    app = create_app(service_settings("gateway", url, rate_limit_enabled=False), database=db,
-                     verifier=keys.verifier, issuer=keys.issuer)
-    paths = {getattr(r, "path", "") for r in app.router.routes}
-    if "/api/monitoring/report" not in paths:
-        from gateway import monitoring
-
-        monitoring.install(app)
-    return app
+    return create_app(service_settings("gateway", url, rate_limit_enabled=False), database=db,
+                      verifier=keys.verifier, issuer=keys.issuer)
 
 
 @asynccontextmanager

@@ -25,27 +25,10 @@ from services.common.keys import ensure_signing_keys
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("catalog", "orders", "delivery", "payments")
 START_ORDER = (*SERVICES, "gateway")
-APPS = {name: "tests.web.platform:gateway_app" if name == "gateway" else f"services.{name}.app:create_app"
+APPS = {name: "gateway.app:create_app" if name == "gateway" else f"services.{name}.app:create_app"
         for name in START_ORDER}
 DEMO_PASSWORD = "demo1234"
 DEMO_DOMAIN = "demo.mercadocorto.bo"
-
-
-def gateway_app():
-    """The gateway as deployed, with the pages and monitoring mounted if its factory does not yet."""
-    from gateway.app import create_app
-
-    app = create_app()
-    paths = {getattr(route, "path", "") for route in app.router.routes}
-    if "/api/monitoring/report" not in paths:
-        from gateway import monitoring
-
-        monitoring.install(app)
-    if "/carrito" not in paths:
-        from gateway import web
-
-        web.install(app)
-    return app
 
 
 def free_port() -> int:

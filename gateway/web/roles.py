@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from gateway.monitoring.figures import CATEGORY_LABELS
 from gateway.web import views
 from gateway.web.session import UpstreamError, WebSession, web_session
-from gateway.web.shop import redirect
+from gateway.web.shop import municipalities_of, redirect
 from gateway.web.svg import Bar, MapPoint, Series, bar_chart, line_chart, points_map
 from gateway.web.templating import render
 
@@ -225,8 +225,7 @@ async def municipality_dashboard(request: Request, web: Web, municipio: str = ""
     if principal.role.value == "municipality":
         params["municipality"], params["department"] = principal.municipality_code, None
     report = await web.call("GET", "/api/monitoring/report", params=params)
-    municipalities = views.items_of(await optional(web, "GET", "/api/catalog/municipalities", [], "Municipios",
-                                                   params={"limit": 100}))
+    municipalities = await municipalities_of(web)
     place = next((m["name"] for m in municipalities if m.get("code") == params["municipality"]), "")
     if principal.role.value == "municipality":
         municipalities = []

@@ -65,11 +65,20 @@ async def logout(web: Web):
     return redirect("/?aviso=" + quote("Sesión cerrada."), web)
 
 
-async def _municipalities(web: WebSession) -> list[dict]:
+async def municipalities_of(web: WebSession) -> list[dict]:
+    """Every municipality the catalog knows (for the selects), page by page; none if it is down."""
+    found: list[dict] = []
+    cursor = None
     try:
-        return views.items_of(await web.call("GET", "/api/catalog/municipalities", params={"limit": 100}))
+        for _ in range(10):  # Bolivia has 340 municipalities: at most a few pages
+            page = await web.call("GET", "/api/catalog/municipalities", params={"limit": 100, "cursor": cursor})
+            found += views.items_of(page)
+            cursor = page.get("next_cursor") if isinstance(page, dict) else None
+            if not cursor:
+                break
     except UpstreamError:
-        return []
+        pass
+    return found
 
 
 @router.get("/")
@@ -79,7 +88,7 @@ async def catalogue(request: Request, web: Web, categoria: str = "", municipio: 
               "limit": PAGE_SIZE, "cursor": cursor or None}
     page = await web.call("GET", "/api/catalog/products", params=params)
     products = [views.product_view(p) for p in views.items_of(page)]
-    municipalities = await _municipalities(web)
+    municipalities = await municipalities_of(web)
     names = {m["code"]: m["name"] for m in municipalities if "code" in m}
     for p in products:
         p["municipality"] = names.get(p["municipality"], p["municipality"])
@@ -141,7 +150,7 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
     cycle = cycles[0] if cycles else None
 
     # where the consumer is: the browser's location, else the chosen municipality's centre
-    municipalities = await _municipalities(web)
+    municipalities = await municipalities_of(web)
     here = None
     la, lo = _float(lat), _float(lon)
     if la is not None and lo is not None:

@@ -188,6 +188,7 @@ SEEDERS = {"catalog": seed_catalog, "orders": seed_orders, "delivery": seed_deli
 class Territory:
     client: httpx.AsyncClient
     gateway: object
+    transports: dict  # service name -> in-process transport, to ask a service directly
 
 
 def service_app(name: str, url: str, db, keys):
@@ -223,4 +224,4 @@ async def territory(migrated, keys, backend, *, seed: bool = True):
             name: ServiceClient(name, f"http://{name}", secret="test-service-secret", caller="gateway",
                                 transport=t) for name, t in transports.items()}
         client = await stack.enter_async_context(app_client(gateway))
-        yield Territory(client, gateway)
+        yield Territory(client, gateway, transports)

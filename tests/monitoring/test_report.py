@@ -281,3 +281,24 @@ async def test_an_aggregate_a_service_does_not_offer_leaves_a_warning_and_the_re
     assert any("/stats/sales" in w for w in report["warnings"])
     assert report["supply"]["sold_value"] == "0.00"
     assert report["producers"]["registered"]["total"] == expected({"020101"})["registered"][0]
+
+
+async def test_sales_aggregate_is_for_the_gateway_coordinators_and_the_own_municipality(migrated, keys):
+    import httpx
+
+    async with territory(migrated, keys, "sqlite") as t:
+        async with httpx.AsyncClient(transport=t.transports["orders"], base_url="http://orders") as orders:
+            own = keys.headers("municipality", municipality_code="020101")
+            mine = await orders.get("/stats/sales", params={"municipality": "020101"}, headers=own)
+            other = await orders.get("/stats/sales", params={"municipality": "020105"}, headers=own)
+            by_point = await orders.get("/stats/sales", params={"point": "2"}, headers=own)
+            consumer = await orders.get("/stats/sales", headers=keys.headers("consumer"))
+            anonymous = await orders.get("/stats/sales")
+            gateway = await orders.get("/stats/sales", params={"point": "1", **PERIOD_PARAMS},
+                                       headers={"X-Service-Key": "test-service-secret"})
+    assert mine.status_code == 200 and {r["municipality_code"] for r in mine.json()["products"]} == {"020101"}
+    assert (other.status_code, by_point.status_code, consumer.status_code, anonymous.status_code) == \
+        (403, 403, 403, 401)
+    assert gateway.status_code == 200
+    assert {r["delivery_point_id"] for r in gateway.json()["products"]} == {1}
+    assert "consumer" not in gateway.text and not any(name in gateway.text for name in CONSUMERS.values())

@@ -349,7 +349,8 @@ def main() -> None:
     names = {s: f"{run}_{s}" for s in SERVICES}
     urls = {s: _db_url(n) for s, n in names.items()}
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
-        folder = Path(tmp)
+        folder = Path(os.environ.get("BENCH_LOG_DIR") or tmp)  # BENCH_LOG_DIR keeps the services' logs
+        folder.mkdir(parents=True, exist_ok=True)
         try:
             for s, name in names.items():
                 asyncio.run(_admin(f'CREATE DATABASE "{name}"'))

@@ -170,17 +170,20 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
                     lines: list[dict], principal: Principal, created_at) -> dict:
     catalog, delivery = clients["catalog"], clients["delivery"]
     ids = line_ids_of(order_id, len(lines))
-    # reservation and booking are idempotent by line id and order id themselves (docs/internal-api.md):
-    # no Idempotency-Key, which would cost the callee two more transactions per call on the hot path
-    reserved = await catalog.call("POST", "/internal/reservations", json={
+    # Each call carries an Idempotency-Key although the callee is idempotent by line or order id:
+    # the key lets the client retry a dropped connection, and the callee's idempotency middleware
+    # answers only once the transaction committed (a bare route answers before its session commits,
+    # so a confirm or a release sent right after could miss the row).
+    reserved = await catalog.call("POST", "/internal/reservations", idempotency_key=f"order-{order_id}-reserve", json={
         "order_id": str(order_id),
         "lines": [{"line_id": lid, "product_id": line["product_id"],
                    "quantity": _qty(line["quantity"] + line["tolerance"])}
                   for lid, line in zip(ids, lines, strict=True)]})
-    await delivery.call("POST", "/internal/bookings", json={
+    await delivery.call("POST", "/internal/bookings", idempotency_key=f"order-{order_id}-book", json={
         "order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id, "capacity": capacity,
         "consumer_account_id": principal.account_id})
-    confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm")
+    confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm",
+                                    idempotency_key=f"order-{order_id}-confirm")
     by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
     async with db.session() as session:
         cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="share")
@@ -240,20 +243,23 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
     return _order_dict(placed, [SimpleNamespace(allocated_quantity=None, **r) for r in rows])
 
 
-async def release_everything(*, clients, order_id: int, line_count: int) -> bool:
-    """Give back stock and slot of an order (both calls idempotent). True when both answered."""
+async def release_everything(*, clients, order_id: int, line_count: int, attempt: str = "saga") -> bool:
+    """Give back stock and slot of an order (both calls idempotent). True when both answered.
+
+    `attempt` names the try in the Idempotency-Keys: a later release (recovery) must really run
+    again, not be answered from the stored reply of the first one."""
     ok = True
     ids = line_ids_of(order_id, line_count)
     try:
         if ids:
             await clients["catalog"].call("POST", "/internal/reservations/release", json={"line_ids": ids},
-                                          idempotency_key=f"order-{order_id}-release-stock")
+                                          idempotency_key=f"order-{order_id}-release-stock-{attempt}")
     except Exception as exc:
         ok = False
         log.warning("stock release failed; recovery will retry", extra={"order_id": order_id, "error": repr(exc)})
     try:
         await clients["delivery"].call("POST", f"/internal/bookings/{order_id}/release",
-                                       idempotency_key=f"order-{order_id}-release-slot")
+                                       idempotency_key=f"order-{order_id}-release-slot-{attempt}")
     except Exception as exc:
         ok = False
         log.warning("slot release failed; recovery will retry", extra={"order_id": order_id, "error": repr(exc)})
@@ -299,7 +305,8 @@ async def recover_orders(*, db, clients, pending_older_than: float) -> int:
             orders.c.updated_at < cutoff).limit(500))).all()
     done = 0
     for order_id, line_count in owed:
-        if await release_everything(clients=clients, order_id=order_id, line_count=line_count):
+        if await release_everything(clients=clients, order_id=order_id, line_count=line_count,
+                                    attempt=f"recovery-{utcnow().timestamp():.0f}"):
             async with db.session() as session:
                 await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
             done += 1
@@ -329,7 +336,7 @@ async def cancel_order(*, db, kernel, clients, principal: Principal, order_id: i
             "consumer_account_id": order.consumer_account_id,
             "delivery_point_id": order.delivery_point_id, "line_ids": ids,
             "total": str(from_centavos(order.total)), "reason": reason})
-    if await release_everything(clients=clients, order_id=order_id, line_count=order.line_count):
+    if await release_everything(clients=clients, order_id=order_id, line_count=order.line_count, attempt="cancel"):
         async with db.session() as session:
             await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
     async with db.session() as session:

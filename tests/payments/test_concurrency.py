@@ -159,3 +159,23 @@ async def test_two_coordinators_paying_the_same_order_at_once_cannot_overpay_it(
                 for _ in range(10)])
         assert sorted(r.status_code for r in answers) == [201] + [409] * 9
         assert await _count(db, consumer_payments) == 1
+
+
+async def test_entries_crossing_the_same_accounts_in_opposite_directions_never_deadlock(migrated):
+    from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry
+
+    require_postgres()
+    url = migrated.url("payments", "postgres")
+    async with small_live_database(url) as db:
+        async with db.session() as s:
+            a, b, c = [await ensure_account(session=s, kind=AccountKind.consumer, owner_id=i) for i in (1, 2, 3)]
+
+        async def move(i):
+            first, second, third = [(a, b, c), (c, b, a), (b, a, c)][i % 3]
+            async with db.session() as s:  # three postings, listed in a different order each time
+                await post_entry(session=s, client_id=f"cross-{i}", kind="t", description="t",
+                                 lines=[Posting(first, 300), Posting(second, -200), Posting(third, -100)])
+
+        await asyncio.gather(*[move(i) for i in range(60)])
+        assert await _count(db, entries) == 60
+        await ledger_is_consistent(db)

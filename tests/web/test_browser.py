@@ -154,3 +154,23 @@ def test_municipality_dashboard_charts_have_data(phone, platform, saturday_cycle
     path = download.value.path()
     text = open(path, encoding="utf-8-sig").read()
     assert text.startswith("seccion,grupo,elemento,unidad,indicador,valor")
+
+
+def test_coordinator_and_financier_pages_fit_a_phone(phone, platform):
+    log_in(phone, platform.url, "coordinacion")
+    assert phone.url.endswith("/coordinacion")
+    shot(phone, "07-coordinacion")
+    fits_the_phone(phone)
+    phone.locator("a", has_text="Listas").first.click()
+    phone.wait_for_url(re.compile(r"/coordinacion/ciclos/\d+/listas"))
+    assert phone.locator("section.pick").count() >= 1 and phone.locator("section.pack").count() >= 1
+    assert phone.locator("#print").is_visible()  # the local script shows the print button
+    shot(phone, "08-listas-para-imprimir")
+    fits_the_phone(phone)
+    phone.click("form[action='/salir'] button")
+    phone.wait_for_load_state()
+    log_in(phone, platform.url, "financiera")
+    assert phone.url.endswith("/financiador")
+    assert "Bs " in phone.inner_text("#portfolio")
+    shot(phone, "09-financiador")
+    fits_the_phone(phone)

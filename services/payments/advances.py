@@ -9,7 +9,8 @@ Money rules (docs/payments.md):
 - disbursal: debit the producer's advances account (principal + fee), credit the fund (principal)
   and the financier's fee income (fee);
 - collections of an advanced receivable repay principal first, then the fee; the rest is the
-  producer's. An uncollectible receivable leaves what is unpaid as the producer's debt.
+  producer's. An uncollectible receivable leaves what is unpaid as the producer's debt, which her
+  later collections repay first (set-off) before the rest is hers.
 
 Concurrency: a receivable backs at most one advance. Requests claim receivables with one
 conditional UPDATE (`advance_id IS NULL`), so of many concurrent requests exactly one wins. The
@@ -372,6 +373,23 @@ async def repay_from_collection(*, session: AsyncSession, advance_id: int, avail
         "principal_repaid": str(from_centavos(principal_part)), "fee_repaid": str(from_centavos(fee_part)),
         "outstanding": str(from_centavos(outstanding))})
     return paid
+
+
+async def settle_producer_debts(*, session: AsyncSession, producer_id: int, available: int, method: str,
+                                source: str, cycle_id: int | None) -> int:
+    """Set-off: money collected for a producer repays her debts (advances whose receivable proved
+    uncollectible), oldest first, before it is hers. Returns what it repaid."""
+    debts = (await session.execute(select(advances.c.id).where(
+        advances.c.producer_id == producer_id, advances.c.status == "producer_debt").order_by(advances.c.id))
+    ).scalars().all()
+    repaid = 0
+    for advance_id in debts:
+        if available - repaid <= 0:
+            break
+        repaid += await repay_from_collection(session=session, advance_id=advance_id, available=available - repaid,
+                                              method=method, client_id=f"setoff:{source}:{advance_id}",
+                                              cycle_id=cycle_id)
+    return repaid
 
 
 async def declare_uncollectible(*, session: AsyncSession, receivable_id: int, reason: str | None = None):

@@ -146,7 +146,7 @@ async def _release_excess(*, session: AsyncSession, lines, amount: int) -> None:
 async def refresh_collected(*, session: AsyncSession, receivable_ids: list[int], method: str | None,
                             source: str) -> None:
     """Recompute what consumers paid towards each receivable; repay its advance from the new money."""
-    from services.payments.advances import repay_from_collection
+    from services.payments.advances import repay_from_collection, settle_producer_debts
 
     for receivable_id in sorted(set(receivable_ids)):
         row = (await session.execute(select(receivables).where(receivables.c.id == receivable_id))).one()
@@ -162,10 +162,16 @@ async def refresh_collected(*, session: AsyncSession, receivable_ids: list[int],
         await session.execute(update(receivables).where(receivables.c.id == receivable_id)
                               .values(collected=collected, status=status))
         newly_net = min(row.amount, collected) - min(row.amount, row.collected)
-        if newly_net > 0 and row.advance_id is not None and method is not None:
-            await repay_from_collection(session=session, advance_id=row.advance_id, available=newly_net,
-                                        method=method, client_id=f"repay:{source}:{receivable_id}",
-                                        cycle_id=row.cycle_id)
+        if newly_net <= 0 or method is None:
+            continue
+        if row.advance_id is not None:
+            newly_net -= await repay_from_collection(session=session, advance_id=row.advance_id,
+                                                     available=newly_net, method=method,
+                                                     client_id=f"repay:{source}:{receivable_id}",
+                                                     cycle_id=row.cycle_id)
+        if newly_net > 0:
+            await settle_producer_debts(session=session, producer_id=row.producer_id, available=newly_net,
+                                        method=method, source=f"{source}:{receivable_id}", cycle_id=row.cycle_id)
 
 
 def _least(a, b):

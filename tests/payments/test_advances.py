@@ -299,3 +299,22 @@ async def test_gender_and_municipality_come_from_catalog_when_events_lacked_them
         assert stats["advances"] == 1 and stats["women_share"]["value"] == "1.0000"
         profile = (await client.get("/producers/7/profile", headers=keys.headers("producer", producer_id=7))).json()
         assert profile["name"] == "Rosa Mamani"
+
+
+async def test_a_producers_debt_is_repaid_from_her_next_collections_before_she_is_paid(db, client, keys):
+    await setup_financier(client, keys)
+    await delivered_goods(db, consignments=((3000, "100.00"),))
+    ids, _ = await receivable_ids(client, keys)
+    adv = (await client.post("/advances", json={"producer_id": 7, "receivable_ids": ids},
+                             headers=keys.headers("producer", producer_id=7))).json()
+    await client.post(f"/receivables/{ids[0]}/uncollectible", json={}, headers=keys.headers(**ADMIN))
+    # a later cycle: she delivers Bs 60 and the consumer pays it
+    await delivered_goods(db, cycle=32, consignments=((3200, "60.00"),))
+    paid = await client.post("/payments", json={"order_id": 3200, "amount": "60.00", "method": "cash"},
+                             headers=keys.headers("coordinator", account_id=COORD))
+    assert paid.status_code == 201, paid.text
+    now = (await client.get(f"/advances/{adv['id']}", headers=keys.headers("producer", producer_id=7))).json()
+    assert (now["principal_repaid"], now["fee_repaid"], now["status"]) == ("60.00", "0.00", "producer_debt")
+    assert await balance_of(db, "producer_advances:7") == 8160 - 6000
+    assert await balance_of(db, "producer:7") == 10000 + 6000 - 6000
+    await ledger_is_consistent(db)

@@ -221,7 +221,9 @@ async def municipality_dashboard(request: Request, web: Web, municipio: str = ""
                                  desde: str = "", hasta: str = ""):
     principal = web.require("municipality", "coordinator")
     period = _period(desde, hasta)
-    params = {"municipality": municipio or None, "department": departamento or None, **period}
+    # a municipality chosen wins over a department (the API takes one territory)
+    params = {"municipality": municipio or None, "department": None if municipio else departamento or None,
+              **period}
     if principal.role.value == "municipality":
         params["municipality"], params["department"] = principal.municipality_code, None
     report = await web.call("GET", "/api/monitoring/report", params=params)

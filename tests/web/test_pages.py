@@ -152,3 +152,12 @@ def test_financier_sees_the_portfolio(browser_like):
     assert page.status_code == 200
     assert re.search(r"Desembolsado</td><td class=\"num\">Bs \d", page.text)
     assert "Solicitudes por decidir" in page.text
+
+
+def test_coordinator_dashboard_for_a_department_and_its_csv(browser_like):
+    log_in(browser_like, "coordinacion")
+    page = browser_like.get("/municipio", params={"departamento": "La Paz"})
+    assert page.status_code == 200
+    assert "Monitoreo del departamento de La Paz" in page.text
+    csv = browser_like.get("/municipio/informe.csv", params={"department": "La Paz"})
+    assert csv.status_code == 200 and "department,La Paz" in csv.text

@@ -124,6 +124,12 @@ class HttpTransport:
         return None  # the clients belong to the app
 
 
+async def _log_nats_error(exc: Exception) -> None:
+    # The relay or the consumer reports the failure that matters; this keeps nats-py from printing
+    # a traceback for every connection attempt.
+    log.info("NATS connection error", extra={"error": repr(exc)})
+
+
 class NatsTransport:
     """NATS JetStream: one stream for all services, one durable pull consumer per service."""
 
@@ -166,7 +172,7 @@ class NatsTransport:
                     self._nc = await asyncio.wait_for(
                         nats.connect(self.url, connect_timeout=self.timeout, allow_reconnect=True,
                                      max_reconnect_attempts=3, reconnect_time_wait=0.5,
-                                     name=f"mercado-{self.service}"),
+                                     name=f"mercado-{self.service}", error_cb=_log_nats_error),
                         timeout=self.timeout * 2 + 2)
                 except Exception as exc:  # unreachable broker: keep the events, retry later
                     self._nc = None

@@ -182,7 +182,13 @@ async def nats_unreachable_reason() -> str | None:
         import nats
 
         try:
-            nc = await nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
+            async def quiet(_exc):
+                return None
+
+            # max_reconnect_attempts=0 would retry the first connect forever (nats-py); bound it too.
+            nc = await asyncio.wait_for(nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=True,
+                                                     max_reconnect_attempts=1, reconnect_time_wait=0.2,
+                                                     error_cb=quiet), timeout=10)
             try:
                 await nc.jetstream().account_info()
             finally:

@@ -49,7 +49,9 @@ async def get_session(request: Request):
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the unit of work commits before the answer leaves, so a client never sees a 2xx
+# for a change that is not yet (or never) committed.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database: Database | None = None,

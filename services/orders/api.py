@@ -4,9 +4,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.app import get_session
+from services.common.app import Session
 from services.common.auth import CurrentPrincipal, Principal, Role, require_roles
 from services.common.errors import Conflict, DomainError
 from services.common.pagination import PageParams, encode_cursor, page_params
@@ -28,9 +27,6 @@ from services.orders.schemas import (
 )
 
 router = APIRouter()
-# The request's unit of work, committed before the answer leaves (scope="function"): a client that
-# acts on a 201 at once (e.g. places an order right after creating a cycle) always finds the row.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Coordinator = Annotated[Principal, Depends(require_roles(Role.coordinator))]
 Consumer = Annotated[Principal, Depends(require_roles(Role.consumer))]
 CycleId = Annotated[int, Query(ge=1, le=2**53)]

@@ -6,6 +6,7 @@ Each page reads through the gateway's own API as the logged-in user, so every ru
 see or change what stays in the services; a part a service cannot answer is left out with a note.
 """
 
+import asyncio
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -44,21 +45,26 @@ async def producer_home(request: Request, web: Web):
     producer_id = principal.producer_id
     params = {"producer": producer_id, "limit": 100} if producer_id else \
         {"organization": principal.organization_id, "limit": 100}
-    page = await optional(web, "GET", "/api/catalog/products", notes, "Productos", params=params)
-    products = [views.product_view(p) for p in views.items_of(page)]
-    receivables, statement, eligibility, advances, picks = [], None, None, [], []
-    if producer_id:
-        receivables = await optional(web, "GET", f"/api/payments/producers/{producer_id}/receivables", notes,
-                                     "Estado de cuenta") or []
-        if receivables:
-            statement = await optional(web, "GET", f"/api/payments/producers/{producer_id}/statement", notes,
-                                       "Liquidación", params={"cycle_id": receivables[0]["cycle_id"]})
-        eligibility = await optional(web, "GET", f"/api/payments/producers/{producer_id}/eligibility", notes,
-                                     "Pronto pago")
-        advances = await optional(web, "GET", f"/api/payments/producers/{producer_id}/advances", notes,
-                                  "Adelantos") or []
-        picks = await pick_list(web, producer_id, notes)
-    return render(request, web, "producer.html", title="Mis productos", products=products, statement=statement,
+    products_call = optional(web, "GET", "/api/catalog/products", notes, "Productos", params=params)
+    if not producer_id:  # an organization account: its members' products
+        products = [views.product_view(p) for p in views.items_of(await products_call)]
+        return render(request, web, "producer.html", title="Productos de la organización", products=products,
+                      statement=None, receivables=[], eligibility=None, advances=[], picks=[], notes=notes,
+                      idempotency_key="", producer_id=None)
+    base = f"/api/payments/producers/{producer_id}"
+    page, receivables, eligibility, advances, picks = await asyncio.gather(
+        products_call,
+        optional(web, "GET", f"{base}/receivables", notes, "Estado de cuenta"),
+        optional(web, "GET", f"{base}/eligibility", notes, "Pronto pago"),
+        optional(web, "GET", f"{base}/advances", notes, "Adelantos"),
+        pick_list(web, producer_id, notes))
+    receivables, advances = receivables or [], advances or []
+    statement = None
+    if receivables:
+        statement = await optional(web, "GET", f"{base}/statement", notes, "Liquidación",
+                                   params={"cycle_id": receivables[0]["cycle_id"]})
+    return render(request, web, "producer.html", title="Mis productos",
+                  products=[views.product_view(p) for p in views.items_of(page)], statement=statement,
                   receivables=receivables[:10], eligibility=eligibility, advances=advances[:10], picks=picks,
                   notes=notes, idempotency_key=uuid.uuid4().hex, producer_id=producer_id)
 
@@ -74,7 +80,13 @@ async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list
     if response.status_code != 200:
         notes.append("Lista de recojo: no disponible en este momento.")
         return []
-    return [c for c in views.items_of(response.json()) if c.get("status") == "pending"]
+    pending = [c for c in views.items_of(response.json()) if c.get("status") == "pending"]
+    if pending:
+        points = views.items_of(await web.call("GET", "/api/delivery/points", params={"limit": 100}))
+        names = {p["id"]: p["name"] for p in points}
+        for c in pending:
+            c["point_name"] = names.get(c["delivery_point_id"], f"punto {c['delivery_point_id']}")
+    return pending
 
 
 @router.post("/productor/productos/{product_id}")

@@ -25,7 +25,7 @@ def log_in(client: httpx.Client, who: str) -> httpx.Response:
 
 def test_login_keeps_the_tokens_in_httponly_cookies_and_sends_each_role_home(browser_like):
     homes = {"consumidor1": "/", "productor1": "/productor", "coordinacion": "/coordinacion",
-             "municipio.lapaz": "/municipio", "financiera": "/financiador"}
+             "municipio.lapaz": "/municipio", "financiera": "/financiador", "organizacion1": "/productor"}
     for who, home in homes.items():
         browser_like.cookies.clear()
         response = log_in(browser_like, who)

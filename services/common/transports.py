@@ -194,10 +194,13 @@ class NatsTransport:
         except NotFoundError:
             # Limits retention (not interest): a service that subscribes later, or whose consumer
             # does not exist yet, still finds every event of the last `max_age`.
-            await self._js.add_stream(StreamConfig(
-                name=self.stream, subjects=[f"{self.subject_prefix}.>"], retention=RetentionPolicy.LIMITS,
-                storage=StorageType.FILE, max_age=self.max_age_seconds,
-                duplicate_window=self.duplicate_window_seconds))
+            try:
+                await self._js.add_stream(StreamConfig(
+                    name=self.stream, subjects=[f"{self.subject_prefix}.>"], retention=RetentionPolicy.LIMITS,
+                    storage=StorageType.FILE, max_age=self.max_age_seconds,
+                    duplicate_window=self.duplicate_window_seconds))
+            except Exception:
+                await self._js.stream_info(self.stream)  # another service created it meanwhile: fine
 
     async def publish(self, envelope: Envelope) -> None:
         js = await self._jetstream()
@@ -237,6 +240,9 @@ class NatsTransport:
             messages = await sub.fetch(max_messages, timeout=wait_seconds)
         except TimeoutError:
             return 0
+        except Exception:
+            self._sub = None  # e.g. the consumer was deleted: bind (or create) it again next time
+            raise
         handled = 0
         for msg in messages:
             try:

@@ -1,13 +1,12 @@
 """Which of a cycle's fees fall on the producer, and how much they take from a delivered consignment.
 
-`cycle.closed` carries the cycle's `fee_rules`, as orders writes them: `[{"kind": "packing" |
-"transport" | "admin", "basis": "flat" | "percent" | "per_item" | "per_kg", "value": "2.50"}]`.
-Packing and transport serve the consumer's bag and are charged to her order by orders. The `admin`
-rule is the platform's administrative commission on sales and falls on the producer: it is
-applied to the consignment's accepted value (percent of it, Bs per kg accepted, Bs per consignment
-line, or Bs per consignment). A rule may say who pays explicitly with `"payer": "producer" |
-"consumer"`. Each fee is rounded half-up to the centavo on its own; their sum never exceeds the
-accepted value.
+`cycle.closed` carries the cycle's `fee_rules` as orders stores them: `[{"kind": "packing" |
+"transport" | "admin", "basis": "flat" | "percent" | "per_item" | "per_kg", "value": "2.50",
+"payer": "consumer" | "producer"}]`. Orders charges the consumer-paid rules on each order; the
+rules whose payer is the producer (typically the `admin` commission on sales) are taken here from
+the consignment's accepted value: percent of it, Bs per kg accepted, Bs per consignment line, or Bs
+per consignment. A rule without `payer` is the consumer's, as in orders. Each fee is rounded
+half-up to the centavo on its own; their sum never exceeds the accepted value.
 """
 
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from typing import Any
 from services.common.money import apply_rate, percent_of, to_centavos
 from services.common.units import UnknownUnit, kg_of, parse_unit
 
-PRODUCER_KINDS = ("admin", "administration", "commission", "comision", "comisión")
 KINDS = {"percent": "percent", "percentage": "percent", "flat": "flat", "fixed": "flat", "per_kg": "per_kg",
          "per_item": "per_item"}
 
@@ -60,9 +58,7 @@ def _rule(name: str, body: Any) -> FeeRule | None:
         return None
     if kind is None or not value.is_finite() or value <= 0:
         return None
-    payer = str(body.get("payer") or "").lower()
-    if payer not in ("producer", "consumer"):
-        payer = "producer" if label in PRODUCER_KINDS else "consumer"
+    payer = "producer" if str(body.get("payer") or "").lower() == "producer" else "consumer"
     return FeeRule(name=label, kind=kind, value=value, payer=payer)
 
 

@@ -28,7 +28,7 @@ from tests.payments.helpers import apply, close_cycle, deliver, ledger_is_consis
 
 PRODUCERS = (1, 2, 3)
 CYCLE = 1
-ADMIN_FEE = [{"kind": "admin", "basis": "percent", "value": "3.5"}, {"kind": "packing", "basis": "flat", "value": "1"}]
+ADMIN_FEE = [{"kind": "admin", "basis": "percent", "value": "3.5", "payer": "producer"}, {"kind": "packing", "basis": "flat", "value": "1"}]
 
 
 class LedgerMachine(RuleBasedStateMachine):

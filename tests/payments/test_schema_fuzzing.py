@@ -21,7 +21,8 @@ EXAMPLES_PER_OPERATION = 25
 
 async def _world(db):
     await load_demo(db, build_world())
-    await close_cycle(db, 1, coordinator_account_id=1, fee_rules=[{"kind": "admin", "basis": "percent", "value": "4"}])
+    await close_cycle(db, 1, coordinator_account_id=1, fee_rules=[{"kind": "admin", "basis": "percent", "value": "4",
+                                                                "payer": "producer"}])
     await place_order(db, 1, 1, consumer=1, lines=[("1-1", 1, 1, "2", "10.00")], fees_total="2.00")
     await deliver(db, 1, 1, producer=1, lines=[(1, "2", "1.5", "10.00")])
 

@@ -7,35 +7,37 @@ from services.payments.fees import parse_fee_rules, producer_fees
 from services.payments.models import receivables
 from tests.payments.helpers import balance_of, close_cycle, deliver, ledger_is_consistent, place_order
 
+P = {"payer": "producer"}
 ORDERS_RULES = [{"kind": "packing", "basis": "flat", "value": "2.00"},
                 {"kind": "transport", "basis": "per_kg", "value": "0.50"},
-                {"kind": "admin", "basis": "percent", "value": "5"}]
+                {"kind": "admin", "basis": "percent", "value": "5", "payer": "producer"}]
 
 
-def test_only_the_admin_commission_falls_on_producers_unless_a_rule_names_its_payer():
+def test_a_rule_falls_on_producers_only_when_its_payer_says_so():
     rules = parse_fee_rules(ORDERS_RULES)
     assert [(r.name, r.payer) for r in rules] == [("packing", "consumer"), ("transport", "consumer"),
                                                   ("admin", "producer")]
-    explicit = parse_fee_rules([{"kind": "transport", "basis": "flat", "value": "1", "payer": "producer"}])
-    assert explicit[0].payer == "producer"
+    unsaid = parse_fee_rules([{"kind": "admin", "basis": "percent", "value": "5"}])
+    assert unsaid[0].payer == "consumer"  # as in orders: charged on the order, not to the producer
+    assert producer_fees(rules=unsaid, accepted_value=10_000, lines=[]) == []
 
 
 def test_producer_fee_kinds_round_half_up_to_the_centavo():
     lines = [{"received_quantity": "2.5", "rejected_quantity": "0", "unit": "kg"},
              {"received_quantity": "3", "rejected_quantity": "1", "unit": "unidad"}]
-    percent = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "percent", "value": "5"}]),
+    percent = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "percent", "value": "5", **P}]),
                             accepted_value=1130, lines=lines)
     assert percent[0]["amount"] == 57  # 56.5 centavos -> 57 (half-up, not half-even)
-    per_kg = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "per_kg", "value": "0.15"}]),
+    per_kg = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "per_kg", "value": "0.15", **P}]),
                            accepted_value=1130, lines=lines)
     assert per_kg[0]["amount"] == 38  # 2.5 kg x 15 centavos = 37.5 -> 38
-    flat = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "flat", "value": "3.00"}]),
+    flat = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "flat", "value": "3.00", **P}]),
                          accepted_value=1130, lines=lines)
     assert flat[0]["amount"] == 300
-    per_item = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "per_item", "value": "0.25"}]),
+    per_item = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "per_item", "value": "0.25", **P}]),
                              accepted_value=1130, lines=lines)
     assert per_item[0]["amount"] == 50
-    capped = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "flat", "value": "30.00"}]),
+    capped = producer_fees(rules=parse_fee_rules([{"kind": "admin", "basis": "flat", "value": "30.00", **P}]),
                            accepted_value=1130, lines=lines)
     assert capped[0]["amount"] == 1130  # fees never exceed the accepted value
 

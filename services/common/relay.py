@@ -70,6 +70,7 @@ class Relay:
         self.retention_days = retention_days
         self.purge_every_seconds = purge_every_seconds
         self._next_purge = 0.0
+        self.on_round: list = []  # callbacks(RelayRound) after each round that claimed something
         self._semaphore = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -162,7 +163,10 @@ class Relay:
                 await session.execute(
                     update(outbox).where(outbox.c.id == row.id, outbox.c.published_at.is_(None))
                     .values(last_error=error[:2000], next_attempt_at=now + timedelta(seconds=delay)))
-        return RelayRound(claimed=len(rows), published=len(done), failed=len(rows) - len(done))
+        result = RelayRound(claimed=len(rows), published=len(done), failed=len(rows) - len(done))
+        for callback in self.on_round:
+            callback(result)
+        return result
 
     async def drain(self, *, retry_failed: bool = False, max_rounds: int = 1000) -> RelayRound:
         """Run rounds until nothing more can be published now; return the totals.
@@ -334,6 +338,7 @@ async def start_event_machinery(app, spec, settings) -> None:
         consumer = Consumer(state.db, spec.kernel, spec.event_handlers, transport, source=spec.name,
                             poll_seconds=settings.relay_poll_seconds,
                             retry_seconds=settings.relay_backoff_seconds)
+    _count_in_metrics(state, relay, spec.name)
     state.event_transport = transport
     state.relay = relay
     state.event_consumer = consumer
@@ -342,6 +347,29 @@ async def start_event_machinery(app, spec, settings) -> None:
         relay.start()
         if consumer is not None:
             consumer.start()
+
+
+def _count_in_metrics(state, relay: Relay, service: str) -> None:
+    """`events_published_total` and `events_publish_failures_total` on the app's /metrics."""
+    metrics = getattr(state, "metrics", None)
+    if metrics is None:
+        return
+    counters = getattr(state, "event_counters", None)
+    if counters is None:  # once per app, even if its lifespan runs again
+        from prometheus_client import Counter
+
+        counters = (Counter("events_published_total", "Outbox events acknowledged by the transport", ["service"],
+                            registry=metrics.registry),
+                    Counter("events_publish_failures_total", "Outbox event publish attempts that failed",
+                            ["service"], registry=metrics.registry))
+        state.event_counters = counters
+    published, failed = counters
+
+    def count(result: RelayRound) -> None:
+        published.labels(service).inc(result.published)
+        failed.labels(service).inc(result.failed)
+
+    relay.on_round.append(count)
 
 
 async def stop_event_machinery(app) -> None:

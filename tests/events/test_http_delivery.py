@@ -45,6 +45,8 @@ async def test_committed_event_reaches_the_subscriber_once(backend, migrated, ke
                 assert await pending(pub_db) == []
                 health = (await client.get("/healthz")).json()["outbox"]
                 assert health == {"pending": 0, "oldest_age_seconds": None}
+                metrics = (await client.get("/metrics")).text
+                assert 'events_published_total{service="orders"} 1.0' in metrics
 
 
 async def test_internal_event_endpoint_needs_the_service_credential_and_an_envelope(backend, migrated, keys):

@@ -200,8 +200,10 @@ async def app_client(app, base_url: str = "http://testserver") -> AsyncIterator[
 
 
 def service_settings(service: str, url: str, **overrides):
-    """Settings for a service under test: given database, no background relay unless asked."""
+    """Settings for a service under test: given database, no relay or periodic duties unless asked."""
     import importlib
 
     module = importlib.import_module("gateway.settings" if service == "gateway" else f"services.{service}.settings")
-    return module.Settings(database_url=url, relay_enabled=overrides.pop("relay_enabled", False), **overrides)
+    overrides.setdefault("relay_enabled", False)
+    overrides.setdefault("background_enabled", False)
+    return module.Settings(database_url=url, **overrides)

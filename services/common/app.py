@@ -5,6 +5,9 @@ metrics, token verification, idempotency keys, `/healthz` with the outbox backlo
 check at start, and the event relay and inbox endpoint. A service adds only its routers.
 """
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,6 +30,29 @@ from services.common.settings import SERVICE_NAMES, ServiceSettings
 from services.common.tables import KernelTables, utcnow
 
 EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+log = logging.getLogger("mercado.app")
+
+
+@dataclass
+class Periodic:
+    """A duty a service runs every few seconds (close due cycles, mark no-shows, ...).
+
+    `every` reads the interval from the settings; 0 or less turns the duty off. All duties are off
+    when `settings.background_enabled` is false (tests drive them explicitly).
+    """
+
+    name: str
+    run: Callable[[FastAPI], Awaitable[Any]]
+    every: Callable[[ServiceSettings], float]
+
+
+async def _run_periodically(app: FastAPI, duty: Periodic, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await duty.run(app)
+        except Exception:  # a failed round is retried next round; the loop must survive it
+            log.exception("periodic duty failed", extra={"duty": duty.name})
 
 
 @dataclass
@@ -41,6 +67,7 @@ class ServiceSpec:
     event_handlers: dict[str, EventHandler] = field(default_factory=dict)
     on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    periodic: list[Periodic] = field(default_factory=list)
 
 
 async def get_session(request: Request):
@@ -81,9 +108,19 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
         await start_event_machinery(app, spec, settings)
         for hook in spec.on_startup:
             await hook(app)
+        duties = []
+        if settings.background_enabled:
+            for duty in spec.periodic:
+                every = duty.every(settings)
+                if every > 0:
+                    duties.append(asyncio.create_task(_run_periodically(app, duty, every), name=duty.name))
         try:
             yield
         finally:
+            for task in duties:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for hook in spec.on_shutdown:
                 await hook(app)
             await stop_event_machinery(app)

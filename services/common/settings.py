@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     payments_url: str = _shared("PAYMENTS_URL", f"http://127.0.0.1:{SERVICE_PORTS['payments']}")
     # Event relay (services/common/relay.py): publishes the outbox in the background.
     relay_enabled: bool = True
+    # periodic duties of a service (ServiceSpec.periodic); tests turn them off and drive them directly
+    background_enabled: bool = True
     relay_poll_seconds: float = 1.0
     relay_batch_size: int = 100
     # Retry of an unacknowledged event: backoff * 2**(attempts-1), capped at backoff_max.

@@ -1,9 +1,9 @@
 """Assembles the orders service: `uvicorn --factory services.orders.app:create_app`."""
 
-from services.common.app import ServiceSpec, create_service_app
+from services.common.app import Periodic, ServiceSpec, create_service_app
 from services.orders import stats
 from services.orders.api import router
-from services.orders.background import start_duties, stop_duties
+from services.orders.background import run_duties
 from services.orders.models import kernel
 from services.orders.settings import Settings
 from services.orders.status_events import HANDLERS
@@ -15,8 +15,7 @@ SPEC = ServiceSpec(
     kernel=kernel,
     routers=[router, stats.router],
     event_handlers=HANDLERS,
-    on_startup=[start_duties],
-    on_shutdown=[stop_duties],
+    periodic=[Periodic("orders-duties", run_duties, lambda settings: settings.duties_interval_seconds)],
 )
 
 

@@ -4,8 +4,6 @@ Every few seconds: close cycles whose `closes_at` has passed, consolidate closed
 when catalog was down), and compensate orders a crash left half-placed or not yet released.
 """
 
-import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import select
@@ -32,26 +30,7 @@ async def run_duties_once(*, db, kernel, clients, pending_older_than: float) -> 
     await recover_orders(db=db, clients=clients, pending_older_than=pending_older_than)
 
 
-async def _loop(app) -> None:
-    settings = app.state.settings
-    while True:
-        try:
-            await run_duties_once(db=app.state.db, kernel=app.state.kernel, clients=app.state.clients,
-                                  pending_older_than=settings.pending_timeout_seconds)
-        except Exception:
-            log.exception("background duties failed; retrying next round")
-        await asyncio.sleep(settings.duties_interval_seconds)
-
-
-async def start_duties(app) -> None:
-    app.state.duties = None
-    if app.state.settings.duties_enabled:
-        app.state.duties = asyncio.create_task(_loop(app), name="orders-duties")
-
-
-async def stop_duties(app) -> None:
-    task = getattr(app.state, "duties", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+async def run_duties(app) -> None:
+    """One round of the service's periodic duties (see ServiceSpec.periodic)."""
+    await run_duties_once(db=app.state.db, kernel=app.state.kernel, clients=app.state.clients,
+                          pending_older_than=app.state.settings.pending_timeout_seconds)

@@ -10,7 +10,6 @@ class Settings(ServiceSettings):
 
     service_name: str = "orders"
     # background duties: auto-close due cycles, consolidate, compensate abandoned placements
-    duties_enabled: bool = True
     duties_interval_seconds: float = 5.0
     # a placement still pending after this long is taken as crashed and compensated
     pending_timeout_seconds: float = 120.0

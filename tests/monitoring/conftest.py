@@ -193,7 +193,7 @@ class Territory:
 
 def service_app(name: str, url: str, db, keys):
     module = importlib.import_module(f"services.{name}.app")
-    extra = {"duties_enabled": False} if name == "orders" else {}
+    extra = {"background_enabled": False} if name == "orders" else {}
     return module.create_app(service_settings(name, url, **extra), database=db, verifier=keys.verifier)
 
 

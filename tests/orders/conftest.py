@@ -148,7 +148,7 @@ async def platform(migrated, keys, backend, *, live=False, catalog_down=False, d
         transports["catalog"].down = catalog_down
         transports["delivery"].down = delivery_down
         clients = {name: _client(name, t) for name, t in transports.items()}
-        orders_settings.setdefault("duties_enabled", False)
+        orders_settings.setdefault("background_enabled", False)
         orders_app = create_orders(service_settings("orders", urls["orders"], **orders_settings),
                                    database=dbs["orders"], verifier=keys.verifier, clients=clients)
         orders = await stack.enter_async_context(app_client(orders_app))

@@ -46,7 +46,7 @@ async def test_running_service_compensates_abandoned_placement_and_closes_due_cy
     from services.orders.placement import line_ids_of
 
     require_postgres()
-    async with platform(migrated, keys, "postgres", live=True, duties_enabled=True, duties_interval_seconds=0.2,
+    async with platform(migrated, keys, "postgres", live=True, background_enabled=True, duties_interval_seconds=0.2,
                         pending_timeout_seconds=0.5) as p:
         papa = await p.product(available="10")
         point = await p.point()

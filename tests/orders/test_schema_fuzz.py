@@ -66,7 +66,7 @@ def orders_schema(tmp_path_factory, keys):
     clients = {name: ServiceClient(name, f"http://{name}", secret=SECRET, caller="orders", retries=0,
                                    transport=httpx.ASGITransport(app=app))
                for name, app in (("catalog", catalog_app), ("delivery", delivery_app))}
-    app = create_orders(service_settings("orders", urls["orders"], duties_enabled=False),
+    app = create_orders(service_settings("orders", urls["orders"], background_enabled=False),
                         database=Database.from_url(urls["orders"]), verifier=keys.verifier, clients=clients)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 

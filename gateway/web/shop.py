@@ -49,9 +49,12 @@ async def login(request: Request, web: Web, login: Annotated[str, Form(max_lengt
         message = "Teléfono, correo o contraseña incorrectos."
         if response.status_code == 429:
             message = "Demasiados intentos; espere un minuto e intente de nuevo."
+        elif response.status_code >= 500:
+            message = "El servicio no responde en este momento; intente de nuevo en un rato."
         elif response.status_code == 422:
             message = "Escriba su teléfono o correo y su contraseña."
-        return render(request, web, "login.html", status_code=400 if response.status_code != 429 else 429,
+        status = response.status_code if response.status_code in (429, 503) else 400
+        return render(request, web, "login.html", status_code=status,
                       title="Ingresar", next=safe_next(next), error=message, login=login)
     web.adopt(response.json())
     target = safe_next(next) or views.ROLE_HOME.get(web.principal.role.value, "/")
@@ -98,27 +101,29 @@ async def catalogue(request: Request, web: Web, categoria: str = "", municipio: 
     if next_cursor:
         more = "/?" + urlencode({k: v for k, v in {"categoria": categoria, "municipio": municipio, "q": q,
                                                    "cursor": next_cursor}.items() if v})
+    kept = {k: v for k, v in request.query_params.items() if k not in ("aviso", "error")}
+    here = "/" + ("?" + urlencode(kept) if kept else "")
     return render(request, web, "catalogue.html", title="Productos de nuestras comunidades", products=products,
                   categories=CATEGORY_LABELS, category=categoria, municipalities=municipalities,
-                  municipality=municipio, q=q, cart_count=len(cart), more=more)
+                  municipality=municipio, q=q, cart_count=len(cart), more=more, here=here)
 
 
 @router.post("/carrito")
 async def add_to_cart(request: Request, web: Web, product_id: Annotated[int, Form(ge=1)],
                       quantity: Annotated[str, Form(max_length=12)] = "1", back: Annotated[str, Form()] = "/"):
     cart = views.read_cart(request.cookies.get(views.CART_COOKIE))
+    target = safe_next(back) or "/"
+    sep = "&" if "?" in target else "?"
     try:
-        q = Decimal(quantity.replace(",", "."))
+        q = Decimal(quantity.strip().replace(",", "."))
     except InvalidOperation:
-        q = Decimal(0)
+        q = Decimal(-1)
     if not q.is_finite() or q < 0 or q > 100000:
-        return redirect((safe_next(back) or "/") + "?error=" + quote("Cantidad no válida."))
+        return redirect(target + sep + "error=" + quote("Escriba la cantidad con números, por ejemplo 2 o 1,5."))
     if q == 0:
         cart.pop(product_id, None)
     else:
         cart[product_id] = q if back == "/carrito" else cart.get(product_id, Decimal(0)) + q
-    target = safe_next(back) or "/"
-    sep = "&" if "?" in target else "?"
     response = redirect(target + sep + "aviso=" + quote("Carrito actualizado."), web)
     response.set_cookie(views.CART_COOKIE, views.write_cart(cart), max_age=7 * 24 * 3600, path="/",
                         httponly=True, samesite="lax")

@@ -162,7 +162,10 @@ def stop(platform: Platform) -> None:
 
 @contextlib.contextmanager
 def running_platform(folder: Path) -> Iterator[Platform]:
-    platform = start(folder)
+    try:
+        platform = start(folder / "1")
+    except RuntimeError:  # a free port taken meanwhile by another process: one more try on new ports
+        platform = start(folder / "2")
     try:
         yield platform
     finally:

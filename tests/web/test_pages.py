@@ -161,3 +161,16 @@ def test_coordinator_dashboard_for_a_department_and_its_csv(browser_like):
     assert "Monitoreo del departamento de La Paz" in page.text
     csv = browser_like.get("/municipio/informe.csv", params={"department": "La Paz"})
     assert csv.status_code == 200 and "department,La Paz" in csv.text
+
+
+def test_adding_to_the_cart_keeps_the_filters_and_refuses_a_bad_quantity(browser_like):
+    page = browser_like.get("/", params={"categoria": "tuberculos"})
+    product_id = re.search(r'name="product_id" value="(\d+)"', page.text).group(1)
+    back = re.search(r'name="back" value="([^"]+)"', page.text).group(1).replace("&amp;", "&")
+    assert back == "/?categoria=tuberculos"
+    bad = browser_like.post("/carrito", data={"product_id": product_id, "quantity": "dos", "back": back})
+    assert bad.status_code == 303 and bad.headers["location"].startswith("/?categoria=tuberculos&error=")
+    assert "mc_cart" not in bad.headers.get("set-cookie", "")
+    good = browser_like.post("/carrito", data={"product_id": product_id, "quantity": "1,5", "back": back})
+    assert good.headers["location"].startswith("/?categoria=tuberculos&aviso=")
+    assert f"{product_id}:1.5" in good.headers["set-cookie"]

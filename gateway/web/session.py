@@ -93,7 +93,8 @@ class WebSession:
                    idempotency_key: str | None = None, raw: bool = False) -> Any:
         """Call `/api/...` through the gateway's own stack as the logged-in user."""
         response = await self._send(method, path, params=params, json=json, idempotency_key=idempotency_key)
-        if response.status_code == 401 and self.refresh and await self._renew():
+        if response.status_code == 401 and self.refresh and not path.startswith("/api/auth/") \
+                and await self._renew():
             response = await self._send(method, path, params=params, json=json, idempotency_key=idempotency_key)
         if raw:
             return response

@@ -174,3 +174,12 @@ def test_adding_to_the_cart_keeps_the_filters_and_refuses_a_bad_quantity(browser
     good = browser_like.post("/carrito", data={"product_id": product_id, "quantity": "1,5", "back": back})
     assert good.headers["location"].startswith("/?categoria=tuberculos&aviso=")
     assert f"{product_id}:1.5" in good.headers["set-cookie"]
+
+
+def test_an_expired_access_cookie_is_renewed_with_the_refresh_cookie(browser_like):
+    log_in(browser_like, "productor1")
+    browser_like.cookies.set("mc_access", "expired.or.tampered")
+    response = browser_like.get("/productor")
+    assert response.status_code == 200 and "Mis productos" in response.text
+    renewed = [c for c in response.headers.get_list("set-cookie") if c.startswith("mc_access=")]
+    assert renewed and "expired.or.tampered" not in renewed[0]

@@ -34,12 +34,17 @@ def report_rows(report: dict) -> list[tuple]:
     for row in s["by_category"]:
         rows.append(("oferta_y_ventas", "categoria", row["category"], "BOB", "offered_value", row["offered_value"]))
         rows.append(("oferta_y_ventas", "categoria", row["category"], "BOB", "sold_value", row["sold_value"]))
+        rows.append(("oferta_y_ventas", "categoria", row["category"], "BOB", "delivered_value",
+                     row["delivered_value"]))
     for row in s["by_product"]:
         item = f"{row['product']} ({row['unit']})"
         rows.append(("oferta_y_ventas", row["category"], item, row["unit"], "offered_quantity", row["offered_quantity"]))
         rows.append(("oferta_y_ventas", row["category"], item, "BOB", "offered_value", row["offered_value"]))
         rows.append(("oferta_y_ventas", row["category"], item, row["unit"], "sold_quantity", row["sold_quantity"]))
         rows.append(("oferta_y_ventas", row["category"], item, "BOB", "sold_value", row["sold_value"]))
+        rows.append(("oferta_y_ventas", row["category"], item, row["unit"], "delivered_quantity",
+                     row["delivered_quantity"]))
+        rows.append(("oferta_y_ventas", row["category"], item, "BOB", "delivered_value", row["delivered_value"]))
     pr = report["prices"]
     rows.append(("precios", "", "", "indice", "fair_price_index", pr["fair_price_index"]))
     for row in pr["items"]:

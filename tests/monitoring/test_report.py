@@ -224,6 +224,8 @@ async def test_csv_carries_the_same_figures(migrated, keys):
     assert value("adelantos", "value") == want["advances"][1]
     for category, sold in want["sold_by_category"].items():
         assert value("oferta_y_ventas", "sold_value", "categoria", category) == sold
+    for category, delivered in want["delivered_by_category"].items():
+        assert value("oferta_y_ventas", "delivered_value", "categoria", category) == delivered
     program_rows = list(csv.DictReader(io.StringIO(program.text.lstrip("\ufeff"))))
     assert next(r["valor"] for r in program_rows if r["indicador"] == "value_sold") == want["sold_value"]
 

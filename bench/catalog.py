@@ -6,8 +6,9 @@
 - search p50/p95 over the 100k-product scale world (text, filters, sorts), through `search_products`.
 
 Uses CATALOG_DATABASE_URL when it names a PostgreSQL database (it must be a throwaway one: the scale
-world and bench rows are written into it), else creates a temporary database on 127.0.0.1 and
-drops it afterwards. Goals: >= 2,000 reservations/s on the hot product, search p95 < 25 ms.
+world and bench rows are written into it), else creates a temporary database on the server of
+BENCH_POSTGRES_URL or TEST_POSTGRES_URL (default 127.0.0.1) and drops it afterwards.
+Goals: >= 2,000 reservations/s on the hot product, search p95 < 25 ms.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from decimal import Decimal
 import asyncpg
 from sqlalchemy import insert, select
 
+from bench._support import dsn, service_database
 from infra.demo_world import build_world
 from services.catalog import stock
 from services.catalog.demo import load_demo
@@ -27,19 +29,13 @@ from services.catalog.models import Producer, Product
 from services.catalog.search import SearchFilters, search_products, tune_planner
 from services.catalog.text import fold
 from services.common.db import Database, make_engine
-from services.common.migrations import upgrade
 from services.common.pagination import PageParams
 from services.common.tables import utcnow
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "64"))
 RESERVATIONS = int(os.environ.get("BENCH_RESERVATIONS", "6000"))
 SEARCHES = int(os.environ.get("BENCH_SEARCHES", "400"))
 RUN = f"r{time.time_ns() % 10**9}"  # line ids unique per run, so a kept database can be reused
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def _bench_products(db: Database, count: int, stock_each: Decimal) -> list[int]:
@@ -172,7 +168,7 @@ async def run(url: str) -> dict:
         await load_demo(db, world)
         async with db.session() as s:
             await s.execute(select(1))
-        conn = await asyncpg.connect(_dsn(url))
+        conn = await asyncpg.connect(dsn(url))
         try:
             await conn.execute("VACUUM ANALYZE")  # steady state, as autovacuum keeps it: GIN pending list merged
         finally:
@@ -197,27 +193,8 @@ async def run(url: str) -> dict:
 
 
 def main() -> None:
-    url = os.environ.get("CATALOG_DATABASE_URL", "")
-    temporary = None
-    if not url.startswith("postgres"):
-        temporary = f"mc_bench_catalog_{os.getpid()}"
-        asyncio.run(_admin(f'CREATE DATABASE "{temporary}"'))
-        url = ADMIN_URL.rsplit("/", 1)[0] + f"/{temporary}"
-    url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        upgrade("catalog", url)
+    with service_database("catalog") as url:
         asyncio.run(run(url))
-    finally:
-        if temporary:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{temporary}" WITH (FORCE)'))
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(ADMIN_URL))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

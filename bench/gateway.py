@@ -17,14 +17,14 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from bench._support import free_port, start_app, stop, wait_ok
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -33,39 +33,12 @@ GOAL = 0.60
 LIGHT_PATHS = ("/categories", "/healthz")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port),
-           "--no-access-log", "--timeout-graceful-shutdown", "3"]
-    return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def _answers_200(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status == 200
     except OSError:
         return False
-
-
-def _wait_ok(url: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited at start:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not answering after {seconds:.0f} s")
 
 
 def _wrk(url: str, seconds: float) -> tuple[float, str]:
@@ -117,23 +90,12 @@ def measure(url: str, seconds: float) -> tuple[float, str]:
     return asyncio.run(_aiohttp_load(url, seconds))
 
 
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in processes:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def main() -> None:
     from services.common.migrations import upgrade
 
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         folder = Path(tmp)
-        catalog_port, gateway_port = _free_port(), _free_port()
+        catalog_port, gateway_port = free_port(), free_port()
         catalog_db = os.environ.get("CATALOG_DATABASE_URL") or f"sqlite+aiosqlite:///{folder / 'catalog.db'}"
         gateway_db = f"sqlite+aiosqlite:///{folder / 'gateway.db'}"
         upgrade("catalog", catalog_db)
@@ -144,20 +106,20 @@ def main() -> None:
                # one client address and no account: lift the limits, keep the limiter's work
                "GATEWAY_RATE_LIMIT_PER_ADDRESS": "1000000000", "GATEWAY_RATE_LIMIT_PER_ACCOUNT": "1000000000"}
         # the gateway generates the key pair the catalog verifies with: start it first
-        gateway = _start("gateway.app:create_app", gateway_port, env, folder / "gateway.log")
+        gateway = start_app("gateway.app:create_app", gateway_port, env, folder / "gateway.log")
         processes = [gateway]
         try:
-            _wait_ok(f"http://127.0.0.1:{gateway_port}/healthz", gateway, folder / "gateway.log")
-            catalog = _start("services.catalog.app:create_app", catalog_port, env, folder / "catalog.log")
+            wait_ok(f"http://127.0.0.1:{gateway_port}/healthz", gateway, folder / "gateway.log")
+            catalog = start_app("services.catalog.app:create_app", catalog_port, env, folder / "catalog.log")
             processes.append(catalog)
-            _wait_ok(f"http://127.0.0.1:{catalog_port}/healthz", catalog, folder / "catalog.log")
+            wait_ok(f"http://127.0.0.1:{catalog_port}/healthz", catalog, folder / "catalog.log")
             candidates = [os.environ["BENCH_PATH"]] if os.environ.get("BENCH_PATH") else LIGHT_PATHS
             path = next((p for p in candidates if _answers_200(f"http://127.0.0.1:{catalog_port}{p}")), None)
             if path is None:
                 raise RuntimeError(f"none of {', '.join(candidates)} answers 200 on the catalog")
             direct_url = f"http://127.0.0.1:{catalog_port}{path}"
             proxied_url = f"http://127.0.0.1:{gateway_port}/api/catalog{path}"
-            _wait_ok(proxied_url, gateway, folder / "gateway.log")
+            wait_ok(proxied_url, gateway, folder / "gateway.log")
             tool = "wrk" if shutil.which("wrk") else "aiohttp load generator"
             backend = "postgresql" if catalog_db.startswith("postgresql") else "sqlite"
             limiter = "redis" if os.environ.get("REDIS_URL") else "memory"
@@ -179,7 +141,7 @@ def main() -> None:
             print(f"direct {d:.0f} req/s, through the gateway {g:.0f} req/s (medians), ratio {ratio:.2f} "
                   f"(median of rounds; goal >= {GOAL:.2f}: {'met' if ratio >= GOAL else 'NOT met'})", flush=True)
         finally:
-            _stop(processes)
+            stop(processes)
 
 
 if __name__ == "__main__":

@@ -11,87 +11,30 @@
    <= 2x the plain aggregation.
 
     python -m bench orders       BENCH_SECONDS=15 BENCH_CLIENTS=64 BENCH_LINES=100000 BENCH_WORKERS=1
-Needs PostgreSQL (TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
+Needs PostgreSQL (BENCH_POSTGRES_URL or TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
 import asyncio
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from bench._support import free_port, start_app, stop, temporary_databases, wait_ok
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "64"))
 LINES = int(os.environ.get("BENCH_LINES", "100000"))
 WORKERS = os.environ.get("BENCH_WORKERS", "1")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICES = ("catalog", "delivery", "orders", "gateway")
 APPS = {"gateway": "gateway.app:create_app", **{s: f"services.{s}.app:create_app" for s in SERVICES[:3]}}
 PRODUCTS = 300
 POINTS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _db_url(name: str) -> str:
-    return PG_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-
-
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_URL, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def _start(name: str, port: int, env: dict, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", "127.0.0.1", "--port", str(port),
-           "--no-access-log", "--timeout-graceful-shutdown", "3", "--log-level", "warning"]
-    if name != "gateway" and WORKERS != "1":
-        cmd += ["--workers", WORKERS]
-    return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait_ok(url: str, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited at start:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not answering after {seconds:.0f} s")
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in processes:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def _seed_catalog(url: str) -> list[int]:
@@ -201,7 +144,7 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
     from gateway.tokens import TokenIssuer
     from services.common.keys import ensure_signing_keys
 
-    ports = {s: _free_port() for s in SERVICES}
+    ports = {s: free_port() for s in SERVICES}
     base = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
     (folder / "keys").mkdir(exist_ok=True)
     private, _public = ensure_signing_keys(folder / "keys" / "jwt_private.pem", folder / "keys" / "jwt_public.pem")
@@ -218,8 +161,9 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
     try:
         for s in SERVICES:
             log = folder / f"{s}.log"
-            processes.append(_start(s, ports[s], env, log))
-            _wait_ok(f"{base[s]}/healthz", processes[-1], log)
+            workers = 1 if s == "gateway" else int(WORKERS)
+            processes.append(start_app(APPS[s], ports[s], env, log, workers=workers, log_level="warning"))
+            wait_ok(f"{base[s]}/healthz", processes[-1], log)
         issuer = TokenIssuer.from_file(private)
         coordinator = issuer.access_token(account_id=1, role="coordinator", name="Coordinación", ttl=3600)
         cycle_id, points = asyncio.run(_seed_points_and_cycle(base, coordinator))
@@ -242,7 +186,7 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
         print(f"  machine load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores "
               f"(figures are only comparable at similar load)")
     finally:
-        _stop(processes)
+        stop(processes)
 
 
 async def _fill_cycle(url: str) -> int:
@@ -343,28 +287,14 @@ async def _measure_consolidation(url: str, cycle_id: int) -> None:
 
 
 def main() -> None:
-    from services.common.migrations import upgrade
-
-    run = f"bench_orders_{os.getpid()}"
-    names = {s: f"{run}_{s}" for s in SERVICES}
-    urls = {s: _db_url(n) for s, n in names.items()}
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
         folder = Path(os.environ.get("BENCH_LOG_DIR") or tmp)  # BENCH_LOG_DIR keeps the services' logs
         folder.mkdir(parents=True, exist_ok=True)
-        try:
-            for s, name in names.items():
-                asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-                upgrade(s, urls[s])
+        with temporary_databases("bench_orders", SERVICES) as urls:
             if os.environ.get("BENCH_SKIP_PLACEMENT") != "1":
                 placement(folder, urls)
             cycle_id = asyncio.run(_fill_cycle(urls["orders"]))
             asyncio.run(_measure_consolidation(urls["orders"], cycle_id))
-        finally:
-            for name in names.values():
-                try:
-                    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                except Exception as exc:
-                    print(f"could not drop {name}: {exc!r}")
 
 
 if __name__ == "__main__":

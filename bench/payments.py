@@ -8,7 +8,8 @@
   once its ledger holds 100k journal entries (50k advances disbursed, 50k repayments).
 
 Uses PAYMENTS_DATABASE_URL when it names a PostgreSQL database (a throwaway one: rows are written
-into it), else creates a temporary database on 127.0.0.1 and drops it afterwards.
+into it), else creates a temporary database on the server of BENCH_POSTGRES_URL or TEST_POSTGRES_URL
+(default 127.0.0.1) and drops it afterwards.
 """
 
 import asyncio
@@ -19,26 +20,20 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 
-import asyncpg
 from sqlalchemy import insert, select, update
 
+from bench._support import service_database
 from services.common.db import Database, make_engine
-from services.common.migrations import upgrade
 from services.common.tables import utcnow
 from services.payments.advances import create_policy, open_fund, register_financier
 from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry
 from services.payments.models import accounts, advances, entries, funds, postings, producer_profiles
 from services.payments.reports import financier_portfolio
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
 ENTRIES = int(os.environ.get("BENCH_ENTRIES", "4000"))
 PORTFOLIO_ENTRIES = int(os.environ.get("BENCH_PORTFOLIO_ENTRIES", "100000"))
 MUNICIPALITIES = ("020101", "020105", "020104", "030101", "070101", "080201")
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def _entry_throughput(db: Database, label: str, pick) -> float:
@@ -166,27 +161,8 @@ async def run(url: str) -> dict:
 
 
 def main() -> None:
-    url = os.environ.get("PAYMENTS_DATABASE_URL", "")
-    temporary = None
-    if not url.startswith("postgres"):
-        temporary = f"mc_bench_payments_{os.getpid()}"
-        asyncio.run(_admin(f'CREATE DATABASE "{temporary}"'))
-        url = ADMIN_URL.rsplit("/", 1)[0] + f"/{temporary}"
-    url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        upgrade("payments", url)
+    with service_database("payments") as url:
         asyncio.run(run(url))
-    finally:
-        if temporary:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{temporary}" WITH (FORCE)'))
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(ADMIN_URL))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

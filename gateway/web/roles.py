@@ -221,8 +221,8 @@ def dashboard_charts(report: dict) -> dict:
     return {
         "delivered": bar_chart(_bars(categories, "delivered_value"),
                                title="Abastecimiento: lo entregado en los puntos del territorio (Bs)"),
-        "offered": bar_chart(_bars(categories, "offered_value"),
-                             title="Oferta de los productores del territorio (Bs)"),
+        "offered": bar_chart(_bars(categories, "offered_value"), title="Oferta de los productores del territorio (Bs)",
+                             empty="Ningún productor del territorio ofrece productos hoy."),
         "prices": line_chart(labels, series, title="Precio pagado frente a la referencia", unit=""),
         "map": points_map(points, title="Puntos de entrega") if points else "",
     }

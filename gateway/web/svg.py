@@ -22,10 +22,11 @@ class Bar:
     caption: str  # the value as people read it ("Bs 1.234,50")
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 340) -> Markup:
+def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 340,
+              empty: str = "Sin datos para este periodo.") -> Markup:
     """Horizontal bars, one row per item, label above the bar and the caption at its end."""
     if not bars:
-        return Markup('<p class="empty">Sin datos para este periodo.</p>')
+        return Markup('<p class="empty">') + escape(empty) + Markup("</p>")
     row = 34
     height = row * len(bars) + 8
     top = max((b.value for b in bars), default=0) or 1

@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from infra.demo_world import build_world
 from services.catalog.app import create_app
@@ -17,6 +14,7 @@ from services.catalog.photos import LocalPhotoStore
 from services.common.db import Database
 from services.common.migrations import upgrade
 from tests.conftest import service_settings
+from tests.fuzzing import SCHEMA_CHECKS, bounded
 
 # The app is built at import (schemathesis reads its schema to generate the cases); its database,
 # a SQLite file of its own (the fuzzer commits for real), is migrated and seeded by the fixture.
@@ -45,8 +43,8 @@ def fuzzed_catalog(keys):
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@bounded(12)
 def test_catalog_answers_every_generated_request_within_its_schema(case, keys, fuzzed_catalog):
     headers = {**keys.headers("admin"), "X-Service-Key": "test-service-secret"}
     response = case.call(headers=headers)
-    case.validate_response(response, headers=headers, checks=[not_a_server_error, response_schema_conformance])
+    case.validate_response(response, headers=headers, checks=SCHEMA_CHECKS)

@@ -152,3 +152,20 @@ def require_service(request: Request) -> str:
 
 
 ServiceCaller = Annotated[str, Depends(require_service)]
+
+
+def monitoring_caller(request: Request) -> Principal | None:
+    """Dependency for monitoring figures: the gateway (service key; gives None) or a municipality,
+    coordinator or admin token (gives the principal, whose territory the endpoint then applies)."""
+    if request.headers.get(SERVICE_KEY_HEADER):
+        require_service(request)
+        return None
+    principal = optional_principal(request)
+    if principal is None:
+        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
+    if not principal.has_role(Role.municipality, Role.coordinator):
+        raise Forbidden("this needs one of the roles: municipality, coordinator", code="role_required")
+    return principal
+
+
+MonitoringCaller = Annotated[Principal | None, Depends(monitoring_caller)]

@@ -13,32 +13,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import Session
-from services.common.auth import Principal, Role, optional_principal, require_service
-from services.common.errors import Forbidden, InvalidInput, Unauthorized
+from services.common.auth import MonitoringCaller, Role
+from services.common.errors import Forbidden, InvalidInput
 from services.common.money import from_centavos
 from services.orders.models import cycles, order_lines, orders
 
 SOLD = ("placed", "packed", "ready", "picked_up", "no_show")
 
 router = APIRouter(tags=["monitoring"])
-
-
-def monitoring_caller(request: Request) -> Principal | None:
-    """The gateway (service key) or a municipality, coordinator or admin token."""
-    if request.headers.get("X-Service-Key"):
-        require_service(request)
-        return None
-    principal = optional_principal(request)
-    if principal is None:
-        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
-    if not principal.has_role(Role.municipality, Role.coordinator):
-        raise Forbidden("this needs one of the roles: municipality, coordinator", code="role_required")
-    return principal
 
 
 def _q(value) -> str:
@@ -93,7 +80,7 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
 
 @router.get("/stats/sales", summary="Quantities and values sold at the price paid, per producer municipality "
                                     "(no personal data)")
-async def sales(session: Session, caller: Annotated[Principal | None, Depends(monitoring_caller)],
+async def sales(session: Session, caller: MonitoringCaller,
                 municipality: Annotated[list[str] | None, Query(description="producers' INE codes; repeat for several")] = None,
                 point: Annotated[list[int] | None, Query(description="delivery point ids; repeat for several")] = None,
                 date_from: Annotated[date | None, Query(alias="from")] = None,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from services.common.app import Session
-from services.common.auth import Principal, Role, optional_principal, require_roles, require_service
+from services.common.auth import MonitoringCaller, Principal, Role, optional_principal, require_roles
 from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from services.common.money import from_centavos
 from services.common.pagination import Page, PageParams, encode_cursor, page_params
@@ -159,23 +159,10 @@ async def get_routes(cycle_id: CycleId, session: Session, _: PointStaff):
 
 # --- monitoring ---
 
-def monitoring_caller(request: Request) -> Principal | None:
-    """The gateway (service key) or a municipality, coordinator or admin token."""
-    if request.headers.get("X-Service-Key"):
-        require_service(request)
-        return None
-    principal = optional_principal(request)
-    if principal is None:
-        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
-    if not principal.has_role(Role.municipality, Role.coordinator):
-        raise Forbidden("this needs one of the roles: municipality, coordinator", code="role_required")
-    return principal
-
-
 @router.get("/stats/deliveries", response_model=DeliveryStats, response_model_by_alias=True, tags=["monitoring"],
             summary="Orders, pickups and no-shows per delivery point (no personal data)")
 async def delivery_stats(
-    session: Session, caller: Annotated[Principal | None, Depends(monitoring_caller)],
+    session: Session, caller: MonitoringCaller,
     municipality: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,

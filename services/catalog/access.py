@@ -27,29 +27,26 @@ def ensure_can_manage_organization(principal: Principal, organization_id: int) -
     raise Forbidden("you can only change your own organization", code="not_your_organization")
 
 
-def can_manage_producer(principal: Principal | None, producer: Producer) -> bool:
-    if principal is None:
-        return False
-    if principal.has_role(Role.coordinator):
-        return True
+def speaks_for(principal: Principal, producer: Producer) -> bool:
+    """The producer's own account, or the account of the organization she belongs to."""
     if principal.role == Role.producer:
         return principal.producer_id == producer.id
     if principal.role == Role.organization:
         return principal.organization_id is not None and principal.organization_id == producer.organization_id
     return False
+
+
+def can_manage_producer(principal: Principal | None, producer: Producer) -> bool:
+    if principal is None:
+        return False
+    return principal.has_role(Role.coordinator) or speaks_for(principal, producer)
 
 
 def can_manage_products_of(principal: Principal | None, producer: Producer) -> bool:
     """Producers their own products, organization accounts their members', admins all."""
     if principal is None:
         return False
-    if principal.is_admin:
-        return True
-    if principal.role == Role.producer:
-        return principal.producer_id == producer.id
-    if principal.role == Role.organization:
-        return principal.organization_id is not None and principal.organization_id == producer.organization_id
-    return False
+    return principal.is_admin or speaks_for(principal, producer)
 
 
 async def load_producer(*, session: AsyncSession, producer_id: int) -> Producer:

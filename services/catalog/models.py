@@ -32,12 +32,11 @@ from sqlalchemy import (
 from sqlmodel import Field
 
 from services.common.db import service_base
-from services.common.tables import kernel_tables, utcnow
+from services.common.tables import BigId, kernel_tables, utcnow
 
 Base = service_base("catalog")
 kernel = kernel_tables(Base.metadata)
 
-BigId = BigInteger().with_variant(Integer, "sqlite")
 Qty = Numeric(14, 3, asdecimal=True)
 
 

@@ -147,9 +147,10 @@ async def transactional_database(url: str) -> AsyncIterator[Database]:
 
 
 @asynccontextmanager
-async def live_database(url: str, service: str) -> AsyncIterator[Database]:
-    """A Database that commits for real; its service's tables are emptied afterwards."""
-    db = Database(make_engine(url, pool_size=20), owns_engine=True)
+async def live_database(url: str, service: str, *, pool_size: int = 20) -> AsyncIterator[Database]:
+    """A Database that commits for real; its service's tables are emptied afterwards. The PostgreSQL
+    server is shared: a race needs more requests than connections, so a small `pool_size` will do."""
+    db = Database(make_engine(url, pool_size=pool_size), owns_engine=True)
     try:
         yield db
     finally:

@@ -3,12 +3,15 @@
 from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy import delete
 
-from services.common.db import Database, make_engine
-from services.common.migrations import metadata_of
 from services.delivery.app import create_app
-from tests.conftest import app_client, require_postgres, service_settings, transactional_database
+from tests.conftest import (
+    app_client,
+    live_database,
+    require_postgres,
+    service_settings,
+    transactional_database,
+)
 
 SERVICE_KEY = {"X-Service-Key": "test-service-secret"}
 
@@ -29,26 +32,12 @@ async def delivery(backend, migrated, keys):
         yield client, db
 
 
-@asynccontextmanager
-async def small_live_database(url: str):
-    """Like `live_database`, with a smaller pool: the PostgreSQL server is shared, and a race only
-    needs more requests than connections, not one connection per request."""
-    db = Database(make_engine(url, pool_size=8), owns_engine=True)
-    try:
-        yield db
-    finally:
-        async with db.session() as session:
-            for table in reversed(metadata_of("delivery").sorted_tables):
-                await session.execute(delete(table))
-        await db.dispose()
-
-
 @pytest.fixture
 async def live_delivery(migrated, keys):
     """(client, db) for the delivery service on PostgreSQL with real commits (races)."""
     require_postgres()
     url = migrated.url("delivery", "postgres")
-    async with small_live_database(url) as db, delivery_client(db, keys, url) as client:
+    async with live_database(url, "delivery", pool_size=8) as db, delivery_client(db, keys, url) as client:
         yield client, db
 
 

@@ -2,29 +2,15 @@
 exactly one advance, and 50 repeats of one Idempotency-Key give one effect."""
 
 import asyncio
-from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from services.common.db import make_engine
 from services.payments.advances import create_policy, open_fund, register_financier
 from services.payments.models import advances, entries
 from tests.conftest import live_database, require_postgres
 from tests.payments.conftest import payments_client
 from tests.payments.helpers import close_cycle, deliver, ledger_is_consistent, place_order
-
-
-@asynccontextmanager
-async def small_live_database(url: str):
-    """`live_database` with a small pool: several services' tests share PostgreSQL's connections."""
-    async with live_database(url, "payments") as db:
-        await db.engine.dispose()
-        db.engine = make_engine(url, pool_size=5)
-        from sqlalchemy.ext.asyncio import async_sessionmaker
-
-        db.sessionmaker = async_sessionmaker(db.engine, expire_on_commit=False)
-        yield db
 
 
 async def _world(db, *, auto: int | None):
@@ -48,7 +34,7 @@ async def _count(db, table) -> int:
 async def test_fifty_concurrent_advance_requests_on_the_same_receivables_give_one_advance(migrated, keys):
     require_postgres()
     url = migrated.url("payments", "postgres")
-    async with small_live_database(url) as db:
+    async with live_database(url, "payments", pool_size=5) as db:
         await _world(db, auto=10_000_000)
         async with payments_client(db, keys, url) as client:
             mine = keys.headers("producer", producer_id=7)
@@ -70,7 +56,7 @@ async def test_fifty_concurrent_advance_requests_on_the_same_receivables_give_on
 async def test_fifty_repeats_of_one_idempotency_key_give_one_advance(migrated, keys):
     require_postgres()
     url = migrated.url("payments", "postgres")
-    async with small_live_database(url) as db:
+    async with live_database(url, "payments", pool_size=5) as db:
         await _world(db, auto=None)
         async with payments_client(db, keys, url) as client:
             headers = {**keys.headers("producer", account_id=77, producer_id=7), "Idempotency-Key": "adelanto-1"}
@@ -93,7 +79,7 @@ async def test_fifty_concurrent_refunds_never_overdraw_the_cash_clearing_account
 
     require_postgres()
     url = migrated.url("payments", "postgres")
-    async with small_live_database(url) as db:
+    async with live_database(url, "payments", pool_size=5) as db:
         async with db.session() as s:
             cash = await ensure_account(session=s, kind=AccountKind.cash_clearing)
             consumer = await ensure_account(session=s, kind=AccountKind.consumer, owner_id=1)
@@ -126,7 +112,7 @@ async def test_twenty_simultaneous_deliveries_of_one_provider_notice_record_one_
 
     require_postgres()
     url = migrated.url("payments", "postgres")
-    async with small_live_database(url) as db:
+    async with live_database(url, "payments", pool_size=5) as db:
         await close_cycle(db, 61)
         await place_order(db, 610, 61, consumer=5, lines=[("610-1", 7, 70, "2", "10.00")])
         raw = json.dumps({"event_id": "evt-race", "order_id": 610, "amount": "20.00", "method": "qr"}).encode()
@@ -149,7 +135,7 @@ async def test_two_coordinators_paying_the_same_order_at_once_cannot_overpay_it(
 
     require_postgres()
     url = migrated.url("payments", "postgres")
-    async with small_live_database(url) as db:
+    async with live_database(url, "payments", pool_size=5) as db:
         await close_cycle(db, 62, coordinator_account_id=5)
         await place_order(db, 620, 62, consumer=5, lines=[("620-1", 7, 70, "2", "10.00")])
         async with payments_client(db, keys, url) as client:
@@ -166,7 +152,7 @@ async def test_entries_crossing_the_same_accounts_in_opposite_directions_never_d
 
     require_postgres()
     url = migrated.url("payments", "postgres")
-    async with small_live_database(url) as db:
+    async with live_database(url, "payments", pool_size=5) as db:
         async with db.session() as s:
             a, b, c = [await ensure_account(session=s, kind=AccountKind.consumer, owner_id=i) for i in (1, 2, 3)]
 

@@ -14,6 +14,16 @@ CycleStatus = Literal["draft", "open", "closed", "consolidated", "delivered", "s
 OrderStatus = Literal["pending", "placed", "packed", "ready", "picked_up", "no_show", "cancelled", "failed"]
 
 
+def _more_than_zero(quantity: Decimal) -> Decimal:
+    if quantity <= 0:
+        raise ValueError("quantity must be more than zero")
+    return quantity
+
+
+OrderedQuantity = Annotated[Quantity, AfterValidator(_more_than_zero)]
+"""A quantity someone orders (a basket line, an order line): more than zero."""
+
+
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
@@ -120,14 +130,7 @@ class CyclePage(BaseModel):
 
 class BasketLine(BaseModel):
     product_id: Id
-    quantity: Quantity
-
-    @field_validator("quantity")
-    @classmethod
-    def _positive(cls, q):
-        if q <= 0:
-            raise ValueError("quantity must be more than zero")
-        return q
+    quantity: OrderedQuantity
 
 
 class BasketCreate(BaseModel):
@@ -147,15 +150,8 @@ class BasketOut(BaseModel):
 
 class OrderLineIn(BaseModel):
     product_id: Id
-    quantity: Quantity
+    quantity: OrderedQuantity
     tolerance: Quantity = Field(Decimal(0), description="extra the consumer would take to fill a case")
-
-    @field_validator("quantity")
-    @classmethod
-    def _positive(cls, q):
-        if q <= 0:
-            raise ValueError("quantity must be more than zero")
-        return q
 
 
 class BasketPick(BaseModel):

@@ -23,7 +23,7 @@ def _spawn(name: str) -> subprocess.Popen:
     settings = settings_of(name)
     workers = os.environ.get(f"{name.upper()}_WORKERS", "1")
     cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", settings.host,
-           "--port", str(settings.port), "--workers", workers, "--no-access-log", "--timeout-graceful-shutdown", "5"]
+           "--port", str(settings.port), "--workers", workers, "--no-access-log", "--timeout-graceful-shutdown", "5", "--log-level", "warning"]
     return subprocess.Popen(cmd, start_new_session=True)
 
 

@@ -51,6 +51,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         lg.handlers[:] = []
         lg.propagate = True
     logging.getLogger("uvicorn.access").setLevel("WARNING")  # our middleware logs requests
+    logging.getLogger("httpx").setLevel("WARNING")  # one line per service call is noise; errors still show
 
 
 class Metrics:

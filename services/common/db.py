@@ -48,13 +48,14 @@ def is_sqlite(url_or_engine) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None, echo: bool = False) -> AsyncEngine:
     url = normalize_url(url)
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _make_sqlite_transactional(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2,
+    overflow = pool_size * 2 if max_overflow is None else max_overflow
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=overflow, pool_timeout=30,
                                pool_pre_ping=False, pool_recycle=1800)
 
 

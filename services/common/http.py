@@ -2,7 +2,9 @@
 
 One client per process and target service, reused for every call. Connection failures and timeouts
 become `ServiceUnavailable` (503) so a caller never hangs and never answers 500. Only idempotent
-requests (GET, or calls carrying an Idempotency-Key) are retried.
+requests are retried: GET, calls carrying an Idempotency-Key, and calls the caller marks
+`idempotent=True` because the callee is idempotent by design (a reservation by line id, a booking
+by order id), which spares the callee the idempotency-key bookkeeping on hot paths.
 """
 
 import asyncio
@@ -31,11 +33,11 @@ class ServiceClient:
         )
 
     async def request(self, method: str, path: str, *, json=None, params=None, idempotency_key: str | None = None,
-                      headers: dict[str, str] | None = None) -> httpx.Response:
+                      idempotent: bool = False, headers: dict[str, str] | None = None) -> httpx.Response:
         hdrs = {"X-Request-ID": request_id_var.get(), **(headers or {})}
         if idempotency_key:
             hdrs["Idempotency-Key"] = idempotency_key
-        retryable = method == "GET" or idempotency_key is not None
+        retryable = method == "GET" or idempotent or idempotency_key is not None
         attempts = 1 + (self.retries if retryable else 0)
         for attempt in range(attempts):
             try:

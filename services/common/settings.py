@@ -48,6 +48,10 @@ class ServiceSettings(BaseSettings):
     delivery_url: str = _shared("DELIVERY_URL", f"http://127.0.0.1:{SERVICE_PORTS['delivery']}")
     payments_url: str = _shared("PAYMENTS_URL", f"http://127.0.0.1:{SERVICE_PORTS['payments']}")
     # Event relay (services/common/relay.py): publishes the outbox in the background.
+    # PostgreSQL connection pool per process: requests beyond it wait for a connection rather than
+    # opening (and closing) one each; size it with the server's max_connections in mind.
+    db_pool_size: int = 15
+    db_max_overflow: int = 5
     relay_enabled: bool = True
     # periodic duties of a service (ServiceSpec.periodic); tests turn them off and drive them directly
     background_enabled: bool = True

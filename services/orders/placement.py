@@ -170,20 +170,18 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
                     lines: list[dict], principal: Principal, created_at) -> dict:
     catalog, delivery = clients["catalog"], clients["delivery"]
     ids = line_ids_of(order_id, len(lines))
-    # Each call carries an Idempotency-Key although the callee is idempotent by line or order id:
-    # the key lets the client retry a dropped connection, and the callee's idempotency middleware
-    # answers only once the transaction committed (a bare route answers before its session commits,
-    # so a confirm or a release sent right after could miss the row).
-    reserved = await catalog.call("POST", "/internal/reservations", idempotency_key=f"order-{order_id}-reserve", json={
+    # The callees are idempotent by line id and order id, and answer only after their commit, so the
+    # calls are retried on a dropped connection without Idempotency-Key bookkeeping.
+    reserved = await catalog.call("POST", "/internal/reservations", idempotent=True, json={
         "order_id": str(order_id),
         "lines": [{"line_id": lid, "product_id": line["product_id"],
                    "quantity": _qty(line["quantity"] + line["tolerance"])}
                   for lid, line in zip(ids, lines, strict=True)]})
-    await delivery.call("POST", "/internal/bookings", idempotency_key=f"order-{order_id}-book", json={
+    await delivery.call("POST", "/internal/bookings", idempotent=True, json={
         "order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id, "capacity": capacity,
         "consumer_account_id": principal.account_id})
     confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm",
-                                    idempotency_key=f"order-{order_id}-confirm")
+                                    idempotent=True)
     by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
     async with db.session() as session:
         cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="share")

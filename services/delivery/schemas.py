@@ -112,6 +112,7 @@ class BookingRequest(BaseModel):
     capacity: int | None = Field(default=None, ge=0, le=100_000,
                                  description="the cycle's override of the point's max_orders_per_cycle")
     consumer_account_id: Id | None = Field(default=None, description="optional: lets the consumer fetch her QR")
+    confirm: bool = Field(default=False, description="hold and confirm in one step (the slot gets its pickup code)")
 
 
 class BookingOut(BaseModel):
@@ -119,6 +120,7 @@ class BookingOut(BaseModel):
     point_id: int
     cycle_id: int
     status: str
+    pickup_code: str | None = None
 
 
 class ConfirmOut(BaseModel):

@@ -177,11 +177,9 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
         "lines": [{"line_id": lid, "product_id": line["product_id"],
                    "quantity": _qty(line["quantity"] + line["tolerance"])}
                   for lid, line in zip(ids, lines, strict=True)]})
-    await delivery.call("POST", "/internal/bookings", idempotent=True, json={
+    confirmed = await delivery.call("POST", "/internal/bookings", idempotent=True, json={
         "order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id, "capacity": capacity,
-        "consumer_account_id": principal.account_id})
-    confirmed = await delivery.call("POST", f"/internal/bookings/{order_id}/confirm",
-                                    idempotent=True)
+        "consumer_account_id": principal.account_id, "confirm": True})
     by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
     async with db.session() as session:
         cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="share")

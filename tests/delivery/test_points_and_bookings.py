@@ -52,7 +52,8 @@ async def test_hold_confirm_release_is_idempotent_by_order_id(delivery, keys):
     first = await client.post("/internal/bookings", json=body, headers=SERVICE_KEY)
     again = await client.post("/internal/bookings", json=body, headers=SERVICE_KEY)
     assert first.status_code == again.status_code == 201
-    assert first.json() == {"order_id": "42", "point_id": point["id"], "cycle_id": 9, "status": "held"}
+    assert first.json() == {"order_id": "42", "point_id": point["id"], "cycle_id": 9, "status": "held",
+                            "pickup_code": None}
     avail = (await client.get(f"/points/{point['id']}/availability", params={"cycle_id": 9})).json()
     assert avail["booked"] == 1 and avail["slots_left"] == 1
 
@@ -67,6 +68,21 @@ async def test_hold_confirm_release_is_idempotent_by_order_id(delivery, keys):
     assert (await client.post("/internal/bookings/nope/release", headers=SERVICE_KEY)).status_code == 200
     avail = (await client.get(f"/points/{point['id']}/availability", params={"cycle_id": 9})).json()
     assert avail["booked"] == 0 and avail["slots_left"] == 2
+
+
+async def test_hold_with_confirm_gives_the_pickup_code_in_one_step_and_stays_idempotent(delivery, keys):
+    client, _ = delivery
+    point = await create_point(client, keys, max_orders_per_cycle=1)
+    body = {"order_id": "77", "point_id": point["id"], "cycle_id": 9, "confirm": True}
+    first = await client.post("/internal/bookings", json=body, headers=SERVICE_KEY)
+    again = await client.post("/internal/bookings", json=body, headers=SERVICE_KEY)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["status"] == "confirmed" and len(first.json()["pickup_code"]) >= 8
+    assert again.json()["pickup_code"] == first.json()["pickup_code"]
+    avail = (await client.get(f"/points/{point['id']}/availability", params={"cycle_id": 9})).json()
+    assert avail["booked"] == 1 and avail["slots_left"] == 0
+    full = await client.post("/internal/bookings", json={**body, "order_id": "78"}, headers=SERVICE_KEY)
+    assert full.status_code == 409 and full.json()["error"]["code"] == "point_full"
 
 
 async def test_internal_bookings_need_the_service_key(delivery, keys):

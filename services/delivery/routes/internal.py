@@ -20,8 +20,10 @@ async def hold(body: BookingRequest, session: Session, _: ServiceCaller):
     booking = await bookings.hold_booking(
         session=session, kernel=kernel, order_id=body.order_id, point_id=body.point_id, cycle_id=body.cycle_id,
         capacity=body.capacity, consumer_account_id=body.consumer_account_id)
+    if body.confirm:  # one round trip for callers that confirm at once (order placement)
+        booking = await bookings.confirm_booking(session=session, order_id=body.order_id)
     return BookingOut(order_id=booking.order_id, point_id=booking.point_id, cycle_id=booking.cycle_id,
-                      status=booking.status)
+                      status=booking.status, pickup_code=booking.pickup_code)
 
 
 @router.post("/bookings/{order_id}/confirm", response_model=ConfirmOut, summary="Confirm a held slot")

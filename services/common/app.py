@@ -6,7 +6,6 @@ check at start, and the event relay and inbox endpoint. A service adds only its 
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import TokenVerifier
+from services.common.background import cancel_and_wait
 from services.common.db import Database
 from services.common.errors import JsonResponse, install_error_handlers
 from services.common.http import ServiceClient
@@ -119,9 +119,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             yield
         finally:
             for task in duties:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
             for hook in spec.on_shutdown:
                 await hook(app)
             await stop_event_machinery(app)

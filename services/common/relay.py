@@ -31,6 +31,7 @@ from datetime import UTC, timedelta
 from sqlalchemy import delete, event, exists, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
+from services.common.background import cancel_and_wait
 from services.common.db import Database
 from services.common.events import Envelope
 from services.common.inbox import handle_event
@@ -233,11 +234,8 @@ class Relay:
             self._task = asyncio.get_running_loop().create_task(self.run(), name=f"relay-{self.source}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         _listening.discard(self)
 
 
@@ -312,11 +310,8 @@ class Consumer:
             self._task = asyncio.get_running_loop().create_task(self.run(), name=f"consumer-{self.source}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 async def start_event_machinery(app, spec, settings) -> None:
@@ -382,4 +377,7 @@ async def stop_event_machinery(app) -> None:
         await relay.stop()
     transport = getattr(state, "event_transport", None)
     if transport is not None:
-        await transport.close()
+        try:
+            await asyncio.wait_for(transport.close(), timeout=10)
+        except (TimeoutError, Exception) as exc:  # shutting down: report, don't hang or raise
+            log.warning("event transport did not close cleanly", extra={"error": repr(exc)})

@@ -20,11 +20,11 @@ from services.common.units import CONVERSIONS, Unit
 from services.orders.case_allocation import Demand, allocate_cases
 from services.orders.cycles import aware, cycle_out, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
-from services.orders.models import cycles, order_lines, orders
+from services.orders.models import ACTIVE_ORDER_STATUSES, cycles, order_lines, orders
 
 log = logging.getLogger("mercado.orders")
 
-ACTIVE = ("placed", "packed", "ready", "picked_up", "no_show")
+ACTIVE = ACTIVE_ORDER_STATUSES
 CHUNK = 1000
 
 L = order_lines

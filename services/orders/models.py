@@ -31,6 +31,8 @@ kernel = kernel_tables(Base.metadata)
 metadata = Base.metadata
 
 QTY = Numeric(14, 3)
+# orders that count (for consolidation, stock and totals): placed and everything after it but cancelled
+ACTIVE_ORDER_STATUSES = ("placed", "packed", "ready", "picked_up", "no_show")
 
 cycles = Table(
     "cycles", metadata,

@@ -35,11 +35,11 @@ from services.common.money import apply_rate, from_centavos, to_centavos
 from services.common.tables import utcnow
 from services.orders.cycles import aware, expand_baskets, is_due, load_cycle, mark_closed
 from services.orders.fees import PricedLine, compute_fees, line_kg
-from services.orders.models import cycles, order_lines, orders
+from services.orders.models import ACTIVE_ORDER_STATUSES, cycles, order_lines, orders
 
 log = logging.getLogger("mercado.orders")
 
-ACTIVE = ("placed", "packed", "ready", "picked_up", "no_show")
+ACTIVE = ACTIVE_ORDER_STATUSES
 NEXT_STATUS = {"placed": {"packed"}, "packed": {"ready"}, "ready": {"picked_up", "no_show"}}
 
 

@@ -139,10 +139,12 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
 
 
 async def _insert_pending(*, session: AsyncSession, values: dict) -> int:
-    """Insert the pending order; a concurrent twin with the same Idempotency-Key loses with 409."""
+    """Insert the pending order; a concurrent twin with the same Idempotency-Key loses with 409.
+
+    It is the last statement of its unit of work, so no SAVEPOINT: on a duplicate key the whole
+    transaction rolls back with the 409 (two round trips fewer per order)."""
     try:
-        async with session.begin_nested():
-            return (await session.execute(insert(orders).values(**values).returning(orders.c.id))).scalar_one()
+        return (await session.execute(insert(orders).values(**values).returning(orders.c.id))).scalar_one()
     except IntegrityError:
         raise Conflict("an order with this Idempotency-Key is being placed; retry shortly",
                        code="order_in_progress", headers={"Retry-After": "1"}) from None

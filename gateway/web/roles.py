@@ -74,8 +74,8 @@ async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list
     response = await web.call("GET", "/api/delivery/consignments", raw=True,
                               params={"producer_id": producer_id, "limit": 50})
     if response.status_code in (401, 403):
-        notes.append("Lista de recojo: su organización o la coordinación se la entrega impresa "
-                     "(el servicio de entregas no la muestra a cuentas de productor).")
+        notes.append("Lista de recojo: su cuenta aún no está vinculada a un productor; "
+                     "pida a la coordinación que la vincule.")
         return []
     if response.status_code != 200:
         notes.append("Lista de recojo: no disponible en este momento.")

@@ -13,7 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.auth import Role
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.events import emit
 from services.common.money import from_centavos, to_centavos
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
@@ -197,3 +198,16 @@ async def receive_consignment(*, session: AsyncSession, kernel: KernelTables, co
 
 def _qty(value: Decimal) -> str:
     return format(Decimal(value).normalize(), "f")
+
+
+def readable_producer(*, principal, producer_id: int | None) -> int | None:
+    """Whose consignments the caller may list: a producer account only her own (her pick list);
+    coordinators and organizations any."""
+    if principal.role != Role.producer:
+        return producer_id
+    if principal.producer_id is None:
+        raise Forbidden("this producer account is not linked to a producer yet", code="producer_not_linked")
+    if producer_id not in (None, principal.producer_id):
+        raise Forbidden("a producer sees only her own consignments", code="not_your_consignments",
+                        details={"producer_id": producer_id})
+    return principal.producer_id

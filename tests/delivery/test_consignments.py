@@ -120,3 +120,19 @@ async def test_receiving_refuses_unclear_lines(delivery, keys):
                               json={"lines": [{"product_id": 101, "received_quantity": "1"}]})).status_code == 403
     assert (await client.post("/consignments/99999/receive", headers=staff,
                               json={"lines": [{"product_id": 101, "received_quantity": "1"}]})).status_code == 404
+
+
+async def test_a_producer_lists_only_her_own_consignments_as_her_pick_list(delivery, keys):
+    client, db = delivery
+    point = await create_point(client, keys)
+    assert await apply(db, closed_cycle(point["id"]))
+    mine = await client.get("/consignments", params={"cycle_id": 5}, headers=keys.headers("producer", producer_id=11))
+    assert mine.status_code == 200
+    assert [c["producer_id"] for c in mine.json()["items"]] == [11]
+    assert [ln["product_name"] for ln in mine.json()["items"][0]["lines"]] == ["Tomate", "Papa huaycha"]
+    other = await client.get("/consignments", params={"producer_id": 12},
+                             headers=keys.headers("producer", producer_id=11))
+    assert other.status_code == 403 and other.json()["error"]["code"] == "not_your_consignments"
+    unlinked = await client.get("/consignments", headers=keys.headers("producer"))
+    assert unlinked.status_code == 403
+    assert (await client.get("/consignments", headers=keys.headers("consumer"))).status_code == 403

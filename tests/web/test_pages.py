@@ -183,3 +183,18 @@ def test_an_expired_access_cookie_is_renewed_with_the_refresh_cookie(browser_lik
     assert response.status_code == 200 and "Mis productos" in response.text
     renewed = [c for c in response.headers.get_list("set-cookie") if c.startswith("mc_access=")]
     assert renewed and "expired.or.tampered" not in renewed[0]
+
+
+def test_producer_sees_her_pick_list_of_the_closed_demo_cycle(browser_like):
+    from html import unescape
+
+    from infra.demo_world import build_world
+    from services.delivery.demo import demo_cycle_payload
+
+    consignments = {c["producer_id"]: c for c in demo_cycle_payload(build_world())["consignments"]}
+    producer_id = next(n for n in range(1, 11) if n in consignments)  # demo accounts productor1..10
+    assert log_in(browser_like, f"productor{producer_id}").status_code == 303
+    page = unescape(browser_like.get("/productor").text)
+    table = page.split('id="pick-list"', 1)[1].split("</table>", 1)[0]
+    for line in consignments[producer_id]["lines"]:
+        assert line["product_name"] in table

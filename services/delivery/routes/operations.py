@@ -31,6 +31,7 @@ from services.delivery.schemas import (
 router = APIRouter()
 Staff = Annotated[Principal, Depends(require_roles(Role.coordinator))]
 PointStaff = Annotated[Principal, Depends(require_roles(Role.coordinator, Role.organization))]
+ConsignmentReader = Annotated[Principal, Depends(require_roles(Role.coordinator, Role.organization, Role.producer))]
 CycleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 OrderPath = Annotated[OrderId, Path()]
 
@@ -95,11 +96,12 @@ def consignment_out(consignment: Consignment, lines: list[ConsignmentLine]) -> C
 @router.get("/consignments", response_model=Page[ConsignmentOut], tags=["consignments"],
             summary="Consignments of a cycle, point or producer")
 async def list_consignments(
-    session: Session, _: PointStaff, page: Annotated[PageParams, Depends(page_params)],
+    session: Session, principal: ConsignmentReader, page: Annotated[PageParams, Depends(page_params)],
     cycle_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     point_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     producer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ):
+    producer_id = consignments.readable_producer(principal=principal, producer_id=producer_id)
     after = None
     if page.cursor:
         try:

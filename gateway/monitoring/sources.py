@@ -7,7 +7,7 @@ The gateway composes; it never reads a service's database. It asks, with the ser
                                     with sales, per producer municipality, in the period;
 - delivery `GET /stats/deliveries`  orders, pickups and no-shows per point in the period, and
            `GET /points`            where the points are (for the map);
-- payments `GET /stats/advances`    advances disbursed: count, value, fees, women's share.
+- payments `GET /stats/advances`    advances disbursed in the period: count, value, fees, women's share.
 A department is resolved to its municipalities through catalog `GET /municipalities`. The calls run
 concurrently. A service that is down makes the report fail with 503 (a partial report would be
 misread as a drop); an aggregate a service does not offer (404) leaves its part empty, with a
@@ -123,8 +123,9 @@ async def gather(request: Request, scope: Scope) -> Sources:
 
     async def payments_part():
         if not codes:
-            return [await _get(cl["payments"], "/stats/advances", [])]
-        return [await _get(cl["payments"], "/stats/advances", [("municipality", c)]) for c in codes]
+            return [await _get(cl["payments"], "/stats/advances", _period(scope))]
+        return [await _get(cl["payments"], "/stats/advances", [("municipality", c), *_period(scope)])
+                for c in codes]
 
     try:  # the first failure cancels the other calls and is the answer (503 names the service)
         async with asyncio.TaskGroup() as group:

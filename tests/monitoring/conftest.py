@@ -70,7 +70,10 @@ LINES = [(1, 1, "2", 5800, None), (1, 3, "4", 300, None), (1, 4, "3", 750, None)
          (6, 8, "2", 6000, None)]
 # advances: id, producer, status, principal (centavos), fee (centavos)
 ADVANCES = [(1, 1, "disbursed", 50000, 1500), (2, 2, "repaid", 30000, 900), (3, 3, "requested", 20000, 600),
-            (4, 5, "disbursed", 40000, 1200), (5, 7, "rejected", 10000, 300), (6, 3, "producer_debt", 15000, 450)]
+            (4, 5, "disbursed", 40000, 1200), (5, 7, "rejected", 10000, 300), (6, 3, "producer_debt", 15000, 450),
+            (7, 1, "disbursed", 99900, 2997)]
+# when each disbursed advance went out: number 7 before the period, so it must not count
+DISBURSED_AT = {1: NOW, 2: NOW, 4: NOW, 6: NOW, 7: datetime(2026, 2, 20, 9, 0, tzinfo=UTC)}
 
 
 def product(pid: int) -> tuple:
@@ -178,7 +181,7 @@ async def seed_payments(db) -> None:
     await _insert(db, advances, [
         dict(id=i, producer_id=p, financier_id=1, fund_id=1, policy_id=1, status=st, eligible_value=principal * 2,
              principal=principal, fee=fee, expected_collection_on=date(2026, 4, 1), receivable_ids=[],
-             requested_at=NOW) for i, p, st, principal, fee in ADVANCES])
+             requested_at=NOW, disbursed_at=DISBURSED_AT.get(i)) for i, p, st, principal, fee in ADVANCES])
 
 
 SEEDERS = {"catalog": seed_catalog, "orders": seed_orders, "delivery": seed_delivery, "payments": seed_payments}

@@ -13,6 +13,7 @@ from tests.monitoring.conftest import (
     ADVANCES,
     CONSUMERS,
     CYCLES,
+    DISBURSED_AT,
     LINES,
     MUNICIPALITIES,
     ORDERS,
@@ -97,7 +98,8 @@ def expected(codes: set[str]) -> dict:
             points[point]["picked_up"] += booking == "picked_up"
             points[point]["no_shows"] += booking == "no_show"
 
-    advances = [a for a in ADVANCES if a[2] in ("disbursed", "repaid", "producer_debt") and producer(a[1])[4] in codes]
+    advances = [a for a in ADVANCES if a[2] in ("disbursed", "repaid", "producer_debt") and producer(a[1])[4] in codes
+                and PERIOD[0] <= DISBURSED_AT[a[0]].date() <= PERIOD[1]]
     value = sum(a[3] for a in advances)
     women_value = sum(a[3] for a in advances if producer(a[1])[2] == "female")
     return {

@@ -17,14 +17,13 @@ from services.catalog.certifications import covering_certifications, today, vali
 from services.catalog.models import CATEGORY_LABELS, Category, PriceChange, Producer, Product
 from services.catalog.photos import PhotoStore, ProcessedPhoto, new_keys
 from services.catalog.schemas import PriceChangeOut, ProductIn, ProductOut
-from services.catalog.stock import qty_text
 from services.catalog.text import fold
 from services.common.auth import Principal, Role
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.money import from_centavos, to_centavos
 from services.common.pagination import PageParams, make_page
 from services.common.tables import utcnow
-from services.common.units import CONVERSIONS, Unit
+from services.common.units import CONVERSIONS, Unit, quantity_text
 
 products = Product.__table__
 producers = Producer.__table__
@@ -60,10 +59,10 @@ async def views(*, session: AsyncSession, rows: list, store: PhotoStore | None,
             id=r.id, producer_id=r.producer_id, producer_name=r.producer_name,
             municipality_code=r.municipality_code, organization_id=r.organization_id, name=r.name,
             category=r.category, category_label=CATEGORY_LABELS[Category(r.category)], description=r.description,
-            unit=unit.value, base_unit=base.value, base_per_unit=qty_text(factor),
-            price=f"{from_centavos(r.price_centavos):.2f}", available=qty_text(r.available),
-            reserved=qty_text(r.reserved), sold=qty_text(r.sold), min_order_quantity=qty_text(r.min_order_quantity),
-            case_size=qty_text(r.case_size) if r.case_size is not None else None, active=r.active,
+            unit=unit.value, base_unit=base.value, base_per_unit=quantity_text(factor),
+            price=f"{from_centavos(r.price_centavos):.2f}", available=quantity_text(r.available),
+            reserved=quantity_text(r.reserved), sold=quantity_text(r.sold), min_order_quantity=quantity_text(r.min_order_quantity),
+            case_size=quantity_text(r.case_size) if r.case_size is not None else None, active=r.active,
             certified=bool(certified.get(r.id)), certifications=certified.get(r.id, []),
             photo_url=_photo_url(store, r.photo_key), thumbnail_url=_photo_url(store, r.thumbnail_key),
             created_at=r.created_at, updated_at=r.updated_at))
@@ -149,7 +148,7 @@ async def update_product(*, session: AsyncSession, principal: Principal, product
     now = utcnow()
     if "unit" in changes and changes["unit"].value != product.unit and Decimal(product.reserved) > 0:
         raise Conflict("the unit cannot change while orders hold stock of this product",
-                       code="unit_locked", details={"reserved": qty_text(product.reserved)})
+                       code="unit_locked", details={"reserved": quantity_text(product.reserved)})
     name = changes.get("name", product.name)
     unit = changes["unit"].value if "unit" in changes else product.unit
     if fold(name) != product.search_name or unit != product.unit:

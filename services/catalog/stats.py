@@ -22,9 +22,9 @@ from services.catalog.models import (
     ReferencePrice,
     ValueChainStage,
 )
-from services.catalog.stock import qty_text
 from services.common.errors import InvalidInput, NotFound
 from services.common.money import from_centavos
+from services.common.units import quantity_text
 
 TOP_PRODUCTS = 100
 
@@ -81,7 +81,7 @@ async def supply_stats(*, session: AsyncSession, municipality: str | None, depar
     by_category = []
     for category, unit, count, quantity, val in category_rows:
         by_category.append({"category": category, "label": CATEGORY_LABELS.get(Category(category), category),
-                            "unit": unit, "products": count, "available": qty_text(quantity or 0),
+                            "unit": unit, "products": count, "available": quantity_text(quantity or 0),
                             "value": _bs(val)})
 
     product_rows = (await session.execute(offer_base.add_columns(
@@ -92,7 +92,7 @@ async def supply_stats(*, session: AsyncSession, municipality: str | None, depar
         .order_by(func.sum(value).desc(), Product.search_name).limit(TOP_PRODUCTS))).all()
     by_product = [{
         "category": category, "product": name, "unit": unit, "products": count, "producers": producers,
-        "available": qty_text(quantity or 0), "value": _bs(val), "min_price": _bs(low), "avg_price": _bs(avg),
+        "available": quantity_text(quantity or 0), "value": _bs(val), "min_price": _bs(low), "avg_price": _bs(avg),
         "max_price": _bs(high)} for category, name, unit, count, producers, quantity, val, low, avg, high
         in product_rows]
 

@@ -31,7 +31,7 @@ from services.catalog.models import Producer, Product, ReservationLine, Reservat
 from services.common.errors import Conflict, DomainError, InvalidInput, NotFound, ServiceUnavailable
 from services.common.money import from_centavos
 from services.common.tables import insert_ignoring_conflict, utcnow
-from services.common.units import Unit, kg_of
+from services.common.units import Unit, kg_of, quantity_text
 
 products = Product.__table__
 producers = Producer.__table__
@@ -44,12 +44,6 @@ class LineRequest:
     line_id: str
     product_id: int
     quantity: Decimal
-
-
-def qty_text(value: Decimal) -> str:
-    """A quantity as the API writes it: "2.5", "3", "0.125"."""
-    value = Decimal(value).quantize(Decimal("0.001")).normalize()
-    return format(value, "f")
 
 
 def _product_details(session: AsyncSession, product_ids: list[int]):
@@ -70,13 +64,13 @@ def _reserved_line(line_id: str, quantity: Decimal, row, price_centavos: int) ->
     return {
         "line_id": line_id,
         "product_id": row.id,
-        "quantity": qty_text(quantity),
+        "quantity": quantity_text(quantity),
         "unit": unit.value,
         "unit_price": f"{from_centavos(price_centavos):.2f}",
         "product_name": row.name,
         "category": row.category,
-        "case_size": qty_text(row.case_size) if row.case_size is not None else None,
-        "kg_per_unit": qty_text(kg) if kg is not None else None,
+        "case_size": quantity_text(row.case_size) if row.case_size is not None else None,
+        "kg_per_unit": quantity_text(kg) if kg is not None else None,
         "producer": {
             "id": row.producer_id, "name": row.producer_name, "gender": row.gender,
             "organization_id": row.organization_id, "municipality_code": row.municipality_code,
@@ -116,10 +110,10 @@ def _check_sellable(line: LineRequest, row) -> None:
                        details={"product_id": row.id, "product_name": row.name})
     if line.quantity < row.min_order_quantity:
         raise InvalidInput(
-            f"{row.name}: the minimum order is {qty_text(row.min_order_quantity)} {row.unit}",
+            f"{row.name}: the minimum order is {quantity_text(row.min_order_quantity)} {row.unit}",
             code="below_minimum_order",
-            details={"product_id": row.id, "product_name": row.name, "requested": qty_text(line.quantity),
-                     "minimum": qty_text(row.min_order_quantity), "unit": row.unit})
+            details={"product_id": row.id, "product_name": row.name, "requested": quantity_text(line.quantity),
+                     "minimum": quantity_text(row.min_order_quantity), "unit": row.unit})
 
 
 async def reserve_stock(*, session: AsyncSession, order_id: str, lines: list[LineRequest]) -> list[dict]:
@@ -256,11 +250,11 @@ async def _refusal(session: AsyncSession, line: LineRequest, row) -> DomainError
         return Conflict(f"{row.name} is not on sale any more", code="product_inactive",
                         details={"product_id": row.id, "product_name": row.name})
     return Conflict(
-        f"not enough {row.name}: {qty_text(line.quantity)} {row.unit} asked, "
-        f"{qty_text(current.available)} {row.unit} available",
+        f"not enough {row.name}: {quantity_text(line.quantity)} {row.unit} asked, "
+        f"{quantity_text(current.available)} {row.unit} available",
         code="stock_insufficient",
-        details={"product_id": row.id, "product_name": row.name, "requested": qty_text(line.quantity),
-                 "available": qty_text(current.available), "unit": row.unit})
+        details={"product_id": row.id, "product_name": row.name, "requested": quantity_text(line.quantity),
+                 "available": quantity_text(current.available), "unit": row.unit})
 
 
 class ReservationBatcher:
@@ -380,10 +374,10 @@ async def adjust_reservation(*, session: AsyncSession, line_id: str, quantity: D
                        code="reservation_not_reserved", details={"line_id": line_id, "status": line.status})
     current = Decimal(line.quantity)
     if quantity > current:
-        raise InvalidInput(f"line {line_id} holds {qty_text(current)}; an adjustment can only lower it",
+        raise InvalidInput(f"line {line_id} holds {quantity_text(current)}; an adjustment can only lower it",
                            code="adjust_cannot_raise",
-                           details={"line_id": line_id, "reserved": qty_text(current),
-                                    "requested": qty_text(quantity)})
+                           details={"line_id": line_id, "reserved": quantity_text(current),
+                                    "requested": quantity_text(quantity)})
     returned = current - quantity
     if returned:
         await session.execute(update(reservation_lines).where(reservation_lines.c.line_id == line_id)
@@ -392,5 +386,5 @@ async def adjust_reservation(*, session: AsyncSession, line_id: str, quantity: D
             update(products).where(products.c.id == line.product_id)
             .values(available=func.round(products.c.available + returned, 3),
                     reserved=func.round(products.c.reserved - returned, 3)))
-    return {"line_id": line_id, "product_id": line.product_id, "quantity": qty_text(quantity),
-            "returned": qty_text(returned), "status": line.status}
+    return {"line_id": line_id, "product_id": line.product_id, "quantity": quantity_text(quantity),
+            "returned": quantity_text(returned), "status": line.status}

@@ -88,6 +88,22 @@ def kg_of(quantity: Decimal, unit: Unit) -> Decimal | None:
 
 
 MAX_QUANTITY = Decimal("1000000")
+THOUSANDTH = Decimal("0.001")
+
+
+def quantity_text(value) -> str:
+    """A quantity as the API writes it: "3", "2.5", "0.125" (to the thousandth; None reads "0").
+
+    String work rather than Decimal.normalize: consolidation calls it once per order line."""
+    if value is None:
+        return "0"
+    dec = value if isinstance(value, Decimal) else Decimal(str(value))
+    if dec.as_tuple().exponent < -3:
+        dec = dec.quantize(THOUSANDTH)
+    text = format(dec, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
 
 
 def parse_quantity(value: Any) -> Decimal:

@@ -18,7 +18,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.events import emit
 from services.common.money import from_centavos, to_centavos
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
-from services.common.units import kg_of, parse_quantity, parse_unit
+from services.common.units import kg_of, parse_quantity, parse_unit, quantity_text
 from services.delivery.models import Booking, Consignment, ConsignmentLine, Cycle
 
 RECEIVED = "received"
@@ -178,8 +178,8 @@ async def receive_consignment(*, session: AsyncSession, kernel: KernelTables, co
         stored_line.accepted_value_centavos = value
         total += value
         event_lines.append({
-            "product_id": stored_line.product_id, "ordered_quantity": _qty(stored_line.quantity),
-            "received_quantity": _qty(got.received_quantity), "rejected_quantity": _qty(got.rejected_quantity),
+            "product_id": stored_line.product_id, "ordered_quantity": quantity_text(stored_line.quantity),
+            "received_quantity": quantity_text(got.received_quantity), "rejected_quantity": quantity_text(got.rejected_quantity),
             "reject_reason": stored_line.reject_reason, "unit": stored_line.unit,
             "unit_price": str(from_centavos(stored_line.unit_price_centavos)),
             "accepted_value": str(from_centavos(value))})
@@ -194,10 +194,6 @@ async def receive_consignment(*, session: AsyncSession, kernel: KernelTables, co
         "lines": event_lines, "accepted_value": str(from_centavos(total)),
         "received_at": consignment.received_at.isoformat()})
     return consignment, stored
-
-
-def _qty(value: Decimal) -> str:
-    return format(Decimal(value).normalize(), "f")
 
 
 def readable_producer(*, principal, producer_id: int | None) -> int | None:

@@ -16,7 +16,7 @@ from services.common.errors import Conflict
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos
 from services.common.tables import utcnow
-from services.common.units import CONVERSIONS, Unit
+from services.common.units import CONVERSIONS, Unit, quantity_text
 from services.orders.case_allocation import Demand, allocate_cases
 from services.orders.cycles import aware, cycle_out, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
@@ -40,16 +40,6 @@ _UNITS = {u.value for u in Unit}
 def _value_expression():
     """Line value after allocation (line_total is rewritten at consolidation, so it is exact)."""
     return L.c.line_total
-
-
-def _q(value) -> str:
-    """A quantity as the API writes it: "3", "2.5", "0.125" (string work: this runs once per row)."""
-    text = str(value if value is not None else 0)
-    if "." in text and "E" not in text:
-        text = text.rstrip("0").rstrip(".")
-    elif "E" in text:
-        text = format(Decimal(text).normalize(), "f")
-    return text or "0"
 
 
 def _bs(centavos: int) -> str:
@@ -128,7 +118,7 @@ def pick_lists(rows) -> tuple[list[dict], list[dict]]:
         if kg is not None:
             product[6] = kg if product[6] is None else product[6] + kg
             producer["kg"] += kg
-        product[7].append({"delivery_point_id": point, "quantity": _q(quantity)})
+        product[7].append({"delivery_point_id": point, "quantity": quantity_text(quantity)})
         producer["value"] += value
         org = organizations.get(organization_id)
         if org is None:
@@ -146,7 +136,7 @@ def pick_lists(rows) -> tuple[list[dict], list[dict]]:
             "producer_id": p["producer_id"], "producer_name": p["producer_name"],
             "organization_id": p["organization_id"], "pickup": {"lat": _coord(lat), "lon": _coord(lon)},
             "products": [{"product_id": x[0], "product_name": x[1], "unit": x[2],
-                          "unit_price": str(from_centavos(x[3])), "quantity": _q(x[4]),
+                          "unit_price": str(from_centavos(x[3])), "quantity": quantity_text(x[4]),
                           "value": str(from_centavos(x[5])), "kg": _kg(x[6]), "by_point": x[7]}
                          for x in p["products"].values()],
             "value": str(from_centavos(p["value"])), "kg": _kg(p["kg"])})
@@ -180,7 +170,7 @@ async def packing_lists(*, session: AsyncSession, cycle_id: int) -> list[dict]:
         bag = lines_of.get(order_id)
         if bag is not None:
             bag.append({"product_id": product_id, "product_name": product_name, "producer_name": producer_name,
-                        "unit": unit, "quantity": _q(quantity), "line_total": _bs(line_total)})
+                        "unit": unit, "quantity": quantity_text(quantity), "line_total": _bs(line_total)})
     points: dict[int, dict] = {}
     for order_id, point_id, consumer_id, consumer_name, pickup_code, total, status in order_rows:
         point = points.get(point_id)
@@ -227,9 +217,9 @@ async def plan_case_allocation(*, session: AsyncSession, cycle_id: int) -> tuple
         result = allocate_cases(case_size=Decimal(lines[0].case_size), demands=[
             Demand(key=r.line_id, quantity=Decimal(r.quantity), tolerance=Decimal(r.tolerance)) for r in lines])
         summaries.append({"product_id": product_id, "product_name": lines[0].product_name,
-                          "case_size": _q(result.case_size), "cases": result.cases,
-                          "firm_total": _q(result.firm_total), "tolerance_total": _q(result.tolerance_total),
-                          "allocated_total": _q(result.allocated_total)})
+                          "case_size": quantity_text(result.case_size), "cases": result.cases,
+                          "firm_total": quantity_text(result.firm_total), "tolerance_total": quantity_text(result.tolerance_total),
+                          "allocated_total": quantity_text(result.allocated_total)})
         for r, a in zip(lines, result.lines, strict=True):
             changes.append({"line_id": r.line_id, "order_id": r.order_id, "product_id": product_id,
                             "product_name": r.product_name, "unit": r.unit,
@@ -250,7 +240,7 @@ async def _sync_catalog(*, catalog, cycle_id: int, changes: list[dict], active_l
                                idempotency_key=f"cycle-{cycle_id}-cut-{ch['line_id']}")
         else:
             await catalog.call("POST", "/internal/reservations/adjust",
-                               json={"line_id": ch["line_id"], "quantity": _q(ch["allocated"])},
+                               json={"line_id": ch["line_id"], "quantity": quantity_text(ch["allocated"])},
                                idempotency_key=f"cycle-{cycle_id}-adjust-{ch['line_id']}")
     for start in range(0, len(active_line_ids), CHUNK):
         chunk = active_line_ids[start:start + CHUNK]
@@ -275,10 +265,10 @@ async def _rewrite_orders(*, session: AsyncSession, cycle, changes: list[dict]) 
         if ch["allocated"] != ch["ordered"]:
             adjusted[ch["order_id"]].append({
                 "line_id": ch["line_id"], "product_id": ch["product_id"], "product_name": ch["product_name"],
-                "ordered": _q(ch["ordered"]), "tolerance": _q(ch["tolerance"]), "allocated": _q(ch["allocated"]),
-                "cut": _q(ch["cut"]), "extra": _q(ch["extra"]), "unit": ch["unit"],
-                "message": (f"{ch['product_name']}: se entregan {_q(ch['allocated'])} {ch['unit']} de "
-                            f"{_q(ch['ordered'])} pedidos (cajas completas)")})
+                "ordered": quantity_text(ch["ordered"]), "tolerance": quantity_text(ch["tolerance"]), "allocated": quantity_text(ch["allocated"]),
+                "cut": quantity_text(ch["cut"]), "extra": quantity_text(ch["extra"]), "unit": ch["unit"],
+                "message": (f"{ch['product_name']}: se entregan {quantity_text(ch['allocated'])} {ch['unit']} de "
+                            f"{quantity_text(ch['ordered'])} pedidos (cajas completas)")})
     changed_orders = sorted({ch["order_id"] for ch in changes})
     for start in range(0, len(changed_orders), CHUNK):
         ids = changed_orders[start:start + CHUNK]
@@ -313,7 +303,7 @@ async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
             "municipality_code": municipality, "organization_id": organization_id,
             "delivery_point_id": point, "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
         c["lines"].append({"product_id": product_id, "product_name": product_name,
-                           "quantity": _q(quantity), "unit": unit,
+                           "quantity": quantity_text(quantity), "unit": unit,
                            "unit_price": str(from_centavos(price)), "kg": _kg(kg)})
     bags = (await session.execute(select(orders.c.id, orders.c.delivery_point_id, orders.c.consumer_account_id)
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))

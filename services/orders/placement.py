@@ -33,6 +33,7 @@ from services.common.errors import (
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, to_centavos
 from services.common.tables import utcnow
+from services.common.units import quantity_text
 from services.orders.cycles import aware, expand_baskets, is_due, load_cycle, mark_closed
 from services.orders.fees import PricedLine, compute_fees, line_kg
 from services.orders.models import ACTIVE_ORDER_STATUSES, cycles, order_lines, orders
@@ -49,11 +50,6 @@ def line_ids_of(order_id: int, count: int) -> list[str]:
 
 def _request_hash(payload: dict) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def _qty(value) -> str:
-    dec = Decimal(value)
-    return format(dec.normalize(), "f") if dec == dec.to_integral() else format(dec, "f")
 
 
 async def requested_lines(*, session: AsyncSession, cycle, body) -> list[dict]:
@@ -177,7 +173,7 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
     reserved = await catalog.call("POST", "/internal/reservations", idempotent=True, json={
         "order_id": str(order_id),
         "lines": [{"line_id": lid, "product_id": line["product_id"],
-                   "quantity": _qty(line["quantity"] + line["tolerance"])}
+                   "quantity": quantity_text(line["quantity"] + line["tolerance"])}
                   for lid, line in zip(ids, lines, strict=True)]})
     confirmed = await delivery.call("POST", "/internal/bookings", idempotent=True, json={
         "order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id, "capacity": capacity,
@@ -227,7 +223,7 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
             "order_id": order_id, "cycle_id": cycle_id,
             "consumer_account_id": principal.account_id, "delivery_point_id": point_id,
             "lines": [{"line_id": r["line_id"], "product_id": r["product_id"],
-                       "producer_id": r["producer_id"], "quantity": _qty(r["quantity"]), "unit": r["unit"],
+                       "producer_id": r["producer_id"], "quantity": quantity_text(r["quantity"]), "unit": r["unit"],
                        "unit_price": str(from_centavos(r["unit_price"])),
                        "line_total": str(from_centavos(r["line_total"]))} for r in rows],
             "fees_total": str(from_centavos(fees_total)), "total": str(from_centavos(subtotal + fees_total)),

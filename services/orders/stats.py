@@ -10,7 +10,6 @@ total at the price paid.
 
 from collections import defaultdict
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -21,15 +20,12 @@ from services.common.app import Session
 from services.common.auth import MonitoringCaller, Role
 from services.common.errors import Forbidden, InvalidInput
 from services.common.money import from_centavos
+from services.common.units import quantity_text
 from services.orders.models import cycles, order_lines, orders
 
 SOLD = ("placed", "packed", "ready", "picked_up", "no_show")
 
 router = APIRouter(tags=["monitoring"])
-
-
-def _q(value) -> str:
-    return f"{Decimal(str(value or 0)).quantize(Decimal('0.001')).normalize():f}"
 
 
 def _bs(centavos) -> str:
@@ -70,7 +66,7 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
         "municipalities": municipalities, "points": points, "from": date_from, "to": date_to,
         "orders": int(order_count),
         "products": [{"municipality_code": code or "", "delivery_point_id": point, "category": category or "",
-                      "product": name, "unit": unit, "quantity": _q(q), "value": _bs(v), "lines": int(lines),
+                      "product": name, "unit": unit, "quantity": quantity_text(q), "value": _bs(v), "lines": int(lines),
                       "orders": int(n_orders)}
                      for code, point, category, name, unit, q, v, lines, n_orders in product_rows],
         "producers": [{"municipality_code": code, "by_gender": by_gender} for code, by_gender in

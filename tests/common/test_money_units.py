@@ -79,3 +79,13 @@ def test_unit_names_people_write_are_understood_and_unknown_ones_list_the_valid_
         Line(unit="kg", quantity="-2")
     with pytest.raises(ValidationError):
         Line(unit="kg", quantity="0.0001")
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (Decimal("3.000"), "3"), (Decimal("2.500"), "2.5"), (Decimal("0.125"), "0.125"), (Decimal("1E+2"), "100"),
+    (Decimal("0.000"), "0"), (None, "0"), (7, "7"), (Decimal("12.3456"), "12.346"),
+])
+def test_quantities_are_written_without_trailing_zeros_to_the_thousandth(value, text):
+    from services.common.units import quantity_text
+
+    assert quantity_text(value) == text

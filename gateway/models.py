@@ -7,16 +7,14 @@ each one can be spent exactly once (rotation) and a replayed one can be detected
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, String
 from sqlmodel import Field
 
 from services.common.db import service_base
-from services.common.tables import kernel_tables, utcnow
+from services.common.tables import BigId, kernel_tables, utcnow
 
 Base = service_base("gateway")
 kernel = kernel_tables(Base.metadata)
-
-BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Account(Base, table=True):

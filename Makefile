@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint migrate demo bench clean
+.PHONY: install run test lint migrate demo bench clean lessons
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Mercado Corto needs Python 3.11, found " + sys.version.split()[0]'
@@ -30,6 +30,9 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+lessons: install
+	$(BIN)/python -m gateway.training check
 
 bench: migrate
 	$(BIN)/python -m bench

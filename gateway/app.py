@@ -25,6 +25,7 @@ from gateway.proxy import ServiceProxy, make_session
 from gateway.ratelimit import MemoryCounters, RateLimiter, RateLimitMiddleware, RedisCounters
 from gateway.settings import Settings
 from gateway.tokens import TokenIssuer
+from gateway.training.api import router as training_router
 from services.common.app import ServiceSpec, create_service_app
 from services.common.keys import ensure_signing_keys
 from services.common.observability import RequestContextMiddleware
@@ -73,7 +74,7 @@ def _spec(settings: Settings) -> ServiceSpec:
                     "`Authorization: Bearer <access_token>`. Everything under `/api/<service>/` is "
                     "forwarded to that service.",
         kernel=kernel,
-        routers=[auth_router, operations_router],
+        routers=[auth_router, operations_router, training_router],
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -1,4 +1,4 @@
-"""Tables of the gateway (accounts and refresh tokens), on its own metadata.
+"""Tables of the gateway (accounts, refresh tokens, training progress), on its own metadata.
 
 An account logs in by phone number (stored normalised, E.164: `+59171234567`) or e-mail (stored
 lowercased); at least one of them is present. Refresh tokens are recorded by their `jti` so that
@@ -7,7 +7,17 @@ each one can be spent exactly once (rotation) and a replayed one can be detected
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, DateTime, ForeignKey, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Field
 
 from services.common.db import service_base
@@ -48,3 +58,21 @@ class RefreshToken(Base, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     # set when a replay was detected: every outstanding token of the account is revoked
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class LessonProgress(Base, table=True):
+    """One account's progress in one training lesson (`gateway.training`): how often the quiz was
+    answered, and when it was first passed. One row per (account, lesson): answering again, online
+    or from an offline queue, never records a second completion."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (UniqueConstraint("account_id", "lesson_key", name="uq_lesson_progress_account_lesson"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    account_id: int = Field(sa_column=Column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"),
+                                             nullable=False, index=True))
+    lesson_key: str = Field(sa_column=Column(String(120), nullable=False, index=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    best_score: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    passed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

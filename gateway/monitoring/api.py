@@ -27,8 +27,14 @@ To = Annotated[date | None, Query(alias="to", description="last day of the perio
 
 
 async def build_report(request: Request, scope: Scope) -> dict:
+    from gateway.training.api import completion_in
+
     sources = await gather(request, scope)
-    return full_report(sources, scope=scope.as_dict())
+    report = full_report(sources, scope=scope.as_dict())
+    # training completion by gender (counts only, small groups suppressed): the gateway's own data
+    async with request.app.state.db.session() as session:
+        report["training"] = await completion_in(request, session, scope)
+    return report
 
 
 def _csv_response(text: str, filename: str) -> Response:

@@ -10,10 +10,12 @@ from fastapi.staticfiles import StaticFiles
 
 
 def install(app: FastAPI) -> None:
-    from gateway.web import roles, shop
+    from gateway.web import offline, roles, shop, training
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
     app.include_router(roles.router)
+    app.include_router(training.router)
+    app.include_router(offline.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     shop.install_handlers(app)

@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from gateway.training.lessons import lesson_href
 from gateway.web import views
 from gateway.web.session import WebSession
 
@@ -16,7 +17,7 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 templates.env.filters.update(bs=views.bs, bs_cents=views.bs_cents, qty=views.qty, category=views.category_label,
                              status=views.status_label, day=views.day, moment=views.moment)
-templates.env.globals.update(role_home=views.ROLE_HOME)
+templates.env.globals.update(role_home=views.ROLE_HOME, lesson_href=lesson_href)
 
 
 def render(request: Request, session: WebSession, name: str, status_code: int = 200, **context) -> HTMLResponse:

@@ -67,3 +67,26 @@ def test_catalogue_transfers_under_150_kb_in_a_real_browser(chromium, platform):
     context.close()
     assert hosts == {urlparse(platform.url).netloc}
     assert 0 < total < LIMIT, f"Chromium transferred {total} bytes for the catalogue"
+
+
+def test_every_lesson_page_transfers_under_100_kb(platform):
+    """A lesson is read on costly data: each page with its stylesheet, script and images stays
+    under the lessons' budget (100 KB), and everything comes from this site."""
+    from gateway.training.lessons import MAX_LESSON_BYTES, catalogue
+
+    base = platform.url
+    weights = []
+    for module in catalogue():
+        for lesson in module.lessons:
+            total, html = fetch(f"{base}/capacitacion/{module.slug}/{lesson.slug}")
+            assert lesson.title.encode() in html
+            parser = Assets()
+            parser.feed(html.decode())
+            for url in parser.urls:
+                absolute = urljoin(base + "/", url)
+                assert urlparse(absolute).netloc == urlparse(base).netloc, f"{url} is not served by us"
+                total += fetch(absolute)[0]
+            weights.append(f"{lesson.key}: {total} bytes")
+            assert total < MAX_LESSON_BYTES, f"{lesson.key} transfers {total} bytes"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "lesson-weights.txt").write_text("\n".join(weights) + "\n")

@@ -29,7 +29,8 @@ def _loader(service: str):
     return getattr(module, "load_demo", None)
 
 
-async def load(services: list[str], *, scale: bool, seed: int) -> None:
+async def load(services: list[str], *, scale: bool, seed: int, urls: dict[str, str] | None = None) -> None:
+    """Load the world into each service's database (its settings' URL, or the one `urls` gives)."""
     now = clock.now()
     world = build_world(seed=seed, scale=scale, now=now)
     check_calendar(world, now=now)
@@ -38,7 +39,7 @@ async def load(services: list[str], *, scale: bool, seed: int) -> None:
         if load_demo is None:
             print(f"  {service:9s} no demo data")
             continue
-        db = Database.from_url(settings_of(service).database_url)
+        db = Database.from_url((urls or {}).get(service) or settings_of(service).database_url)
         started = time.perf_counter()
         try:
             await load_demo(db, world)

@@ -126,6 +126,7 @@ CASES = [pytest.param((backend, day), id=f"{backend}-{WEEKDAYS[day.weekday()]}")
          for backend in ("sqlite", "postgres") for day in DAYS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("demo_platform", CASES, indirect=True)
 def test_the_demo_consumer_orders_and_gets_her_pickup_code_on_any_day(demo_platform, phone):
     platform, today = demo_platform

@@ -226,3 +226,26 @@ def test_the_cart_never_offers_a_cycle_whose_points_are_all_closed_on_its_delive
     finally:  # the platform is shared: leave no open cycle nor point behind
         platform.request("POST", f"/api/orders/cycles/{stranded['id']}/close", token=coordinator)
         platform.request("DELETE", f"/api/delivery/points/{point['id']}", token=coordinator)
+
+
+def test_the_cart_says_what_to_do_when_no_open_cycle_has_a_point_open_on_its_delivery_day(browser_like, platform):
+    coordinator = platform.login("coordinacion")
+    open_cycles = platform.request("GET", "/api/orders/cycles?status=open&limit=100", token=coordinator)["items"]
+    delivery_days = {date.fromisoformat(c["delivery_date"]).weekday() for c in open_cycles}
+    other_day = next(d for d in range(7) if d not in delivery_days)
+    points = {pid for c in open_cycles for pid in c["delivery_point_ids"]}
+    schedules = {pid: platform.request("GET", f"/api/delivery/points/{pid}")["schedule"] for pid in points}
+    try:  # every point of every open cycle now opens on another day (schedules changed after the cycles)
+        for pid in points:
+            platform.request("PATCH", f"/api/delivery/points/{pid}", token=coordinator,
+                             body={"schedule": [{"weekday": other_day, "opens": "08:00", "closes": "12:00"}]})
+        log_in(browser_like, "consumidor4")
+        product = platform.request("GET", "/api/catalog/products?limit=1")["items"][0]
+        browser_like.post("/carrito", data={"product_id": product["id"], "quantity": "1"})
+        page = browser_like.get("/carrito").text
+        assert 'id="no-points"' in page and "ninguno de sus puntos de entrega" in page
+        assert "vuelva en unos días" in page and 'id="confirm-button"' not in page
+        assert "No se pudieron calcular las tarifas" not in page
+    finally:
+        for pid, schedule in schedules.items():
+            platform.request("PATCH", f"/api/delivery/points/{pid}", token=coordinator, body={"schedule": schedule})

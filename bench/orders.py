@@ -83,7 +83,7 @@ async def _seed_points_and_cycle(base: dict[str, str], coordinator: str) -> tupl
         for n in range(POINTS):
             r = await client.post(f"{base['gateway']}/api/delivery/points", headers=headers, json={
                 "name": f"Punto {n}", "kind": "mercado", "address": f"Calle {n}", "municipality_code": "020101",
-                "lat": -16.5 + n / 100, "lon": -68.13, "schedule": [{"weekday": 5, "opens": "08:00", "closes": "13:00"}],
+                "lat": -16.5 + n / 100, "lon": -68.13, "schedule": [{"weekday": d, "opens": "08:00", "closes": "13:00"} for d in range(7)],
                 "contact": "+591 71234567", "cold_storage": False, "max_orders_per_cycle": 100_000})
             if r.status_code != 201:
                 raise RuntimeError(f"delivery point refused: {r.status_code} {r.text[:300]}")

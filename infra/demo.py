@@ -1,7 +1,9 @@
 """Load the demo world into every service's own database (`make demo`).
 
 Each service loads its part through its own `demo.load_demo(db, world)`; running this twice changes
-nothing. `--scale` builds the benchmark sizes (10k producers, 100k products).
+nothing. `--scale` builds the benchmark sizes (10k producers, 100k products). The world's cycles are
+dated from today (`MC_TODAY=YYYY-MM-DD` loads it as on another day); a world whose cycles deliver on a
+day their points are closed is refused before anything is written.
 """
 
 import argparse
@@ -10,7 +12,8 @@ import importlib
 import sys
 import time
 
-from infra.demo_world import build_world
+from infra.demo_world import DemoWorldError, build_world, check_calendar
+from services.common import clock
 from services.common.db import Database
 from services.common.migrations import ALL, settings_of
 
@@ -26,14 +29,17 @@ def _loader(service: str):
     return getattr(module, "load_demo", None)
 
 
-async def load(services: list[str], *, scale: bool, seed: int) -> None:
-    world = build_world(seed=seed, scale=scale)
+async def load(services: list[str], *, scale: bool, seed: int, urls: dict[str, str] | None = None) -> None:
+    """Load the world into each service's database (its settings' URL, or the one `urls` gives)."""
+    now = clock.now()
+    world = build_world(seed=seed, scale=scale, now=now)
+    check_calendar(world, now=now)
     for service in services:
         load_demo = _loader(service)
         if load_demo is None:
             print(f"  {service:9s} no demo data")
             continue
-        db = Database.from_url(settings_of(service).database_url)
+        db = Database.from_url((urls or {}).get(service) or settings_of(service).database_url)
         started = time.perf_counter()
         try:
             await load_demo(db, world)
@@ -48,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", action="store_true", help="benchmark sizes: 10k producers, 100k products")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    print(f"loading demo data ({'scale' if args.scale else 'small'}, seed {args.seed})")
-    asyncio.run(load(args.services, scale=args.scale, seed=args.seed))
+    print(f"loading demo data ({'scale' if args.scale else 'small'}, seed {args.seed}, today {clock.today()})")
+    try:
+        asyncio.run(load(args.services, scale=args.scale, seed=args.seed))
+    except DemoWorldError as exc:
+        print(f"the demo world was not written: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

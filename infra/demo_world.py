@@ -7,11 +7,20 @@ points (ferias, tambos, mercados, puntos comunitarios). The same seed always giv
 with stable ids, so each service can load its part idempotently.
 
 `build_world(scale=True)` makes the benchmark sizes: 10k producers, 100k products.
+
+The world's calendar is computed from "today" (`services.common.clock`, `MC_TODAY` moves it): the
+open cycle delivers on the next day, at least two days ahead, on which all its points open; the
+closed cycle delivered on the last such day before today. `check_calendar` refuses a world that
+breaks that rule, so the demo consumer can order on any day of the week.
 """
 
 import random
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+
+from services.common import clock
+from services.common.schedules import WEEKDAYS, closed_on, days_text, first_day_all_serve
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,27 @@ class DeliveryPoint:
     contact: str = ""
 
 
+@dataclass(frozen=True)
+class DemoCycle:
+    """When a demo cycle takes orders and delivers, and at which points."""
+
+    point_ids: tuple[int, ...]
+    opens_at: datetime
+    closes_at: datetime
+    delivery_date: date
+
+
+@dataclass(frozen=True)
+class DemoCalendar:
+    today: date
+    open_cycle: DemoCycle
+    closed_cycle: DemoCycle
+
+
+class DemoWorldError(ValueError):
+    """The demo world breaks a rule the platform enforces; it is not written."""
+
+
 @dataclass
 class World:
     seed: int
@@ -88,6 +118,7 @@ class World:
     producers: list[Producer]
     products: list[Product]
     delivery_points: list[DeliveryPoint]
+    calendar: DemoCalendar | None = None
     notes: dict = field(default_factory=dict)
 
     def municipality(self, code: str) -> Municipality:
@@ -201,6 +232,11 @@ DELIVERY_POINTS = [
      -17.5167, -63.1667, ({"weekday": 5, "opens": "09:00", "closes": "12:00"},), False, 15),
 ]
 
+# the demo cycles serve the points open on Saturday, the day most of them open (ferias, mercados)
+DEMO_CYCLE_WEEKDAY = 5
+DAYS_AHEAD = 2  # the open cycle delivers at least this many days after today
+CLOSING_TIME = time(12, 0, tzinfo=clock.BOLIVIA)  # cycles close at noon the day before delivery
+
 SMALL = {"producers": 120}
 SCALE = {"producers": 10_000, "products": 100_000}
 
@@ -209,8 +245,56 @@ def _phone(rng: random.Random) -> str:
     return f"+591 {rng.choice('67')}{rng.randint(0, 9_999_999):07d}"
 
 
-def build_world(seed: int = 7, scale: bool = False) -> World:
-    """The demo world; with `scale`, the benchmark sizes (10k producers, 100k products)."""
+def demo_calendar(points: list[DeliveryPoint], *, now: datetime) -> DemoCalendar:
+    """The demo cycles' dates seen from `now`: see the module's docstring."""
+    today = now.astimezone(clock.BOLIVIA).date()
+    served = [p for p in points if any(w["weekday"] == DEMO_CYCLE_WEEKDAY for w in p.schedule)]
+    schedules = [list(p.schedule) for p in served]
+    ahead = first_day_all_serve(schedules, start=today + timedelta(days=DAYS_AHEAD))
+    before = first_day_all_serve(schedules, start=today - timedelta(days=1), step=-1)
+    if not served or ahead is None or before is None:
+        raise DemoWorldError("no day of the week on which every point of the demo cycles opens")
+    ids = tuple(p.id for p in served)
+
+    def closing(delivery: date) -> datetime:
+        return datetime.combine(delivery - timedelta(days=1), CLOSING_TIME)
+
+    return DemoCalendar(
+        today=today,
+        open_cycle=DemoCycle(ids, now - timedelta(days=1), closing(ahead), ahead),
+        closed_cycle=DemoCycle(ids, closing(before) - timedelta(days=7), closing(before), before))
+
+
+def check_calendar(world: World, *, now: datetime) -> None:
+    """Refuse a world whose cycles deliver on a day one of their points is closed, or whose open
+    cycle does not take orders now (DemoWorldError, saying what is wrong)."""
+    calendar = world.calendar
+    if calendar is None:
+        raise DemoWorldError("the demo world has no calendar")
+    points = {p.id: {"id": p.id, "name": p.name, "schedule": list(p.schedule)} for p in world.delivery_points}
+    for label, cycle in (("open", calendar.open_cycle), ("closed", calendar.closed_cycle)):
+        unknown = [i for i in cycle.point_ids if i not in points]
+        if unknown or not cycle.point_ids:
+            raise DemoWorldError(f"the {label} demo cycle names unknown points: {unknown}")
+        closed = closed_on([points[i] for i in cycle.point_ids], cycle.delivery_date)
+        if closed:
+            named = "; ".join(f"{p['name']} opens {days_text(p['open_days'])}" for p in closed)
+            raise DemoWorldError(f"the {label} demo cycle delivers on {WEEKDAYS[cycle.delivery_date.weekday()]} "
+                                 f"{cycle.delivery_date}, when these points are closed: {named}")
+        if not (cycle.opens_at < cycle.closes_at and cycle.closes_at.date() <= cycle.delivery_date):
+            raise DemoWorldError(f"the {label} demo cycle closes after it delivers or opens after it closes")
+    today = now.astimezone(clock.BOLIVIA).date()
+    if not (calendar.open_cycle.opens_at <= now < calendar.open_cycle.closes_at
+            and calendar.open_cycle.delivery_date >= today + timedelta(days=DAYS_AHEAD)):
+        raise DemoWorldError("the open demo cycle does not take orders now for a delivery at least "
+                             f"{DAYS_AHEAD} days ahead")
+    if not calendar.closed_cycle.delivery_date < today:
+        raise DemoWorldError("the closed demo cycle delivers today or later")
+
+
+def build_world(seed: int = 7, scale: bool = False, now: datetime | None = None) -> World:
+    """The demo world; with `scale`, the benchmark sizes (10k producers, 100k products). Its
+    calendar is seen from `now` (the platform's clock by default)."""
     rng = random.Random(seed)
     organizations = []
     for i, (name, form, code, maturity, stage, cats) in enumerate(ORGANIZATIONS, start=1):
@@ -266,4 +350,5 @@ def build_world(seed: int = 7, scale: bool = False) -> World:
                             cold_storage=cold, max_orders_per_cycle=cap, contact=_phone(rng))
               for i, (n, k, a, c, la, lo, s, cold, cap) in enumerate(DELIVERY_POINTS, start=1)]
     return World(seed=seed, municipalities=list(MUNICIPALITIES), organizations=organizations,
-                 producers=producers, products=products, delivery_points=points)
+                 producers=producers, products=products, delivery_points=points,
+                 calendar=demo_calendar(points, now=now or clock.now()))

@@ -138,6 +138,22 @@ def _float(value: str) -> float | None:
     return f if -180 <= f <= 180 else None
 
 
+async def points_open_for(web: WebSession, cycle: dict, here: tuple[float, float] | None) -> list[dict]:
+    """The cycle's points open on its delivery day: nearby first (a city); if none of them is that
+    close, the nearest anywhere; without a location, in id order."""
+    allowed = set(cycle.get("delivery_point_ids") or [])
+    params: dict = {"limit": 50, "open_on": cycle.get("delivery_date")}
+    points: list[dict] = []
+    for radius in ((NEAR_KM, FAR_KM) if here else (None,)):
+        if here:
+            params.update(near=f"{here[0]},{here[1]}", radius_km=radius)
+        found = views.items_of(await web.call("GET", "/api/delivery/points", params=params))
+        points = [p for p in found if not allowed or p["id"] in allowed]
+        if points:
+            break
+    return points
+
+
 @router.get("/carrito")
 async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", municipio: str = "",
                     punto: int = 0):
@@ -151,9 +167,6 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
         p["quantity"] = views.qty(quantity)
         p["quantity_raw"] = f"{quantity.normalize():f}"
         lines.append(p)
-    cycles = views.items_of(await web.call("GET", "/api/orders/cycles", params={"status": "open", "limit": 5}))
-    cycle = cycles[0] if cycles else None
-
     # where the consumer is: the browser's location, else the chosen municipality's centre
     municipalities = await municipalities_of(web)
     here = None
@@ -164,18 +177,15 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
         m = next((m for m in municipalities if m.get("code") == municipio), None)
         if m and m.get("lat") is not None:
             here = (float(m["lat"]), float(m["lon"]))
-    points = []
-    if cycle:
-        allowed = set(cycle.get("delivery_point_ids") or [])
-        params: dict = {"limit": 50, "open_on": cycle.get("delivery_date")}
-        # nearby first (a city); if none of the cycle's points is that close, the nearest anywhere
-        for radius in ((NEAR_KM, FAR_KM) if here else (None,)):
-            if here:
-                params.update(near=f"{here[0]},{here[1]}", radius_km=radius)
-            found = views.items_of(await web.call("GET", "/api/delivery/points", params=params))
-            points = [p for p in found if not allowed or p["id"] in allowed]
-            if points:
-                break
+    # the newest open cycle that has a point open on its delivery day; if none has, the newest one,
+    # shown with what to do instead of an empty list of points
+    cycles = views.items_of(await web.call("GET", "/api/orders/cycles", params={"status": "open", "limit": 5}))
+    cycle, points = (cycles[0] if cycles else None), []
+    for candidate in cycles:
+        points = await points_open_for(web, candidate, here)
+        if points:
+            cycle = candidate
+            break
     chosen = punto if any(p["id"] == punto for p in points) else (points[0]["id"] if points else 0)
 
     quote_data, quote_error = None, ""

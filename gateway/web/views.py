@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from gateway.monitoring.figures import CATEGORY_LABELS
 from services.common.money import format_bs
+from services.common.schedules import WEEKDAYS
 
 UNIT_LABELS = {"g": "g", "kg": "kg", "libra": "libra", "arroba": "arroba", "quintal": "quintal",
                "unidad": "unidad", "docena": "docena", "atado": "atado", "caja": "caja", "litro": "litro"}
@@ -55,7 +56,6 @@ def qty(value) -> str:
     return text.replace(".", ",")
 
 
-WEEKDAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
 
 
 def day(value) -> str:

@@ -6,7 +6,7 @@ changes nothing. The same path is the bulk path for `--scale` (10k producers, 10
 executemany in batches, one INSERT ... SELECT for the first prices.
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,7 +87,7 @@ async def load_demo(db: Database, world) -> None:
             .where(~select(price_changes.c.id).where(price_changes.c.product_id == products.c.id).exists())))
 
         org_ids = {o.id for o in world.organizations}
-        valid_until = date.today() + timedelta(days=365)
+        valid_until = utcnow().date() + timedelta(days=365)
         certs = [c for c in CERTIFICATIONS if c[1] in org_ids]
         await _insert(session, Certification, [
             {"id": cid, "organization_id": org, "kind": kind, "status": "certificado", "issuer": issuer,

@@ -5,7 +5,6 @@ each service's migrations create them, and the code that uses them is written on
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -24,11 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.clock import now as utcnow  # noqa: F401  (the one clock; MC_TODAY moves it)
+
 BigId = BigInteger().with_variant(Integer, "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

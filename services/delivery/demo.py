@@ -1,7 +1,7 @@
-"""Demo data of the delivery service: the demo world's delivery points (stable ids) and one closed
-cycle's consignments in La Paz and El Alto, so route planning has something to plan. Idempotent."""
+"""Demo data of the delivery service: the demo world's delivery points (stable ids) and the closed
+demo cycle's consignments in La Paz and El Alto (the orders demo's consolidated cycle, id 1, on its
+delivery day from the world's calendar), so route planning has something to plan. Idempotent."""
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select, text
@@ -9,10 +9,9 @@ from sqlalchemy import func, select, text
 from services.common.money import from_centavos
 from services.common.units import kg_of, parse_unit
 from services.delivery.consignments import record_closed_cycle
-from services.delivery.models import DeliveryPoint
+from services.delivery.models import Cycle, DeliveryPoint
 
-DEMO_CYCLE_ID = 1
-DEMO_DELIVERY_DATE = date(2026, 11, 28)  # a Saturday: the day most demo points open
+DEMO_CYCLE_ID = 1  # the orders demo writes its consolidated cycle first
 DEMO_REGION = ("020101", "020105")  # La Paz and El Alto
 # Weights of counted goods, so every line has a load for the vehicles (kg per unit of sale).
 NOMINAL_KG = {"unidad": Decimal("0.5"), "docena": Decimal("1.5"), "atado": Decimal("0.5"),
@@ -34,15 +33,15 @@ async def load_demo(db, world) -> None:
             top = (await session.execute(select(func.max(DeliveryPoint.id)))).scalar_one() or 1
             await session.execute(text("SELECT setval(pg_get_serial_sequence('delivery_points', 'id'), :top)"),
                                   {"top": top})
-        await record_closed_cycle(session=session, payload=demo_cycle_payload(world))
+        if await session.get(Cycle, DEMO_CYCLE_ID) is None:  # loaded on another day: keep its date
+            await record_closed_cycle(session=session, payload=demo_cycle_payload(world))
 
 
 def demo_cycle_payload(world) -> dict:
     """A `cycle.closed` payload for the demo cycle: producers near La Paz bring their goods to the
-    La Paz and El Alto points open on the delivery day (deterministic, from the world's ids)."""
-    weekday = DEMO_DELIVERY_DATE.weekday()
-    points = [p for p in world.delivery_points
-              if p.municipality_code in DEMO_REGION and any(w["weekday"] == weekday for w in p.schedule)]
+    cycle's La Paz and El Alto points (deterministic, from the world's ids)."""
+    dates = world.calendar.closed_cycle
+    points = [p for p in world.delivery_points if p.id in dates.point_ids and p.municipality_code in DEMO_REGION]
     towns = {m.code: m for m in world.municipalities}
     producers = [p for p in world.producers if p.municipality_code.startswith("02")][:24]
     products_of: dict[int, list] = {}
@@ -68,5 +67,5 @@ def demo_cycle_payload(world) -> dict:
                 "organization_id": producer.organization_id, "delivery_point_id": point.id,
                 "pickup": {"lat": town.lat, "lon": town.lon}, "lines": lines})
     return {"cycle_id": DEMO_CYCLE_ID, "name": "Ciclo demo La Paz – El Alto",
-            "delivery_date": DEMO_DELIVERY_DATE.isoformat(), "fee_rules": {}, "consignments": consignments,
+            "delivery_date": dates.delivery_date.isoformat(), "fee_rules": {}, "consignments": consignments,
             "bags": []}

@@ -8,20 +8,19 @@ no-show (`order.no_show`).
 
 import hmac
 import io
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import qrcode
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.clock import BOLIVIA
 from services.common.errors import Conflict, DomainError, RateLimited
 from services.common.events import emit
 from services.common.tables import KernelTables
 from services.delivery.bookings import CONFIRMED, NO_SHOW, PICKED_UP, get_booking
 from services.delivery.models import Booking, Cycle, DeliveryPoint
 from services.delivery.points import windows_on
-
-BOLIVIA = timezone(timedelta(hours=-4), "BOT")  # no daylight saving time in Bolivia
 
 
 class WrongPickupCode(DomainError):

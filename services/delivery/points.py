@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import InvalidInput, NotFound
+from services.common.schedules import open_weekdays
 from services.common.tables import utcnow
 from services.delivery.models import DeliveryPoint
 from services.delivery.schemas import PointCreate, PointUpdate
@@ -72,7 +73,7 @@ def windows_on(schedule: list[dict], weekday: int) -> list[dict]:
 
 
 def is_open_on(point: DeliveryPoint, weekday: int) -> bool:
-    return bool(windows_on(point.schedule or [], weekday))
+    return weekday in open_weekdays(point.schedule or [])
 
 
 async def get_point(*, session: AsyncSession, point_id: int) -> DeliveryPoint:

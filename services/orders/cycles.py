@@ -5,7 +5,7 @@ draft -> open -> closed -> consolidated -> delivered -> settled; closing happens
 (background check, or lazily when an order arrives late) or by hand.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import insert, select, update
@@ -20,6 +20,7 @@ from services.common.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from services.common.schedules import WEEKDAYS, closed_on, days_text
 from services.common.tables import utcnow
 from services.orders.models import baskets, cycles
 
@@ -56,12 +57,13 @@ def is_due(row, now: datetime | None = None) -> bool:
     return row.status == "open" and aware(row.closes_at) <= (now or utcnow())
 
 
-async def check_points_exist(*, delivery, point_ids: list[int]) -> None:
-    """Every delivery point must exist at delivery (GET /points/{id})."""
-    missing = []
+async def fetch_points(*, delivery, point_ids: list[int]) -> list[dict]:
+    """The delivery points as delivery describes them (GET /points/{id}: name, schedule, ...);
+    every one must exist."""
+    found, missing = [], []
     for point_id in point_ids:
         try:
-            await delivery.call("GET", f"/points/{point_id}")
+            found.append(await delivery.call("GET", f"/points/{point_id}"))
         except ServiceUnavailable:
             raise
         except DomainError as exc:
@@ -73,6 +75,28 @@ async def check_points_exist(*, delivery, point_ids: list[int]) -> None:
     if missing:
         raise InvalidInput(f"delivery points not found: {', '.join(map(str, missing))}",
                            code="point_not_found", details={"point_ids": missing})
+    return found
+
+
+def check_points_serve(*, points: list[dict], delivery_date: date) -> None:
+    """Every point of a cycle opens on its delivery day, or the cycle is refused (422) naming the
+    closed points and the days they open."""
+    closed = closed_on(points, delivery_date)
+    if not closed:
+        return
+    day = WEEKDAYS[delivery_date.weekday()]
+    named = "; ".join(f"«{p['name']}» (id {p['id']}) abre {days_text(p['open_days'])}"
+                      for p in closed)
+    raise InvalidInput(
+        f"La fecha de entrega {delivery_date:%d/%m/%Y} es {day} y estos puntos no abren ese día: {named}. "
+        "Elija una fecha en la que abran todos los puntos del ciclo, o quite esos puntos.",
+        code="point_closed_on_delivery_day",
+        details={"delivery_date": delivery_date.isoformat(), "weekday": day, "points": closed})
+
+
+async def check_cycle_points(*, delivery, point_ids: list[int], delivery_date: date) -> None:
+    check_points_serve(points=await fetch_points(delivery=delivery, point_ids=point_ids),
+                       delivery_date=delivery_date)
 
 
 async def load_cycle(*, session: AsyncSession, cycle_id: int, lock: str | None = None):
@@ -97,7 +121,7 @@ def _fee_rules_json(rules) -> list[dict]:
 
 
 async def create_cycle(*, session: AsyncSession, delivery, principal: Principal, data) -> dict:
-    await check_points_exist(delivery=delivery, point_ids=data.delivery_point_ids)
+    await check_cycle_points(delivery=delivery, point_ids=data.delivery_point_ids, delivery_date=data.delivery_date)
     now = utcnow()
     values = dict(
         name=data.name, coordinator_account_id=principal.account_id, status=data.status,
@@ -118,9 +142,7 @@ async def update_cycle(*, session: AsyncSession, delivery, principal: Principal,
         raise Conflict(f"a {cycle.status} cycle cannot be edited any more", code="cycle_not_editable")
     values = {}
     if "delivery_point_ids" in changes and changes["delivery_point_ids"] is not None:
-        ids = list(dict.fromkeys(changes["delivery_point_ids"]))
-        await check_points_exist(delivery=delivery, point_ids=ids)
-        values["point_ids"] = ids
+        values["point_ids"] = list(dict.fromkeys(changes["delivery_point_ids"]))
     for field in ("name", "opens_at", "closes_at", "delivery_date", "point_capacity"):
         if changes.get(field) is not None:
             values[field] = changes[field]
@@ -136,6 +158,9 @@ async def update_cycle(*, session: AsyncSession, delivery, principal: Principal,
     if values.get("delivery_date", cycle.delivery_date) < closes.date():
         raise InvalidInput("delivery_date cannot be before the cycle closes", code="invalid_dates")
     points = values.get("point_ids", cycle.point_ids)
+    if "point_ids" in values or "delivery_date" in values:
+        await check_cycle_points(delivery=delivery, point_ids=points,
+                                 delivery_date=values.get("delivery_date", cycle.delivery_date))
     for key in values.get("point_capacity", cycle.point_capacity):
         if not key.isdigit() or int(key) not in points:
             raise InvalidInput(f"point_capacity names point {key!r}, which the cycle does not serve",

@@ -1,10 +1,14 @@
-"""Demo data of the orders service (`make demo`): an open cycle, and a consolidated one with orders.
+"""Demo data of the orders service (`make demo`): a consolidated cycle with orders, and an open one.
 
-The open cycle serves the world's delivery points and offers every active product, with the usual
-packing, transport and admin fees. The consolidated cycle's orders are inserted directly (no
+Both serve the points and dates of the world's calendar (infra/demo_world.py: the open cycle
+delivers on the next day, at least two days ahead, on which its points open; the closed one on the
+last such day before today), checked here with the rule every cycle obeys. The open cycle offers
+every active product, with the usual packing, transport and admin fees. The consolidated cycle
+comes first (id 1, the cycle delivery's demo knows); its orders are inserted directly (no
 reservation saga: catalog's demo stock stays whole) so route planning and the exports have data
 from the first start; its `cycle.closed` event is in the outbox for delivery and payments.
-Loading twice changes nothing (cycles are matched by name).
+Loading twice changes nothing (cycles are matched by name; the open cycle's name carries its
+delivery day, so loading on a later week adds that week's open cycle).
 """
 
 import random
@@ -13,18 +17,18 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
+from services.common import clock
 from services.common.events import emit
 from services.common.money import apply_rate
-from services.common.tables import utcnow
+from services.common.schedules import WEEKDAYS
 from services.orders.consolidation import closed_event_payload
-from services.orders.cycles import load_cycle
+from services.orders.cycles import check_points_serve, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
 from services.orders.models import cycles, kernel, order_lines, orders
 
 # gateway/demo.py creates the admin first and the cycle coordinator second
 DEMO_COORDINATOR_ACCOUNT = 2
 DEMO_CONSUMER_ACCOUNTS = (5, 6, 7, 8, 9)
-OPEN_NAME = "Ciclo semanal La Paz — en curso"
 CLOSED_NAME = "Ciclo semanal La Paz — semana pasada"
 FEE_RULES = [
     {"kind": "packing", "basis": "per_item", "value": "0.50"},
@@ -33,28 +37,43 @@ FEE_RULES = [
 ]
 
 
+def open_cycle_name(world) -> str:
+    day = world.calendar.open_cycle.delivery_date
+    return f"Ciclo semanal La Paz — entrega del {WEEKDAYS[day.weekday()]} {day:%d/%m}"
+
+
+def check_world(world) -> None:
+    """The demo cycles obey the rule every cycle does (InvalidInput otherwise): nothing is written."""
+    points = {p.id: {"id": p.id, "name": p.name, "schedule": list(p.schedule)} for p in world.delivery_points}
+    for dates in (world.calendar.closed_cycle, world.calendar.open_cycle):
+        check_points_serve(points=[points[i] for i in dates.point_ids], delivery_date=dates.delivery_date)
+
+
 async def load_demo(db, world) -> None:
-    now = utcnow()
-    point_ids = [p.id for p in world.delivery_points]
+    now = clock.now()
+    check_world(world)
     async with db.session() as session:
         names = set((await session.execute(select(cycles.c.name))).scalars())
-        if OPEN_NAME not in names:
-            await session.execute(insert(cycles).values(
-                name=OPEN_NAME, coordinator_account_id=DEMO_COORDINATOR_ACCOUNT, status="open",
-                opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=5),
-                delivery_date=(now + timedelta(days=6)).date(), point_ids=point_ids, point_capacity={},
-                product_ids=None, fee_rules=FEE_RULES, created_at=now))
         if CLOSED_NAME not in names:
-            await _closed_cycle(session=session, world=world, point_ids=point_ids, now=now)
+            await _closed_cycle(session=session, world=world)
+        if open_cycle_name(world) not in names:
+            dates = world.calendar.open_cycle
+            await session.execute(insert(cycles).values(
+                name=open_cycle_name(world), coordinator_account_id=DEMO_COORDINATOR_ACCOUNT, status="open",
+                opens_at=dates.opens_at, closes_at=dates.closes_at, delivery_date=dates.delivery_date,
+                point_ids=list(dates.point_ids), point_capacity={}, product_ids=None, fee_rules=FEE_RULES,
+                created_at=now))
 
 
-async def _closed_cycle(*, session, world, point_ids: list[int], now) -> None:
+async def _closed_cycle(*, session, world) -> None:
     rng = random.Random(world.seed)
+    dates = world.calendar.closed_cycle
+    point_ids = list(dates.point_ids)
     cycle_id = (await session.execute(insert(cycles).values(
         name=CLOSED_NAME, coordinator_account_id=DEMO_COORDINATOR_ACCOUNT, status="consolidated",
-        opens_at=now - timedelta(days=9), closes_at=now - timedelta(days=2), delivery_date=(now - timedelta(days=1)).date(),
-        point_ids=point_ids, point_capacity={}, product_ids=None, fee_rules=FEE_RULES, created_at=now - timedelta(days=9),
-        closed_at=now - timedelta(days=2), consolidated_at=now - timedelta(days=2)).returning(cycles.c.id))).scalar_one()
+        opens_at=dates.opens_at, closes_at=dates.closes_at, delivery_date=dates.delivery_date,
+        point_ids=point_ids, point_capacity={}, product_ids=None, fee_rules=FEE_RULES, created_at=dates.opens_at,
+        closed_at=dates.closes_at, consolidated_at=dates.closes_at).returning(cycles.c.id))).scalar_one()
     producers = {p.id: p for p in world.producers}
     orgs_points = {m.code: (m.lat, m.lon) for m in world.municipalities}
     catalog = [p for p in world.products if p.case_size is None][:200] or world.products[:200]
@@ -62,7 +81,7 @@ async def _closed_cycle(*, session, world, point_ids: list[int], now) -> None:
         consumer = DEMO_CONSUMER_ACCOUNTS[n % len(DEMO_CONSUMER_ACCOUNTS)]
         point = point_ids[n % len(point_ids)]
         chosen = rng.sample(catalog, k=min(3, len(catalog)))
-        placed_at = now - timedelta(days=8) + timedelta(hours=n)
+        placed_at = dates.opens_at + timedelta(hours=n)
         order_id = (await session.execute(insert(orders).values(
             cycle_id=cycle_id, consumer_account_id=consumer, consumer_name=f"Consumidor demo {consumer}",
             delivery_point_id=point, status="placed", request_hash="demo", request={}, line_count=len(chosen),

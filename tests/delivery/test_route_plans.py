@@ -3,6 +3,7 @@ requests are refused with the reason."""
 
 import itertools
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -110,7 +111,8 @@ async def test_collection_routes_pick_up_every_consignment_once_within_capacity(
                           headers=keys.headers("coordinator"))
     assert r.status_code == 201, r.text
     collection = r.json()["collection"]
-    assert collection["date"] == "2026-11-27"  # the day before delivery
+    delivery_date = world.calendar.closed_cycle.delivery_date
+    assert collection["date"] == (delivery_date - timedelta(days=1)).isoformat()  # the day before delivery
     payload = demo_cycle_payload(world)
     collected = Counter()
     for route in collection["routes"]:

@@ -83,8 +83,11 @@ class Platform:
                                   price_centavos=price_centavos, available=available, case_size=case_size,
                                   min_order=min_order)
 
-    async def point(self, name="Mercado Camacho", capacity=25) -> int:
-        return (await create_point(self.delivery, self.keys, name=name, max_orders_per_cycle=capacity))["id"]
+    async def point(self, name="Mercado Camacho", capacity=25, weekdays=range(7)) -> int:
+        """A delivery point, open every day unless `weekdays` says otherwise (lunes = 0)."""
+        schedule = [{"weekday": d, "opens": "08:00", "closes": "13:00"} for d in weekdays]
+        return (await create_point(self.delivery, self.keys, name=name, max_orders_per_cycle=capacity,
+                                   schedule=schedule))["id"]
 
     async def stock(self, product_id) -> tuple[Decimal, Decimal, Decimal]:
         return await stock_of(self.catalog_db, product_id)

@@ -55,3 +55,54 @@ async def test_products_outside_the_cycle_offer_are_422(migrated, keys, backend)
         cycle = await p.open_cycle(points=[point], products=[papa])
         r = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": quinua, "quantity": "1"}])
         assert r.status_code == 422 and r.json()["error"]["code"] == "product_not_offered"
+
+
+def _next(weekday: int, after_days: int = 3):
+    """The first date with this weekday (lunes = 0) at least `after_days` from now."""
+    day = (utcnow() + timedelta(days=after_days)).date()
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+async def test_a_cycle_delivering_on_a_day_none_of_its_points_opens_is_refused_naming_them(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        saturday_only = await p.point(name="Tambo Rodríguez", weekdays=[5])
+        thursday_and_sunday = await p.point(name="Feria de la 16 de Julio", weekdays=[3, 6])
+        tuesday = _next(1)
+        body = _body([saturday_only, thursday_and_sunday], delivery_date=tuesday.isoformat())
+        r = await p.orders.post("/cycles", json=body, headers=p.coordinator())
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "point_closed_on_delivery_day"
+        assert error["details"]["weekday"] == "martes"
+        assert error["details"]["points"] == [
+            {"id": saturday_only, "name": "Tambo Rodríguez", "open_days": ["sábado"]},
+            {"id": thursday_and_sunday, "name": "Feria de la 16 de Julio", "open_days": ["jueves", "domingo"]}]
+        assert "martes" in error["message"] and "«Tambo Rodríguez»" in error["message"]
+        assert "jueves y domingo" in error["message"]
+        assert (await p.orders.get("/cycles", headers=p.coordinator())).json()["items"] == []  # nothing written
+
+
+async def test_changing_a_cycle_to_a_day_one_of_its_points_is_closed_is_refused(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        every_day, saturday_only = await p.point(name="Mercado Camacho"), await p.point(name="Tambo", weekdays=[5])
+        saturday = _next(5)
+        cycle = (await p.orders.post("/cycles", json=_body([every_day, saturday_only],
+                                                           delivery_date=saturday.isoformat()),
+                                     headers=p.coordinator())).json()
+        assert cycle["delivery_date"] == saturday.isoformat()
+        moved = await p.orders.patch(f"/cycles/{cycle['id']}", headers=p.coordinator(),
+                                     json={"delivery_date": (saturday + timedelta(days=1)).isoformat()})
+        assert moved.status_code == 422 and moved.json()["error"]["details"]["points"] == [
+            {"id": saturday_only, "name": "Tambo", "open_days": ["sábado"]}]
+        sunday_point = await p.point(name="Feria dominical", weekdays=[6])
+        added = await p.orders.patch(f"/cycles/{cycle['id']}", headers=p.coordinator(),
+                                     json={"delivery_point_ids": [every_day, sunday_point]})
+        assert added.status_code == 422 and [x["id"] for x in added.json()["error"]["details"]["points"]] == \
+            [sunday_point]
+        kept = (await p.orders.get(f"/cycles/{cycle['id']}", headers=p.coordinator())).json()
+        assert kept["delivery_date"] == saturday.isoformat()
+        assert kept["delivery_point_ids"] == [every_day, saturday_only]
+        both = await p.orders.patch(f"/cycles/{cycle['id']}", headers=p.coordinator(), json={
+            "delivery_point_ids": [every_day, sunday_point],
+            "delivery_date": (saturday + timedelta(days=1)).isoformat()})
+        assert both.status_code == 200, both.text

@@ -23,3 +23,23 @@ async def test_demo_loads_open_and_consolidated_cycles_once(migrated, backend):
             assert events == 1
             doc = await build_consolidation(session=s, cycle_id=statuses["consolidated"])
         assert doc["totals"]["orders"] == 40 and doc["producers"]
+
+
+async def test_demo_loader_refuses_a_world_whose_cycle_delivers_when_its_points_are_closed(migrated, backend):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    import pytest
+
+    from services.common.errors import InvalidInput
+
+    world = build_world()
+    opened = world.calendar.open_cycle
+    world.calendar = replace(world.calendar, open_cycle=replace(
+        opened, delivery_date=opened.delivery_date + timedelta(days=1)))  # a Sunday: most points closed
+    async with transactional_database(migrated.url("orders", backend)) as db:
+        with pytest.raises(InvalidInput) as refused:
+            await load_demo(db, world)
+        assert refused.value.code == "point_closed_on_delivery_day"
+        async with db.session() as s:
+            assert (await s.execute(select(func.count()).select_from(cycles))).scalar_one() == 0

@@ -39,11 +39,11 @@ def platform(tmp_path_factory) -> Platform:
 
 @pytest.fixture(scope="session")
 def saturday_cycle(platform) -> dict:
-    """An open cycle delivering next Saturday at every point (most points open on Saturdays)."""
+    """An open cycle delivering next Saturday at every point open on Saturdays (most points)."""
     token = platform.login("coordinacion")
     today = datetime.now(UTC)
     saturday = date.today() + timedelta(days=(5 - date.today().weekday()) % 7 or 7)
-    points = platform.request("GET", "/api/delivery/points?limit=100")["items"]
+    points = platform.request("GET", "/api/delivery/points?weekday=5&limit=100")["items"]
     return platform.request("POST", "/api/orders/cycles", token=token, key=f"web-cycle-{saturday}-{os.getpid()}",
                             body={"name": f"Ciclo de prueba del sábado {saturday:%d/%m}",
                                   "opens_at": (today - timedelta(hours=1)).isoformat(),

@@ -78,7 +78,12 @@ class Platform:
                                                              "password": DEMO_PASSWORD})["access_token"]
 
 
-def _environment(folder: Path, ports: dict[str, int]) -> dict[str, str]:
+def sqlite_urls(folder: Path) -> dict[str, str]:
+    return {name: f"sqlite+aiosqlite:///{folder / (name + '.db')}" for name in START_ORDER}
+
+
+def _environment(folder: Path, ports: dict[str, int], urls: dict[str, str] | None = None,
+                 extra: dict[str, str] | None = None) -> dict[str, str]:
     (folder / "keys").mkdir(parents=True, exist_ok=True)
     private, public = ensure_signing_keys(folder / "keys" / "jwt_private.pem", folder / "keys" / "jwt_public.pem")
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_DATABASE_URL", "_PORT", "_URL"))}
@@ -94,8 +99,11 @@ def _environment(folder: Path, ports: dict[str, int]) -> dict[str, str]:
     })
     env.pop("EVENTS_URL", None)
     env.pop("REDIS_URL", None)
+    env.pop("MC_TODAY", None)
+    env.update(extra or {})
+    urls = urls or sqlite_urls(folder)
     for name, port in ports.items():
-        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / (name + '.db')}"
+        env[f"{name.upper()}_DATABASE_URL"] = urls[name]
         env[f"{name.upper()}_PORT"] = str(port)
         if name != "gateway":
             env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
@@ -117,13 +125,26 @@ def _run(cmd: list[str], env: dict[str, str], what: str, folder: Path) -> None:
         raise RuntimeError(f"{what} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
 
 
-def start(folder: Path) -> Platform:
+def migrate(folder: Path, urls: dict[str, str] | None = None) -> None:
+    """Upgrade the five databases (SQLite files in `folder` unless `urls` names others)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = _environment(folder, {name: 0 for name in START_ORDER}, urls)
+    _run([sys.executable, "-m", "services.common.migrations", "upgrade"], env, "migrate", folder)
+
+
+def start(folder: Path, *, urls: dict[str, str] | None = None, extra_env: dict[str, str] | None = None,
+          migrated: bool = False, demo: bool = True) -> Platform:
+    """Migrate (unless `migrated`), load the demo world (unless `demo` is false: loaded already) and
+    start every process. `urls`: the five databases (default: SQLite files in `folder`);
+    `extra_env`, e.g. {"MC_TODAY": "2026-11-28"}."""
     folder.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in START_ORDER}
-    env = _environment(folder, ports)
+    env = _environment(folder, ports, urls, extra_env)
     platform = Platform(folder, ports, env=env)
-    _run([sys.executable, "-m", "services.common.migrations", "upgrade"], env, "migrate", folder)
-    _run([sys.executable, "-m", "infra.demo"], env, "demo", folder)
+    if not migrated:
+        _run([sys.executable, "-m", "services.common.migrations", "upgrade"], env, "migrate", folder)
+    if demo:
+        _run([sys.executable, "-m", "infra.demo"], env, "demo", folder)
     for name in START_ORDER:
         with open(folder / f"{name}.log", "ab") as log:  # the child keeps its own copy of the handle
             platform.processes[name] = subprocess.Popen(

@@ -4,6 +4,7 @@ login form, the coordinator closing a cycle and printing its lists, the financie
 import re
 import time
 import uuid
+from datetime import date
 from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
@@ -65,11 +66,11 @@ def test_login_never_redirects_to_another_site(browser_like):
 
 def test_coordinator_closes_a_cycle_and_prints_its_lists(browser_like, platform):
     coordinator = platform.login("coordinacion")
-    points = [p["id"] for p in platform.request("GET", "/api/delivery/points?limit=100")["items"]]
     open_cycle = next(c for c in platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"])
     cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
         "name": "Ciclo para cerrar", "opens_at": open_cycle["opens_at"], "closes_at": open_cycle["closes_at"],
-        "delivery_date": open_cycle["delivery_date"], "delivery_point_ids": points, "status": "open"})
+        "delivery_date": open_cycle["delivery_date"], "delivery_point_ids": open_cycle["delivery_point_ids"],
+        "status": "open"})
     consumer = platform.login("consumidor4")
     product = next(p for p in platform.request("GET", "/api/catalog/products?category=tuberculos&limit=50")["items"]
                    if not p.get("case_size") and Decimal(p["available"]) >= 1)
@@ -106,10 +107,10 @@ def test_producer_asks_for_an_early_payment_and_the_financier_sees_it_in_the_por
     # a delivered, accepted consignment of producer 1 makes her eligible (orders -> delivery -> payments)
     coordinator, consumer = platform.login("coordinacion"), platform.login("consumidor5")
     current = platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"][0]
-    points = [p["id"] for p in platform.request("GET", "/api/delivery/points?limit=100")["items"]]
     cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
         "name": "Ciclo con pronto pago", "opens_at": current["opens_at"], "closes_at": current["closes_at"],
-        "delivery_date": current["delivery_date"], "delivery_point_ids": points, "status": "open"})
+        "delivery_date": current["delivery_date"], "delivery_point_ids": current["delivery_point_ids"],
+        "status": "open"})
     product = next(p for p in platform.request("GET", "/api/catalog/products?producer=1&limit=50")["items"]
                    if not p.get("case_size") and Decimal(p["available"]) >= 15)
     point = platform.request("GET", f"/api/delivery/points?open_on={cycle['delivery_date']}&limit=1")["items"][0]
@@ -198,3 +199,53 @@ def test_producer_sees_her_pick_list_of_the_closed_demo_cycle(browser_like):
     table = page.split('id="pick-list"', 1)[1].split("</table>", 1)[0]
     for line in consignments[producer_id]["lines"]:
         assert line["product_name"] in table
+
+
+def test_the_cart_never_offers_a_cycle_whose_points_are_all_closed_on_its_delivery_day(browser_like, platform):
+    # a point closes on its cycle's delivery day after the cycle was made (its schedule changed)
+    coordinator = platform.login("coordinacion")
+    current = platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"][0]
+    delivery_day = date.fromisoformat(current["delivery_date"])
+    point = platform.request("POST", "/api/delivery/points", token=coordinator, body={
+        "name": "Punto que cambió de día", "kind": "punto_comunitario", "address": "Calle 1", "municipality_code":
+        "020101", "lat": -16.51, "lon": -68.12, "max_orders_per_cycle": 10,
+        "schedule": [{"weekday": delivery_day.weekday(), "opens": "08:00", "closes": "12:00"}]})
+    stranded = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
+        "name": "Ciclo sin puntos abiertos", "opens_at": current["opens_at"], "closes_at": current["closes_at"],
+        "delivery_date": current["delivery_date"], "delivery_point_ids": [point["id"]], "status": "open"})
+    other_day = (delivery_day.weekday() + 1) % 7
+    platform.request("PATCH", f"/api/delivery/points/{point['id']}", token=coordinator,
+                     body={"schedule": [{"weekday": other_day, "opens": "08:00", "closes": "12:00"}]})
+    try:
+        log_in(browser_like, "consumidor3")
+        product = platform.request("GET", "/api/catalog/products?limit=1")["items"][0]
+        browser_like.post("/carrito", data={"product_id": product["id"], "quantity": "1"})
+        page = browser_like.get("/carrito").text
+        assert stranded["name"] not in page  # the newest open cycle, but nobody could pick up its orders
+        assert current["name"] in page and 'id="confirm-button"' in page
+    finally:  # the platform is shared: leave no open cycle nor point behind
+        platform.request("POST", f"/api/orders/cycles/{stranded['id']}/close", token=coordinator)
+        platform.request("DELETE", f"/api/delivery/points/{point['id']}", token=coordinator)
+
+
+def test_the_cart_says_what_to_do_when_no_open_cycle_has_a_point_open_on_its_delivery_day(browser_like, platform):
+    coordinator = platform.login("coordinacion")
+    open_cycles = platform.request("GET", "/api/orders/cycles?status=open&limit=100", token=coordinator)["items"]
+    delivery_days = {date.fromisoformat(c["delivery_date"]).weekday() for c in open_cycles}
+    other_day = next(d for d in range(7) if d not in delivery_days)
+    points = {pid for c in open_cycles for pid in c["delivery_point_ids"]}
+    schedules = {pid: platform.request("GET", f"/api/delivery/points/{pid}")["schedule"] for pid in points}
+    try:  # every point of every open cycle now opens on another day (schedules changed after the cycles)
+        for pid in points:
+            platform.request("PATCH", f"/api/delivery/points/{pid}", token=coordinator,
+                             body={"schedule": [{"weekday": other_day, "opens": "08:00", "closes": "12:00"}]})
+        log_in(browser_like, "consumidor4")
+        product = platform.request("GET", "/api/catalog/products?limit=1")["items"][0]
+        browser_like.post("/carrito", data={"product_id": product["id"], "quantity": "1"})
+        page = browser_like.get("/carrito").text
+        assert 'id="no-points"' in page and "ninguno de sus puntos de entrega" in page
+        assert "vuelva en unos días" in page and 'id="confirm-button"' not in page
+        assert "No se pudieron calcular las tarifas" not in page
+    finally:
+        for pid, schedule in schedules.items():
+            platform.request("PATCH", f"/api/delivery/points/{pid}", token=coordinator, body={"schedule": schedule})

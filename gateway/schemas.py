@@ -1,12 +1,12 @@
 """Request and response shapes of the gateway's own API (`/api/auth/...`)."""
 
-from datetime import UTC, datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.accounts import normalize_email, normalize_phone
 from services.common.auth import Role
+from services.common.timestamps import UtcTimestamp
 
 MunicipalityCode = Field(default=None, pattern=r"^\d{6}$", description="INE code, e.g. 020101 (La Paz)")
 
@@ -97,12 +97,7 @@ class AccountPublic(AccountLinks):
     name: str
     role: Role
     is_active: bool
-    created_at: datetime
-
-    @field_validator("created_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite gives times back naive
+    created_at: UtcTimestamp
 
 
 class AccountUpdate(AccountLinks):

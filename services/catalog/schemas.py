@@ -1,6 +1,6 @@
 """Request and response shapes of the catalog service."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -16,17 +16,10 @@ from services.catalog.models import (
     ValueChainStage,
 )
 from services.common.money import PositiveAmount
+from services.common.timestamps import UtcTimestamp
 from services.common.units import Quantity, UnitField
 
 MAX_ID = 2**53  # larger ids cannot exist and would overflow SQLite
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class Strict(BaseModel):
@@ -225,7 +218,7 @@ class CertificationChangeOut(BaseModel):
     status: str
     valid_until: date | None
     note: str | None
-    changed_at: UtcDateTime
+    changed_at: UtcTimestamp
 
 
 class CertificationOut(BaseModel):
@@ -307,14 +300,14 @@ class ProductOut(BaseModel):
     certifications: list[str]
     photo_url: str | None
     thumbnail_url: str | None
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
 
 
 class PriceChangeOut(BaseModel):
     price: str
     unit: str
-    changed_at: UtcDateTime
+    changed_at: UtcTimestamp
 
 
 class CategoryOut(BaseModel):
@@ -343,7 +336,7 @@ class ReferencePriceOut(BaseModel):
     unit: str
     price: str
     valid_from: date
-    created_at: UtcDateTime
+    created_at: UtcTimestamp
 
 
 class ErrorBody(BaseModel):

@@ -11,7 +11,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -23,6 +22,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.timestamps import UtcDateTime
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -46,11 +47,11 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("event_type", String(64), nullable=False),
         Column("version", Integer, nullable=False, server_default=text("1")),
         Column("aggregate_id", String(64), nullable=False),
-        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("occurred_at", UtcDateTime(), nullable=False),
         Column("payload", JSON, nullable=False),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
-        Column("next_attempt_at", DateTime(timezone=True), nullable=True),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("next_attempt_at", UtcDateTime(), nullable=True),
+        Column("published_at", UtcDateTime(), nullable=True),
         Column("last_error", Text, nullable=True),
         Index("ix_outbox_pending", "aggregate_id", "id",
               postgresql_where=text("published_at IS NULL"), sqlite_where=text("published_at IS NULL")),
@@ -60,7 +61,7 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("event_id", String(36), primary_key=True),
         Column("event_type", String(64), nullable=False),
         Column("aggregate_id", String(64), nullable=False),
-        Column("handled_at", DateTime(timezone=True), nullable=False),
+        Column("handled_at", UtcDateTime(), nullable=False),
     )
     idempotency = Table(
         "idempotency_keys", metadata,
@@ -71,8 +72,8 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("status_code", Integer, nullable=True),
         Column("response_body", LargeBinary, nullable=True),
         Column("content_type", String(128), nullable=True),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("locked_until", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("locked_until", UtcDateTime(), nullable=False),
         UniqueConstraint("scope", "key"),
     )
     return KernelTables(outbox=outbox, inbox=inbox, idempotency=idempotency)

@@ -1,7 +1,7 @@
 """Request and response shapes of the delivery service."""
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from services.common.money import Amount
+from services.common.timestamps import UtcTimestamp
 from services.common.units import Quantity, UnitField
 
 MAX_ID = 2**53  # ids travel as JSON numbers; beyond this they lose precision in JavaScript clients
@@ -87,8 +88,8 @@ class PointUpdate(BaseModel):
 class PointOut(PointFields):
     id: int
     distance_km: float | None = Field(default=None, description="from `near`, when given")
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
 
 
 class Availability(BaseModel):
@@ -146,7 +147,7 @@ class PickupOut(BaseModel):
     point_id: int
     cycle_id: int
     status: str
-    picked_up_at: datetime
+    picked_up_at: UtcTimestamp
 
 
 class NoShowOut(BaseModel):
@@ -193,7 +194,7 @@ class ConsignmentOut(BaseModel):
     delivery_point_id: int
     status: str
     accepted_value: Amount | None
-    received_at: datetime | None
+    received_at: UtcTimestamp | None
     lines: list[ConsignmentLineOut]
 
 
@@ -284,7 +285,7 @@ class RoutePlanOut(BaseModel):
     total_distance_km: float
     total_load_kg: float
     collection: Collection | None = None
-    created_at: datetime
+    created_at: UtcTimestamp
 
 
 # --- monitoring ---

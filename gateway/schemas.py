@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gateway.accounts import normalize_email, normalize_phone
 from services.common.auth import Role
+from services.common.patches import PatchShape, omittable
 from services.common.timestamps import UtcTimestamp
 
 MunicipalityCode = Field(default=None, pattern=r"^\d{6}$", description="INE code, e.g. 020101 (La Paz)")
@@ -100,11 +101,9 @@ class AccountPublic(AccountLinks):
     created_at: UtcTimestamp
 
 
-class AccountUpdate(AccountLinks):
+class AccountUpdate(PatchShape, AccountLinks):
     """What an administrator may change on an account; fields left out stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    role: Role | None = None
-    is_active: bool | None = None
+    name: str = omittable(min_length=1, max_length=200)
+    role: Role = omittable()
+    is_active: bool = omittable()

@@ -317,3 +317,21 @@ async def test_the_unit_cannot_change_while_orders_hold_stock(backend, migrated,
         # a stock edit sets what is available now; what orders hold stays held
         edited = await client.patch(f"/products/{papa}", json={"available": "20"}, headers=headers)
         assert (edited.json()["available"], edited.json()["reserved"]) == ("20", "2")
+
+
+async def test_a_required_field_sent_as_null_is_refused_by_name_and_a_clearable_one_is_cleared(
+        backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        org = await seed_organization(db, nit="1020304050")
+        coordinator = keys.headers("coordinator")
+        refused = await client.patch(f"/organizations/{org}", headers=coordinator, json={
+            "maturity": "embrionaria", "legal_papers": None, "nit": "3397010140105"})
+        assert refused.status_code == 422
+        assert "legal_papers cannot be null" in str(refused.json()["error"])
+        kept = (await client.get(f"/organizations/{org}")).json()
+        assert (kept["maturity"], kept["legal_papers"], kept["nit"]) == (
+            "consolidada", ["personeria_juridica"], "1020304050")
+        cleared = await client.patch(f"/organizations/{org}", headers=coordinator,
+                                     json={"maturity": "embrionaria", "nit": None})
+        assert cleared.status_code == 200
+        assert (cleared.json()["maturity"], cleared.json()["nit"]) == ("embrionaria", None)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint migrate demo bench clean lessons
+.PHONY: install run test lint migrate demo bench audit clean lessons
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Mercado Corto needs Python 3.11, found " + sys.version.split()[0]'
@@ -36,6 +36,9 @@ lessons: install
 
 bench: migrate
 	$(BIN)/python -m bench
+
+audit: install
+	$(BIN)/python -m gateway.audit
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from gateway.accounts import make_password_hasher
+from gateway.api.audit import router as audit_router
 from gateway.api.auth import router as auth_router
 from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
 from gateway.api.operations import router as operations_router
@@ -74,7 +75,7 @@ def _spec(settings: Settings) -> ServiceSpec:
                     "`Authorization: Bearer <access_token>`. Everything under `/api/<service>/` is "
                     "forwarded to that service.",
         kernel=kernel,
-        routers=[auth_router, operations_router, training_router],
+        routers=[auth_router, operations_router, training_router, audit_router],
         on_startup=[start],
         on_shutdown=[stop],
     )

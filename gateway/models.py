@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -22,6 +21,7 @@ from sqlmodel import Field
 
 from services.common.db import service_base
 from services.common.tables import BigId, kernel_tables, utcnow
+from services.common.timestamps import UtcDateTime
 
 Base = service_base("gateway")
 kernel = kernel_tables(Base.metadata)
@@ -42,8 +42,8 @@ class Account(Base, table=True):
     municipality_code: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
     financier_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     is_active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class RefreshToken(Base, table=True):
@@ -52,12 +52,12 @@ class RefreshToken(Base, table=True):
     jti: str = Field(sa_column=Column(String(32), primary_key=True))
     account_id: int = Field(sa_column=Column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"),
                                              nullable=False, index=True))
-    issued_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    issued_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     # set once when the token is exchanged for a new pair; a second use is a replay
-    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
     # set when a replay was detected: every outstanding token of the account is revoked
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
 
 
 class LessonProgress(Base, table=True):
@@ -74,5 +74,5 @@ class LessonProgress(Base, table=True):
     lesson_key: str = Field(sa_column=Column(String(120), nullable=False, index=True))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     best_score: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
-    passed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    passed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))

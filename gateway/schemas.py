@@ -1,12 +1,13 @@
 """Request and response shapes of the gateway's own API (`/api/auth/...`)."""
 
-from datetime import UTC, datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.accounts import normalize_email, normalize_phone
 from services.common.auth import Role
+from services.common.patches import PatchShape, omittable
+from services.common.timestamps import UtcTimestamp
 
 MunicipalityCode = Field(default=None, pattern=r"^\d{6}$", description="INE code, e.g. 020101 (La Paz)")
 
@@ -97,19 +98,12 @@ class AccountPublic(AccountLinks):
     name: str
     role: Role
     is_active: bool
-    created_at: datetime
-
-    @field_validator("created_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite gives times back naive
+    created_at: UtcTimestamp
 
 
-class AccountUpdate(AccountLinks):
+class AccountUpdate(PatchShape, AccountLinks):
     """What an administrator may change on an account; fields left out stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    role: Role | None = None
-    is_active: bool | None = None
+    name: str = omittable(min_length=1, max_length=200)
+    role: Role = omittable()
+    is_active: bool = omittable()

@@ -1,108 +1,58 @@
-"""Schema fuzzing shared by the services' tests: bounded hypothesis runs over every operation of an
-OpenAPI schema, sent to an app in process, collecting the answers that break the contract.
+"""Schema fuzzing's hooks, loaded by schemathesis (SCHEMATHESIS_HOOKS=tests.fuzzing) when
+tests/reliability/test_schema_fuzzing.py runs it against the live platform:
 
-The in-process tests drive hypothesis synchronously, so app, client and database share one event
-loop (`SharedLoop`) instead of pytest-asyncio's.
+- each request carries the token of the next role in turn (MC_FUZZ_TOKENS, a JSON list), so every
+  operation is reached as admin, coordinator, producer, consumer, financier and municipality alike;
+- the check `datetimes_carry_their_offset`: every datetime in a JSON answer says its UTC offset.
+
+Only schemathesis imports this module (it registers global hooks).
 """
 
-import asyncio
-from collections.abc import Callable, Iterable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from typing import Any
+import itertools
+import json
+import os
+import re
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis.checks import not_a_server_error
-from schemathesis.core import NotSet
-from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import response_schema_conformance
+import schemathesis
 
-# for `case.validate_response(response, checks=...)`: no 5xx, and the answer is one the schema declares
-SCHEMA_CHECKS = [not_a_server_error, response_schema_conformance]
-BOTH_MODES = tuple(GenerationMode)  # valid requests, and requests the schema forbids
+_TOKENS = itertools.cycle(json.loads(os.environ.get("MC_FUZZ_TOKENS", "[]")) or [None])
 
 
-def bounded(examples: int) -> settings:
-    """Hypothesis settings for fuzzing: `examples` cases, no deadline (a request may hit the database),
-    no health checks (generated requests are slow and often filtered), no example database."""
-    return settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@schemathesis.auth(refresh_interval=None, retry_on=[])
+class EveryRoleInTurn:
+    def get(self, case, context):
+        return next(_TOKENS)
+
+    def set(self, case, data, context):
+        if data:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
-@dataclass
-class FuzzRun:
-    answered: int = 0
-    failures: list[str] = field(default_factory=list)
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 
-def fuzz_operations(schema, send: Callable[[Any], Any], *, examples: int,
-                    modes: Iterable[GenerationMode] = (GenerationMode.POSITIVE,)) -> FuzzRun:
-    """Send `examples` generated cases per operation and mode through `send(case)`, which returns the
-    response, or None for a case no HTTP client can send. Records every 5xx and every exception
-    (an in-process app that raises instead of answering) as a failure, and carries on."""
-    run = FuzzRun()
-    for result, mode in [(r, m) for r in schema.get_all_operations() for m in modes]:
-        operation = result.ok()
-
-        @bounded(examples)
-        @given(case=operation.as_strategy(generation_mode=mode))
-        def check(case):
-            body = "" if isinstance(case.body, NotSet) else f" {case.body!r}"
-            described = f"{case.method} {case.formatted_path}{body}"
-            try:
-                response = send(case)
-            except Exception as exc:
-                run.failures.append(f"{described} -> {exc!r}")
-                return
-            if response is None:
-                return
-            run.answered += 1
-            if response.status_code >= 500:
-                run.failures.append(f"{described} -> {response.status_code}: {response.text[:200]}")
-
-        try:
-            check()
-        except Unsatisfiable:  # no invalid request exists for an operation without inputs
-            assert mode is GenerationMode.NEGATIVE
-    return run
+def naive_datetimes(value, path: str = "$") -> list[str]:
+    """Where in a JSON answer a datetime comes without its UTC offset (`$.items[0].created_at`)."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in naive_datetimes(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in naive_datetimes(item, f"{path}[{i}]")]
+    if isinstance(value, str) and _DATETIME.match(value) and not _OFFSET.search(value):
+        return [f"{path} = {value!r}"]
+    return []
 
 
-class SharedLoop:
-    """One event loop for a synchronous test: `enter(cm)` enters an async context manager on it (left
-    in reverse order on exit), `run(coro)` runs a coroutine to completion."""
-
-    def __enter__(self) -> "SharedLoop":
-        self.loop = asyncio.new_event_loop()
-        self._stack = AsyncExitStack()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        try:
-            self.run(self._stack.aclose())
-        finally:
-            self.loop.close()
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
-
-    def enter(self, cm):
-        return self.run(self._stack.enter_async_context(cm))
-
-
-def send_with(shared: SharedLoop, client, headers: dict[str, str]) -> Callable[[Any], Any]:
-    """A `send` for `fuzz_operations`: the case as an httpx request on `client` (running on the shared
-    loop), with `headers` over the generated ones."""
-    def send(case):
-        kwargs = {"params": case.query or None, "headers": {**(case.headers or {}), **headers}}
-        if isinstance(case.body, bytes | str):
-            kwargs["content"] = case.body
-            kwargs["headers"]["content-type"] = case.media_type or "application/json"
-        elif not isinstance(case.body, NotSet):
-            kwargs["json"] = case.body
-        try:
-            request = client.build_request(case.method, case.formatted_path, **kwargs)
-        except (TypeError, ValueError, UnicodeEncodeError):
-            return None  # not a request any HTTP client can send
-        return shared.run(client.send(request))
-
-    return send
+@schemathesis.check
+def datetimes_carry_their_offset(ctx, response, case):
+    """Every datetime in a JSON answer says its offset: a client must never guess the zone."""
+    if "json" not in response.headers.get("content-type", [""])[0]:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    naive = naive_datetimes(body)
+    if naive:
+        raise AssertionError(f"datetimes without an offset: {', '.join(naive[:5])}")
+    return None

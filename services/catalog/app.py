@@ -1,5 +1,6 @@
 """Assembles the catalog service: `uvicorn --factory services.catalog.app:create_app`."""
 
+from services.catalog import audit
 from services.catalog.models import kernel
 from services.catalog.photos import store_from_settings
 from services.catalog.routes import internal, places, prices, products
@@ -17,7 +18,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — catalog",
     description="Municipalities, organizations, producers, certifications, products in Bolivian units, prices, stock reservation and search.",
     kernel=kernel,
-    routers=[places.router, products.router, prices.router, internal.router],
+    routers=[places.router, products.router, prices.router, internal.router, audit.router],
     on_startup=[_tune_database],
 )
 

@@ -18,7 +18,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -33,6 +32,7 @@ from sqlmodel import Field
 
 from services.common.db import service_base
 from services.common.tables import BigId, kernel_tables, utcnow
+from services.common.timestamps import UtcDateTime
 
 Base = service_base("catalog")
 kernel = kernel_tables(Base.metadata)
@@ -116,7 +116,7 @@ class ReservationStatus(StrEnum):
 
 
 def _ts(**kw) -> Any:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False, **kw)
+    return Field(default_factory=utcnow, sa_type=UtcDateTime(), nullable=False, **kw)
 
 
 class Municipality(Base, table=True):

@@ -140,9 +140,6 @@ async def _owned_product(session: AsyncSession, principal: Principal, product_id
 async def update_product(*, session: AsyncSession, principal: Principal, product_id: int,
                          changes: dict[str, Any], store: PhotoStore | None = None) -> ProductOut:
     product = await _owned_product(session, principal, product_id)
-    for key in ("name", "category", "unit", "price", "available", "min_order_quantity", "active"):
-        if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty", code="required_field", details={"field": key})
     _positive("min_order_quantity", changes.get("min_order_quantity"))
     _positive("case_size", changes.get("case_size"))
     now = utcnow()

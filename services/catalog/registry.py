@@ -103,9 +103,6 @@ async def update_organization(*, session: AsyncSession, principal: Principal, or
                               changes: dict[str, Any]) -> OrganizationOut:
     row = await load_organization(session=session, organization_id=organization_id)
     access.ensure_can_manage_organization(principal, organization_id)
-    for key in ("name", "legal_form", "maturity", "value_chain_stage", "member_count", "women_count"):
-        if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty", code="required_field", details={"field": key})
     for key, value in changes.items():
         setattr(row, key, value)
     _check_counts(row.member_count, row.women_count)
@@ -162,9 +159,6 @@ async def update_producer(*, session: AsyncSession, principal: Principal, produc
     row = await access.load_producer(session=session, producer_id=producer_id)
     if not access.can_manage_producer(principal, row):
         raise Forbidden("you can only change your own profile (or your members')", code="not_your_producer")
-    for key in ("name", "gender"):
-        if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be empty", code="required_field", details={"field": key})
     if changes.get("organization_id") is not None:
         await load_organization(session=session, organization_id=changes["organization_id"])
         if principal.role == Role.organization and changes["organization_id"] != principal.organization_id:

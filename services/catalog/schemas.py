@@ -1,6 +1,6 @@
 """Request and response shapes of the catalog service."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -16,17 +16,11 @@ from services.catalog.models import (
     ValueChainStage,
 )
 from services.common.money import PositiveAmount
+from services.common.patches import PatchShape, omittable
+from services.common.timestamps import UtcTimestamp
 from services.common.units import Quantity, UnitField
 
 MAX_ID = 2**53  # larger ids cannot exist and would overflow SQLite
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class Strict(BaseModel):
@@ -143,15 +137,15 @@ class OrganizationIn(Strict):
     whatsapp: Phone | None = None
 
 
-class OrganizationPatch(Strict):
-    name: Name | None = None
-    legal_form: LegalForm | None = None
+class OrganizationPatch(PatchShape):
+    name: Name = omittable()
+    legal_form: LegalForm = omittable()
     nit: Annotated[str, StringConstraints(pattern=r"^[0-9]{5,15}$")] | None = None
-    legal_papers: list[ShortText] | None = Field(default=None, max_length=20)
-    maturity: Maturity | None = None
-    value_chain_stage: ValueChainStage | None = None
-    member_count: Count | None = None
-    women_count: Count | None = None
+    legal_papers: list[ShortText] = omittable(max_length=20)
+    maturity: Maturity = omittable()
+    value_chain_stage: ValueChainStage = omittable()
+    member_count: Count = omittable()
+    women_count: Count = omittable()
     phone: Phone | None = None
     whatsapp: Phone | None = None
 
@@ -182,9 +176,9 @@ class ProducerIn(Strict):
     lon: Longitude | None = None
 
 
-class ProducerPatch(Strict):
-    name: Name | None = None
-    gender: Gender | None = None
+class ProducerPatch(PatchShape):
+    name: Name = omittable()
+    gender: Gender = omittable()
     phone: Phone | None = None
     community: ShortText | None = None
     organization_id: Id | None = None
@@ -215,8 +209,8 @@ class CertificationIn(Strict):
                                        description="categories covered; empty covers every product")
 
 
-class CertificationPatch(Strict):
-    status: CertificationStatus | None = None
+class CertificationPatch(PatchShape):
+    status: CertificationStatus = omittable()
     valid_until: date | None = None
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
@@ -225,7 +219,7 @@ class CertificationChangeOut(BaseModel):
     status: str
     valid_until: date | None
     note: str | None
-    changed_at: UtcDateTime
+    changed_at: UtcTimestamp
 
 
 class CertificationOut(BaseModel):
@@ -271,16 +265,16 @@ class ProductIn(Strict):
     active: bool = True
 
 
-class ProductPatch(Strict):
-    name: Name | None = None
-    category: Category | None = None
+class ProductPatch(PatchShape):
+    name: Name = omittable()
+    category: Category = omittable()
     description: Description | None = None
-    unit: UnitField | None = None
-    price: Price | None = None
-    available: Quantity | None = None
-    min_order_quantity: Quantity | None = None
+    unit: UnitField = omittable()
+    price: Price = omittable()
+    available: Quantity = omittable()
+    min_order_quantity: Quantity = omittable()
     case_size: Quantity | None = None
-    active: bool | None = None
+    active: bool = omittable()
 
 
 class ProductOut(BaseModel):
@@ -307,14 +301,14 @@ class ProductOut(BaseModel):
     certifications: list[str]
     photo_url: str | None
     thumbnail_url: str | None
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
 
 
 class PriceChangeOut(BaseModel):
     price: str
     unit: str
-    changed_at: UtcDateTime
+    changed_at: UtcTimestamp
 
 
 class CategoryOut(BaseModel):
@@ -343,7 +337,7 @@ class ReferencePriceOut(BaseModel):
     unit: str
     price: str
     valid_from: date
-    created_at: UtcDateTime
+    created_at: UtcTimestamp
 
 
 class ErrorBody(BaseModel):

@@ -25,6 +25,7 @@ from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.inbox import events_router
 from services.common.migrations import ensure_migrated
+from services.common.nul_guard import NulGuard
 from services.common.observability import Metrics, RequestContextMiddleware, configure_logging
 from services.common.settings import SERVICE_NAMES, ServiceSettings
 from services.common.tables import KernelTables, utcnow
@@ -139,6 +140,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     app.state.service_secret = settings.resolved_service_secret()
     app.state.metrics = Metrics(spec.name)
     install_error_handlers(app)
+    app.add_middleware(NulGuard)
     app.add_middleware(IdempotencyMiddleware, kernel=spec.kernel)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     for router in spec.routers:

@@ -96,7 +96,7 @@ def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[s
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
-               413: "payload_too_large", 415: "unsupported_media_type"}
+               413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error"}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -24,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import now as utcnow  # noqa: F401  (the one clock; MC_TODAY moves it)
+from services.common.timestamps import UtcDateTime
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -43,11 +43,11 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("event_type", String(64), nullable=False),
         Column("version", Integer, nullable=False, server_default=text("1")),
         Column("aggregate_id", String(64), nullable=False),
-        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("occurred_at", UtcDateTime(), nullable=False),
         Column("payload", JSON, nullable=False),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
-        Column("next_attempt_at", DateTime(timezone=True), nullable=True),
-        Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("next_attempt_at", UtcDateTime(), nullable=True),
+        Column("published_at", UtcDateTime(), nullable=True),
         Column("last_error", Text, nullable=True),
         Index("ix_outbox_pending", "aggregate_id", "id",
               postgresql_where=text("published_at IS NULL"), sqlite_where=text("published_at IS NULL")),
@@ -57,7 +57,7 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("event_id", String(36), primary_key=True),
         Column("event_type", String(64), nullable=False),
         Column("aggregate_id", String(64), nullable=False),
-        Column("handled_at", DateTime(timezone=True), nullable=False),
+        Column("handled_at", UtcDateTime(), nullable=False),
     )
     idempotency = Table(
         "idempotency_keys", metadata,
@@ -68,8 +68,8 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("status_code", Integer, nullable=True),
         Column("response_body", LargeBinary, nullable=True),
         Column("content_type", String(128), nullable=True),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("locked_until", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("locked_until", UtcDateTime(), nullable=False),
         UniqueConstraint("scope", "key"),
     )
     return KernelTables(outbox=outbox, inbox=inbox, idempotency=idempotency)

@@ -14,7 +14,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -27,6 +26,7 @@ from sqlmodel import Field
 
 from services.common.db import service_base
 from services.common.tables import BigId, kernel_tables, utcnow
+from services.common.timestamps import UtcDateTime
 
 Base = service_base("delivery")
 kernel = kernel_tables(Base.metadata)
@@ -49,8 +49,8 @@ class DeliveryPoint(Base, table=True):
     cold_storage: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     max_orders_per_cycle: int = Field(sa_column=Column(Integer, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class PointCapacity(Base, table=True):
@@ -79,11 +79,11 @@ class Booking(Base, table=True):
     consumer_account_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     pickup_code: str | None = Field(default=None, sa_column=Column(String(16), nullable=True, unique=True))
     pickup_failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    pickup_locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    confirmed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    picked_up_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    released_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    pickup_locked_until: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    picked_up_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    released_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class Cycle(Base, table=True):
@@ -94,7 +94,7 @@ class Cycle(Base, table=True):
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     name: str = Field(default="", sa_column=Column(String(200), nullable=False))
     delivery_date: date = Field(sa_column=Column(Date, nullable=False))
-    closed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    closed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class Consignment(Base, table=True):
@@ -113,7 +113,7 @@ class Consignment(Base, table=True):
     pickup_lon: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))  # pending | received
     accepted_value_centavos: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    received_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     received_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
@@ -141,7 +141,7 @@ class RoutePlan(Base, table=True):
     __tablename__ = "route_plans"
 
     cycle_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     request: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     plan: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -94,9 +94,6 @@ async def create_point(*, session: AsyncSession, data: PointCreate, point_id: in
 async def update_point(*, session: AsyncSession, point_id: int, changes: PointUpdate) -> DeliveryPoint:
     point = await get_point(session=session, point_id=point_id)
     for field, value in changes.model_dump(mode="json", exclude_unset=True).items():
-        if value is None and field not in ("contact",):
-            raise InvalidInput(f"{field} cannot be null; leave it out to keep it", code="invalid_input",
-                               details={"field": field})
         setattr(point, field, value if value is not None else "")
     point.updated_at = utcnow()
     await session.flush()

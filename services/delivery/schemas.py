@@ -1,7 +1,7 @@
 """Request and response shapes of the delivery service."""
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from services.common.money import Amount
+from services.common.patches import PatchShape, omittable
+from services.common.timestamps import UtcTimestamp
 from services.common.units import Quantity, UnitField
 
 MAX_ID = 2**53  # ids travel as JSON numbers; beyond this they lose precision in JavaScript clients
@@ -68,27 +70,25 @@ class PointCreate(PointFields):
     model_config = ConfigDict(extra="forbid")
 
 
-class PointUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[Text, Field(min_length=1, max_length=160)] | None = None
-    kind: PointKind | None = None
-    address: Annotated[Text, Field(min_length=1, max_length=300)] | None = None
-    municipality_code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    schedule: list[OpeningWindow] | None = Field(default=None, max_length=28)
-    contact: Annotated[Text, Field(max_length=200)] | None = None
-    cold_storage: bool | None = None
-    active: bool | None = None
-    max_orders_per_cycle: int | None = Field(default=None, ge=0, le=100_000)
+class PointUpdate(PatchShape):
+    name: Annotated[Text, Field(min_length=1, max_length=160)] = omittable()
+    kind: PointKind = omittable()
+    address: Annotated[Text, Field(min_length=1, max_length=300)] = omittable()
+    municipality_code: Annotated[str, Field(pattern=r"^\d{6}$")] = omittable()
+    lat: float = omittable(ge=-90, le=90)
+    lon: float = omittable(ge=-180, le=180)
+    schedule: list[OpeningWindow] = omittable(max_length=28)
+    contact: Annotated[Text, Field(max_length=200)] | None = Field(default=None, description="null clears it")
+    cold_storage: bool = omittable()
+    active: bool = omittable()
+    max_orders_per_cycle: int = omittable(ge=0, le=100_000)
 
 
 class PointOut(PointFields):
     id: int
     distance_km: float | None = Field(default=None, description="from `near`, when given")
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
 
 
 class Availability(BaseModel):
@@ -146,7 +146,7 @@ class PickupOut(BaseModel):
     point_id: int
     cycle_id: int
     status: str
-    picked_up_at: datetime
+    picked_up_at: UtcTimestamp
 
 
 class NoShowOut(BaseModel):
@@ -193,7 +193,7 @@ class ConsignmentOut(BaseModel):
     delivery_point_id: int
     status: str
     accepted_value: Amount | None
-    received_at: datetime | None
+    received_at: UtcTimestamp | None
     lines: list[ConsignmentLineOut]
 
 
@@ -284,7 +284,7 @@ class RoutePlanOut(BaseModel):
     total_distance_km: float
     total_load_kg: float
     collection: Collection | None = None
-    created_at: datetime
+    created_at: UtcTimestamp
 
 
 # --- monitoring ---

@@ -1,7 +1,7 @@
 """Assembles the orders service: `uvicorn --factory services.orders.app:create_app`."""
 
 from services.common.app import Periodic, ServiceSpec, create_service_app
-from services.orders import stats
+from services.orders import audit, stats
 from services.orders.api import router
 from services.orders.background import run_duties
 from services.orders.models import kernel
@@ -13,7 +13,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — orders",
     description="Order cycles, orders and lines, the stock reservation saga, consolidation into pick and packing lists, exports.",
     kernel=kernel,
-    routers=[router, stats.router],
+    routers=[router, stats.router, audit.router],
     event_handlers=HANDLERS,
     periodic=[Periodic("orders-duties", run_duties, lambda settings: settings.duties_interval_seconds)],
 )

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -25,6 +24,7 @@ from sqlalchemy import (
 
 from services.common.db import service_base
 from services.common.tables import BigId, kernel_tables
+from services.common.timestamps import UtcDateTime
 
 Base = service_base("orders")
 kernel = kernel_tables(Base.metadata)
@@ -40,8 +40,8 @@ cycles = Table(
     Column("name", String(200), nullable=False),
     Column("coordinator_account_id", BigInteger, nullable=False, index=True),
     Column("status", String(16), nullable=False, server_default=text("'draft'")),
-    Column("opens_at", DateTime(timezone=True), nullable=False),
-    Column("closes_at", DateTime(timezone=True), nullable=False),
+    Column("opens_at", UtcDateTime(), nullable=False),
+    Column("closes_at", UtcDateTime(), nullable=False),
     Column("delivery_date", Date, nullable=False),
     # delivery point ids served by the cycle (delivery's ids)
     Column("point_ids", JSON, nullable=False),
@@ -51,9 +51,9 @@ cycles = Table(
     Column("product_ids", JSON, nullable=True),
     # [{"kind": "packing"|"transport"|"admin", "basis": "flat"|"percent"|"per_item"|"per_kg", "value": "2.50"}]
     Column("fee_rules", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
-    Column("consolidated_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("consolidated_at", UtcDateTime(), nullable=True),
     Index("ix_cycles_status_closes_at", "status", "closes_at"),
 )
 
@@ -66,7 +66,7 @@ baskets = Table(
     # [{"product_id": 7, "quantity": "2"}]
     Column("lines", JSON, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 orders = Table(
@@ -91,12 +91,12 @@ orders = Table(
     Column("paid", Boolean, nullable=False, server_default=text("false")),
     Column("failure", JSON, nullable=True),
     # when stock and slot were given back (failed or cancelled orders); null while still owed
-    Column("released_at", DateTime(timezone=True), nullable=True),
+    Column("released_at", UtcDateTime(), nullable=True),
     # case allocation cuts told to the consumer: [{"line_id", "product_name", "ordered", "allocated", "cut"}]
     Column("adjustments", JSON, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("placed_at", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("placed_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("consumer_account_id", "idempotency_key"),
     Index("ix_orders_cycle_status", "cycle_id", "status"),
     Index("ix_orders_consumer", "consumer_account_id", "id"),

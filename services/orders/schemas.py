@@ -1,12 +1,13 @@
 """Request and response shapes of the orders service."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from services.common.money import Amount
+from services.common.timestamps import UtcTimestamp
 from services.common.units import Quantity
 
 Id = Annotated[int, Field(ge=1, le=2**53)]
@@ -24,10 +25,6 @@ OrderedQuantity = Annotated[Quantity, AfterValidator(_more_than_zero)]
 """A quantity someone orders (a basket line, an order line): more than zero."""
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _fee_value(value) -> str:
     if isinstance(value, bool):
         raise ValueError("a fee value is a decimal string such as \"2.50\"")
@@ -38,9 +35,6 @@ def _fee_value(value) -> str:
     if not dec.is_finite() or dec < 0 or dec > Decimal("1000000"):
         raise ValueError("a fee value is a non-negative number up to 1000000")
     return format(dec, "f")
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class FeeRule(BaseModel):
@@ -66,8 +60,8 @@ class FeeRule(BaseModel):
 
 class CycleCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
+    opens_at: UtcTimestamp
+    closes_at: UtcTimestamp
     delivery_date: date
     delivery_point_ids: list[Id] = Field(min_length=1, max_length=100)
     product_ids: list[Id] | None = Field(None, max_length=5000,
@@ -96,8 +90,8 @@ class CycleCreate(BaseModel):
 
 class CycleUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    opens_at: UtcTimestamp | None = None
+    closes_at: UtcTimestamp | None = None
     delivery_date: date | None = None
     delivery_point_ids: list[Id] | None = Field(None, min_length=1, max_length=100)
     product_ids: list[Id] | None = Field(None, max_length=5000)
@@ -111,16 +105,16 @@ class CycleOut(BaseModel):
     name: str
     coordinator_account_id: int
     status: CycleStatus
-    opens_at: datetime
-    closes_at: datetime
+    opens_at: UtcTimestamp
+    closes_at: UtcTimestamp
     delivery_date: date
     delivery_point_ids: list[int]
     product_ids: list[int] | None
     point_capacity: dict[str, int]
     fee_rules: list[FeeRule]
-    created_at: datetime
-    closed_at: datetime | None
-    consolidated_at: datetime | None
+    created_at: UtcTimestamp
+    closed_at: UtcTimestamp | None
+    consolidated_at: UtcTimestamp | None
 
 
 class CyclePage(BaseModel):
@@ -208,8 +202,8 @@ class OrderOut(BaseModel):
     total: Amount
     paid: bool
     adjustments: list[dict] | None
-    created_at: datetime
-    placed_at: datetime | None
+    created_at: UtcTimestamp
+    placed_at: UtcTimestamp | None
 
 
 class OrderPage(BaseModel):

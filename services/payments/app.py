@@ -1,6 +1,7 @@
 """Assembles the payments service: `uvicorn --factory services.payments.app:create_app`."""
 
 from services.common.app import ServiceSpec, create_service_app
+from services.payments import audit
 from services.payments.api import router
 from services.payments.models import kernel
 from services.payments.order_book import on_cycle_closed, on_order_cancelled, on_order_placed
@@ -12,7 +13,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — payments",
     description="Double-entry ledger, consumer payments, producer settlement and pronto-pago advances.",
     kernel=kernel,
-    routers=[router],
+    routers=[router, audit.router],
     event_handlers={
         "order.placed": on_order_placed,
         "order.cancelled": on_order_cancelled,

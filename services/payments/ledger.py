@@ -86,7 +86,8 @@ async def ensure_account(*, session: AsyncSession, kind: AccountKind, owner_id: 
         return found
     await session.execute(insert_ignoring_conflict(session, accounts).values(
         code=code, kind=kind.value, owner_id=owner_id,
-        name=name or SINGLETONS.get(kind) or f"{kind.value} {owner_id}",
+        # a name composed from people's input (fund and financier names) is cut to fit its column
+        name=(name or SINGLETONS.get(kind) or f"{kind.value} {owner_id}")[:accounts.c.name.type.length],
         normal_side=NORMAL_SIDE[kind], may_go_negative=kind in MAY_GO_NEGATIVE, balance=0,
         created_at=utcnow()))
     return (await session.execute(select(accounts.c.id).where(accounts.c.code == code))).scalar_one()

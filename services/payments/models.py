@@ -13,7 +13,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Numeric,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 
 from services.common.db import service_base
 from services.common.tables import BigId, kernel_tables
+from services.common.timestamps import UtcDateTime
 
 Base = service_base("payments")
 kernel = kernel_tables(Base.metadata)
@@ -46,7 +46,7 @@ accounts = Table(
     Column("may_go_negative", Boolean, nullable=False),
     # Sum of the account's postings (debits positive), kept in the same transaction as the postings.
     Column("balance", Money, nullable=False, server_default=text("0")),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("normal_side IN ('debit', 'credit')", name="normal_side"),
     Index("ix_ledger_accounts_kind_owner", "kind", "owner_id"),
 )
@@ -63,7 +63,7 @@ entries = Table(
     Column("cycle_id", BigInteger, nullable=True),
     Column("financier_id", BigInteger, nullable=True),
     Column("ref", String(120), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("currency = 'BOB'", name="currency_bob"),
     Index("ix_journal_entries_producer_cycle", "producer_id", "cycle_id"),
     Index("ix_journal_entries_financier", "financier_id", "id"),
@@ -90,7 +90,7 @@ cycles = Table(
     Column("coordinator_account_id", BigInteger, nullable=True),
     Column("organization_id", BigInteger, nullable=True),
     Column("municipality_code", String(16), nullable=True),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
     # product id -> name, from cycle.closed, so statements name what was delivered
     Column("product_names", JSON, nullable=True),
 )
@@ -104,7 +104,7 @@ orders = Table(
     Column("fees_total", Money, nullable=False),
     Column("total", Money, nullable=False),
     Column("status", String(16), nullable=False),  # placed | cancelled
-    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("placed_at", UtcDateTime(), nullable=False),
     Column("placement_entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=True),
 )
 
@@ -134,7 +134,7 @@ producer_profiles = Table(
     Column("gender", String(16), nullable=True),  # female | male | other | None (unknown)
     Column("municipality_code", String(16), nullable=True, index=True),
     Column("organization_id", BigInteger, nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # ---------------------------------------------------------------- producer receivables
@@ -153,7 +153,7 @@ receivables = Table(
     Column("status", String(16), nullable=False),  # open | collected | uncollectible
     Column("lines", JSON, nullable=False),
     Column("fee_lines", JSON, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("expected_collection_on", Date, nullable=False),
     # the advance this receivable backs; set once by a conditional UPDATE (never two advances)
     Column("advance_id", BigInteger, ForeignKey("advances.id"), nullable=True, index=True),
@@ -176,7 +176,7 @@ consumer_payments = Table(
     Column("provider_event_id", String(120), nullable=True),
     Column("reference", String(120), nullable=True),
     Column("recorded_by", BigInteger, nullable=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=False),
     CheckConstraint("amount > 0", name="amount_positive"),
     UniqueConstraint("provider", "provider_event_id"),
@@ -188,7 +188,7 @@ financiers = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("name", String(200), nullable=False),
     Column("kind", String(32), nullable=False),  # development_bank | trust_fund | cooperative | other
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 funds = Table(
@@ -200,7 +200,7 @@ funds = Table(
     # principal disbursed and not yet repaid; never above `cap` (conditional UPDATE)
     Column("outstanding_principal", Money, nullable=False, server_default=text("0")),
     Column("account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("cap > 0", name="cap_positive"),
     CheckConstraint("outstanding_principal >= 0 AND outstanding_principal <= cap", name="within_cap"),
     UniqueConstraint("financier_id", "name"),
@@ -220,7 +220,7 @@ advance_policies = Table(
     Column("producer_limit", Money, nullable=False),  # a producer's outstanding advances, at most
     Column("auto_approve_up_to", Money, nullable=True),  # None: every request waits for the financier
     Column("active", Boolean, nullable=False, server_default=text("true")),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("fee_kind IN ('flat', 'percent', 'daily')", name="fee_kind"),
     CheckConstraint("advance_rate > 0 AND advance_rate <= 1", name="advance_rate"),
     CheckConstraint("min_amount > 0 AND max_amount >= min_amount", name="min_max"),
@@ -245,9 +245,9 @@ advances = Table(
     Column("auto_approved", Boolean, nullable=False, server_default=text("false")),
     Column("reason", Text, nullable=True),
     Column("receivable_ids", JSON, nullable=False),
-    Column("requested_at", DateTime(timezone=True), nullable=False),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
-    Column("disbursed_at", DateTime(timezone=True), nullable=True),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("disbursed_at", UtcDateTime(), nullable=True),
     Column("disbursal_entry_id", BigInteger, nullable=True),
     CheckConstraint("principal > 0 AND fee >= 0", name="amounts"),
     CheckConstraint("principal_repaid <= principal AND fee_repaid <= fee", name="repaid_within_due"),

@@ -1,6 +1,6 @@
 """Request and response shapes of the payments API. Money is a decimal string in bolivianos."""
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -8,6 +8,7 @@ from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from services.common.money import Amount, PositiveAmount
+from services.common.timestamps import UtcTimestamp
 
 MAX_ID = 2**53  # ids beyond this are typing errors (and fit every database's BIGINT)
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -57,7 +58,7 @@ class EntryOut(BaseModel):
     description: str
     currency: str
     reverses_entry_id: int | None
-    created_at: datetime
+    created_at: UtcTimestamp
     postings: list[PostingOut]
 
 
@@ -66,7 +67,7 @@ class AccountEntryOut(BaseModel):
     client_id: str
     kind: str
     description: str
-    created_at: datetime
+    created_at: UtcTimestamp
     amount: Amount
 
 
@@ -108,7 +109,7 @@ class PaymentOut(BaseModel):
     amount: Amount
     source: str
     reference: str | None
-    received_at: datetime
+    received_at: UtcTimestamp
     entry_id: int
 
 
@@ -127,7 +128,7 @@ class WebhookPayment(Strict):
     order_id: BodyId
     amount: PositiveAmount
     method: Literal["qr", "transfer"]
-    paid_at: datetime | None = None
+    paid_at: UtcTimestamp | None = None
     reference: Text | None = Field(None, max_length=120)
 
 
@@ -264,8 +265,8 @@ class AdvanceOut(BaseModel):
     auto_approved: bool
     receivable_ids: list[int]
     reason: str | None
-    requested_at: datetime
-    disbursed_at: datetime | None
+    requested_at: UtcTimestamp
+    disbursed_at: UtcTimestamp | None
 
 
 class OfferOut(BaseModel):

@@ -317,3 +317,35 @@ async def test_the_unit_cannot_change_while_orders_hold_stock(backend, migrated,
         # a stock edit sets what is available now; what orders hold stays held
         edited = await client.patch(f"/products/{papa}", json={"available": "20"}, headers=headers)
         assert (edited.json()["available"], edited.json()["reserved"]) == ("20", "2")
+
+
+async def test_a_required_field_sent_as_null_is_refused_by_name_and_a_clearable_one_is_cleared(
+        backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        org = await seed_organization(db, nit="1020304050")
+        coordinator = keys.headers("coordinator")
+        refused = await client.patch(f"/organizations/{org}", headers=coordinator, json={
+            "maturity": "embrionaria", "legal_papers": None, "nit": "3397010140105"})
+        assert refused.status_code == 422
+        assert "legal_papers cannot be null" in str(refused.json()["error"])
+        kept = (await client.get(f"/organizations/{org}")).json()
+        assert (kept["maturity"], kept["legal_papers"], kept["nit"]) == (
+            "consolidada", ["personeria_juridica"], "1020304050")
+        cleared = await client.patch(f"/organizations/{org}", headers=coordinator,
+                                     json={"maturity": "embrionaria", "nit": None})
+        assert cleared.status_code == 200
+        assert (cleared.json()["maturity"], cleared.json()["nit"]) == ("embrionaria", None)
+
+
+async def test_text_holding_a_nul_character_is_refused_before_it_reaches_the_database(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        org = await seed_organization(db)
+        coordinator = keys.headers("coordinator")
+        body = {"kind": "comercio_justo", "issuer": "Comit\u00e9\u0000X", "status": "suspendido"}
+        refused = await client.post(f"/organizations/{org}/certifications", headers=coordinator, json=body)
+        assert refused.status_code == 422 and "NUL" in refused.json()["error"]["message"]
+        assert (await client.get("/products", params={"q": "papa\x00"})).status_code == 422
+        assert (await client.get(f"/organizations/{org}/certifications")).json() == []
+        literal = await client.post(f"/organizations/{org}/certifications", headers=coordinator,
+                                    json={**body, "issuer": "Comité \\u0000 literal"})
+        assert literal.status_code == 201 and literal.json()["issuer"] == "Comité \\u0000 literal"

@@ -318,3 +318,13 @@ async def test_a_producers_debt_is_repaid_from_her_next_collections_before_she_i
     assert await balance_of(db, "producer_advances:7") == 8160 - 6000
     assert await balance_of(db, "producer:7") == 10000 + 6000 - 6000
     await ledger_is_consistent(db)
+
+
+async def test_a_fund_with_the_longest_name_allowed_opens_with_its_ledger_account(db, client, keys):
+    h = keys.headers("financier", financier_id=FIN)
+    assert (await client.post("/financiers", headers=h, json={"name": "B" * 200, "kind": "development_bank"})
+            ).status_code == 201
+    fund = await client.post(f"/financiers/{FIN}/funds", json={"name": "F" * 200, "cap": "12.50"}, headers=h)
+    assert fund.status_code == 201, fund.text
+    fund_id = fund.json()["id"]
+    assert await balance_of(db, f"financier_fund:{fund_id}") == 1250

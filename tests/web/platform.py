@@ -1,6 +1,7 @@
-"""The whole platform as real processes for browser tests: the four services and the gateway, each
-a uvicorn server on a free port, on fresh SQLite files in a temporary folder, migrated and loaded
-with the demo world (accounts with the password `demo1234`), events relayed over HTTP.
+"""The whole platform as real processes (browser, live fuzzing, audit and backup tests): the four
+services and the gateway, each a uvicorn server on a free port, on fresh SQLite files in a temporary
+folder (or on fresh PostgreSQL databases with `backend="postgres"`), migrated and loaded with the
+demo world (accounts with the password `demo1234`), events relayed over HTTP.
 
     with running_platform(tmp_path) as platform:
         platform.url  # the gateway, e.g. http://127.0.0.1:40123
@@ -132,6 +133,34 @@ def migrate(folder: Path, urls: dict[str, str] | None = None) -> None:
     _run([sys.executable, "-m", "services.common.migrations", "upgrade"], env, "migrate", folder)
 
 
+def spawn(platform: Platform, name: str) -> None:
+    """Start (or start again) one process of the platform on its port."""
+    with open(platform.folder / f"{name}.log", "ab") as log:  # the child keeps its own copy of the handle
+        platform.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", "127.0.0.1",
+             "--port", str(platform.ports[name]), "--no-access-log"],
+            env=platform.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_healthy(platform: Platform, names, seconds: float = 90) -> None:
+    """Return once every process in `names` answers /healthz; stop the platform and raise otherwise."""
+    deadline = time.monotonic() + seconds
+    waiting = set(names)
+    ports = platform.ports
+    while waiting and time.monotonic() < deadline:
+        for name in list(waiting):
+            if platform.processes[name].poll() is not None:
+                stop(platform)
+                raise RuntimeError(f"{name} exited at start:\n{platform.log(name)}")
+            if _healthy(ports[name]):
+                waiting.discard(name)
+        time.sleep(0.3)
+    if waiting:
+        logs = "\n".join(f"--- {n}\n{platform.log(n)}" for n in sorted(waiting))
+        stop(platform)
+        raise RuntimeError(f"not healthy after {seconds:.0f} s: {sorted(waiting)}\n{logs}")
+
+
 def start(folder: Path, *, urls: dict[str, str] | None = None, extra_env: dict[str, str] | None = None,
           migrated: bool = False, demo: bool = True) -> Platform:
     """Migrate (unless `migrated`), load the demo world (unless `demo` is false: loaded already) and
@@ -146,25 +175,8 @@ def start(folder: Path, *, urls: dict[str, str] | None = None, extra_env: dict[s
     if demo:
         _run([sys.executable, "-m", "infra.demo"], env, "demo", folder)
     for name in START_ORDER:
-        with open(folder / f"{name}.log", "ab") as log:  # the child keeps its own copy of the handle
-            platform.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", "127.0.0.1",
-                 "--port", str(ports[name]), "--no-access-log"],
-                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 90
-    waiting = set(START_ORDER)
-    while waiting and time.monotonic() < deadline:
-        for name in list(waiting):
-            if platform.processes[name].poll() is not None:
-                stop(platform)
-                raise RuntimeError(f"{name} exited at start:\n{platform.log(name)}")
-            if _healthy(ports[name]):
-                waiting.discard(name)
-        time.sleep(0.3)
-    if waiting:
-        logs = "\n".join(f"--- {n}\n{platform.log(n)}" for n in sorted(waiting))
-        stop(platform)
-        raise RuntimeError(f"not healthy after 90 s: {sorted(waiting)}\n{logs}")
+        spawn(platform, name)
+    wait_healthy(platform, START_ORDER)
     return platform
 
 
@@ -182,12 +194,35 @@ def stop(platform: Platform) -> None:
 
 
 @contextlib.contextmanager
-def running_platform(folder: Path) -> Iterator[Platform]:
+def running_platform(folder: Path, urls: dict[str, str] | None = None, **settings: str) -> Iterator[Platform]:
+    """The platform on fresh databases (SQLite files unless `urls`), demo loaded; `settings` are extra
+    environment variables."""
     try:
-        platform = start(folder / "1")
+        platform = start(folder / "1", urls=urls, extra_env=settings)
     except RuntimeError:  # a free port taken meanwhile by another process: one more try on new ports
-        platform = start(folder / "2")
+        platform = start(folder / "2", urls=urls, extra_env=settings)
     try:
         yield platform
     finally:
         stop(platform)
+
+
+@contextlib.contextmanager
+def postgres_databases(prefix: str) -> Iterator[dict[str, str]]:
+    """One empty PostgreSQL database per process of the platform (`{name: URL}`), dropped afterwards."""
+    import asyncio
+
+    from tests.conftest import PG_ADMIN_URL, _pg_execute, _with_database, require_postgres
+
+    require_postgres()
+    names = {name: f"{prefix}_{os.getpid()}_{name}" for name in START_ORDER}
+    try:
+        for name in names.values():
+            asyncio.run(_pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(_pg_execute(PG_ADMIN_URL, f'CREATE DATABASE "{name}"'))
+        yield {service: _with_database(PG_ADMIN_URL, name).replace("postgresql://", "postgresql+asyncpg://", 1)
+               for service, name in names.items()}
+    finally:
+        for name in names.values():
+            with contextlib.suppress(Exception):
+                asyncio.run(_pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -7,11 +7,19 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from services.common.migrations import metadata_of, version_table
+from services.common.timestamps import UtcDateTime
 
 config = context.config
 service = config.attributes["service"]
 url = config.attributes["url"]
 target_metadata = metadata_of(service)
+
+
+def _render_item(type_, obj, autogen_context):
+    """Generated revisions spell the kernel's UTC column as the plain type underneath it."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure_and_run(connection) -> None:
@@ -21,6 +29,7 @@ def _configure_and_run(connection) -> None:
         version_table=version_table(service),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
         include_object=lambda obj, name, type_, reflected, compare_to: not (
             type_ == "table" and name.startswith("alembic_version_")),
     )

@@ -2,7 +2,9 @@
 
 Plain functions with keyword-only arguments; routers in `gateway.api.auth` only translate HTTP.
 Passwords are hashed with Argon2id (argon2-cffi) in a worker thread so hashing never blocks the
-event loop. A refresh token can be exchanged once: replaying a spent one revokes every outstanding
+event loop, and at most `concurrency` hashes run at once (each holds `memory_kib`, 64 MiB by
+default): a burst of logins waits its turn instead of exhausting memory, and the parameters stay
+strong. Failed logins are throttled per account and address (`gateway.login_throttle`). A refresh token can be exchanged once: replaying a spent one revokes every outstanding
 refresh token of the account (the pair may have been stolen).
 """
 
@@ -19,6 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.login_throttle import LoginThrottle
 from gateway.models import Account, RefreshToken
 from gateway.tokens import TokenIssuer
 from services.common.auth import Principal, Role
@@ -77,12 +80,30 @@ def login_kind(login: str) -> tuple[str, str]:
     return "phone", normalize_phone(login)
 
 
-def make_password_hasher(*, time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+class BoundedPasswordHasher(PasswordHasher):
+    """An Argon2id hasher that lets at most `concurrency` hashes of this process run at once."""
+
+    def __init__(self, *, concurrency: int, **params):
+        super().__init__(**params)
+        self.slots = asyncio.Semaphore(max(1, concurrency))
+
+
+def make_password_hasher(*, time_cost: int, memory_kib: int, parallelism: int,
+                         concurrency: int = 4) -> BoundedPasswordHasher:
+    return BoundedPasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism,
+                                 concurrency=concurrency)
+
+
+async def _in_a_slot(hasher: PasswordHasher, work):
+    slots = getattr(hasher, "slots", None)
+    if slots is None:
+        return await asyncio.to_thread(work)
+    async with slots:
+        return await asyncio.to_thread(work)
 
 
 async def hash_password(*, hasher: PasswordHasher, password: str) -> str:
-    return await asyncio.to_thread(hasher.hash, password)
+    return await _in_a_slot(hasher, lambda: hasher.hash(password))
 
 
 async def password_matches(*, hasher: PasswordHasher, password_hash: str, password: str) -> bool:
@@ -92,7 +113,7 @@ async def password_matches(*, hasher: PasswordHasher, password_hash: str, passwo
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(_verify)
+    return await _in_a_slot(hasher, _verify)
 
 
 @dataclass(frozen=True)
@@ -170,25 +191,34 @@ _dummy_hash: dict[int, str] = {}
 
 
 async def authenticate(*, session: AsyncSession, hasher: PasswordHasher, login: str, password: str,
-                       limiter=None) -> Account:
+                       throttle: LoginThrottle | None = None, address: str = "unknown") -> Account:
     """The account for these credentials. Unknown login and wrong password fail alike (and as slowly).
-    With a `limiter`, attempts on one login are counted whoever makes them."""
+    With a `throttle`, an address that keeps failing on an account must wait longer and longer;
+    the account's owner at another address is not affected."""
     refused = Unauthorized("wrong phone number, e-mail or password", code="invalid_credentials")
     try:
         kind, value = login_kind(login)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="invalid_login", details={"field": "login"}) from None
-    if limiter is not None:
-        await limiter.check_login_attempts(value)
     account = await find_account(session=session, **{kind: value})
+    # one identity per account, whichever of its phone or e-mail was typed
+    identity = f"account:{account.id}" if account is not None else f"{kind}:{value}"
+    if throttle is not None:
+        await throttle.check(identity=identity, address=address)
     if account is None:
         key = id(hasher)
         if key not in _dummy_hash:
             _dummy_hash[key] = await hash_password(hasher=hasher, password="not a real password")
         await password_matches(hasher=hasher, password_hash=_dummy_hash[key], password=password)
+        matches = False
+    else:
+        matches = await password_matches(hasher=hasher, password_hash=account.password_hash, password=password)
+    if not matches:
+        if throttle is not None:
+            await throttle.failed(identity=identity, address=address)
         raise refused
-    if not await password_matches(hasher=hasher, password_hash=account.password_hash, password=password):
-        raise refused
+    if throttle is not None:
+        await throttle.succeeded(identity=identity, address=address)
     if not account.is_active:
         raise Forbidden("this account is disabled; ask an administrator", code="account_disabled")
     if hasher.check_needs_rehash(account.password_hash):

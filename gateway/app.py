@@ -20,6 +20,7 @@ from gateway.accounts import make_password_hasher
 from gateway.api.auth import router as auth_router
 from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
 from gateway.api.operations import router as operations_router
+from gateway.login_throttle import LoginThrottle, ThrottlePolicy
 from gateway.models import kernel
 from gateway.proxy import ServiceProxy, make_session
 from gateway.ratelimit import MemoryCounters, RateLimiter, RateLimitMiddleware, RedisCounters
@@ -45,14 +46,22 @@ def load_token_issuer(settings: Settings) -> TokenIssuer:
                                  refresh_ttl=settings.refresh_token_ttl_seconds)
 
 
-def _make_limiter(settings: Settings) -> RateLimiter | None:
+def _make_limiter(settings: Settings, counters) -> RateLimiter | None:
     if not settings.rate_limit_enabled:
         return None
-    counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
     return RateLimiter(counters, window_seconds=settings.rate_limit_window_seconds,
                        per_address=settings.rate_limit_per_address, per_account=settings.rate_limit_per_account,
-                       auth_per_address=settings.rate_limit_auth_per_address,
-                       login_per_identifier=settings.rate_limit_login_per_identifier)
+                       auth_per_address=settings.rate_limit_auth_per_address)
+
+
+def _make_login_throttle(settings: Settings, counters) -> LoginThrottle | None:
+    if not settings.login_throttle_enabled:
+        return None
+    return LoginThrottle(counters, ThrottlePolicy(
+        free_per_login=settings.login_free_failures_per_account,
+        free_per_address=settings.login_free_failures_per_address,
+        base_delay_seconds=settings.login_base_delay_seconds, max_delay_seconds=settings.login_max_delay_seconds,
+        forget_after_seconds=settings.login_forget_after_seconds))
 
 
 def _spec(settings: Settings) -> ServiceSpec:
@@ -60,12 +69,14 @@ def _spec(settings: Settings) -> ServiceSpec:
         app.state.http = make_session(connect_timeout=settings.proxy_connect_timeout_seconds,
                                       total_timeout=settings.proxy_timeout_seconds,
                                       max_connections=settings.proxy_max_connections)
-        app.state.limiter = _make_limiter(settings)
+        counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
+        app.state.counters = counters
+        app.state.limiter = _make_limiter(settings, counters)
+        app.state.login_throttle = _make_login_throttle(settings, counters)
 
     async def stop(app: FastAPI) -> None:
         await app.state.http.close()
-        if app.state.limiter is not None:
-            await app.state.limiter.aclose()
+        await app.state.counters.aclose()
 
     return ServiceSpec(
         name="gateway",
@@ -88,10 +99,13 @@ def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None =
     state.token_issuer = issuer or load_token_issuer(settings)
     state.password_hasher = make_password_hasher(time_cost=settings.password_time_cost,
                                                  memory_kib=settings.password_memory_kib,
-                                                 parallelism=settings.password_parallelism)
+                                                 parallelism=settings.password_parallelism,
+                                                 concurrency=settings.password_hash_concurrency)
     state.service_targets = {name: settings.service_url(name).rstrip("/") for name in SERVICE_NAMES}
     state.http = None
     state.limiter = None
+    state.login_throttle = None
+    state.counters = None
     # the municipal monitoring (`/api/monitoring/...`) and the web pages have their own rooms
     from gateway import monitoring, web
 

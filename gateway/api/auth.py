@@ -51,7 +51,8 @@ async def register(body: RegisterRequest, session: Session, hasher: Hasher, acto
 @router.post("/login", response_model=TokenResponse, summary="Log in by phone number or e-mail")
 async def login(body: LoginRequest, request: Request, session: Session, hasher: Hasher, issuer: Issuer):
     account = await accounts.authenticate(session=session, hasher=hasher, login=body.identifier,
-                                          password=body.password, limiter=request.app.state.limiter)
+                                          password=body.password, throttle=request.app.state.login_throttle,
+                                          address=request.client.host if request.client else "unknown")
     return TokenResponse(**asdict(await accounts.issue_tokens(session=session, issuer=issuer, account=account)))
 
 

@@ -226,15 +226,17 @@ async def authenticate(*, session: AsyncSession, hasher: PasswordHasher, login: 
     return account
 
 
-async def issue_tokens(*, session: AsyncSession, issuer: TokenIssuer, account: Account) -> TokenPair:
-    """A fresh access token carrying role and links, and a recorded one-use refresh token."""
+async def issue_tokens(*, session: AsyncSession, issuer: TokenIssuer, account: Account,
+                       family: str | None = None) -> TokenPair:
+    """A fresh access token carrying role and links, and a recorded one-use refresh token (of
+    `family` when rotated, else the start of a new family)."""
     links = {field: getattr(account, field) for field in LINK_FIELDS}
     access = issuer.access_token(account_id=account.id, role=account.role, name=account.name, **links)
     refresh, claims = issuer.refresh_token_with_claims(account_id=account.id)
     # the account's expired refresh tokens are of no use any more, not even to spot a replay
     await session.execute(delete(RefreshToken).where(RefreshToken.account_id == account.id,
                                                      RefreshToken.expires_at < utcnow()))
-    session.add(RefreshToken(jti=claims["jti"], account_id=account.id,
+    session.add(RefreshToken(jti=claims["jti"], account_id=account.id, family=family or claims["jti"],
                              expires_at=datetime.fromtimestamp(claims["exp"], UTC)))
     await session.flush()
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=issuer.access_ttl)
@@ -269,6 +271,9 @@ async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key:
             known = await session.get(RefreshToken, jti)
             if known is None:
                 raise invalid
+            if known.used_at is None and known.revoked_at is not None:
+                raise Unauthorized("this session was ended (logged out or account disabled); log in again",
+                                   code="refresh_token_revoked")
             used_at = known.used_at
             if used_at is not None and known.revoked_at is None:
                 used_at = used_at if used_at.tzinfo else used_at.replace(tzinfo=UTC)
@@ -285,16 +290,65 @@ async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key:
             account = await session.get(Account, account_id)
             if account is None or not account.is_active:
                 raise invalid
-            pair = await issue_tokens(session=session, issuer=issuer, account=account)
+            family = (await session.get(RefreshToken, jti)).family or jti
+            pair = await issue_tokens(session=session, issuer=issuer, account=account, family=family)
     if replayed:
         raise Unauthorized("this refresh token was already used; every session of the account was "
                            "signed out, log in again", code="refresh_token_reused")
     return pair
 
 
+async def logout(*, db: Database, issuer: TokenIssuer, public_key: bytes, token: str) -> None:
+    """End the session this refresh token belongs to: it and every token of its family are revoked.
+    Holding the token is the authority to end it; an expired one has nothing left to end."""
+    try:
+        claims = issuer.decode_refresh(token, public_key)
+        jti, account_id = str(claims["jti"]), int(claims["sub"])
+    except jwt.ExpiredSignatureError:
+        return
+    except (jwt.PyJWTError, KeyError, ValueError):
+        raise Unauthorized("refresh token is not valid", code="invalid_refresh_token") from None
+    async with db.session() as session:
+        known = await session.get(RefreshToken, jti)
+        if known is None or known.account_id != account_id:
+            return
+        family = known.family or known.jti
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None),
+                   (RefreshToken.family == family) | (RefreshToken.jti == known.jti))
+            .values(revoked_at=utcnow()))
+
+
+async def revoke_sessions(*, session: AsyncSession, account: Account, refresh_tokens: bool) -> datetime:
+    """Every access token of the account issued until now stops working (within a minute
+    everywhere); with `refresh_tokens`, its refresh tokens are revoked too (no new pair)."""
+    now = utcnow()
+    account.tokens_revoked_at = now
+    if refresh_tokens:
+        await session.execute(update(RefreshToken)
+                              .where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+                              .values(revoked_at=now))
+    return now
+
+
+async def recent_revocations(*, session: AsyncSession, since: datetime) -> dict[int, float]:
+    """account id -> epoch seconds before which its access tokens are refused, for revocations made
+    after `since` (older ones concern only tokens that have expired anyway)."""
+    rows = await session.execute(select(Account.id, Account.tokens_revoked_at)
+                                 .where(Account.tokens_revoked_at > since))
+    return {account_id: (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() for account_id, at in rows}
+
+
+TOKEN_FIELDS = ("role", *LINK_FIELDS)  # what access tokens carry: changing it outdates them
+
+
 async def update_account(*, session: AsyncSession, account_id: int, changes: dict[str, Any]) -> Account:
-    """An administrator changes role, name, links or the active flag."""
+    """An administrator changes role, name, links or the active flag. Deactivating ends every
+    session of the account; changing its role or links outdates its access tokens (a refresh gives
+    new ones)."""
     account = await get_account(session=session, account_id=account_id)
+    before = {f: getattr(account, f) for f in (*TOKEN_FIELDS, "is_active")}
     for field, value in changes.items():
         setattr(account, field, value.value if isinstance(value, Role) else value)
     role = Role(account.role)
@@ -302,7 +356,10 @@ async def update_account(*, session: AsyncSession, account_id: int, changes: dic
     if needed and getattr(account, needed) is None:
         raise InvalidInput(f"a {role.value} account needs {needed}", code="link_required",
                            details={"field": needed})
+    if before["is_active"] and not account.is_active:
+        await revoke_sessions(session=session, account=account, refresh_tokens=True)
+    elif any(before[f] != getattr(account, f) for f in TOKEN_FIELDS):
+        await revoke_sessions(session=session, account=account, refresh_tokens=False)
     account.updated_at = utcnow()
     await session.flush()
     return account
-

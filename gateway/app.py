@@ -11,12 +11,14 @@ metrics, token verification, idempotency, migration check), then:
 Request path:  request id + log + metrics -> rate limit -> proxy | idempotency -> routes.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from gateway.accounts import make_password_hasher
+from gateway.accounts import make_password_hasher, recent_revocations
+from gateway.api.auth import internal as internal_router
 from gateway.api.auth import router as auth_router
 from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
 from gateway.api.operations import router as operations_router
@@ -31,6 +33,7 @@ from services.common.app import ServiceSpec, create_service_app
 from services.common.keys import ensure_signing_keys
 from services.common.observability import RequestContextMiddleware
 from services.common.settings import SERVICE_NAMES
+from services.common.tables import utcnow
 
 
 def load_token_issuer(settings: Settings) -> TokenIssuer:
@@ -64,6 +67,17 @@ def _make_login_throttle(settings: Settings, counters) -> LoginThrottle | None:
         forget_after_seconds=settings.login_forget_after_seconds))
 
 
+def _revocations_from_own_database(app: FastAPI):
+    """The gateway's processes read the revocations from the accounts table itself."""
+
+    async def fetch() -> dict[int, float]:
+        since = utcnow() - timedelta(seconds=app.state.token_issuer.access_ttl + 300)
+        async with app.state.db.session() as session:
+            return await recent_revocations(session=session, since=since)
+
+    return fetch
+
+
 def _spec(settings: Settings) -> ServiceSpec:
     async def start(app: FastAPI) -> None:
         app.state.http = make_session(connect_timeout=settings.proxy_connect_timeout_seconds,
@@ -85,7 +99,8 @@ def _spec(settings: Settings) -> ServiceSpec:
                     "`Authorization: Bearer <access_token>`. Everything under `/api/<service>/` is "
                     "forwarded to that service.",
         kernel=kernel,
-        routers=[auth_router, operations_router, training_router],
+        routers=[auth_router, internal_router, operations_router, training_router],
+        revocation_source=_revocations_from_own_database,
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -26,6 +26,7 @@ from services.common.idempotency import IdempotencyMiddleware
 from services.common.inbox import events_router
 from services.common.migrations import ensure_migrated
 from services.common.observability import Metrics, RequestContextMiddleware, configure_logging
+from services.common.revocations import RevocationList, Source, gateway_source
 from services.common.settings import SERVICE_NAMES, ServiceSettings
 from services.common.tables import KernelTables, utcnow
 
@@ -68,6 +69,8 @@ class ServiceSpec:
     on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     periodic: list[Periodic] = field(default_factory=list)
+    # where this process learns of revoked access tokens; by default it asks the gateway
+    revocation_source: Callable[[FastAPI], Source] | None = None
 
 
 async def get_session(request: Request):
@@ -98,6 +101,15 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             await ensure_migrated(state.db, spec.name)
         if state.token_verifier is None:
             state.token_verifier = TokenVerifier.from_file(settings.jwt_public_key_path, issuer=settings.jwt_issuer)
+        gateway_client = None
+        if state.token_verifier.revocations is None:
+            if spec.revocation_source is not None:
+                source = spec.revocation_source(app)
+            else:
+                gateway_client = ServiceClient("gateway", settings.gateway_url, secret=state.service_secret,
+                                               caller=spec.name, timeout=settings.http_timeout_seconds, retries=0)
+                source = gateway_source(gateway_client)
+            state.token_verifier = state.token_verifier.with_revocations(RevocationList(source))
         if state.clients is None:
             state.clients = {
                 name: ServiceClient(name, settings.service_url(name), secret=state.service_secret,
@@ -111,6 +123,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             await hook(app)
         duties = []
         if settings.background_enabled:
+            duties.append(asyncio.create_task(
+                state.token_verifier.revocations.run(settings.token_revocation_poll_seconds),
+                name="token revocations"))
             for duty in spec.periodic:
                 every = duty.every(settings)
                 if every > 0:
@@ -123,6 +138,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             for hook in spec.on_shutdown:
                 await hook(app)
             await stop_event_machinery(app)
+            if gateway_client is not None:
+                await gateway_client.aclose()
             if clients is None:
                 for client in state.clients.values():
                     await client.aclose()

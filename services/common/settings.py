@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     redis_url: str = _shared("REDIS_URL", "")
     http_timeout_seconds: float = _shared("MC_HTTP_TIMEOUT", 5.0)
     log_level: str = _shared("MC_LOG_LEVEL", "INFO")
+    # Where services ask the gateway which accounts' access tokens are revoked, and how often
+    # (services/common/revocations.py; capped at 60 s).
+    gateway_url: str = _shared("GATEWAY_URL", f"http://127.0.0.1:{SERVICE_PORTS['gateway']}")
+    token_revocation_poll_seconds: float = _shared("MC_TOKEN_REVOCATION_POLL_SECONDS", 15.0)
     # Base URLs of the other services, for synchronous calls and HTTP event delivery.
     catalog_url: str = _shared("CATALOG_URL", f"http://127.0.0.1:{SERVICE_PORTS['catalog']}")
     orders_url: str = _shared("ORDERS_URL", f"http://127.0.0.1:{SERVICE_PORTS['orders']}")

@@ -30,14 +30,17 @@ from gateway.settings import Settings
 from gateway.tokens import TokenIssuer
 from gateway.training.api import router as training_router
 from services.common.app import ServiceSpec, create_service_app
-from services.common.keys import ensure_signing_keys
+from services.common.keys import ensure_signing_keys, require_ed25519_private_key
 from services.common.observability import RequestContextMiddleware
+from services.common.secret_strength import require_strong_secret
 from services.common.settings import SERVICE_NAMES
 from services.common.tables import utcnow
 
 
 def load_token_issuer(settings: Settings) -> TokenIssuer:
-    """The signing key; in development the key pair is generated on first start (never committed)."""
+    """The signing key; in development the key pair is generated on first start (never committed).
+    Elsewhere it must be an Ed25519 private key (32 random bytes), and a metrics token, if any, must
+    be as strong: the gateway refuses to start otherwise."""
     private, public = Path(settings.jwt_private_key_path), Path(settings.jwt_public_key_path)
     if settings.environment == "development":
         private.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +48,10 @@ def load_token_issuer(settings: Settings) -> TokenIssuer:
         ensure_signing_keys(private, public)
     if not private.exists():
         raise RuntimeError(f"token signing key not found at {private}; set MC_JWT_PRIVATE_KEY_PATH")
+    if settings.environment != "development":
+        require_ed25519_private_key(private.read_bytes(), name="MC_JWT_PRIVATE_KEY_PATH")
+        if settings.metrics_token:
+            require_strong_secret(settings.metrics_token, name="GATEWAY_METRICS_TOKEN")
     return TokenIssuer.from_file(private, issuer=settings.jwt_issuer, access_ttl=settings.access_token_ttl_seconds,
                                  refresh_ttl=settings.refresh_token_ttl_seconds)
 

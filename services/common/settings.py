@@ -86,10 +86,14 @@ class ServiceSettings(BaseSettings):
 
     def resolved_service_secret(self) -> str:
         """The service secret: from the environment, else the development file under var/."""
+        if self.environment != "development":
+            if not self.service_secret:
+                raise RuntimeError("MC_SERVICE_SECRET must be set outside development")
+            from services.common.secret_strength import require_strong_secret
+
+            return require_strong_secret(self.service_secret, name="MC_SERVICE_SECRET")
         if self.service_secret:
             return self.service_secret
-        if self.environment != "development":
-            raise RuntimeError("MC_SERVICE_SECRET must be set outside development")
         from services.common.keys import development_service_secret
 
         return development_service_secret()

@@ -8,7 +8,8 @@ metrics, token verification, idempotency, migration check), then:
   limiter, then the proxy that forwards `/api/<service>/...` without touching FastAPI;
 - the municipal monitoring (`gateway.monitoring`) and the web pages (`gateway.web`) are mounted.
 
-Request path:  request id + log + metrics -> rate limit -> proxy | idempotency -> routes.
+Request path:  trusted proxy headers -> request id + log + metrics -> rate limit -> proxy | idempotency
+-> routes.
 """
 
 from datetime import timedelta
@@ -22,6 +23,7 @@ from gateway.api.auth import internal as internal_router
 from gateway.api.auth import router as auth_router
 from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
 from gateway.api.operations import router as operations_router
+from gateway.forwarded import TrustedProxyHeaders
 from gateway.login_throttle import LoginThrottle, ThrottlePolicy
 from gateway.models import kernel
 from gateway.proxy import ServiceProxy, make_session
@@ -32,15 +34,14 @@ from gateway.training.api import router as training_router
 from services.common.app import ServiceSpec, create_service_app
 from services.common.keys import ensure_signing_keys, require_ed25519_private_key
 from services.common.observability import RequestContextMiddleware
-from services.common.secret_strength import require_strong_secret
 from services.common.settings import SERVICE_NAMES
 from services.common.tables import utcnow
 
 
 def load_token_issuer(settings: Settings) -> TokenIssuer:
     """The signing key; in development the key pair is generated on first start (never committed).
-    Elsewhere it must be an Ed25519 private key (32 random bytes), and a metrics token, if any, must
-    be as strong: the gateway refuses to start otherwise."""
+    Elsewhere it must be an Ed25519 private key (32 random bytes): the gateway refuses to start
+    otherwise."""
     private, public = Path(settings.jwt_private_key_path), Path(settings.jwt_public_key_path)
     if settings.environment == "development":
         private.parent.mkdir(parents=True, exist_ok=True)
@@ -50,8 +51,6 @@ def load_token_issuer(settings: Settings) -> TokenIssuer:
         raise RuntimeError(f"token signing key not found at {private}; set MC_JWT_PRIVATE_KEY_PATH")
     if settings.environment != "development":
         require_ed25519_private_key(private.read_bytes(), name="MC_JWT_PRIVATE_KEY_PATH")
-        if settings.metrics_token:
-            require_strong_secret(settings.metrics_token, name="GATEWAY_METRICS_TOKEN")
     return TokenIssuer.from_file(private, issuer=settings.jwt_issuer, access_ttl=settings.access_token_ttl_seconds,
                                  refresh_ttl=settings.refresh_token_ttl_seconds)
 
@@ -138,6 +137,8 @@ def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None =
     # /docs shows the merged document, and the gateway's part lists only the gateway's routes
     app.openapi_url = MERGED_OPENAPI_URL
     app.openapi = lambda: gateway_openapi(app)
+    # outermost: the client's address is settled before anything logs or counts it
+    app.user_middleware.insert(0, Middleware(TrustedProxyHeaders, allow=settings.forwarded_allow_ips))
     at = next(i for i, m in enumerate(app.user_middleware) if m.cls is RequestContextMiddleware) + 1
     app.user_middleware[at:at] = [
         Middleware(RateLimitMiddleware, limiter_of=lambda scope: scope["app"].state.limiter),

@@ -48,8 +48,14 @@ class Settings(ServiceSettings):
     login_max_delay_seconds: float = 15 * 60
     login_forget_after_seconds: float = 3600
 
+    # Reverse proxies whose X-Forwarded-For is believed (gateway/forwarded.py): comma-separated
+    # addresses or networks, "*" for any; none by default. Read without prefix, like uvicorn does.
+    forwarded_allow_ips: str = Field("", validation_alias=AliasChoices(
+        "FORWARDED_ALLOW_IPS", "forwarded_allow_ips"))
+
     # A bearer token that may read /metrics (for Prometheus); admins' access tokens may too.
-    metrics_token: str = ""
+    metrics_token: str = Field("", validation_alias=AliasChoices(
+        "GATEWAY_METRICS_TOKEN", "MC_METRICS_TOKEN", "metrics_token"))
 
     # Argon2id cost (RFC 9106 second recommended profile by default).
     password_time_cost: int = 3

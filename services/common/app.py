@@ -17,9 +17,10 @@ from fastapi.responses import Response
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import TokenVerifier
+from services.common.auth import TokenVerifier, require_metrics_reader
 from services.common.background import cancel_and_wait
 from services.common.db import Database
+from services.common.docs import install_docs
 from services.common.errors import JsonResponse, install_error_handlers
 from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyMiddleware
@@ -27,6 +28,7 @@ from services.common.inbox import events_router
 from services.common.migrations import ensure_migrated
 from services.common.observability import Metrics, RequestContextMiddleware, configure_logging
 from services.common.revocations import RevocationList, Source, gateway_source
+from services.common.secret_strength import require_strong_secret
 from services.common.settings import SERVICE_NAMES, ServiceSettings
 from services.common.tables import KernelTables, utcnow
 
@@ -146,7 +148,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             await state.db.dispose()
 
     app = FastAPI(title=spec.title, description=spec.description, version="0.1.0",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.spec = spec
     app.state.kernel = spec.kernel
@@ -154,6 +156,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     app.state.token_verifier = verifier
     app.state.clients = clients
     app.state.service_secret = settings.resolved_service_secret()
+    if settings.environment != "development" and settings.metrics_token:
+        require_strong_secret(settings.metrics_token, name="MC_METRICS_TOKEN")
     app.state.metrics = Metrics(spec.name)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware, kernel=spec.kernel)
@@ -161,6 +165,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     for router in spec.routers:
         app.include_router(router)
     app.include_router(_operations_router(spec))
+    install_docs(app)
     app.include_router(events_router(spec))
     return app
 
@@ -192,6 +197,7 @@ def _operations_router(spec: ServiceSpec) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request):
+        require_metrics_reader(request)
         body, content_type = request.app.state.metrics.render()
         return Response(body, media_type=content_type)
 

@@ -171,6 +171,21 @@ def require_service(request: Request) -> str:
 ServiceCaller = Annotated[str, Depends(require_service)]
 
 
+def require_metrics_reader(request: Request) -> None:
+    """A service's `/metrics`: the service secret (`X-Service-Key`) or the metrics token
+    (`Authorization: Bearer $MC_METRICS_TOKEN`, for a Prometheus scraper)."""
+    if request.headers.get(SERVICE_KEY_HEADER):
+        require_service(request)
+        return
+    token = bearer_token(request)
+    expected = getattr(request.app.state.settings, "metrics_token", "")
+    if token is None:
+        raise Unauthorized("metrics need X-Service-Key or Authorization: Bearer <metrics token>",
+                           code="not_authenticated", headers={"WWW-Authenticate": "Bearer"})
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Forbidden("metrics need the service secret or the metrics token", code="metrics_only")
+
+
 def monitoring_caller(request: Request) -> Principal | None:
     """Dependency for monitoring figures: the gateway (service key; gives None) or a municipality,
     coordinator or admin token (gives the principal, whose territory the endpoint then applies)."""

@@ -24,7 +24,7 @@ _ALPHABETS = (
 
 def estimated_bits(value: str) -> float:
     chars = set(value)
-    if len(chars) < min(16, max(2, len(value) // 4)):
+    if len(chars) < min(10, max(2, len(value) // 4)):
         return 0.0  # repetitive: its length says nothing
     size = next((n for alphabet, n in _ALPHABETS if chars <= alphabet), 95)
     return len(value) * math.log2(size)

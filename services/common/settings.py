@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = _shared("MC_JWT_ISSUER", "mercado-corto")
     # Shared secret that service-to-service calls and internal endpoints require.
     service_secret: str = _shared("MC_SERVICE_SECRET", "")
+    # A bearer token that may read every process's /metrics (Prometheus); the service secret may too.
+    metrics_token: str = _shared("MC_METRICS_TOKEN", "")
     events_url: str = _shared("EVENTS_URL", "")
     redis_url: str = _shared("REDIS_URL", "")
     http_timeout_seconds: float = _shared("MC_HTTP_TIMEOUT", 5.0)

@@ -66,10 +66,18 @@ def test_outside_development_the_gateway_refuses_a_signing_key_that_is_not_ed255
     production = {"environment": "production", "service_secret": secrets.token_hex(32)}
     with pytest.raises(RuntimeError, match="Ed25519"):
         load_token_issuer(Settings(jwt_private_key_path=str(tmp_path / "other.pem"), **production))
-    with pytest.raises(RuntimeError, match="GATEWAY_METRICS_TOKEN"):
-        load_token_issuer(Settings(jwt_private_key_path=str(keys.private_path), metrics_token="prometheus",
-                                   **production))
     assert load_token_issuer(Settings(jwt_private_key_path=str(keys.private_path), **production))
+
+
+def test_outside_development_a_guessable_metrics_token_stops_the_service(keys):
+    from services.catalog.app import create_app
+    from services.catalog.settings import Settings
+
+    production = {"environment": "production", "service_secret": secrets.token_hex(32),
+                  "database_url": "sqlite+aiosqlite://"}
+    with pytest.raises(RuntimeError, match="MC_METRICS_TOKEN"):
+        create_app(Settings(metrics_token="prometheus", **production), verifier=keys.verifier)
+    assert create_app(Settings(metrics_token=secrets.token_urlsafe(32), **production), verifier=keys.verifier)
 
 
 def test_no_private_key_or_secret_file_is_committed():

@@ -68,3 +68,19 @@ async def test_a_token_planted_before_login_is_useless_after_it(visitor):
     out = await visitor.post("/salir", data={"csrf_token": planted}, headers={"Origin": OURS})
     assert out.status_code == 303
     assert (await _add_to_cart(visitor, token=planted, Origin=OURS)).status_code == 403
+
+
+async def test_logging_out_of_the_web_ends_the_session_not_only_the_cookies(migrated, keys):
+    async with running_gateway(migrated, "sqlite", keys) as gw, gw.client() as client:
+        r = await client.post("/api/auth/register", json={"email": "ana@ejemplo.bo", "password": "una clave larga",
+                                                          "name": "Ana"})
+        assert r.status_code == 201
+        token = _token_in((await client.get("/ingresar")).text)
+        r = await client.post("/ingresar", data={"login": "ana@ejemplo.bo", "password": "una clave larga",
+                                                 "csrf_token": token}, headers={"Origin": OURS})
+        assert r.status_code == 303
+        refresh = client.cookies["mc_refresh"]  # what a thief copying the cookie would hold
+        out = await client.post("/salir", data={"csrf_token": client.cookies["mc_csrf"]}, headers={"Origin": OURS})
+        assert out.status_code == 303
+        stolen = await client.post("/api/auth/refresh", json={"refresh_token": refresh})
+        assert stolen.status_code == 401 and stolen.json()["error"]["code"] == "refresh_token_revoked"

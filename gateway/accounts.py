@@ -4,8 +4,11 @@ Plain functions with keyword-only arguments; routers in `gateway.api.auth` only 
 Passwords are hashed with Argon2id (argon2-cffi) in a worker thread so hashing never blocks the
 event loop, and at most `concurrency` hashes run at once (each holds `memory_kib`, 64 MiB by
 default): a burst of logins waits its turn instead of exhausting memory, and the parameters stay
-strong. Failed logins are throttled per account and address (`gateway.login_throttle`). A refresh token can be exchanged once: replaying a spent one revokes every outstanding
-refresh token of the account (the pair may have been stolen).
+strong. Failed logins are throttled per account and address (`gateway.login_throttle`).
+A refresh token can be exchanged once: replaying a spent one revokes every outstanding refresh
+token of the account (the pair may have been stolen). Logging out revokes the refresh token and
+its family (every token rotated from the same login); deactivating an account revokes its refresh
+tokens and, through `tokens_revoked_at`, its access tokens (services/common/revocations.py).
 """
 
 import asyncio

@@ -98,10 +98,10 @@ async def get_account(account_id: int, session: Session, _: Admin):
 async def update_account(account_id: int, body: AccountUpdate, request: Request, session: Session, _: Admin):
     changes = body.model_dump(exclude_unset=True)
     account = await accounts.update_account(session=session, account_id=account_id, changes=changes)
-    if account.tokens_revoked_at is not None:  # this process refuses the old tokens at once
+    revocations = request.app.state.token_verifier.revocations
+    if account.tokens_revoked_at is not None and revocations is not None:  # refused here at once
         at = account.tokens_revoked_at
-        request.app.state.token_verifier.revocations.revoke(
-            account.id, (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+        revocations.revoke(account.id, (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
     return _public(account)
 
 

@@ -1,7 +1,8 @@
 """`create_service_app`: the one way a Mercado Corto service is assembled.
 
 It wires what every service has: database and sessions, error shape, request ids and JSON logs,
-metrics, token verification, idempotency keys, `/healthz` with the outbox backlog, the migration
+metrics (closed to the public), token verification with the gateway's revocation list, `/docs` and
+`/redoc` without a CDN, idempotency keys, `/healthz` with the outbox backlog, the migration
 check at start, and the event relay and inbox endpoint. A service adds only its routers.
 """
 

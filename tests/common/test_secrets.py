@@ -12,18 +12,22 @@ from services.common.secret_strength import estimated_bits, require_strong_secre
 from services.common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-STRONG = [secrets.token_hex(32), secrets.token_urlsafe(32), "x" + secrets.token_urlsafe(40) + "/+="]
-WEAK = ["changeme", "development-webhook-secret", "a" * 200, "abc" * 40, "0123456789" * 3,
-        secrets.token_hex(16), secrets.token_urlsafe(16)]
+STRONG = {"hex": lambda: secrets.token_hex(32), "base64url": lambda: secrets.token_urlsafe(32),
+          "base64": lambda: "x" + secrets.token_urlsafe(40) + "/+="}
+WEAK = {"word": lambda: "changeme", "old default": lambda: "development-webhook-secret",
+        "one letter": lambda: "a" * 200, "repeated": lambda: "abc" * 40, "digits": lambda: "0123456789" * 3,
+        "16 hex bytes": lambda: secrets.token_hex(16), "16 base64 bytes": lambda: secrets.token_urlsafe(16)}
 
 
-@pytest.mark.parametrize("value", STRONG)
-def test_32_random_bytes_in_hex_or_base64_are_strong_enough(value):
+@pytest.mark.parametrize("kind", sorted(STRONG))
+def test_32_random_bytes_in_hex_or_base64_are_strong_enough(kind):
+    value = STRONG[kind]()
     assert require_strong_secret(value, name="X") == value
 
 
-@pytest.mark.parametrize("value", WEAK)
-def test_guessable_or_short_secrets_are_refused(value):
+@pytest.mark.parametrize("kind", sorted(WEAK))
+def test_guessable_or_short_secrets_are_refused(kind):
+    value = WEAK[kind]()
     assert estimated_bits(value) < 256
     with pytest.raises(RuntimeError, match="X is too weak"):
         require_strong_secret(value, name="X")

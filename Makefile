@@ -22,7 +22,9 @@ migrate: install
 demo: migrate
 	$(BIN)/python -m infra.demo
 
-run: demo
+# the demo world is loaded only in development (MC_ENV unset or "development")
+run: migrate
+	@if [ "$${MC_ENV:-development}" = development ]; then $(BIN)/python -m infra.demo; fi
 	$(BIN)/python -m infra.run
 
 test: install

@@ -2,8 +2,13 @@
 
 Plain functions with keyword-only arguments; routers in `gateway.api.auth` only translate HTTP.
 Passwords are hashed with Argon2id (argon2-cffi) in a worker thread so hashing never blocks the
-event loop. A refresh token can be exchanged once: replaying a spent one revokes every outstanding
-refresh token of the account (the pair may have been stolen).
+event loop, and at most `concurrency` hashes run at once (each holds `memory_kib`, 64 MiB by
+default): a burst of logins waits its turn instead of exhausting memory, and the parameters stay
+strong. Failed logins are throttled per account and address (`gateway.login_throttle`).
+A refresh token can be exchanged once: replaying a spent one revokes every outstanding refresh
+token of the account (the pair may have been stolen). Logging out revokes the refresh token and
+its family (every token rotated from the same login); deactivating an account revokes its refresh
+tokens and, through `tokens_revoked_at`, its access tokens (services/common/revocations.py).
 """
 
 import asyncio
@@ -19,6 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.login_throttle import LoginThrottle
 from gateway.models import Account, RefreshToken
 from gateway.tokens import TokenIssuer
 from services.common.auth import Principal, Role
@@ -77,12 +83,30 @@ def login_kind(login: str) -> tuple[str, str]:
     return "phone", normalize_phone(login)
 
 
-def make_password_hasher(*, time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+class BoundedPasswordHasher(PasswordHasher):
+    """An Argon2id hasher that lets at most `concurrency` hashes of this process run at once."""
+
+    def __init__(self, *, concurrency: int, **params):
+        super().__init__(**params)
+        self.slots = asyncio.Semaphore(max(1, concurrency))
+
+
+def make_password_hasher(*, time_cost: int, memory_kib: int, parallelism: int,
+                         concurrency: int = 4) -> BoundedPasswordHasher:
+    return BoundedPasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism,
+                                 concurrency=concurrency)
+
+
+async def _in_a_slot(hasher: PasswordHasher, work):
+    slots = getattr(hasher, "slots", None)
+    if slots is None:
+        return await asyncio.to_thread(work)
+    async with slots:
+        return await asyncio.to_thread(work)
 
 
 async def hash_password(*, hasher: PasswordHasher, password: str) -> str:
-    return await asyncio.to_thread(hasher.hash, password)
+    return await _in_a_slot(hasher, lambda: hasher.hash(password))
 
 
 async def password_matches(*, hasher: PasswordHasher, password_hash: str, password: str) -> bool:
@@ -92,7 +116,7 @@ async def password_matches(*, hasher: PasswordHasher, password_hash: str, passwo
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(_verify)
+    return await _in_a_slot(hasher, _verify)
 
 
 @dataclass(frozen=True)
@@ -170,25 +194,34 @@ _dummy_hash: dict[int, str] = {}
 
 
 async def authenticate(*, session: AsyncSession, hasher: PasswordHasher, login: str, password: str,
-                       limiter=None) -> Account:
+                       throttle: LoginThrottle | None = None, address: str = "unknown") -> Account:
     """The account for these credentials. Unknown login and wrong password fail alike (and as slowly).
-    With a `limiter`, attempts on one login are counted whoever makes them."""
+    With a `throttle`, an address that keeps failing on an account must wait longer and longer;
+    the account's owner at another address is not affected."""
     refused = Unauthorized("wrong phone number, e-mail or password", code="invalid_credentials")
     try:
         kind, value = login_kind(login)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="invalid_login", details={"field": "login"}) from None
-    if limiter is not None:
-        await limiter.check_login_attempts(value)
     account = await find_account(session=session, **{kind: value})
+    # one identity per account, whichever of its phone or e-mail was typed
+    identity = f"account:{account.id}" if account is not None else f"{kind}:{value}"
+    if throttle is not None:
+        await throttle.check(identity=identity, address=address)
     if account is None:
         key = id(hasher)
         if key not in _dummy_hash:
             _dummy_hash[key] = await hash_password(hasher=hasher, password="not a real password")
         await password_matches(hasher=hasher, password_hash=_dummy_hash[key], password=password)
+        matches = False
+    else:
+        matches = await password_matches(hasher=hasher, password_hash=account.password_hash, password=password)
+    if not matches:
+        if throttle is not None:
+            await throttle.failed(identity=identity, address=address)
         raise refused
-    if not await password_matches(hasher=hasher, password_hash=account.password_hash, password=password):
-        raise refused
+    if throttle is not None:
+        await throttle.succeeded(identity=identity, address=address)
     if not account.is_active:
         raise Forbidden("this account is disabled; ask an administrator", code="account_disabled")
     if hasher.check_needs_rehash(account.password_hash):
@@ -196,15 +229,17 @@ async def authenticate(*, session: AsyncSession, hasher: PasswordHasher, login: 
     return account
 
 
-async def issue_tokens(*, session: AsyncSession, issuer: TokenIssuer, account: Account) -> TokenPair:
-    """A fresh access token carrying role and links, and a recorded one-use refresh token."""
+async def issue_tokens(*, session: AsyncSession, issuer: TokenIssuer, account: Account,
+                       family: str | None = None) -> TokenPair:
+    """A fresh access token carrying role and links, and a recorded one-use refresh token (of
+    `family` when rotated, else the start of a new family)."""
     links = {field: getattr(account, field) for field in LINK_FIELDS}
     access = issuer.access_token(account_id=account.id, role=account.role, name=account.name, **links)
     refresh, claims = issuer.refresh_token_with_claims(account_id=account.id)
     # the account's expired refresh tokens are of no use any more, not even to spot a replay
     await session.execute(delete(RefreshToken).where(RefreshToken.account_id == account.id,
                                                      RefreshToken.expires_at < utcnow()))
-    session.add(RefreshToken(jti=claims["jti"], account_id=account.id,
+    session.add(RefreshToken(jti=claims["jti"], account_id=account.id, family=family or claims["jti"],
                              expires_at=datetime.fromtimestamp(claims["exp"], UTC)))
     await session.flush()
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=issuer.access_ttl)
@@ -239,6 +274,9 @@ async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key:
             known = await session.get(RefreshToken, jti)
             if known is None:
                 raise invalid
+            if known.used_at is None and known.revoked_at is not None:
+                raise Unauthorized("this session was ended (logged out or account disabled); log in again",
+                                   code="refresh_token_revoked")
             used_at = known.used_at
             if used_at is not None and known.revoked_at is None:
                 used_at = used_at if used_at.tzinfo else used_at.replace(tzinfo=UTC)
@@ -255,16 +293,65 @@ async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key:
             account = await session.get(Account, account_id)
             if account is None or not account.is_active:
                 raise invalid
-            pair = await issue_tokens(session=session, issuer=issuer, account=account)
+            family = (await session.get(RefreshToken, jti)).family or jti
+            pair = await issue_tokens(session=session, issuer=issuer, account=account, family=family)
     if replayed:
         raise Unauthorized("this refresh token was already used; every session of the account was "
                            "signed out, log in again", code="refresh_token_reused")
     return pair
 
 
+async def logout(*, db: Database, issuer: TokenIssuer, public_key: bytes, token: str) -> None:
+    """End the session this refresh token belongs to: it and every token of its family are revoked.
+    Holding the token is the authority to end it; an expired one has nothing left to end."""
+    try:
+        claims = issuer.decode_refresh(token, public_key)
+        jti, account_id = str(claims["jti"]), int(claims["sub"])
+    except jwt.ExpiredSignatureError:
+        return
+    except (jwt.PyJWTError, KeyError, ValueError):
+        raise Unauthorized("refresh token is not valid", code="invalid_refresh_token") from None
+    async with db.session() as session:
+        known = await session.get(RefreshToken, jti)
+        if known is None or known.account_id != account_id:
+            return
+        family = known.family or known.jti
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None),
+                   (RefreshToken.family == family) | (RefreshToken.jti == known.jti))
+            .values(revoked_at=utcnow()))
+
+
+async def revoke_sessions(*, session: AsyncSession, account: Account, refresh_tokens: bool) -> datetime:
+    """Every access token of the account issued until now stops working (within a minute
+    everywhere); with `refresh_tokens`, its refresh tokens are revoked too (no new pair)."""
+    now = utcnow()
+    account.tokens_revoked_at = now
+    if refresh_tokens:
+        await session.execute(update(RefreshToken)
+                              .where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+                              .values(revoked_at=now))
+    return now
+
+
+async def recent_revocations(*, session: AsyncSession, since: datetime) -> dict[int, float]:
+    """account id -> epoch seconds before which its access tokens are refused, for revocations made
+    after `since` (older ones concern only tokens that have expired anyway)."""
+    rows = await session.execute(select(Account.id, Account.tokens_revoked_at)
+                                 .where(Account.tokens_revoked_at > since))
+    return {account_id: (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() for account_id, at in rows}
+
+
+TOKEN_FIELDS = ("role", *LINK_FIELDS)  # what access tokens carry: changing it outdates them
+
+
 async def update_account(*, session: AsyncSession, account_id: int, changes: dict[str, Any]) -> Account:
-    """An administrator changes role, name, links or the active flag."""
+    """An administrator changes role, name, links or the active flag. Deactivating ends every
+    session of the account; changing its role or links outdates its access tokens (a refresh gives
+    new ones)."""
     account = await get_account(session=session, account_id=account_id)
+    before = {f: getattr(account, f) for f in (*TOKEN_FIELDS, "is_active")}
     for field, value in changes.items():
         setattr(account, field, value.value if isinstance(value, Role) else value)
     role = Role(account.role)
@@ -272,7 +359,10 @@ async def update_account(*, session: AsyncSession, account_id: int, changes: dic
     if needed and getattr(account, needed) is None:
         raise InvalidInput(f"a {role.value} account needs {needed}", code="link_required",
                            details={"field": needed})
+    if before["is_active"] and not account.is_active:
+        await revoke_sessions(session=session, account=account, refresh_tokens=True)
+    elif any(before[f] != getattr(account, f) for f in TOKEN_FIELDS):
+        await revoke_sessions(session=session, account=account, refresh_tokens=False)
     account.updated_at = utcnow()
     await session.flush()
     return account
-

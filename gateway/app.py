@@ -8,19 +8,24 @@ metrics, token verification, idempotency, migration check), then:
   limiter, then the proxy that forwards `/api/<service>/...` without touching FastAPI;
 - the municipal monitoring (`gateway.monitoring`) and the web pages (`gateway.web`) are mounted.
 
-Request path:  request id + log + metrics -> rate limit -> proxy | idempotency -> routes.
+Request path:  trusted proxy headers -> request id + log + metrics -> rate limit -> proxy | idempotency
+-> routes.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from gateway.accounts import make_password_hasher
+from gateway.accounts import make_password_hasher, recent_revocations
 from gateway.api.audit import router as audit_router
+from gateway.api.auth import internal as internal_router
 from gateway.api.auth import router as auth_router
 from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
 from gateway.api.operations import router as operations_router
+from gateway.forwarded import TrustedProxyHeaders
+from gateway.login_throttle import LoginThrottle, ThrottlePolicy
 from gateway.models import kernel
 from gateway.proxy import ServiceProxy, make_session
 from gateway.ratelimit import MemoryCounters, RateLimiter, RateLimitMiddleware, RedisCounters
@@ -28,13 +33,16 @@ from gateway.settings import Settings
 from gateway.tokens import TokenIssuer
 from gateway.training.api import router as training_router
 from services.common.app import ServiceSpec, create_service_app
-from services.common.keys import ensure_signing_keys
+from services.common.keys import ensure_signing_keys, require_ed25519_private_key
 from services.common.observability import RequestContextMiddleware
 from services.common.settings import SERVICE_NAMES
+from services.common.tables import utcnow
 
 
 def load_token_issuer(settings: Settings) -> TokenIssuer:
-    """The signing key; in development the key pair is generated on first start (never committed)."""
+    """The signing key; in development the key pair is generated on first start (never committed).
+    Elsewhere it must be an Ed25519 private key (32 random bytes): the gateway refuses to start
+    otherwise."""
     private, public = Path(settings.jwt_private_key_path), Path(settings.jwt_public_key_path)
     if settings.environment == "development":
         private.parent.mkdir(parents=True, exist_ok=True)
@@ -42,18 +50,39 @@ def load_token_issuer(settings: Settings) -> TokenIssuer:
         ensure_signing_keys(private, public)
     if not private.exists():
         raise RuntimeError(f"token signing key not found at {private}; set MC_JWT_PRIVATE_KEY_PATH")
+    if settings.environment != "development":
+        require_ed25519_private_key(private.read_bytes(), name="MC_JWT_PRIVATE_KEY_PATH")
     return TokenIssuer.from_file(private, issuer=settings.jwt_issuer, access_ttl=settings.access_token_ttl_seconds,
                                  refresh_ttl=settings.refresh_token_ttl_seconds)
 
 
-def _make_limiter(settings: Settings) -> RateLimiter | None:
+def _make_limiter(settings: Settings, counters) -> RateLimiter | None:
     if not settings.rate_limit_enabled:
         return None
-    counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
     return RateLimiter(counters, window_seconds=settings.rate_limit_window_seconds,
                        per_address=settings.rate_limit_per_address, per_account=settings.rate_limit_per_account,
-                       auth_per_address=settings.rate_limit_auth_per_address,
-                       login_per_identifier=settings.rate_limit_login_per_identifier)
+                       auth_per_address=settings.rate_limit_auth_per_address)
+
+
+def _make_login_throttle(settings: Settings, counters) -> LoginThrottle | None:
+    if not settings.login_throttle_enabled:
+        return None
+    return LoginThrottle(counters, ThrottlePolicy(
+        free_per_login=settings.login_free_failures_per_account,
+        free_per_address=settings.login_free_failures_per_address,
+        base_delay_seconds=settings.login_base_delay_seconds, max_delay_seconds=settings.login_max_delay_seconds,
+        forget_after_seconds=settings.login_forget_after_seconds))
+
+
+def _revocations_from_own_database(app: FastAPI):
+    """The gateway's processes read the revocations from the accounts table itself."""
+
+    async def fetch() -> dict[int, float]:
+        since = utcnow() - timedelta(seconds=app.state.token_issuer.access_ttl + 300)
+        async with app.state.db.session() as session:
+            return await recent_revocations(session=session, since=since)
+
+    return fetch
 
 
 def _spec(settings: Settings) -> ServiceSpec:
@@ -61,12 +90,14 @@ def _spec(settings: Settings) -> ServiceSpec:
         app.state.http = make_session(connect_timeout=settings.proxy_connect_timeout_seconds,
                                       total_timeout=settings.proxy_timeout_seconds,
                                       max_connections=settings.proxy_max_connections)
-        app.state.limiter = _make_limiter(settings)
+        counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
+        app.state.counters = counters
+        app.state.limiter = _make_limiter(settings, counters)
+        app.state.login_throttle = _make_login_throttle(settings, counters)
 
     async def stop(app: FastAPI) -> None:
         await app.state.http.close()
-        if app.state.limiter is not None:
-            await app.state.limiter.aclose()
+        await app.state.counters.aclose()
 
     return ServiceSpec(
         name="gateway",
@@ -75,7 +106,8 @@ def _spec(settings: Settings) -> ServiceSpec:
                     "`Authorization: Bearer <access_token>`. Everything under `/api/<service>/` is "
                     "forwarded to that service.",
         kernel=kernel,
-        routers=[auth_router, operations_router, training_router, audit_router],
+        routers=[auth_router, internal_router, operations_router, training_router, audit_router],
+        revocation_source=_revocations_from_own_database,
         on_startup=[start],
         on_shutdown=[stop],
     )
@@ -89,10 +121,13 @@ def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None =
     state.token_issuer = issuer or load_token_issuer(settings)
     state.password_hasher = make_password_hasher(time_cost=settings.password_time_cost,
                                                  memory_kib=settings.password_memory_kib,
-                                                 parallelism=settings.password_parallelism)
+                                                 parallelism=settings.password_parallelism,
+                                                 concurrency=settings.password_hash_concurrency)
     state.service_targets = {name: settings.service_url(name).rstrip("/") for name in SERVICE_NAMES}
     state.http = None
     state.limiter = None
+    state.login_throttle = None
+    state.counters = None
     # the municipal monitoring (`/api/monitoring/...`) and the web pages have their own rooms
     from gateway import monitoring, web
 
@@ -103,6 +138,8 @@ def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None =
     # /docs shows the merged document, and the gateway's part lists only the gateway's routes
     app.openapi_url = MERGED_OPENAPI_URL
     app.openapi = lambda: gateway_openapi(app)
+    # outermost: the client's address is settled before anything logs or counts it
+    app.user_middleware.insert(0, Middleware(TrustedProxyHeaders, allow=settings.forwarded_allow_ips))
     at = next(i for i, m in enumerate(app.user_middleware) if m.cls is RequestContextMiddleware) + 1
     app.user_middleware[at:at] = [
         Middleware(RateLimitMiddleware, limiter_of=lambda scope: scope["app"].state.limiter),

@@ -2,7 +2,10 @@
 
 An account logs in by phone number (stored normalised, E.164: `+59171234567`) or e-mail (stored
 lowercased); at least one of them is present. Refresh tokens are recorded by their `jti` so that
-each one can be spent exactly once (rotation) and a replayed one can be detected.
+each one can be spent exactly once (rotation) and a replayed one can be detected; the tokens that
+descend from one login share a `family`, which logout revokes whole. `tokens_revoked_at` on an
+account makes every access token issued until then invalid (deactivation, role change): services
+learn of it from `GET /internal/token-revocations` (see services/common/revocations.py).
 """
 
 from datetime import datetime
@@ -42,6 +45,9 @@ class Account(Base, table=True):
     municipality_code: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
     financier_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     is_active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
+    # access tokens issued at or before this moment are refused everywhere
+    tokens_revoked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True,
+                                                                              index=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
@@ -52,6 +58,8 @@ class RefreshToken(Base, table=True):
     jti: str = Field(sa_column=Column(String(32), primary_key=True))
     account_id: int = Field(sa_column=Column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"),
                                              nullable=False, index=True))
+    # the jti of the login that started this chain of rotations (its own jti for a login's token)
+    family: str | None = Field(default=None, sa_column=Column(String(32), nullable=True, index=True))
     issued_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     # set once when the token is exchanged for a new pair; a second use is a replay

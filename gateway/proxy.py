@@ -5,7 +5,9 @@ every request reuses; on a 2-core machine an aiohttp-based proxy forwarded ~8x w
 one did (see bench/gateway.py). Hop-by-hop headers and any incoming service credential are dropped,
 `X-Request-ID` is set, and connect/total timeouts are explicit: a service that is down or too slow
 answers 503 in the JSON error shape within the timeout, never a hang and never a 500.
-Services' `/internal/...` and `/metrics` are never reachable from outside (404).
+Services' `/internal/...` and `/metrics` are never reachable from outside (404). The gateway's own
+routes (accounts, pages, monitoring) get the same body limit as forwarded requests: 413 before the
+body is read when `Content-Length` says so, and as soon as a streamed body goes over it.
 """
 
 import logging
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 
 import aiohttp
 import orjson
+from starlette.exceptions import HTTPException
 from yarl import URL
 
 from services.common.errors import error_body
@@ -52,6 +55,23 @@ class ClientGone(Exception):
     """The client disconnected before its request body arrived."""
 
 
+class BodyTooLarge(HTTPException):
+    """A body over the limit, raised while an own route reads it (answered 413 in the error shape)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is over {limit} bytes")
+
+
+def _declared_length(scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
 def _json_error(status: int, code: str, message: str, details: dict | None = None,
                 extra: list[tuple[bytes, bytes]] = ()) -> tuple[dict, dict]:
     body = orjson.dumps(error_body(code, message, details))
@@ -84,11 +104,11 @@ class ServiceProxy:
             return await self.app(scope, receive, send)
         path: str = scope["path"]
         if not path.startswith("/api/"):
-            return await self.app(scope, receive, send)
+            return await self._own_route(scope, receive, send)
         name = path[5:].partition("/")[0]
         base = self.targets.get(name)
         if base is None:
-            return await self.app(scope, receive, send)
+            return await self._own_route(scope, receive, send)
         rest = path[len(self.prefixes[name]):] or "/"
         scope["mc_route"] = f"/api/{name}"  # metrics label: one series per service, not per path
         if is_private(rest):
@@ -96,6 +116,39 @@ class ServiceProxy:
             await send(start)
             return await send(body)
         await self._forward(scope, receive, send, name, base, rest)
+
+    async def _own_route(self, scope, receive, send) -> None:
+        """The gateway's own routes, with the body limit applied to what they read."""
+        declared = _declared_length(scope)
+        if declared is not None and declared > self.max_body:
+            start, payload = _json_error(413, "payload_too_large", f"the request body is over {self.max_body} bytes")
+            await send(start)
+            return await send(payload)
+        received = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge(self.max_body)
+            return message
+
+        async def noting_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, noting_send)
+        except BodyTooLarge:  # read outside FastAPI's handlers (a middleware): answered here
+            if started:
+                raise
+            start, payload = _json_error(413, "payload_too_large", f"the request body is over {self.max_body} bytes")
+            await send(start)
+            await send(payload)
 
     async def _read_body(self, receive) -> bytes | None:
         """The whole request body, or None when it is over the limit. Raises ClientGone."""

@@ -7,6 +7,9 @@ verified access token only; an unverifiable token simply counts against the addr
 Counters live in Redis when `REDIS_URL` is set, so several gateway workers share them, and in
 process memory otherwise (then each worker counts on its own). If Redis stops answering, requests
 are let through and a warning is logged: the limiter must not take the platform down with it.
+The same two stores keep the failed-login records of `gateway.login_throttle` (`failures`,
+`add_failure`, `clear_failures`): a count and the time of the last failure per key, forgotten after
+a quiet period.
 """
 
 import logging
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from services.common.errors import RateLimited, error_body
+from services.common.errors import error_body
 
 log = logging.getLogger("mercado.ratelimit")
 
@@ -32,12 +35,39 @@ class Budget:
     limit: int
 
 
+Failure = tuple[int, float]  # (failed attempts, time of the last one)
+MAX_MEMORY_FAILURE_KEYS = 200_000
+
+
 class MemoryCounters:
     """Counters of the current window in this process; all of them are dropped when it rolls over."""
 
     def __init__(self):
         self._window = -1
         self._counts: dict[str, int] = {}
+        self._failures: dict[str, tuple[int, float, float]] = {}  # key -> (count, last, forget at)
+
+    async def failures(self, keys: Sequence[str], *, now: float) -> list[Failure]:
+        out = []
+        for key in keys:
+            record = self._failures.get(key)
+            out.append((record[0], record[1]) if record and record[2] > now else (0, 0.0))
+        return out
+
+    async def add_failure(self, keys: Sequence[str], *, now: float, forget_after: float) -> list[Failure]:
+        if len(self._failures) > MAX_MEMORY_FAILURE_KEYS:  # a flood of invented logins: drop what expired
+            self._failures = {k: v for k, v in self._failures.items() if v[2] > now}
+        out = []
+        for key in keys:
+            record = self._failures.get(key)
+            count = record[0] + 1 if record and record[2] > now else 1
+            self._failures[key] = (count, now, now + forget_after)
+            out.append((count, now))
+        return out
+
+    async def clear_failures(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
 
     async def hit(self, keys: Sequence[str], *, window_index: int, window_seconds: int) -> list[int]:
         if window_index != self._window:
@@ -76,6 +106,26 @@ class RedisCounters:
             results = await pipe.execute()
         return [int(v) for v in results[0::2]]
 
+    async def failures(self, keys: Sequence[str], *, now: float) -> list[Failure]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(f"{self.prefix}fail:{key}", "n", "t")
+            results = await pipe.execute()
+        return [(int(n or 0), float(t or 0.0)) for n, t in results]
+
+    async def add_failure(self, keys: Sequence[str], *, now: float, forget_after: float) -> list[Failure]:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for key in keys:
+                full = f"{self.prefix}fail:{key}"
+                pipe.hincrby(full, "n", 1)
+                pipe.hset(full, "t", repr(now))
+                pipe.expire(full, max(1, math.ceil(forget_after)))
+            results = await pipe.execute()
+        return [(int(n), now) for n in results[0::3]]
+
+    async def clear_failures(self, keys: Sequence[str]) -> None:
+        await self.redis.delete(*(f"{self.prefix}fail:{key}" for key in keys))
+
     async def aclose(self) -> None:
         await self.redis.aclose()
 
@@ -89,11 +139,10 @@ class RedisCounters:
 
 class RateLimiter:
     def __init__(self, counters, *, window_seconds: int, per_address: int, per_account: int,
-                 auth_per_address: int, login_per_identifier: int | None = None):
+                 auth_per_address: int):
         self.counters = counters
         self.window = max(1, window_seconds)
-        self.limits = {"address": per_address, "account": per_account, "auth": auth_per_address,
-                       "login": login_per_identifier if login_per_identifier is not None else auth_per_address}
+        self.limits = {"address": per_address, "account": per_account, "auth": auth_per_address}
         self._last_warning = 0.0
 
     def budgets(self, *, address: str, account_id: int | None, is_auth: bool) -> list[Budget]:
@@ -124,24 +173,11 @@ class RateLimiter:
                 return budget, retry_after
         return None
 
-    async def check_login_attempts(self, identifier: str) -> None:
-        """Raise RateLimited when one login (phone or e-mail) has been tried too often, from
-        whatever addresses: guessing one account's password from many machines is stopped too."""
-        budget = Budget("login", identifier, self.limits["login"])
-        verdict = await self.exceeded([budget])
-        if verdict is not None:
-            retry_after = verdict[1]
-            raise RateLimited(f"{_MESSAGES['login']}; retry in {retry_after} s",
-                              details={"scope": "login", "limit": budget.limit, "window_seconds": self.window,
-                                       "retry_after": retry_after},
-                              headers={"Retry-After": str(retry_after)})
-
     async def aclose(self) -> None:
         await self.counters.aclose()
 
 
 _MESSAGES = {
-    "login": "too many login attempts for this account",
     "address": "too many requests from your address",
     "account": "too many requests for your account",
     "auth": "too many login or registration attempts from your address",

@@ -39,15 +39,30 @@ class Settings(ServiceSettings):
     rate_limit_per_address: int = 1200
     rate_limit_per_account: int = 600
     rate_limit_auth_per_address: int = 10
-    rate_limit_login_per_identifier: int = 10  # attempts on one phone/e-mail, from any address
+    # Failed logins (gateway.login_throttle): per (account, address) and per address, never per
+    # account alone; free failures, then a delay that doubles with each failure, up to the maximum.
+    login_throttle_enabled: bool = True
+    login_free_failures_per_account: int = 5
+    login_free_failures_per_address: int = 20
+    login_base_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 15 * 60
+    login_forget_after_seconds: float = 3600
+
+    # Reverse proxies whose X-Forwarded-For is believed (gateway/forwarded.py): comma-separated
+    # addresses or networks, "*" for any; none by default. Read without prefix, like uvicorn does.
+    forwarded_allow_ips: str = Field("", validation_alias=AliasChoices(
+        "FORWARDED_ALLOW_IPS", "forwarded_allow_ips"))
 
     # A bearer token that may read /metrics (for Prometheus); admins' access tokens may too.
-    metrics_token: str = ""
+    metrics_token: str = Field("", validation_alias=AliasChoices(
+        "GATEWAY_METRICS_TOKEN", "MC_METRICS_TOKEN", "metrics_token"))
 
     # Argon2id cost (RFC 9106 second recommended profile by default).
     password_time_cost: int = 3
     password_memory_kib: int = 64 * 1024
     password_parallelism: int = 4
+    # at most this many hashes at once per process (each holds password_memory_kib)
+    password_hash_concurrency: int = 4
 
     def model_post_init(self, __context) -> None:
         super().model_post_init(__context)

@@ -4,11 +4,16 @@ Each service loads its part through its own `demo.load_demo(db, world)`; running
 nothing. `--scale` builds the benchmark sizes (10k producers, 100k products). The world's cycles are
 dated from today (`MC_TODAY=YYYY-MM-DD` loads it as on another day); a world whose cycles deliver on a
 day their points are closed is refused before anything is written.
+
+Demo data never reaches production: with `MC_ENV=production` it refuses to run (every demo account
+shares a published password). A production installation creates its first administrator with
+`python -m gateway.admin create-admin` instead (gateway/README.md).
 """
 
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 import time
 
@@ -31,6 +36,9 @@ def _loader(service: str):
 
 async def load(services: list[str], *, scale: bool, seed: int, urls: dict[str, str] | None = None) -> None:
     """Load the world into each service's database (its settings' URL, or the one `urls` gives)."""
+    refusal = refuses_to_run()
+    if refusal:
+        raise RuntimeError(refusal)
     now = clock.now()
     world = build_world(seed=seed, scale=scale, now=now)
     check_calendar(world, now=now)
@@ -48,7 +56,19 @@ async def load(services: list[str], *, scale: bool, seed: int, urls: dict[str, s
         print(f"  {service:9s} loaded in {time.perf_counter() - started:.1f} s")
 
 
+def refuses_to_run() -> str | None:
+    """Why the demo must not be loaded here, or None."""
+    if os.environ.get("MC_ENV", "development").strip().lower() == "production":
+        return ("MC_ENV=production: the demo world (accounts with a published password) is never loaded "
+                "in production; create the first administrator with `python -m gateway.admin create-admin`")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    refusal = refuses_to_run()
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="demo", description=__doc__)
     parser.add_argument("services", nargs="*", default=list(ALL))
     parser.add_argument("--scale", action="store_true", help="benchmark sizes: 10k producers, 100k products")

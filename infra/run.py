@@ -24,6 +24,8 @@ def _spawn(name: str) -> subprocess.Popen:
     workers = os.environ.get(f"{name.upper()}_WORKERS", "1")
     cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", settings.host,
            "--port", str(settings.port), "--workers", workers, "--no-access-log", "--timeout-graceful-shutdown", "5", "--log-level", "warning"]
+    if name == "gateway":  # the gateway decides whose X-Forwarded-For to believe (FORWARDED_ALLOW_IPS)
+        cmd.append("--no-proxy-headers")
     return subprocess.Popen(cmd, start_new_session=True)
 
 

@@ -1,10 +1,11 @@
 """`/api/auth/...`: register, login, refresh, me, and account administration."""
 
 from dataclasses import asdict
+from datetime import UTC, timedelta
 from typing import Annotated
 
 from argon2 import PasswordHasher
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from gateway import accounts
 from gateway.schemas import (
@@ -17,7 +18,15 @@ from gateway.schemas import (
 )
 from gateway.tokens import TokenIssuer
 from services.common.app import Session
-from services.common.auth import CurrentPrincipal, OptionalPrincipal, Principal, Role, require_roles
+from services.common.auth import (
+    CurrentPrincipal,
+    OptionalPrincipal,
+    Principal,
+    Role,
+    ServiceCaller,
+    require_roles,
+)
+from services.common.tables import utcnow
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -51,7 +60,8 @@ async def register(body: RegisterRequest, session: Session, hasher: Hasher, acto
 @router.post("/login", response_model=TokenResponse, summary="Log in by phone number or e-mail")
 async def login(body: LoginRequest, request: Request, session: Session, hasher: Hasher, issuer: Issuer):
     account = await accounts.authenticate(session=session, hasher=hasher, login=body.identifier,
-                                          password=body.password, limiter=request.app.state.limiter)
+                                          password=body.password, throttle=request.app.state.login_throttle,
+                                          address=request.client.host if request.client else "unknown")
     return TokenResponse(**asdict(await accounts.issue_tokens(session=session, issuer=issuer, account=account)))
 
 
@@ -63,6 +73,14 @@ async def refresh(body: RefreshRequest, request: Request, issuer: Issuer):
                                                token=body.refresh_token,
                                                reuse_grace_seconds=request.app.state.settings.refresh_reuse_grace_seconds)
     return TokenResponse(**asdict(pair))
+
+
+@router.post("/logout", status_code=204,
+             summary="End this session: the refresh token and every token rotated from the same login stop working")
+async def logout(body: RefreshRequest, request: Request, issuer: Issuer):
+    await accounts.logout(db=request.app.state.db, issuer=issuer,
+                          public_key=request.app.state.token_verifier.public_key, token=body.refresh_token)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=AccountPublic, summary="The logged-in account")
@@ -77,6 +95,24 @@ async def get_account(account_id: int, session: Session, _: Admin):
 
 @router.patch("/accounts/{account_id}", response_model=AccountPublic,
               summary="Change an account's role, links or active flag (admin)")
-async def update_account(account_id: int, body: AccountUpdate, session: Session, _: Admin):
+async def update_account(account_id: int, body: AccountUpdate, request: Request, session: Session, _: Admin):
     changes = body.model_dump(exclude_unset=True)
-    return _public(await accounts.update_account(session=session, account_id=account_id, changes=changes))
+    account = await accounts.update_account(session=session, account_id=account_id, changes=changes)
+    revocations = request.app.state.token_verifier.revocations
+    if account.tokens_revoked_at is not None and revocations is not None:  # refused here at once
+        at = account.tokens_revoked_at
+        revocations.revoke(account.id, (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+    return _public(account)
+
+
+internal = APIRouter(prefix="/internal", tags=["internal"], include_in_schema=False)
+
+
+@internal.get("/token-revocations")
+async def token_revocations(request: Request, session: Session, _: ServiceCaller):
+    """For the services' `RevocationList`: accounts whose access tokens issued before `before`
+    (epoch seconds) are refused. Older revocations concern only expired tokens and are left out."""
+    window = request.app.state.token_issuer.access_ttl + 300
+    since = utcnow() - timedelta(seconds=window)
+    revoked = await accounts.recent_revocations(session=session, since=since)
+    return {"revoked": [{"account_id": a, "before": before} for a, before in revoked.items()]}

@@ -18,12 +18,13 @@ from fastapi.responses import Response
 
 from gateway.monitoring.figures import CATEGORY_LABELS
 from gateway.web import views
+from gateway.web.csrf import refuse_cross_site_posts
 from gateway.web.session import UpstreamError, WebSession, web_session
 from gateway.web.shop import municipalities_of, redirect
 from gateway.web.svg import Bar, MapPoint, Series, bar_chart, line_chart, points_map
 from gateway.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
 Web = Annotated[WebSession, Depends(web_session)]
 
 

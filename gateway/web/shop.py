@@ -13,11 +13,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.monitoring.figures import CATEGORY_LABELS
 from gateway.web import views
+from gateway.web.csrf import CrossSitePost, keep_token, refuse_cross_site_posts
 from gateway.web.session import LoginRequired, UpstreamError, WebSession, web_session
 from gateway.web.svg import MapPoint, points_map, qr_svg
 from gateway.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
 Web = Annotated[WebSession, Depends(web_session)]
 PAGE_SIZE = 24
 NEAR_KM, FAR_KM = 30, 1000  # delivery points offered around the consumer: her city, else anywhere
@@ -58,14 +59,20 @@ async def login(request: Request, web: Web, login: Annotated[str, Form(max_lengt
                       title="Ingresar", next=safe_next(next), error=message, login=login)
     web.adopt(response.json())
     target = safe_next(next) or views.ROLE_HOME.get(web.principal.role.value, "/")
-    return redirect(target, web)
+    answer = redirect(target, web)
+    keep_token(request, answer, renew=True)  # a token planted before login is useless after it
+    return answer
 
 
 @router.post("/salir")
-async def logout(web: Web):
+async def logout(request: Request, web: Web):
+    if web.refresh:  # end the session for good, not only in this browser
+        await web.call("POST", "/api/auth/logout", json={"refresh_token": web.refresh}, raw=True)
     web.clear = True
     web.set_cookies.clear()
-    return redirect("/?aviso=" + quote("Sesión cerrada."), web)
+    answer = redirect("/?aviso=" + quote("Sesión cerrada."), web)
+    keep_token(request, answer, renew=True)
+    return answer
 
 
 async def municipalities_of(web: WebSession) -> list[dict]:
@@ -271,8 +278,9 @@ def install_handlers(app) -> None:
         response = RedirectResponse("/ingresar?" + urlencode(params), status_code=303)
         return response
 
+    @app.exception_handler(CrossSitePost)
     @app.exception_handler(UpstreamError)
-    async def _upstream(request: Request, exc: UpstreamError):
+    async def _upstream(request: Request, exc: UpstreamError | CrossSitePost):
         session = WebSession(request)
         return render(request, session, "error.html", status_code=exc.status, title="No se pudo mostrar",
                       message=exc.message)

@@ -8,6 +8,7 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.training.lessons import lesson_href
 from gateway.web import views
+from gateway.web.csrf import keep_token, token_for
 from gateway.web.session import WebSession
 
 HERE = Path(__file__).parent
@@ -25,8 +26,10 @@ def render(request: Request, session: WebSession, name: str, status_code: int = 
     context.setdefault("flash", request.query_params.get("aviso", "")[:200])
     context.setdefault("error", request.query_params.get("error", "")[:300])
     context.setdefault("title", "Mercado Corto")
+    context["csrf_token"] = token_for(request)  # every form of the page posts it back
     response = templates.TemplateResponse(request, name, {"user": session.principal, **context},
                                           status_code=status_code)
+    keep_token(request, response)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Referrer-Policy"] = "same-origin"

@@ -17,11 +17,12 @@ from fastapi.responses import Response
 
 from gateway.training.lessons import AUDIENCES, find
 from gateway.training.pdf import module_pdf
+from gateway.web.csrf import refuse_cross_site_posts
 from gateway.web.session import UpstreamError, WebSession, web_session
 from gateway.web.shop import redirect
 from gateway.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
 Web = Annotated[WebSession, Depends(web_session)]
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 

@@ -1,7 +1,8 @@
 """`create_service_app`: the one way a Mercado Corto service is assembled.
 
 It wires what every service has: database and sessions, error shape, request ids and JSON logs,
-metrics, token verification, idempotency keys, `/healthz` with the outbox backlog, the migration
+metrics (closed to the public), token verification with the gateway's revocation list, `/docs` and
+`/redoc` without a CDN, idempotency keys, `/healthz` with the outbox backlog, the migration
 check at start, and the event relay and inbox endpoint. A service adds only its routers.
 """
 
@@ -17,9 +18,10 @@ from fastapi.responses import Response
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import TokenVerifier
+from services.common.auth import TokenVerifier, require_metrics_reader
 from services.common.background import cancel_and_wait
 from services.common.db import Database
+from services.common.docs import install_docs
 from services.common.errors import JsonResponse, install_error_handlers
 from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyMiddleware
@@ -27,6 +29,8 @@ from services.common.inbox import events_router
 from services.common.migrations import ensure_migrated
 from services.common.nul_guard import NulGuard
 from services.common.observability import Metrics, RequestContextMiddleware, configure_logging
+from services.common.revocations import RevocationList, Source, gateway_source
+from services.common.secret_strength import require_strong_secret
 from services.common.settings import SERVICE_NAMES, ServiceSettings
 from services.common.tables import KernelTables, utcnow
 
@@ -69,6 +73,8 @@ class ServiceSpec:
     on_startup: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
     periodic: list[Periodic] = field(default_factory=list)
+    # where this process learns of revoked access tokens; by default it asks the gateway
+    revocation_source: Callable[[FastAPI], Source] | None = None
 
 
 async def get_session(request: Request):
@@ -99,6 +105,15 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             await ensure_migrated(state.db, spec.name)
         if state.token_verifier is None:
             state.token_verifier = TokenVerifier.from_file(settings.jwt_public_key_path, issuer=settings.jwt_issuer)
+        gateway_client = None
+        if state.token_verifier.revocations is None:
+            if spec.revocation_source is not None:
+                source = spec.revocation_source(app)
+            else:
+                gateway_client = ServiceClient("gateway", settings.gateway_url, secret=state.service_secret,
+                                               caller=spec.name, timeout=settings.http_timeout_seconds, retries=0)
+                source = gateway_source(gateway_client)
+            state.token_verifier = state.token_verifier.with_revocations(RevocationList(source))
         if state.clients is None:
             state.clients = {
                 name: ServiceClient(name, settings.service_url(name), secret=state.service_secret,
@@ -112,6 +127,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             await hook(app)
         duties = []
         if settings.background_enabled:
+            duties.append(asyncio.create_task(
+                state.token_verifier.revocations.run(settings.token_revocation_poll_seconds),
+                name="token revocations"))
             for duty in spec.periodic:
                 every = duty.every(settings)
                 if every > 0:
@@ -124,13 +142,15 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             for hook in spec.on_shutdown:
                 await hook(app)
             await stop_event_machinery(app)
+            if gateway_client is not None:
+                await gateway_client.aclose()
             if clients is None:
                 for client in state.clients.values():
                     await client.aclose()
             await state.db.dispose()
 
     app = FastAPI(title=spec.title, description=spec.description, version="0.1.0",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.spec = spec
     app.state.kernel = spec.kernel
@@ -138,6 +158,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     app.state.token_verifier = verifier
     app.state.clients = clients
     app.state.service_secret = settings.resolved_service_secret()
+    if settings.environment != "development" and settings.metrics_token:
+        require_strong_secret(settings.metrics_token, name="MC_METRICS_TOKEN")
     app.state.metrics = Metrics(spec.name)
     install_error_handlers(app)
     app.add_middleware(NulGuard)
@@ -146,6 +168,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     for router in spec.routers:
         app.include_router(router)
     app.include_router(_operations_router(spec))
+    install_docs(app)
     app.include_router(events_router(spec))
     return app
 
@@ -177,6 +200,7 @@ def _operations_router(spec: ServiceSpec) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request):
+        require_metrics_reader(request)
         body, content_type = request.app.state.metrics.render()
         return Response(body, media_type=content_type)
 

@@ -16,6 +16,7 @@ import jwt
 from fastapi import Depends, Request
 
 from services.common.errors import Forbidden, Unauthorized
+from services.common.revocations import RevocationList
 
 SERVICE_KEY_HEADER = "X-Service-Key"
 
@@ -52,13 +53,22 @@ class Principal:
 
 
 class TokenVerifier:
-    """Verifies access tokens with the gateway's public key; caches verified tokens briefly."""
+    """Verifies access tokens with the gateway's public key; caches verified tokens briefly.
 
-    def __init__(self, public_key_pem: bytes | str, *, issuer: str = "mercado-corto", leeway: int = 5):
+    With `revocations` (services/common/revocations.py), a token of an account revoked after the
+    token was issued is refused, cached or not."""
+
+    def __init__(self, public_key_pem: bytes | str, *, issuer: str = "mercado-corto", leeway: int = 5,
+                 revocations: RevocationList | None = None):
         self.public_key = public_key_pem
         self.issuer = issuer
         self.leeway = leeway
+        self.revocations = revocations
         self._cache: dict[str, tuple[float, Principal]] = {}
+
+    def with_revocations(self, revocations: RevocationList) -> "TokenVerifier":
+        """The same key and issuer, checking this revocation list."""
+        return TokenVerifier(self.public_key, issuer=self.issuer, leeway=self.leeway, revocations=revocations)
 
     @classmethod
     def from_file(cls, path: str | Path, **kw) -> "TokenVerifier":
@@ -72,7 +82,7 @@ class TokenVerifier:
         now = time.time()
         hit = self._cache.get(token)
         if hit and hit[0] > now:
-            return hit[1]
+            return self._not_revoked(hit[1])
         try:
             claims = jwt.decode(token, self.public_key, algorithms=["EdDSA"], issuer=self.issuer,
                                 leeway=self.leeway, options={"require": ["exp", "sub", "role"]})
@@ -86,6 +96,13 @@ class TokenVerifier:
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[token] = (min(float(claims["exp"]), now + 60), principal)
+        return self._not_revoked(principal)
+
+    def _not_revoked(self, principal: Principal) -> Principal:
+        if self.revocations is not None and self.revocations.is_revoked(principal.account_id,
+                                                                        principal.claims.get("iat")):
+            raise Unauthorized("this session was ended (account disabled or changed); log in again",
+                               code="token_revoked")
         return principal
 
 
@@ -152,6 +169,21 @@ def require_service(request: Request) -> str:
 
 
 ServiceCaller = Annotated[str, Depends(require_service)]
+
+
+def require_metrics_reader(request: Request) -> None:
+    """A service's `/metrics`: the service secret (`X-Service-Key`) or the metrics token
+    (`Authorization: Bearer $MC_METRICS_TOKEN`, for a Prometheus scraper)."""
+    if request.headers.get(SERVICE_KEY_HEADER):
+        require_service(request)
+        return
+    token = bearer_token(request)
+    expected = getattr(request.app.state.settings, "metrics_token", "")
+    if token is None:
+        raise Unauthorized("metrics need X-Service-Key or Authorization: Bearer <metrics token>",
+                           code="not_authenticated", headers={"WWW-Authenticate": "Bearer"})
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Forbidden("metrics need the service secret or the metrics token", code="metrics_only")
 
 
 def monitoring_caller(request: Request) -> Principal | None:

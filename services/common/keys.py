@@ -1,6 +1,7 @@
 """Development key material, generated on first use under `var/keys/` and never committed.
 
-Production sets MC_JWT_PRIVATE_KEY_PATH / MC_JWT_PUBLIC_KEY_PATH and MC_SERVICE_SECRET instead.
+Production sets MC_JWT_PRIVATE_KEY_PATH / MC_JWT_PUBLIC_KEY_PATH, MC_SERVICE_SECRET and
+PAYMENTS_WEBHOOK_SECRET instead, each checked by `services.common.secret_strength`.
 """
 
 import os
@@ -52,8 +53,23 @@ def ensure_signing_keys(private_path: Path | None = None, public_path: Path | No
     return private_path, public_path
 
 
-def development_service_secret() -> str:
-    path = keys_dir() / "service_secret"
+def require_ed25519_private_key(pem: bytes, *, name: str) -> None:
+    """RuntimeError unless `pem` is an Ed25519 private key (32 random bytes; what tokens are signed with)."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise RuntimeError(f"{name}: not a readable unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise RuntimeError(f"{name}: tokens are signed with Ed25519; this is a {type(key).__name__}")
+
+
+def development_secret(name: str) -> str:
+    """A random secret of this installation, made on first use under `var/keys/` (never committed)."""
+    path = keys_dir() / name
     if not path.exists():
         _write_private(path, secrets.token_urlsafe(32).encode())
     return path.read_text().strip()
+
+
+def development_service_secret() -> str:
+    return development_secret("service_secret")

@@ -38,10 +38,16 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = _shared("MC_JWT_ISSUER", "mercado-corto")
     # Shared secret that service-to-service calls and internal endpoints require.
     service_secret: str = _shared("MC_SERVICE_SECRET", "")
+    # A bearer token that may read every process's /metrics (Prometheus); the service secret may too.
+    metrics_token: str = _shared("MC_METRICS_TOKEN", "")
     events_url: str = _shared("EVENTS_URL", "")
     redis_url: str = _shared("REDIS_URL", "")
     http_timeout_seconds: float = _shared("MC_HTTP_TIMEOUT", 5.0)
     log_level: str = _shared("MC_LOG_LEVEL", "INFO")
+    # Where services ask the gateway which accounts' access tokens are revoked, and how often
+    # (services/common/revocations.py; capped at 60 s).
+    gateway_url: str = _shared("GATEWAY_URL", f"http://127.0.0.1:{SERVICE_PORTS['gateway']}")
+    token_revocation_poll_seconds: float = _shared("MC_TOKEN_REVOCATION_POLL_SECONDS", 15.0)
     # Base URLs of the other services, for synchronous calls and HTTP event delivery.
     catalog_url: str = _shared("CATALOG_URL", f"http://127.0.0.1:{SERVICE_PORTS['catalog']}")
     orders_url: str = _shared("ORDERS_URL", f"http://127.0.0.1:{SERVICE_PORTS['orders']}")
@@ -82,10 +88,14 @@ class ServiceSettings(BaseSettings):
 
     def resolved_service_secret(self) -> str:
         """The service secret: from the environment, else the development file under var/."""
+        if self.environment != "development":
+            if not self.service_secret:
+                raise RuntimeError("MC_SERVICE_SECRET must be set outside development")
+            from services.common.secret_strength import require_strong_secret
+
+            return require_strong_secret(self.service_secret, name="MC_SERVICE_SECRET")
         if self.service_secret:
             return self.service_secret
-        if self.environment != "development":
-            raise RuntimeError("MC_SERVICE_SECRET must be set outside development")
         from services.common.keys import development_service_secret
 
         return development_service_secret()

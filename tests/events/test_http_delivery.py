@@ -45,7 +45,7 @@ async def test_committed_event_reaches_the_subscriber_once(backend, migrated, ke
                 assert await pending(pub_db) == []
                 health = (await client.get("/healthz")).json()["outbox"]
                 assert health == {"pending": 0, "oldest_age_seconds": None}
-                metrics = (await client.get("/metrics")).text
+                metrics = (await client.get("/metrics", headers={"X-Service-Key": app.state.service_secret})).text
                 assert 'events_published_total{service="orders"} 1.0' in metrics
 
 

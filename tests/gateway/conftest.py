@@ -124,7 +124,7 @@ def probe_router() -> APIRouter:
 
 
 @asynccontextmanager
-async def probe_service(keys, tmp_path) -> AsyncIterator[str]:
+async def probe_service(keys, tmp_path, *, verifier=None) -> AsyncIterator[str]:
     """A small service built by the kernel (token checks, error shape), served over HTTP; yields its URL."""
     metadata = MetaData()
     kernel = kernel_tables(metadata)
@@ -132,8 +132,8 @@ async def probe_service(keys, tmp_path) -> AsyncIterator[str]:
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     spec = ServiceSpec(name="probe", title="probe", description="probe", kernel=kernel, routers=[probe_router()])
-    app = create_service_app(spec, service_settings("catalog", "sqlite://"), database=db, verifier=keys.verifier,
-                             check_migrations=False)
+    app = create_service_app(spec, service_settings("catalog", "sqlite://"), database=db,
+                             verifier=verifier or keys.verifier, check_migrations=False)
     async with serving(app) as url:
         yield url
 

@@ -107,7 +107,7 @@ async def test_twenty_simultaneous_deliveries_of_one_provider_notice_record_one_
 
     from services.payments.collections import sign_webhook
     from services.payments.models import consumer_payments
-    from services.payments.settings import DEVELOPMENT_WEBHOOK_SECRET
+    from services.payments.settings import development_webhook_secret
     from tests.payments.helpers import balance_of
 
     require_postgres()
@@ -118,7 +118,7 @@ async def test_twenty_simultaneous_deliveries_of_one_provider_notice_record_one_
         raw = json.dumps({"event_id": "evt-race", "order_id": 610, "amount": "20.00", "method": "qr"}).encode()
         ts = str(int(time.time()))
         headers = {"X-Webhook-Timestamp": ts, "content-type": "application/json",
-                   "X-Webhook-Signature": sign_webhook(secret=DEVELOPMENT_WEBHOOK_SECRET, timestamp=ts, body=raw)}
+                   "X-Webhook-Signature": sign_webhook(secret=development_webhook_secret(), timestamp=ts, body=raw)}
         async with payments_client(db, keys, url) as client:
             answers = await asyncio.gather(*[client.post("/webhooks/payments", content=raw, headers=headers)
                                              for _ in range(20)])

@@ -5,7 +5,7 @@ import json
 import time
 
 from services.payments.collections import sign_webhook
-from services.payments.settings import DEVELOPMENT_WEBHOOK_SECRET
+from services.payments.settings import development_webhook_secret
 from tests.payments.helpers import balance_of, close_cycle, deliver, ledger_is_consistent, place_order
 
 COORDINATOR = 501
@@ -80,7 +80,8 @@ async def test_an_admin_can_assign_a_cycles_coordinator(db, client, keys):
     assert (await client.post("/payments", json=body, headers=h)).status_code == 201
 
 
-def _signed(body: dict, *, secret=DEVELOPMENT_WEBHOOK_SECRET, ts=None):
+def _signed(body: dict, *, secret=None, ts=None):
+    secret = secret or development_webhook_secret()
     raw = json.dumps(body).encode()
     ts = str(int(ts if ts is not None else time.time()))
     return raw, {"X-Webhook-Timestamp": ts, "X-Webhook-Signature": "sha256=" + sign_webhook(

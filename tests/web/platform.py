@@ -106,8 +106,8 @@ def _environment(folder: Path, ports: dict[str, int], urls: dict[str, str] | Non
     for name, port in ports.items():
         env[f"{name.upper()}_DATABASE_URL"] = urls[name]
         env[f"{name.upper()}_PORT"] = str(port)
-        if name != "gateway":
-            env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        # services ask the gateway for revoked tokens (GATEWAY_URL) like they call each other
+        env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
     return env
 
 

@@ -14,9 +14,22 @@ import pytest
 from tests.web.platform import DEMO_DOMAIN, DEMO_PASSWORD
 
 
+class BrowserLike(httpx.Client):
+    """Posts forms as a browser does from our pages: with our Origin and the token the page's forms
+    carry (taken from the login page when the client has none yet)."""
+
+    def post(self, url, *, data=None, **kw):
+        if "mc_csrf" not in self.cookies:
+            page = self.get("/ingresar")
+            assert 'name="csrf_token"' in page.text
+        headers = {"Origin": str(self.base_url).rstrip("/"), **kw.pop("headers", {})}
+        data = {**(data or {}), "csrf_token": self.cookies["mc_csrf"]}
+        return super().post(url, data=data, headers=headers, **kw)
+
+
 @pytest.fixture
 def browser_like(platform):
-    with httpx.Client(base_url=platform.url, follow_redirects=False, timeout=30) as client:
+    with BrowserLike(base_url=platform.url, follow_redirects=False, timeout=30) as client:
         yield client
 
 

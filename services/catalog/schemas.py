@@ -204,6 +204,21 @@ class ProducerOut(BaseModel):
     lon: float | None
 
 
+# --- memberships -----------------------------------------------------------------------------
+
+class MembershipIn(Strict):
+    organization_id: Id
+
+
+class MembershipOut(BaseModel):
+    id: int
+    producer_id: int
+    organization_id: int
+    status: str = Field(description="pending, confirmed or rejected")
+    requested_at: UtcDateTime
+    decided_at: UtcDateTime | None
+
+
 # --- certifications --------------------------------------------------------------------------
 
 class CertificationIn(Strict):

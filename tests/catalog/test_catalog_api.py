@@ -42,6 +42,14 @@ async def test_coordinator_registers_a_municipality_organization_and_producer(ba
         # reading is public, but a producer's phone is only for those who manage her
         public = await client.get(f"/producers/{p.json()['id']}")
         assert public.status_code == 200 and public.json()["phone"] is None
+        # naming her organization asks it; she is a member once the organization confirms
+        assert p.json()["organization_id"] is None
+        asked = await client.get(f"/organizations/{o.json()['id']}/memberships", headers=coord)
+        [request] = asked.json()
+        assert request["status"] == "pending"
+        confirmed = await client.post(f"/memberships/{request['id']}/confirm",
+                                      headers=keys.headers("organization", organization_id=o.json()["id"]))
+        assert confirmed.status_code == 200, confirmed.text
         listed = await client.get("/producers", params={"organization": o.json()["id"]})
         assert [x["name"] for x in listed.json()["items"]] == ["Sabina Quispe"]
         # bad input is refused whole

@@ -2,14 +2,13 @@
 producer's advance history, and anonymous advance statistics for municipal monitoring.
 """
 
-import csv
-import io
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.csv_files import csv_text
 from services.common.errors import NotFound
 from services.common.money import format_bs, from_centavos, to_centavos
 from services.payments.ledger import AccountKind, account_code
@@ -80,25 +79,25 @@ async def producer_statement(*, session: AsyncSession, producer_id: int, cycle_i
 
 
 def statement_csv(statement: dict) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "ref", "product", "ordered", "received", "rejected", "unit", "unit_price", "amount"])
+    rows: list[list] = []
+    add = rows.append
     for c in statement["consignments"]:
         for ln in c["lines"]:
-            w.writerow(["line", c["consignment_id"], ln.get("product_name") or ln.get("product_id"),
+            add(["line", c["consignment_id"], ln.get("product_name") or ln.get("product_id"),
                         ln.get("ordered_quantity"),
                         ln.get("received_quantity"), ln.get("rejected_quantity"), ln.get("unit"),
                         ln.get("unit_price"), ln.get("accepted_value")])
         for f in c["fees"]:
-            w.writerow(["fee", c["consignment_id"], "", "", "", "", "", f["rate"], "-" + f["amount"]])
+            add(["fee", c["consignment_id"], "", "", "", "", "", f["rate"], "-" + f["amount"]])
     for a in statement["advances"]:
-        w.writerow(["advance", a["advance_id"], "", "", "", "", "", "", a["principal"]])
-        w.writerow(["advance_fee", a["advance_id"], "", "", "", "", "", "", a["fee"]])
+        add(["advance", a["advance_id"], "", "", "", "", "", "", a["principal"]])
+        add(["advance_fee", a["advance_id"], "", "", "", "", "", "", a["fee"]])
     for r in statement["repayments"]:
-        w.writerow(["repayment", r["advance"], "", "", "", "", "", "", r["amount"]])
+        add(["repayment", r["advance"], "", "", "", "", "", "", r["amount"]])
     for key, value in statement["totals"].items():
-        w.writerow(["total", key, "", "", "", "", "", "", value])
-    return out.getvalue()
+        add(["total", key, "", "", "", "", "", "", value])
+    return csv_text(rows, header=["section", "ref", "product", "ordered", "received", "rejected", "unit",
+                                  "unit_price", "amount"])
 
 
 def statement_pdf(statement: dict) -> bytes:

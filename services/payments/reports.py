@@ -8,7 +8,9 @@ from types import SimpleNamespace
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Principal
 from services.common.csv_files import csv_text
+from services.common.disclosure import suppress_for
 from services.common.errors import NotFound
 from services.common.money import format_bs, from_centavos, to_centavos
 from services.payments.ledger import AccountKind, account_code
@@ -217,8 +219,10 @@ def _share(part: int, whole: int) -> str:
 
 
 async def advance_statistics(*, session: AsyncSession, municipality_code: str | None,
-                             date_from: date | None = None, date_to: date | None = None) -> dict:
-    """Counts and sums of advances disbursed (in the period, by disbursal day): no personal data."""
+                             date_from: date | None = None, date_to: date | None = None,
+                             caller: Principal | None = None) -> dict:
+    """Counts and sums of advances disbursed (in the period, by disbursal day): no personal data.
+    A municipality asking directly gets no amount of fewer than 3 producers (nor of fewer than 3 women)."""
     joined = advances.outerjoin(producer_profiles, producer_profiles.c.producer_id == advances.c.producer_id)
     disbursed = advances.c.status.in_(("disbursed", "repaid", "producer_debt"))
     female = func.lower(func.coalesce(producer_profiles.c.gender, "")).in_(FEMALE)
@@ -237,11 +241,16 @@ async def advance_statistics(*, session: AsyncSession, municipality_code: str | 
     if date_to:
         query = query.where(advances.c.disbursed_at < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
     row = (await session.execute(query)).one()
-    return {"municipality_code": municipality_code, "advances": int(row.count), "producers": int(row.producers),
-            "value": bs(row.value), "fees": bs(row.fees), "women_value": bs(row.women_value),
-            "women_producers": int(row.women_producers),
-            "women_share": {"value": _share(int(row.women_value), int(row.value)),
-                            "producers": _share(int(row.women_producers), int(row.producers))}}
+    out = {"municipality_code": municipality_code, "advances": int(row.count), "producers": int(row.producers),
+           "value": bs(row.value), "fees": bs(row.fees), "women_value": bs(row.women_value),
+           "women_producers": int(row.women_producers),
+           "women_share": {"value": _share(int(row.women_value), int(row.value)),
+                           "producers": _share(int(row.women_producers), int(row.producers))}}
+    [out] = suppress_for(caller, [out], key="producers", figures=("value", "fees"))
+    [out] = suppress_for(caller, [out], key="women_producers", figures=("women_value",))
+    if out.get("suppressed"):
+        out["women_share"] = {"value": None, "producers": out["women_share"]["producers"]}
+    return out
 
 
 async def producer_history(*, session: AsyncSession, producer_id: int) -> list:

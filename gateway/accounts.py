@@ -346,6 +346,42 @@ async def recent_revocations(*, session: AsyncSession, since: datetime) -> dict[
 TOKEN_FIELDS = ("role", *LINK_FIELDS)  # what access tokens carry: changing it outdates them
 
 
+async def verify_organization_account(*, session: AsyncSession, account_id: int, organization_id: int,
+                                      actor: Principal) -> Account:
+    """An admin or a coordinator links an organization account to a registry organization.
+
+    Until then the account is unverified: its tokens carry no organization and the services grant it
+    no organization powers (`Principal.is_unverified_organization`). Anyone may register as an
+    organization; only this link, made by staff who checked the papers, makes it speak for one.
+    The caller has already checked that `organization_id` exists in the catalog.
+    """
+    if not actor.has_role(Role.coordinator):
+        raise Forbidden("only an administrator or a coordinator verifies organization accounts",
+                        code="role_required")
+    account = await get_account(session=session, account_id=account_id)
+    if account.role != Role.organization.value:
+        raise InvalidInput(f"account {account_id} is a {account.role} account; only organization accounts "
+                           "are verified", code="not_an_organization_account")
+    if account.organization_id is not None and account.organization_id != organization_id \
+            and not actor.is_admin:
+        raise Conflict(f"account {account_id} already speaks for organization {account.organization_id}; "
+                       "an administrator can move it", code="already_verified",
+                       details={"organization_id": account.organization_id})
+    account.organization_id = organization_id
+    account.updated_at = utcnow()
+    await session.flush()
+    return account
+
+
+async def update_own_profile(*, session: AsyncSession, principal: Principal, name: str) -> Account:
+    """What every account may change about itself (the only change an unverified organization may make)."""
+    account = await get_account(session=session, account_id=principal.account_id)
+    account.name = name
+    account.updated_at = utcnow()
+    await session.flush()
+    return account
+
+
 async def update_account(*, session: AsyncSession, account_id: int, changes: dict[str, Any]) -> Account:
     """An administrator changes role, name, links or the active flag. Deactivating ends every
     session of the account; changing its role or links outdates its access tokens (a refresh gives

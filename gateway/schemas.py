@@ -99,6 +99,36 @@ class AccountPublic(AccountLinks):
     role: Role
     is_active: bool
     created_at: UtcTimestamp
+    verified: bool = Field(default=True, description="false for an organization account not yet linked to a "
+                                                     "registry organization by an admin or a coordinator")
+
+    @model_validator(mode="after")
+    def _verified(self) -> Self:
+        self.verified = not (self.role == Role.organization and self.organization_id is None)
+        return self
+
+
+class OrganizationVerification(BaseModel):
+    """The registry organization an organization account speaks for, once staff checked its papers."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"organization_id": 12}]})
+
+    organization_id: int = Field(ge=1)
+
+
+class ProfileUpdate(BaseModel):
+    """What an account may change about itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a name cannot be blank")
+        return value.strip()
 
 
 class AccountUpdate(PatchShape, AccountLinks):

@@ -8,10 +8,13 @@ from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, Request, Response
 
 from gateway import accounts
+from gateway.monitoring.sources import clients
 from gateway.schemas import (
     AccountPublic,
     AccountUpdate,
     LoginRequest,
+    OrganizationVerification,
+    ProfileUpdate,
     RefreshRequest,
     RegisterRequest,
     TokenResponse,
@@ -86,6 +89,21 @@ async def logout(body: RefreshRequest, request: Request, issuer: Issuer):
 @router.get("/me", response_model=AccountPublic, summary="The logged-in account")
 async def me(principal: CurrentPrincipal, session: Session):
     return _public(await accounts.get_account(session=session, account_id=principal.account_id))
+
+
+@router.patch("/me", response_model=AccountPublic, summary="Change your own profile (name)")
+async def update_me(body: ProfileUpdate, principal: CurrentPrincipal, session: Session):
+    return _public(await accounts.update_own_profile(session=session, principal=principal, name=body.name))
+
+
+@router.post("/accounts/{account_id}/verify", response_model=AccountPublic,
+             summary="Link an organization account to a registry organization (admin or coordinator)")
+async def verify_organization(account_id: int, body: OrganizationVerification, request: Request,
+                              session: Session, actor: CurrentPrincipal):
+    if actor.has_role(Role.coordinator):  # the catalog says whether the organization exists
+        await clients(request)["catalog"].call("GET", f"/organizations/{body.organization_id}")
+    return _public(await accounts.verify_organization_account(
+        session=session, account_id=account_id, organization_id=body.organization_id, actor=actor))
 
 
 @router.get("/accounts/{account_id}", response_model=AccountPublic, summary="An account (admin)")

@@ -13,9 +13,10 @@ from fastapi.responses import Response
 
 from gateway.monitoring.access import Scope, resolve_scope
 from gateway.monitoring.csv_export import program_rows, report_rows, to_csv
-from gateway.monitoring.figures import full_report, program_report
+from gateway.monitoring.figures import full_report, suppressed_for_municipalities
 from gateway.monitoring.sources import gather
-from services.common.auth import CurrentPrincipal
+from services.common.auth import CurrentPrincipal, Principal
+from services.common.disclosure import needs_suppression
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
 
@@ -26,15 +27,21 @@ From = Annotated[date | None, Query(alias="from", description="first day of the 
 To = Annotated[date | None, Query(alias="to", description="last day of the period (inclusive)")]
 
 
-async def build_report(request: Request, scope: Scope) -> dict:
+async def build_report(request: Request, scope: Scope, principal: Principal) -> dict:
+    """The report for this territory; a municipality reads it without groups of fewer than 3 producers.
+    Training completion by gender (the gateway's own data) comes with it, small groups suppressed."""
     from gateway.training.api import completion_in
 
     sources = await gather(request, scope)
     report = full_report(sources, scope=scope.as_dict())
-    # training completion by gender (counts only, small groups suppressed): the gateway's own data
+    report = suppressed_for_municipalities(report) if needs_suppression(principal) else report
     async with request.app.state.db.session() as session:
         report["training"] = await completion_in(request, session, scope)
     return report
+
+
+async def build_program(request: Request, scope: Scope, principal: Principal) -> dict:
+    return (await build_report(request, scope, principal))["program"]
 
 
 def _csv_response(text: str, filename: str) -> Response:
@@ -52,7 +59,7 @@ async def report(request: Request, principal: CurrentPrincipal, municipality: Mu
                  department: Department = None, date_from: From = None, date_to: To = None) -> dict:
     scope = resolve_scope(principal, municipality=municipality, department=department,
                           date_from=date_from, date_to=date_to)
-    return await build_report(request, scope)
+    return await build_report(request, scope, principal)
 
 
 @router.get("/report.csv", summary="The monitoring report as CSV (one figure per row)")
@@ -60,7 +67,7 @@ async def report_csv(request: Request, principal: CurrentPrincipal, municipality
                      department: Department = None, date_from: From = None, date_to: To = None) -> Response:
     scope = resolve_scope(principal, municipality=municipality, department=department,
                           date_from=date_from, date_to=date_to)
-    data = await build_report(request, scope)
+    data = await build_report(request, scope, principal)
     return _csv_response(to_csv(report_rows(data)), f"monitoreo_{_file_stem(scope)}.csv")
 
 
@@ -68,7 +75,7 @@ async def report_csv(request: Request, principal: CurrentPrincipal, municipality
 async def municipality_supply(code: Annotated[str, Path(pattern=r"^\d{6}$")], request: Request,
                               principal: CurrentPrincipal, date_from: From = None, date_to: To = None) -> dict:
     scope = resolve_scope(principal, municipality=code, department=None, date_from=date_from, date_to=date_to)
-    return await build_report(request, scope)
+    return await build_report(request, scope, principal)
 
 
 @router.get("/program-report", summary="Programme report: reach, inclusion, volume and value sold")
@@ -76,8 +83,8 @@ async def program(request: Request, principal: CurrentPrincipal, municipality: M
                   department: Department = None, date_from: From = None, date_to: To = None) -> dict:
     scope = resolve_scope(principal, municipality=municipality, department=department,
                           date_from=date_from, date_to=date_to)
-    sources = await gather(request, scope)
-    return {"scope": scope.as_dict(), **program_report(sources), "warnings": sources.warnings}
+    report = await build_report(request, scope, principal)
+    return {"scope": scope.as_dict(), **report["program"], "warnings": report["warnings"]}
 
 
 @router.get("/program-report.csv", summary="Programme report as CSV")
@@ -85,6 +92,5 @@ async def program_csv(request: Request, principal: CurrentPrincipal, municipalit
                       department: Department = None, date_from: From = None, date_to: To = None) -> Response:
     scope = resolve_scope(principal, municipality=municipality, department=department,
                           date_from=date_from, date_to=date_to)
-    sources = await gather(request, scope)
-    rows = program_rows(program_report(sources), scope.as_dict())
+    rows = program_rows(await build_program(request, scope, principal), scope.as_dict())
     return _csv_response(to_csv(rows), f"informe_programa_{_file_stem(scope)}.csv")

@@ -2,11 +2,11 @@
 
 Columns: `seccion, grupo, elemento, unidad, indicador, valor`. Decimal points are dots and amounts
 are bolivianos (the `unidad` column says so), so the file imports the same everywhere. The report
-holds no names or phones, and neither does the file.
+holds no names or phones, and neither does the file; `csv_text` keeps any cell from running as a
+spreadsheet formula.
 """
 
-import csv
-import io
+from services.common.csv_files import csv_text
 
 HEADER = ("seccion", "grupo", "elemento", "unidad", "indicador", "valor")
 
@@ -70,9 +70,4 @@ def program_rows(program: dict, scope: dict) -> list[tuple]:
 
 
 def to_csv(rows: list[tuple]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return buffer.getvalue()
+    return csv_text(rows, header=HEADER)

@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.common.disclosure import suppress_small_groups
 from services.common.money import from_centavos
 
 CATEGORY_LABELS = {
@@ -76,6 +77,7 @@ class Offer:
     quantity: Decimal
     value: int  # centavos at the asking price
     average_price: int | None = None  # centavos per unit
+    producers: int = 0  # how many producers offer it
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Sale:
     quantity: Decimal
     value: int  # centavos at the price paid
     point_id: int | None = None
+    producers: int = 0  # how many producers sold it (in this municipality, at this point)
 
 
 @dataclass
@@ -178,35 +181,39 @@ def supply_figures(sources: Sources) -> dict:
         return rows.setdefault(_key(category, product, unit), {
             "category": category, "product": product, "unit": unit, "offered_quantity": Decimal(0),
             "offered_value": 0, "sold_quantity": Decimal(0), "sold_value": 0, "delivered_quantity": Decimal(0),
-            "delivered_value": 0})
+            "delivered_value": 0, "producers": 0})
 
     for o in sources.offers:
         r = row(o.category, o.product, o.unit)
         r["offered_quantity"] += o.quantity
         r["offered_value"] += o.value
+        r["producers"] = max(r["producers"], o.producers)
     for s in sources.sales:
         r = row(s.category, s.product, s.unit)
         r["sold_quantity"] += s.quantity
         r["sold_value"] += s.value
+        r["producers"] = max(r["producers"], s.producers)
     for s in sources.market:
         r = row(s.category, s.product, s.unit)
         r["delivered_quantity"] += s.quantity
         r["delivered_value"] += s.value
+        r["producers"] = max(r["producers"], s.producers)
     by_category: dict[str, dict] = {}
     for r in rows.values():
         c = by_category.setdefault(r["category"], {"category": r["category"], "offered": 0, "sold": 0,
-                                                   "delivered": 0, "products": 0})
+                                                   "delivered": 0, "products": 0, "producers": 0})
         c["offered"] += r["offered_value"]
         c["sold"] += r["sold_value"]
         c["delivered"] += r["delivered_value"]
         c["products"] += 1
+        c["producers"] = max(c["producers"], r["producers"])
     products = [{**r, "offered_quantity": qty(r["offered_quantity"]), "offered_value": bs(r["offered_value"]),
                  "sold_quantity": qty(r["sold_quantity"]), "sold_value": bs(r["sold_value"]),
                  "delivered_quantity": qty(r["delivered_quantity"]), "delivered_value": bs(r["delivered_value"])}
                 for r in sorted(rows.values(), key=lambda r: (r["category"], fold(r["product"]), r["unit"]))]
     categories = [{"category": c["category"], "label": CATEGORY_LABELS.get(c["category"], c["category"] or "—"),
                    "products": c["products"], "offered_value": bs(c["offered"]), "sold_value": bs(c["sold"]),
-                   "delivered_value": bs(c["delivered"])}
+                   "delivered_value": bs(c["delivered"]), "producers": c["producers"]}
                   for c in sorted(by_category.values(),
                                   key=lambda c: (-c["offered"], -c["delivered"], -c["sold"], c["category"]))]
     return {"offered_value": bs(sum(o.value for o in sources.offers)),
@@ -246,7 +253,8 @@ def price_figures(sources: Sources) -> dict:
             continue
         g = groups.setdefault(_key(sale.category, sale.product, sale.unit), {
             "category": sale.category, "product": sale.product, "unit": sale.unit, "quantity": Decimal(0),
-            "value": 0, "at_reference": Decimal(0), "offered": []})
+            "value": 0, "at_reference": Decimal(0), "offered": [], "producers": 0})
+        g["producers"] = max(g["producers"], sale.producers)
         g["quantity"] += sale.quantity
         g["value"] += sale.value
         g["at_reference"] += sale.quantity * ref.price
@@ -262,7 +270,8 @@ def price_figures(sources: Sources) -> dict:
         offered = _round_div(Decimal(sum(g["offered"])), Decimal(len(g["offered"]))) if g["offered"] else None
         items.append({"category": g["category"], "product": g["product"], "unit": g["unit"],
                       "quantity_sold": qty(g["quantity"]), "average_paid": bs(average), "reference": bs(reference),
-                      "average_offered": bs(offered) if offered is not None else None, "index": f"{index}"})
+                      "average_offered": bs(offered) if offered is not None else None, "index": f"{index}",
+                      "producers": g["producers"]})
     index = None
     if at_reference:
         index = (Decimal(paid_total) * 100 / at_reference).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -339,6 +348,23 @@ def full_report(sources: Sources, *, scope: dict) -> dict:
         "program": program_report(sources),
         "warnings": sources.warnings,
     }
+
+
+def suppressed_for_municipalities(report: dict) -> dict:
+    """The report as a municipality may read it: no product, category or price row of fewer than 3
+    producers (a row's count is the largest of the services' counts for it: never more than the
+    truth, so a row is rather suppressed than shown), and no advance amount of fewer than 3."""
+    supply, prices = report["supply"], report["prices"]
+    supply["by_product"] = suppress_small_groups(supply["by_product"], key="producers")
+    supply["by_category"] = suppress_small_groups(supply["by_category"], key="producers")
+    prices["items"] = suppress_small_groups(prices["items"], key="producers")
+    advances = report["advances"]
+    [advances] = suppress_small_groups([advances], key="producers", figures=("value", "fees", "women_share_value"))
+    [advances] = suppress_small_groups([advances], key="women_producers", figures=("women_value",
+                                                                                   "women_share_value"))
+    report["advances"] = advances
+    report["program"]["advances_value"] = advances["value"]
+    return report
 
 
 def sum_by_gender(rows: list[dict]) -> dict[str, int]:

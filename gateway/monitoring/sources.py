@@ -20,7 +20,7 @@ from decimal import Decimal
 from fastapi import Request
 
 from gateway.monitoring.access import Scope
-from gateway.monitoring.figures import Offer, PointLine, Reference, Sale, Sources, sum_by_gender
+from gateway.monitoring.figures import Offer, PointLine, Reference, Sale, Sources, fold, sum_by_gender
 from services.common.errors import DomainError
 from services.common.http import ServiceClient
 from services.common.money import to_centavos
@@ -193,7 +193,8 @@ def read_supply(raw: dict, sources: Sources) -> None:
         avg = row.get("avg_price")
         sources.offers.append(Offer(category=row["category"], product=row["product"], unit=row["unit"],
                                     quantity=dec(row.get("available")), value=cents(row.get("value")),
-                                    average_price=cents(avg) if avg else None))
+                                    average_price=cents(avg) if avg else None,
+                                    producers=int(row.get("producers") or 0)))
     for row in raw.get("prices") or []:
         avg = row.get("current_avg")
         sources.references.append(Reference(
@@ -201,14 +202,26 @@ def read_supply(raw: dict, sources: Sources) -> None:
             unit=row["unit"], price=cents(row["reference_price"]), offered_average=cents(avg) if avg else None))
 
 
+def _kind(row: dict) -> tuple:
+    return row.get("category") or "", fold(row.get("product")), row.get("unit")
+
+
+def _sellers(raw: dict) -> dict[tuple, int]:
+    """How many producers sold each product kind in the whole answer (not per row: a row is one
+    municipality's or one point's share of it)."""
+    return {_kind(row): int(row.get("producers") or 0) for row in raw.get("product_producers") or []}
+
+
 def read_sales(raw: dict, sources: Sources, codes: list[str] | None) -> None:
     wanted = set(codes) if codes is not None else None
+    sellers = _sellers(raw)
     for row in raw.get("products") or []:
         if wanted is not None and row.get("municipality_code") not in wanted:
             continue
         sources.sales.append(Sale(municipality_code=row.get("municipality_code") or "",
                                   category=row.get("category") or "", product=row["product"], unit=row["unit"],
-                                  quantity=dec(row.get("quantity")), value=cents(row.get("value"))))
+                                  quantity=dec(row.get("quantity")), value=cents(row.get("value")),
+                                  producers=sellers.get(_kind(row), 0)))
     sources.active_by_gender = sum_by_gender(
         [row.get("by_gender") or {} for row in raw.get("producers") or []
          if wanted is None or row.get("municipality_code") in wanted])
@@ -218,13 +231,15 @@ def read_sales(raw: dict, sources: Sources, codes: list[str] | None) -> None:
 def read_market(raw: dict, sources: Sources, points: list[dict]) -> None:
     """Sales delivered at the scope's points, placed in the point's municipality (for its references)."""
     where = {p["id"]: p["municipality_code"] for p in points}
+    sellers = _sellers(raw)
     for row in raw.get("products") or []:
         point = row.get("delivery_point_id")
         if point not in where:
             continue
         sources.market.append(Sale(municipality_code=where[point] or "", category=row.get("category") or "",
                                    product=row["product"], unit=row["unit"], quantity=dec(row.get("quantity")),
-                                   value=cents(row.get("value")), point_id=point))
+                                   value=cents(row.get("value")), point_id=point,
+                                   producers=sellers.get(_kind(row), 0)))
 
 
 def read_deliveries(raw: dict, points: list[dict], sources: Sources, codes: list[str] | None) -> None:

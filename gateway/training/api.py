@@ -20,12 +20,12 @@ from gateway.training import progress
 from gateway.training.lessons import ROLE_AUDIENCES, Lesson, Module, catalogue, find
 from services.common.app import Session
 from services.common.auth import CurrentPrincipal, OptionalPrincipal, Principal, Role
+from services.common.disclosure import MINIMUM_PRODUCERS
 from services.common.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/api/training", tags=["training"])
 
 Slug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
-MIN_GROUP = 3  # a count over fewer producers than this is not shown
 MAX_PRODUCER_PAGES = 200
 
 
@@ -132,8 +132,8 @@ async def completion_in(request: Request, session, scope: Scope) -> dict:
     producers: list[dict] = []
     for code in codes if codes is not None else [None]:
         producers.extend(await producers_where(request, **({"municipality": code} if code else {})))
-    rows = await progress.territory_completion(session=session, producers=producers, minimum=MIN_GROUP)
-    return {"scope": scope.as_dict(), "minimum_group": MIN_GROUP, "rows": rows}
+    rows = await progress.territory_completion(session=session, producers=producers)
+    return {"scope": scope.as_dict(), "minimum_group": MINIMUM_PRODUCERS, "rows": rows}
 
 
 @router.get("/territory", summary="Training completion in a territory, per module and gender (counts only)")

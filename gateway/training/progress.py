@@ -7,7 +7,7 @@ Rules:
   place, so two submissions of the same answers (a retry, an offline queue sent twice) never make a
   second completion;
 - an organization sees its members' completion per module; a municipality its territory's, by
-  gender, with groups under the kernel's minimum suppressed.
+  gender, with groups under the kernel's disclosure minimum suppressed.
 """
 
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.models import Account, LessonProgress
 from gateway.training.lessons import Lesson, Module, catalogue, grade
 from services.common.auth import Principal
+from services.common.disclosure import suppress_small_groups
 from services.common.errors import InvalidInput
 from services.common.tables import insert_ignoring_conflict, utcnow
 
@@ -128,9 +129,9 @@ async def members_completion(*, session: AsyncSession, members: list[dict]) -> l
     return out
 
 
-async def territory_completion(*, session: AsyncSession, producers: list[dict], minimum: int) -> list[dict]:
+async def territory_completion(*, session: AsyncSession, producers: list[dict]) -> list[dict]:
     """Per module and gender: producers of the territory and how many completed it. A group with
-    fewer than `minimum` producers shows no counts (None), so nobody can be singled out."""
+    fewer producers than the kernel's disclosure minimum shows no counts, so nobody is singled out."""
     links = await accounts_of_producers(session=session, producer_ids=[p["id"] for p in producers])
     passed = await done_lessons(session=session, account_ids=list(set(links.values())))
     out = []
@@ -138,8 +139,6 @@ async def territory_completion(*, session: AsyncSession, producers: list[dict], 
         for gender in ("female", "male", "other"):
             group = [p for p in producers if p.get("gender") == gender]
             completed = sum(1 for p in group if links.get(p["id"]) and module_done(module, passed[links[p["id"]]]))
-            small = len(group) < minimum
             out.append({"module": module.slug, "title": module.title, "gender": gender,
-                        "producers": None if small else len(group),
-                        "completed": None if small else completed, "suppressed": small})
-    return out
+                        "producers": len(group), "completed": completed, "suppressed": False})
+    return suppress_small_groups(out, key="producers", figures=("producers", "completed"))

@@ -1,15 +1,19 @@
 """Who may change what in the catalog. Reading is public; every change is checked here.
 
 - coordinators and admins register municipalities, organizations and producers;
-- an organization account manages its own organization and its members;
+- an organization account manages its own organization and its CONFIRMED members, once an admin or
+  a coordinator verified it (linked it to its registry organization); an unverified one has no
+  organization in its token and so no powers here;
 - a producer manages her own profile and products, an organization account its members' products;
+- a producer's request to join an organization is answered by that organization or an admin
+  (`memberships`);
 - a municipality account manages only its own reference prices.
 """
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog.models import Producer
+from services.catalog.models import Organization, Producer
 from services.common.auth import Principal, Role
 from services.common.errors import Forbidden, NotFound
 
@@ -28,7 +32,8 @@ def ensure_can_manage_organization(principal: Principal, organization_id: int) -
 
 
 def speaks_for(principal: Principal, producer: Producer) -> bool:
-    """The producer's own account, or the account of the organization she belongs to."""
+    """The producer's own account, or the verified account of the organization she is a confirmed
+    member of (`producers.organization_id` is only ever set by a confirmed membership)."""
     if principal.role == Role.producer:
         return principal.producer_id == producer.id
     if principal.role == Role.organization:
@@ -47,6 +52,14 @@ def can_manage_products_of(principal: Principal | None, producer: Producer) -> b
     if principal is None:
         return False
     return principal.is_admin or speaks_for(principal, producer)
+
+
+async def load_organization(*, session: AsyncSession, organization_id: int) -> Organization:
+    row = await session.get(Organization, organization_id)
+    if row is None:
+        raise NotFound(f"organization {organization_id} does not exist", code="organization_not_found",
+                       details={"organization_id": organization_id})
+    return row
 
 
 async def load_producer(*, session: AsyncSession, producer_id: int) -> Producer:

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog import access
 from services.catalog.models import Certification, CertificationChange, CertificationStatus, Producer, Product
-from services.catalog.registry import load_organization
 from services.catalog.schemas import CertificationChangeOut, CertificationIn, CertificationOut
 from services.common.auth import Principal
 from services.common.errors import InvalidInput, NotFound
@@ -88,7 +87,7 @@ async def add_certification(*, session: AsyncSession, principal: Principal, data
     if producer_id is not None:
         await access.load_producer(session=session, producer_id=producer_id)
     else:
-        await load_organization(session=session, organization_id=organization_id)
+        await access.load_organization(session=session, organization_id=organization_id)
     if data.status == CertificationStatus.certificado and data.valid_until is None:
         raise InvalidInput("a granted certification needs valid_until", code="valid_until_required")
     now = utcnow()
@@ -132,7 +131,7 @@ async def list_certifications(*, session: AsyncSession, producer_id: int | None 
         await access.load_producer(session=session, producer_id=producer_id)
         query = query.where(Certification.producer_id == producer_id)
     else:
-        await load_organization(session=session, organization_id=organization_id)
+        await access.load_organization(session=session, organization_id=organization_id)
         query = query.where(Certification.organization_id == organization_id)
     certs = list((await session.execute(query)).scalars())
     history = await _history(session, [c.id for c in certs])

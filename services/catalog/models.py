@@ -171,6 +171,38 @@ class Producer(Base, table=True):
     created_at: datetime = _ts()
 
 
+class MembershipStatus(StrEnum):
+    pending = "pending"
+    confirmed = "confirmed"
+    rejected = "rejected"
+
+
+class Membership(Base, table=True):
+    """A producer's request to join an organization, and its answer.
+
+    `producers.organization_id` is the organization a CONFIRMED membership made her a member of:
+    everything that reads it (who speaks for her, inherited certifications, consignments) sees
+    confirmed members only. A request stays here, pending, until the organization's account or an
+    admin confirms or rejects it; at most one pending request per producer.
+    """
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        Index("ix_memberships_organization_status", "organization_id", "status", "id"),
+        Index("uq_memberships_one_pending", "producer_id", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    producer_id: int = Field(sa_column=Column(BigId, ForeignKey("producers.id"), nullable=False, index=True))
+    organization_id: int = Field(sa_column=Column(BigId, ForeignKey("organizations.id"), nullable=False))
+    status: str = Field(sa_type=String(16), nullable=False)
+    requested_by: int | None = Field(default=None, sa_type=BigInteger)
+    decided_by: int | None = Field(default=None, sa_type=BigInteger)
+    requested_at: datetime = _ts()
+    decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+
+
 class Certification(Base, table=True):
     """A certification of a producer or of an organization (covering its members' products).
 

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog import access
+from services.catalog import access, memberships
 from services.catalog.models import Municipality, Organization, Producer
 from services.catalog.schemas import (
     MunicipalityIn,
@@ -86,22 +86,14 @@ async def create_organization(*, session: AsyncSession, principal: Principal, da
     return OrganizationOut.model_validate(row, from_attributes=True)
 
 
-async def load_organization(*, session: AsyncSession, organization_id: int) -> Organization:
-    row = await session.get(Organization, organization_id)
-    if row is None:
-        raise NotFound(f"organization {organization_id} does not exist", code="organization_not_found",
-                       details={"organization_id": organization_id})
-    return row
-
-
 async def get_organization(*, session: AsyncSession, organization_id: int) -> OrganizationOut:
-    row = await load_organization(session=session, organization_id=organization_id)
+    row = await access.load_organization(session=session, organization_id=organization_id)
     return OrganizationOut.model_validate(row, from_attributes=True)
 
 
 async def update_organization(*, session: AsyncSession, principal: Principal, organization_id: int,
                               changes: dict[str, Any]) -> OrganizationOut:
-    row = await load_organization(session=session, organization_id=organization_id)
+    row = await access.load_organization(session=session, organization_id=organization_id)
     access.ensure_can_manage_organization(principal, organization_id)
     for key, value in changes.items():
         setattr(row, key, value)
@@ -127,25 +119,43 @@ async def list_organizations(*, session: AsyncSession, municipality: str | None,
 
 # --- producers -------------------------------------------------------------------------------
 
+PUBLIC_COORDINATE_DECIMALS = 2  # about 1 km: the community, never the farm
+
+
 def producer_view(row: Producer, principal: Principal | None) -> ProducerOut:
-    """A producer as the caller may see her: the phone only for those who manage her."""
+    """A producer as the caller may see her: phone and exact farm location only for those who
+    manage her; everyone else gets municipality, community and coordinates rounded to ~1 km."""
     out = ProducerOut.model_validate(row, from_attributes=True)
     if not access.can_manage_producer(principal, row):
         out.phone = None
+        out.lat = round(out.lat, PUBLIC_COORDINATE_DECIMALS) if out.lat is not None else None
+        out.lon = round(out.lon, PUBLIC_COORDINATE_DECIMALS) if out.lon is not None else None
     return out
 
 
 async def create_producer(*, session: AsyncSession, principal: Principal, data: ProducerIn) -> ProducerOut:
+    """Staff register a producer; an organization registers its own members.
+
+    Joining an organization is confirmed by that organization: when an organization account (or an
+    admin) registers her into it she is a member at once; when a coordinator names an organization
+    her request waits, pending, for the organization's answer."""
     own_org = principal.role == Role.organization and data.organization_id is not None \
         and principal.organization_id == data.organization_id
     if not own_org:
         access.ensure_staff(principal)
     await ensure_municipality(session=session, code=data.municipality_code)
     if data.organization_id is not None:
-        await load_organization(session=session, organization_id=data.organization_id)
-    row = Producer(**data.model_dump(mode="json"))
+        await access.load_organization(session=session, organization_id=data.organization_id)
+    row = Producer(**data.model_dump(mode="json", exclude={"organization_id"}))
     session.add(row)
     await session.flush()
+    if data.organization_id is not None:
+        if own_org or principal.is_admin:
+            await memberships.record_confirmed(session=session, producer=row, organization_id=data.organization_id,
+                                               decided_by=principal.account_id)
+        else:
+            await memberships.open_request(session=session, producer=row, organization_id=data.organization_id,
+                                           requested_by=principal.account_id)
     return producer_view(row, principal)
 
 
@@ -159,11 +169,12 @@ async def update_producer(*, session: AsyncSession, principal: Principal, produc
     row = await access.load_producer(session=session, producer_id=producer_id)
     if not access.can_manage_producer(principal, row):
         raise Forbidden("you can only change your own profile (or your members')", code="not_your_producer")
-    if changes.get("organization_id") is not None:
-        await load_organization(session=session, organization_id=changes["organization_id"])
-        if principal.role == Role.organization and changes["organization_id"] != principal.organization_id:
-            raise Forbidden("an organization can only keep producers in its own organization",
-                            code="not_your_organization")
+    joining = changes.get("organization_id")
+    if joining is not None and joining != row.organization_id:
+        # joining is asked for and answered (POST /producers/{id}/memberships), never self-declared:
+        # membership brings the organization's certifications and its staff's powers
+        raise Forbidden("to join an organization, ask it: POST /producers/{id}/memberships; the organization "
+                        "confirms", code="membership_required", details={"organization_id": joining})
     for key, value in changes.items():
         setattr(row, key, value)
     await session.flush()

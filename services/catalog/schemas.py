@@ -198,6 +198,21 @@ class ProducerOut(BaseModel):
     lon: float | None
 
 
+# --- memberships -----------------------------------------------------------------------------
+
+class MembershipIn(Strict):
+    organization_id: Id
+
+
+class MembershipOut(BaseModel):
+    id: int
+    producer_id: int
+    organization_id: int
+    status: str = Field(description="pending, confirmed or rejected")
+    requested_at: UtcTimestamp
+    decided_at: UtcTimestamp | None
+
+
 # --- certifications --------------------------------------------------------------------------
 
 class CertificationIn(Strict):

@@ -1,7 +1,8 @@
 """Supply figures for municipal monitoring (the gateway's monitoring API composes them).
 
 Aggregates only: counts, quantities, values and prices for a municipality, a department or the
-whole country. No person's name or phone ever appears here.
+whole country. No person's name or phone ever appears here, and a municipality asking directly gets
+no offer or price figure of a group of fewer than 3 producers (`services.common.disclosure`).
 """
 
 from decimal import Decimal
@@ -22,6 +23,8 @@ from services.catalog.models import (
     ReferencePrice,
     ValueChainStage,
 )
+from services.common.auth import Principal
+from services.common.disclosure import suppress_for
 from services.common.errors import InvalidInput, NotFound
 from services.common.money import from_centavos
 from services.common.units import quantity_text
@@ -42,7 +45,8 @@ def _scope(query, municipality_column, municipality: str | None, department: str
     return query
 
 
-async def supply_stats(*, session: AsyncSession, municipality: str | None, department: str | None) -> dict:
+async def supply_stats(*, session: AsyncSession, municipality: str | None, department: str | None,
+                       caller: Principal | None = None) -> dict:
     if municipality and department:
         raise InvalidInput("ask for a municipality or a department, not both", code="invalid_scope")
     if municipality and await session.get(Municipality, municipality) is None:
@@ -76,13 +80,14 @@ async def supply_stats(*, session: AsyncSession, municipality: str | None, depar
         .where(Product.active.is_(True))
     offer_base = _scope(offer_base, Producer.municipality_code, municipality, department)
     category_rows = (await session.execute(offer_base.add_columns(
-        Product.category, Product.unit, func.count(), func.sum(Product.available), func.sum(value))
+        Product.category, Product.unit, func.count(), func.count(func.distinct(Product.producer_id)),
+        func.sum(Product.available), func.sum(value))
         .group_by(Product.category, Product.unit).order_by(Product.category, Product.unit))).all()
     by_category = []
-    for category, unit, count, quantity, val in category_rows:
+    for category, unit, count, producers, quantity, val in category_rows:
         by_category.append({"category": category, "label": CATEGORY_LABELS.get(Category(category), category),
-                            "unit": unit, "products": count, "available": quantity_text(quantity or 0),
-                            "value": _bs(val)})
+                            "unit": unit, "products": count, "producers": producers,
+                            "available": quantity_text(quantity or 0), "value": _bs(val)})
 
     product_rows = (await session.execute(offer_base.add_columns(
         Product.category, func.min(Product.name), Product.unit, func.count(),
@@ -97,6 +102,10 @@ async def supply_stats(*, session: AsyncSession, municipality: str | None, depar
         in product_rows]
 
     prices = await _reference_comparison(session, municipality, department)
+    by_category = suppress_for(caller, by_category, key="producers")
+    by_product = suppress_for(caller, by_product, key="producers")
+    prices = suppress_for(caller, prices, key="producers", figures=(
+        "offers", "current_min", "current_avg", "current_max", "avg_vs_reference_percent"))
     return {
         "scope": {"municipality": municipality, "department": department},
         "producers": {"total": total_producers, "by_gender": genders,
@@ -118,8 +127,8 @@ async def _reference_comparison(session: AsyncSession, municipality: str | None,
         latest[(ref.municipality_code, ref.category, ref.search_name, ref.unit)] = ref
     out = []
     for ref in latest.values():
-        query = (select(func.count(), func.min(Product.price_centavos), func.avg(Product.price_centavos),
-                        func.max(Product.price_centavos))
+        query = (select(func.count(), func.count(func.distinct(Product.producer_id)), func.min(Product.price_centavos),
+                        func.avg(Product.price_centavos), func.max(Product.price_centavos))
                  .join(Producer, Producer.id == Product.producer_id)
                  .where(Product.active.is_(True), Product.unit == ref.unit,
                         Producer.municipality_code == ref.municipality_code))
@@ -127,13 +136,13 @@ async def _reference_comparison(session: AsyncSession, municipality: str | None,
             query = query.where(Product.search_name == ref.search_name)
         else:
             query = query.where(Product.category == ref.category)
-        count, low, avg, high = (await session.execute(query)).one()
+        count, producers, low, avg, high = (await session.execute(query)).one()
         gap = None
         if count and ref.price_centavos:
             gap = float(round((Decimal(str(avg)) - ref.price_centavos) / ref.price_centavos * 100, 1))
         out.append({"municipality_code": ref.municipality_code, "category": ref.category,
                     "product": ref.product_name, "unit": ref.unit, "reference_price": _bs(ref.price_centavos),
-                    "valid_from": ref.valid_from.isoformat(), "offers": count,
+                    "valid_from": ref.valid_from.isoformat(), "offers": count, "producers": producers,
                     "current_min": _bs(low) if count else None, "current_avg": _bs(avg) if count else None,
                     "current_max": _bs(high) if count else None, "avg_vs_reference_percent": gap})
     return sorted(out, key=lambda r: (r["municipality_code"], r["category"] or "", r["product"] or "", r["unit"]))

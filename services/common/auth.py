@@ -48,7 +48,15 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == Role.admin
 
+    @property
+    def is_unverified_organization(self) -> bool:
+        """A self-registered organization account no admin or coordinator has linked to a registry
+        organization yet: it holds no organization powers anywhere (only its own account profile)."""
+        return self.role == Role.organization and self.organization_id is None
+
     def has_role(self, *roles: Role | str) -> bool:
+        if self.is_unverified_organization:
+            return False
         return self.role in roles or self.role == Role.admin
 
 

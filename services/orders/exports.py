@@ -4,43 +4,42 @@ The PDF uses fpdf2's core Helvetica, whose latin-1 encoding covers Spanish (á, 
 character outside latin-1 is replaced so printing never fails on an unusual name.
 """
 
-import csv
-import io
-
 from fpdf import FPDF
+
+from services.common.csv_files import csv_text
 
 
 def consolidation_csv(doc: dict) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
+    rows: list[list] = []
+    add = rows.append
     cycle = doc["cycle"]
-    w.writerow(["Ciclo", cycle["id"], cycle["name"], "Entrega", str(cycle["delivery_date"])])
-    w.writerow([])
-    w.writerow(["Lista de recojo por productor"])
-    w.writerow(["productor_id", "productor", "organizacion_id", "producto_id", "producto", "unidad",
+    add(["Ciclo", cycle["id"], cycle["name"], "Entrega", str(cycle["delivery_date"])])
+    add([])
+    add(["Lista de recojo por productor"])
+    add(["productor_id", "productor", "organizacion_id", "producto_id", "producto", "unidad",
                 "precio_unitario", "cantidad", "valor", "kg", "punto_entrega_id", "cantidad_punto"])
     for p in doc["producers"]:
         for x in p["products"]:
             for split in x["by_point"]:
-                w.writerow([p["producer_id"], p["producer_name"], p["organization_id"] or "", x["product_id"],
+                add([p["producer_id"], p["producer_name"], p["organization_id"] or "", x["product_id"],
                             x["product_name"], x["unit"], x["unit_price"], x["quantity"], x["value"],
                             x["kg"] or "", split["delivery_point_id"], split["quantity"]])
-    w.writerow([])
-    w.writerow(["Lista de empaque por punto de entrega"])
-    w.writerow(["punto_entrega_id", "pedido_id", "consumidor_id", "consumidor", "codigo_recojo", "producto",
+    add([])
+    add(["Lista de empaque por punto de entrega"])
+    add(["punto_entrega_id", "pedido_id", "consumidor_id", "consumidor", "codigo_recojo", "producto",
                 "productor", "cantidad", "unidad", "importe", "total_pedido"])
     for point in doc["delivery_points"]:
         for bag in point["bags"]:
             for line in bag["lines"]:
-                w.writerow([point["delivery_point_id"], bag["order_id"], bag["consumer_account_id"],
+                add([point["delivery_point_id"], bag["order_id"], bag["consumer_account_id"],
                             bag["consumer_name"], bag["pickup_code"] or "", line["product_name"],
                             line["producer_name"], line["quantity"], line["unit"], line["line_total"], bag["total"]])
-    w.writerow([])
-    w.writerow(["Totales por organización"])
-    w.writerow(["organizacion_id", "productores", "valor", "kg"])
+    add([])
+    add(["Totales por organización"])
+    add(["organizacion_id", "productores", "valor", "kg"])
     for org in doc["organizations"]:
-        w.writerow([org["organization_id"] or "sin organización", org["producers"], org["value"], org["kg"] or ""])
-    return buf.getvalue()
+        add([org["organization_id"] or "sin organización", org["producers"], org["value"], org["kg"] or ""])
+    return csv_text(rows)
 
 
 def _latin1(text) -> str:

@@ -2,7 +2,8 @@
 whom in aggregate — counted per producer municipality and per delivery point, so the gateway can
 sum any territory both ways (what its producers sold, and what reached its delivery points).
 
-Aggregates only: no consumer, no producer name, no phone. A line counts when its order was placed
+Aggregates only: no consumer, no producer name, no phone; a municipality asking directly gets no
+product row of fewer than 3 producers (`services.common.disclosure`). A line counts when its order was placed
 and not cancelled or failed, in the period of its cycle's delivery day; its quantity is what the
 order got after case allocation (or what was ordered before consolidation), its value the line
 total at the price paid.
@@ -17,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import Session
-from services.common.auth import MonitoringCaller, Role
+from services.common.auth import MonitoringCaller, Principal, Role
+from services.common.disclosure import suppress_for
 from services.common.errors import Forbidden, InvalidInput
 from services.common.money import from_centavos
 from services.common.units import quantity_text
@@ -33,7 +35,8 @@ def _bs(centavos) -> str:
 
 
 async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None, date_from: date | None,
-                      date_to: date | None, points: list[int] | None = None) -> dict:
+                      date_to: date | None, points: list[int] | None = None,
+                      caller: Principal | None = None) -> dict:
     quantity = func.coalesce(order_lines.c.allocated_quantity, order_lines.c.quantity)
     base = (select().select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id)
                                  .join(cycles, cycles.c.id == orders.c.cycle_id))
@@ -51,12 +54,15 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
             order_lines.c.product_name, order_lines.c.unit)
     product_rows = (await session.execute(base.add_columns(
         *keys, func.sum(quantity), func.sum(order_lines.c.line_total), func.count(),
-        func.count(func.distinct(order_lines.c.order_id)))
+        func.count(func.distinct(order_lines.c.order_id)), func.count(func.distinct(order_lines.c.producer_id)))
         .group_by(*keys).order_by(*keys))).all()
     producer_rows = (await session.execute(base.add_columns(
         order_lines.c.municipality_code, order_lines.c.producer_gender,
         func.count(func.distinct(order_lines.c.producer_id)))
         .group_by(order_lines.c.municipality_code, order_lines.c.producer_gender))).all()
+    kind = (order_lines.c.category, order_lines.c.product_name, order_lines.c.unit)
+    kind_rows = (await session.execute(base.add_columns(*kind, func.count(func.distinct(order_lines.c.producer_id)))
+                                       .group_by(*kind).order_by(*kind))).all()
     order_count = (await session.execute(base.add_columns(func.count(func.distinct(orders.c.id))))).scalar_one()
 
     producers: dict[str, dict[str, int]] = defaultdict(dict)
@@ -65,12 +71,18 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
     return {
         "municipalities": municipalities, "points": points, "from": date_from, "to": date_to,
         "orders": int(order_count),
-        "products": [{"municipality_code": code or "", "delivery_point_id": point, "category": category or "",
-                      "product": name, "unit": unit, "quantity": quantity_text(q), "value": _bs(v), "lines": int(lines),
-                      "orders": int(n_orders)}
-                     for code, point, category, name, unit, q, v, lines, n_orders in product_rows],
+        "products": suppress_for(caller, [
+            {"municipality_code": code or "", "delivery_point_id": point, "category": category or "",
+             "product": name, "unit": unit, "quantity": quantity_text(q), "value": _bs(v), "lines": int(lines),
+             "orders": int(n_orders), "producers": int(n_producers)}
+            for code, point, category, name, unit, q, v, lines, n_orders, n_producers in product_rows],
+            key="producers"),
         "producers": [{"municipality_code": code, "by_gender": by_gender} for code, by_gender in
                       sorted(producers.items())],
+        # how many producers sold each product kind across the whole selection (for small-group rules)
+        "product_producers": suppress_for(caller, [
+            {"category": category or "", "product": name, "unit": unit, "producers": int(n)}
+            for category, name, unit, n in kind_rows], key="producers"),
     }
 
 
@@ -97,4 +109,4 @@ async def sales(session: Session, caller: MonitoringCaller,
     if date_from and date_to and date_from > date_to:
         raise InvalidInput("the period is reversed: 'from' must be on or before 'to'", code="invalid_period")
     return await sales_stats(session=session, municipalities=codes or None, points=point_ids or None,
-                             date_from=date_from, date_to=date_to)
+                             date_from=date_from, date_to=date_to, caller=caller)

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import and_, or_, select
 
 from services.common.app import Session
-from services.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from services.common.auth import CurrentPrincipal, MonitoringCaller, Principal, Role, require_roles
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.money import from_centavos, to_centavos
 from services.common.pagination import Page, PageParams, make_page, page_params
@@ -492,9 +492,9 @@ async def reject(advance_id: Id, body: DecisionIn, session: Session, principal: 
 # ---------------------------------------------------------------- monitoring
 @router.get("/stats/advances", response_model=Report, tags=["monitoring"],
             summary="Advance counts, value, fees and women's share; no personal data")
-async def advance_stats(session: Session,
+async def advance_stats(session: Session, caller: MonitoringCaller,
                         municipality: Annotated[str | None, Query(max_length=16, pattern=PlainQuery)] = None,
                         date_from: Annotated[date | None, Query(alias="from")] = None,
                         date_to: Annotated[date | None, Query(alias="to")] = None):
     return await reports.advance_statistics(session=session, municipality_code=municipality,
-                                            date_from=date_from, date_to=date_to)
+                                            date_from=date_from, date_to=date_to, caller=caller)

@@ -2,14 +2,15 @@
 producer's advance history, and anonymous advance statistics for municipal monitoring.
 """
 
-import csv
-import io
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Principal
+from services.common.csv_files import csv_text
+from services.common.disclosure import suppress_for
 from services.common.errors import NotFound
 from services.common.money import format_bs, from_centavos, to_centavos
 from services.payments.ledger import AccountKind, account_code
@@ -80,25 +81,25 @@ async def producer_statement(*, session: AsyncSession, producer_id: int, cycle_i
 
 
 def statement_csv(statement: dict) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "ref", "product", "ordered", "received", "rejected", "unit", "unit_price", "amount"])
+    rows: list[list] = []
+    add = rows.append
     for c in statement["consignments"]:
         for ln in c["lines"]:
-            w.writerow(["line", c["consignment_id"], ln.get("product_name") or ln.get("product_id"),
+            add(["line", c["consignment_id"], ln.get("product_name") or ln.get("product_id"),
                         ln.get("ordered_quantity"),
                         ln.get("received_quantity"), ln.get("rejected_quantity"), ln.get("unit"),
                         ln.get("unit_price"), ln.get("accepted_value")])
         for f in c["fees"]:
-            w.writerow(["fee", c["consignment_id"], "", "", "", "", "", f["rate"], "-" + f["amount"]])
+            add(["fee", c["consignment_id"], "", "", "", "", "", f["rate"], "-" + f["amount"]])
     for a in statement["advances"]:
-        w.writerow(["advance", a["advance_id"], "", "", "", "", "", "", a["principal"]])
-        w.writerow(["advance_fee", a["advance_id"], "", "", "", "", "", "", a["fee"]])
+        add(["advance", a["advance_id"], "", "", "", "", "", "", a["principal"]])
+        add(["advance_fee", a["advance_id"], "", "", "", "", "", "", a["fee"]])
     for r in statement["repayments"]:
-        w.writerow(["repayment", r["advance"], "", "", "", "", "", "", r["amount"]])
+        add(["repayment", r["advance"], "", "", "", "", "", "", r["amount"]])
     for key, value in statement["totals"].items():
-        w.writerow(["total", key, "", "", "", "", "", "", value])
-    return out.getvalue()
+        add(["total", key, "", "", "", "", "", "", value])
+    return csv_text(rows, header=["section", "ref", "product", "ordered", "received", "rejected", "unit",
+                                  "unit_price", "amount"])
 
 
 def statement_pdf(statement: dict) -> bytes:
@@ -218,8 +219,10 @@ def _share(part: int, whole: int) -> str:
 
 
 async def advance_statistics(*, session: AsyncSession, municipality_code: str | None,
-                             date_from: date | None = None, date_to: date | None = None) -> dict:
-    """Counts and sums of advances disbursed (in the period, by disbursal day): no personal data."""
+                             date_from: date | None = None, date_to: date | None = None,
+                             caller: Principal | None = None) -> dict:
+    """Counts and sums of advances disbursed (in the period, by disbursal day): no personal data.
+    A municipality asking directly gets no amount of fewer than 3 producers (nor of fewer than 3 women)."""
     joined = advances.outerjoin(producer_profiles, producer_profiles.c.producer_id == advances.c.producer_id)
     disbursed = advances.c.status.in_(("disbursed", "repaid", "producer_debt"))
     female = func.lower(func.coalesce(producer_profiles.c.gender, "")).in_(FEMALE)
@@ -238,11 +241,16 @@ async def advance_statistics(*, session: AsyncSession, municipality_code: str | 
     if date_to:
         query = query.where(advances.c.disbursed_at < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
     row = (await session.execute(query)).one()
-    return {"municipality_code": municipality_code, "advances": int(row.count), "producers": int(row.producers),
-            "value": bs(row.value), "fees": bs(row.fees), "women_value": bs(row.women_value),
-            "women_producers": int(row.women_producers),
-            "women_share": {"value": _share(int(row.women_value), int(row.value)),
-                            "producers": _share(int(row.women_producers), int(row.producers))}}
+    out = {"municipality_code": municipality_code, "advances": int(row.count), "producers": int(row.producers),
+           "value": bs(row.value), "fees": bs(row.fees), "women_value": bs(row.women_value),
+           "women_producers": int(row.women_producers),
+           "women_share": {"value": _share(int(row.women_value), int(row.value)),
+                           "producers": _share(int(row.women_producers), int(row.producers))}}
+    [out] = suppress_for(caller, [out], key="producers", figures=("value", "fees"))
+    [out] = suppress_for(caller, [out], key="women_producers", figures=("women_value",))
+    if out.get("suppressed"):
+        out["women_share"] = {"value": None, "producers": out["women_share"]["producers"]}
+    return out
 
 
 async def producer_history(*, session: AsyncSession, producer_id: int) -> list:

@@ -42,6 +42,14 @@ async def test_coordinator_registers_a_municipality_organization_and_producer(ba
         # reading is public, but a producer's phone is only for those who manage her
         public = await client.get(f"/producers/{p.json()['id']}")
         assert public.status_code == 200 and public.json()["phone"] is None
+        # naming her organization asks it; she is a member once the organization confirms
+        assert p.json()["organization_id"] is None
+        asked = await client.get(f"/organizations/{o.json()['id']}/memberships", headers=coord)
+        [request] = asked.json()
+        assert request["status"] == "pending"
+        confirmed = await client.post(f"/memberships/{request['id']}/confirm",
+                                      headers=keys.headers("organization", organization_id=o.json()["id"]))
+        assert confirmed.status_code == 200, confirmed.text
         listed = await client.get("/producers", params={"organization": o.json()["id"]})
         assert [x["name"] for x in listed.json()["items"]] == ["Sabina Quispe"]
         # bad input is refused whole
@@ -261,7 +269,8 @@ async def test_supply_figures_count_without_naming_anyone(backend, migrated, key
         await client.post("/reference-prices", headers=keys.headers("municipality", municipality_code="020101"),
                           json={"municipality_code": "020101", "category": "tuberculos", "unit": "arroba",
                                 "price": "40"})
-        r = await client.get("/stats/supply", params={"municipality": "020101"})
+        staff = keys.headers("coordinator")
+        r = await client.get("/stats/supply", params={"municipality": "020101"}, headers=staff)
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["producers"]["by_gender"] == {"female": 1, "male": 1, "other": 0}
@@ -274,11 +283,19 @@ async def test_supply_figures_count_without_naming_anyone(backend, migrated, key
         assert price["avg_vs_reference_percent"] == 12.5
         text = r.text
         assert "Juana" not in text and "Pedro" not in text and "+591" not in text
-        country = (await client.get("/stats/supply")).json()
+        country = (await client.get("/stats/supply", headers=staff)).json()
         assert country["producers"]["total"] == 3
-        dept = (await client.get("/stats/supply", params={"department": "La Paz"})).json()
+        dept = (await client.get("/stats/supply", params={"department": "La Paz"}, headers=staff)).json()
         assert dept["producers"]["total"] == 3
-        assert (await client.get("/stats/supply", params={"municipality": "030101"})).status_code == 404
+        assert (await client.get("/stats/supply", params={"municipality": "030101"},
+                                 headers=staff)).status_code == 404
+        assert (await client.get("/stats/supply")).status_code == 401
+        # a municipality sees no offer or price of fewer than 3 producers: here, two producers' papas
+        town = (await client.get("/stats/supply", params={"municipality": "020101"},
+                                 headers=keys.headers("municipality", municipality_code="020101"))).json()
+        assert town["offer"] == {"by_category": [], "by_product": []}
+        [price] = town["prices"]
+        assert price["reference_price"] == "40.00" and price["current_avg"] is None and price["suppressed"]
 
 
 async def test_profiles_are_changed_by_their_owner_organization_or_coordinator(backend, migrated, keys):

@@ -145,15 +145,36 @@ def check(report: dict, want: dict) -> None:
     assert report["program"]["value_sold"] == want["sold_value"]
 
 
-async def test_municipality_sees_its_figures_as_computed_from_the_records(migrated, keys, backend):
+async def test_municipality_figures_are_computed_from_the_records(migrated, keys, backend):
     async with territory(migrated, keys, backend) as t:
-        headers = keys.headers("municipality", municipality_code="020101")
-        response = await t.client.get("/api/monitoring/report", params=PERIOD_PARAMS, headers=headers)
+        headers = keys.headers("coordinator")
+        response = await t.client.get("/api/monitoring/report", params={**PERIOD_PARAMS, "municipality": "020101"},
+                                      headers=headers)
         assert response.status_code == 200, response.text
         report = response.json()
     assert report["scope"]["municipality"] == "020101"
     assert report["warnings"] == []
     check(report, expected({"020101"}))
+
+
+async def test_a_municipality_reads_no_group_of_fewer_than_three_producers(migrated, keys):
+    """In La Paz every product is offered and sold by one or two producers, and two women took advances
+    in the period (of three producers): the municipality sees the territory's totals, not those rows
+    or the women's amount."""
+    async with territory(migrated, keys, "sqlite") as t:
+        whole = (await t.client.get("/api/monitoring/report", params={**PERIOD_PARAMS, "municipality": "020101"},
+                                    headers=keys.headers("coordinator"))).json()
+        town = (await t.client.get("/api/monitoring/report", params=PERIOD_PARAMS,
+                                   headers=keys.headers("municipality", municipality_code="020101"))).json()
+    assert whole["supply"]["by_product"] and all(r["producers"] < 3 for r in whole["supply"]["by_product"])
+    assert town["supply"]["by_product"] == [] and town["supply"]["by_category"] == []
+    assert town["prices"]["items"] == []
+    assert town["advances"]["producers"] == 3 and town["advances"]["value"] == whole["advances"]["value"]
+    assert town["advances"]["women_producers"] == 2 and whole["advances"]["women_value"] != "0.00"
+    assert town["advances"]["women_value"] is None and town["advances"]["women_share_value"] is None
+    for total in ("offered_value", "sold_value", "delivered_value"):
+        assert town["supply"][total] == whole["supply"][total]
+    assert town["prices"]["fair_price_index"] == whole["prices"]["fair_price_index"]
 
 
 async def test_department_and_country_figures_add_up_from_the_records(migrated, keys, backend):
@@ -170,8 +191,8 @@ async def test_fair_price_index_is_price_paid_over_reference(migrated, keys):
     """At Mercado Camacho (La Paz) Papa huaycha sold 2 @ 58 and 1 @ 55 against La Paz's reference of
     50 per arroba: average 57, index 114.0."""
     async with territory(migrated, keys, "sqlite") as t:
-        report = (await t.client.get("/api/monitoring/report", params=PERIOD_PARAMS,
-                                     headers=keys.headers("municipality", municipality_code="020101"))).json()
+        report = (await t.client.get("/api/monitoring/report", params={**PERIOD_PARAMS, "municipality": "020101"},
+                                     headers=keys.headers("coordinator"))).json()
     papa = next(i for i in report["prices"]["items"] if i["product"] == "Papa huaycha")
     assert (papa["average_paid"], papa["reference"], papa["index"]) == ("57.00", "50.00", "114.0")
 
@@ -208,9 +229,10 @@ async def test_reversed_period_is_refused_with_a_clear_error(migrated, keys):
 
 async def test_csv_carries_the_same_figures(migrated, keys):
     async with territory(migrated, keys, "sqlite") as t:
-        headers = keys.headers("municipality", municipality_code="020101")
-        response = await t.client.get("/api/monitoring/report.csv", params=PERIOD_PARAMS, headers=headers)
-        program = await t.client.get("/api/monitoring/program-report.csv", params=PERIOD_PARAMS, headers=headers)
+        headers = keys.headers("coordinator")
+        params = {**PERIOD_PARAMS, "municipality": "020101"}
+        response = await t.client.get("/api/monitoring/report.csv", params=params, headers=headers)
+        program = await t.client.get("/api/monitoring/program-report.csv", params=params, headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
@@ -300,9 +322,11 @@ async def test_sales_aggregate_is_for_the_gateway_coordinators_and_the_own_munic
             anonymous = await orders.get("/stats/sales")
             gateway = await orders.get("/stats/sales", params={"point": "1", **PERIOD_PARAMS},
                                        headers={"X-Service-Key": "test-service-secret"})
-    assert mine.status_code == 200 and {r["municipality_code"] for r in mine.json()["products"]} == {"020101"}
+    # every product here is sold by one or two producers: a municipality sees none of their values
+    assert mine.status_code == 200 and mine.json()["products"] == [] and mine.json()["orders"] > 0
     assert (other.status_code, by_point.status_code, consumer.status_code, anonymous.status_code) == \
         (403, 403, 403, 401)
     assert gateway.status_code == 200
     assert {r["delivery_point_id"] for r in gateway.json()["products"]} == {1}
+    assert all(r["producers"] < 3 for r in gateway.json()["products"])  # whole for the gateway
     assert "consumer" not in gateway.text and not any(name in gateway.text for name in CONSUMERS.values())

@@ -244,13 +244,20 @@ async def test_portfolio_by_producer_and_municipality_with_womens_share_and_anon
     assert [x["producer_id"] for x in p["by_producer"]] == [7, 8]
     assert (await client.get(f"/financiers/{FIN}/portfolio", headers=keys.headers("financier", financier_id=41))
             ).status_code == 403
-    stats = (await client.get("/stats/advances?municipality=020101")).json()
+    staff = keys.headers("coordinator")
+    stats = (await client.get("/stats/advances?municipality=020101", headers=staff)).json()
     assert stats == {"municipality_code": "020101", "advances": 1, "producers": 1, "value": "40.00", "fees": "0.80",
                      "women_value": "40.00", "women_producers": 1,
                      "women_share": {"value": "1.0000", "producers": "1.0000"}}
-    everywhere = (await client.get("/stats/advances?from=2020-01-01")).json()
+    everywhere = (await client.get("/stats/advances?from=2020-01-01", headers=staff)).json()
     assert everywhere["advances"] == 2 and everywhere["women_share"]["value"] == "0.5000"
-    assert (await client.get("/stats/advances?to=2020-01-01")).json()["advances"] == 0
+    assert (await client.get("/stats/advances?to=2020-01-01", headers=staff)).json()["advances"] == 0
+    # one producer's advance is hers: a municipality (and nobody anonymous) reads it out of the figures
+    assert (await client.get("/stats/advances?municipality=020101")).status_code == 401
+    town = (await client.get("/stats/advances?municipality=020101",
+                             headers=keys.headers("municipality", municipality_code="020101"))).json()
+    assert town["advances"] == 1 and town["value"] is None and town["women_value"] is None
+    assert town["women_share"]["value"] is None and town["suppressed"] is True
 
 
 async def test_each_party_sees_only_her_own_accounts(db, client, keys):
@@ -295,7 +302,7 @@ async def test_gender_and_municipality_come_from_catalog_when_events_lacked_them
         r = await client.post("/advances", json={"producer_id": 7, "amount": "50.00"},
                               headers=keys.headers("producer", producer_id=7))
         assert r.status_code == 201, r.text
-        stats = (await client.get("/stats/advances?municipality=020104")).json()
+        stats = (await client.get("/stats/advances?municipality=020104", headers=keys.headers("admin"))).json()
         assert stats["advances"] == 1 and stats["women_share"]["value"] == "1.0000"
         profile = (await client.get("/producers/7/profile", headers=keys.headers("producer", producer_id=7))).json()
         assert profile["name"] == "Rosa Mamani"

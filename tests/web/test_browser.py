@@ -117,18 +117,22 @@ def test_producer_changes_a_price_and_sees_it_in_the_history(phone, platform):
 
 
 def test_municipality_dashboard_charts_have_data(phone, platform, saturday_cycle):
-    # a sale at a La Paz point of products La Paz has reference prices for, one per reference
+    # a sale at a La Paz point of products La Paz has reference prices for, each from three producers:
+    # a municipality sees no figure of fewer than three producers
     consumer = platform.login("consumidor3")
     references = platform.request("GET", "/api/catalog/reference-prices?municipality=020101&limit=100")["items"]
     lines = []
     for ref in references:
         query = f"q={quote(ref['product_name'])}" if ref.get("product_name") else f"category={ref['category']}"
         found = platform.request("GET", f"/api/catalog/products?{query}&limit=100")["items"]
-        match = next((p for p in found if p["unit"] == ref["unit"] and not p.get("case_size")
-                      and Decimal(p["available"]) >= 2 and p["id"] not in {ln["product_id"] for ln in lines}), None)
-        if match:
-            lines.append({"product_id": match["id"], "quantity": "1"})
-    assert len(lines) >= 2, "the demo world gives La Paz reference prices for products on sale"
+        kinds: dict[str, dict[int, dict]] = {}
+        for p in found:
+            if p["unit"] == ref["unit"] and not p.get("case_size") and Decimal(p["available"]) >= 2 \
+                    and p["id"] not in {ln["product_id"] for ln in lines}:
+                kinds.setdefault(p["name"], {}).setdefault(p["producer_id"], p)
+        three = next((list(by_producer.values())[:3] for by_producer in kinds.values() if len(by_producer) >= 3), [])
+        lines += [{"product_id": p["id"], "quantity": "1"} for p in three]
+    assert len(lines) >= 6, "the demo world gives La Paz reference prices for products three producers sell"
     la_paz = [p["id"] for p in platform.request("GET", "/api/delivery/points?municipality=020101&limit=100")["items"]
               if p["id"] in saturday_cycle["delivery_point_ids"]]
     for point in la_paz:

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from services.catalog import certifications, registry
-from services.catalog.models import LegalForm
+from services.catalog import certifications, memberships, registry
+from services.catalog.models import LegalForm, MembershipStatus
 from services.catalog.routes.deps import Paging
 from services.catalog.schemas import (
     ERROR_RESPONSES,
@@ -13,6 +13,8 @@ from services.catalog.schemas import (
     CertificationIn,
     CertificationOut,
     CertificationPatch,
+    MembershipIn,
+    MembershipOut,
     MunicipalityIn,
     MunicipalityOut,
     OrganizationIn,
@@ -136,3 +138,37 @@ async def change_certification(certification_id: IdPath, body: CertificationPatc
         changes["status"] = changes["status"].value
     return await certifications.change_certification(session=session, principal=principal,
                                                      certification_id=certification_id, changes=changes)
+
+
+@router.post("/producers/{producer_id}/memberships", response_model=MembershipOut, status_code=201,
+             tags=["memberships"], summary="Ask to join an organization (it stays pending until the organization answers)")
+async def request_membership(producer_id: IdPath, body: MembershipIn, session: Session, principal: CurrentPrincipal):
+    return await memberships.request_membership(session=session, principal=principal, producer_id=producer_id,
+                                                organization_id=body.organization_id)
+
+
+@router.get("/producers/{producer_id}/memberships", response_model=list[MembershipOut], tags=["memberships"])
+async def producer_memberships(producer_id: IdPath, session: Session, principal: CurrentPrincipal):
+    return await memberships.list_for_producer(session=session, principal=principal, producer_id=producer_id)
+
+
+@router.get("/organizations/{organization_id}/memberships", response_model=list[MembershipOut],
+            tags=["memberships"], summary="An organization's membership requests (its own account, coordinators)")
+async def organization_memberships(organization_id: IdPath, session: Session, principal: CurrentPrincipal,
+                                   status: MembershipStatus | None = None):
+    return await memberships.list_for_organization(session=session, principal=principal,
+                                                   organization_id=organization_id, status=status)
+
+
+@router.post("/memberships/{membership_id}/confirm", response_model=MembershipOut, tags=["memberships"],
+             summary="Confirm a request to join (the organization's own account or an admin)")
+async def confirm_membership(membership_id: IdPath, session: Session, principal: CurrentPrincipal):
+    return await memberships.decide_membership(session=session, principal=principal, membership_id=membership_id,
+                                               confirm=True)
+
+
+@router.post("/memberships/{membership_id}/reject", response_model=MembershipOut, tags=["memberships"],
+             summary="Turn down a request to join (the organization's own account or an admin)")
+async def reject_membership(membership_id: IdPath, session: Session, principal: CurrentPrincipal):
+    return await memberships.decide_membership(session=session, principal=principal, membership_id=membership_id,
+                                               confirm=False)

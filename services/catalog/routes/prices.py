@@ -16,7 +16,7 @@ from services.catalog.schemas import (
     SupplyStatsOut,
 )
 from services.common.app import Session
-from services.common.auth import CurrentPrincipal
+from services.common.auth import CurrentPrincipal, MonitoringCaller
 from services.common.pagination import Page
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -52,6 +52,7 @@ async def remove_reference_price(reference_id: IdPath, session: Session, princip
 
 @router.get("/stats/supply", response_model=SupplyStatsOut, tags=["monitoring"],
             summary="Supply aggregates for a municipality, a department or the country")
-async def supply(session: Session, municipality: CodeQuery = None,
+async def supply(session: Session, caller: MonitoringCaller, municipality: CodeQuery = None,
                  department: Annotated[str | None, Query(max_length=60)] = None):
-    return await stats.supply_stats(session=session, municipality=municipality, department=department)
+    return await stats.supply_stats(session=session, municipality=municipality, department=department,
+                                    caller=caller)

@@ -152,11 +152,14 @@ def line_total(line: tuple) -> int:
     return int((Decimal(allocated or q) * price).quantize(Decimal(1)))
 
 
+SATURDAYS = [{"weekday": 5, "opens": "07:00", "closes": "13:00"}]  # the cycles deliver on Saturdays
+
+
 async def seed_delivery(db) -> None:
     from services.delivery.models import Booking, Cycle, DeliveryPoint
 
     await _insert(db, DeliveryPoint.__table__, [
-        dict(id=i, name=n, kind="mercado", address="Calle 1", municipality_code=c, lat=la, lon=lo, schedule=[],
+        dict(id=i, name=n, kind="mercado", address="Calle 1", municipality_code=c, lat=la, lon=lo, schedule=SATURDAYS,
              contact=ph, cold_storage=False, active=True, max_orders_per_cycle=50, created_at=NOW, updated_at=NOW)
         for i, n, c, la, lo, ph in POINTS])
     await _insert(db, Cycle.__table__, [dict(id=i, name=f"Ciclo {i}", delivery_date=d, closed_at=NOW)

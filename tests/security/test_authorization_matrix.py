@@ -71,6 +71,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog DELETE /reference-prices/{reference_id}": only("municipality_a", "admin"),
     "catalog GET /stats/supply": MONITORING,  # small groups suppressed for municipalities
     "catalog POST /internal/events": NOBODY,  # the service credential only
+    "catalog GET /internal/audit": NOBODY,
     "catalog POST /internal/reservations": NOBODY,
     "catalog POST /internal/reservations/release": NOBODY,
     "catalog POST /internal/reservations/commit": NOBODY,
@@ -94,6 +95,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "orders POST /orders/{order_id}/status": A_OWNERS,
     "orders GET /stats/sales": MONITORING,
     "orders POST /internal/events": NOBODY,
+    "orders GET /internal/audit": NOBODY,
     # --- delivery: points are the platform's; a cycle's operations are its coordinator's and her
     #     point staff's; a consignment its producer's to read ------------------------------------
     "delivery GET /healthz": EVERYONE,
@@ -116,6 +118,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery POST /internal/bookings/{order_id}/confirm": NOBODY,
     "delivery POST /internal/bookings/{order_id}/release": NOBODY,
     "delivery POST /internal/events": NOBODY,
+    "delivery GET /internal/audit": NOBODY,
     # --- payments: a producer's money hers (and her organization's to read), a financier's hers --
     "payments GET /healthz": EVERYONE,
     "payments GET /accounts": LOGGED_IN,  # each caller's own ledger accounts (none for most)
@@ -151,11 +154,14 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments POST /advances/{advance_id}/reject": only("financier_a", "admin"),
     "payments GET /stats/advances": MONITORING,
     "payments POST /internal/events": NOBODY,
+    "payments GET /internal/audit": NOBODY,
     # --- gateway: accounts; an unverified organization may read and edit its own profile only ---
     "gateway GET /healthz": EVERYONE,
     "gateway POST /api/auth/register": EVERYONE,  # consumer, producer, organization (unverified)
     "gateway POST /api/auth/login": EVERYONE,
     "gateway POST /api/auth/refresh": EVERYONE,
+    "gateway POST /api/auth/logout": EVERYONE,  # holding the refresh token is the authority to end it
+    "gateway GET /api/admin/audit": only("admin"),  # the consistency audit: reads every service
     "gateway GET /api/auth/me": LOGGED_IN,
     "gateway PATCH /api/auth/me": LOGGED_IN,
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
@@ -166,6 +172,14 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway GET /api/monitoring/municipalities/{code}/supply": MONITORING - {"municipality_b"},
     "gateway GET /api/monitoring/program-report": MONITORING,
     "gateway GET /api/monitoring/program-report.csv": MONITORING,
+    # training: lessons are public; answers and progress each account's own; completion views
+    # the organization's (its members) and monitoring's (a territory, counts only)
+    "gateway GET /api/training/modules": EVERYONE,
+    "gateway GET /api/training/modules/{module}/lessons/{lesson}": EVERYONE,
+    "gateway POST /api/training/modules/{module}/lessons/{lesson}/answers": LOGGED_IN,
+    "gateway GET /api/training/progress": LOGGED_IN,
+    "gateway GET /api/training/organizations/{organization_id}/members": STAFF | only("organization_a"),
+    "gateway GET /api/training/territory": MONITORING,
 }
 
 # Operations in the delivery/orders/payments ownership work (cycle owner, point staff, consignments,
@@ -178,6 +192,7 @@ KNOWN_PENDING: set[str] = {
     "delivery POST /orders/{order_id}/pickup",  # coordinator B (and organizations) hand out A's orders
     "delivery POST /consignments/{consignment_id}/receive",  # coordinator B receives A's goods
     "delivery POST /cycles/{cycle_id}/no-shows",  # coordinator B marks no-shows in A's cycle
+    "delivery POST /cycles/{cycle_id}/routes",  # coordinator B plans A's cycle's routes
 }
 
 
@@ -189,6 +204,7 @@ UNEXERCISED = {
     "delivery GET /cycles/{cycle_id}/routes": "no route plan made yet",
     "delivery POST /cycles/{cycle_id}/routes": "needs the road distance provider",
     "gateway POST /api/auth/refresh": "needs a live refresh token",
+    "gateway POST /api/auth/logout": "needs a live refresh token",
     "orders PATCH /cycles/{cycle_id}": "A's cycles are consolidated",
     "orders POST /cycles/{cycle_id}/baskets": "A's cycles are consolidated",
     "orders POST /orders": "A's cycles are consolidated",
@@ -290,9 +306,11 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
                                         "role": "consumer"},
     "gateway POST /api/auth/login": {"login": "+591 70000501", "password": PASSWORD},
     "gateway POST /api/auth/refresh": {"refresh_token": "not-a-token"},
+    "gateway POST /api/auth/logout": {"refresh_token": "not-a-token"},
     "gateway PATCH /api/auth/me": {"name": "Nombre nuevo"},
     "gateway PATCH /api/auth/accounts/{account_id}": {"name": "Ana Quispe"},
     "gateway POST /api/auth/accounts/{account_id}/verify": {"organization_id": 1},
+    "gateway POST /api/training/modules/{module}/lessons/{lesson}/answers": {"answers": [0, 1, 1]},
 }
 QUERIES: dict[str, dict] = {
     "payments GET /producers/{producer_id}/statement": {"cycle_id": 1},

@@ -209,8 +209,9 @@ class IncomingEvents:
         now = utcnow()
         values = [{"event_id": e.id, "event_type": e.type, "aggregate_id": e.aggregate_id, "handled_at": now}
                   for e, _ in items]
+        # executemany with RETURNING (one cached statement, whatever the batch size)
         fresh = set((await session.execute(
-            insert_ignoring_conflict(session, inbox).values(values).returning(inbox.c.event_id))).scalars())
+            insert_ignoring_conflict(session, inbox).returning(inbox.c.event_id), values)).scalars())
         handled = 0
         for envelope, _ in items:
             if envelope.id in fresh:

@@ -109,12 +109,18 @@ async def _command(action: str, event_id: str | None, services: list[str]) -> in
     import importlib
 
     from services.common.errors import DomainError
-    from services.common.migrations import settings_of
+    from services.common.migrations import ensure_migrated, settings_of
 
     found = False
     for name in services:
         module = importlib.import_module("gateway.models" if name == "gateway" else f"services.{name}.models")
         db = Database.from_url(settings_of(name).database_url)
+        try:
+            await ensure_migrated(db, name)
+        except Exception as exc:  # not migrated, or unreachable: say so, look at the other services
+            print(f"{name}\tdatabase not usable: {exc}", file=sys.stderr)
+            await db.dispose()
+            continue
         try:
             if action == "list":
                 for item in await list_parked(db=db, kernel=module.kernel):

@@ -95,6 +95,28 @@ async def test_twenty_thousand_events_of_two_thousand_orders_are_each_handled_on
         assert_in_order_per_aggregate(seen, {f"o-{n}": list(range(1, 11)) for n in range(AGGREGATES)})
 
 
+async def test_health_and_metrics_show_the_events_waiting_for_the_service(names, backend, migrated, keys):
+    sub_url = migrated.url("payments", backend)
+    async with live_kernel_database(sub_url, payments_kernel) as sub_db:
+        subscriber = subscriber_app(sub_db, sub_url, keys, events_lag_degraded_seconds=3600, **names)
+        async with app_client(subscriber) as client:
+            await publish_directly(names, [("l-1", 1), ("l-1", 2), ("l-2", 1)])
+            consumer = (await client.get("/healthz")).json()["consumer"]
+            assert (consumer["transport"], consumer["in_broker"], consumer["pending"]) == ("nats", 3, 3)
+            assert consumer["oldest_age_seconds"] >= 0 and consumer["status"] == "ok"
+            metrics = (await client.get("/metrics")).text
+            assert 'events_consumer_pending{service="payments"} 3.0' in metrics
+            assert 'events_consumer_oldest_age_seconds{service="payments"}' in metrics
+
+            subscriber.state.settings.events_lag_degraded_seconds = 0  # the oldest now counts as late
+            health = (await client.get("/healthz")).json()
+            assert health["status"] == "degraded" and health["consumer"]["status"] == "degraded"
+
+            assert await subscriber.state.event_consumer.drain() == 3
+            consumer = (await client.get("/healthz")).json()["consumer"]
+            assert (consumer["pending"], consumer["oldest_age_seconds"], consumer["status"]) == (0, None, "ok")
+
+
 async def test_poison_event_is_parked_and_only_its_own_order_waits_until_it_is_retried(
         names, backend, migrated, keys):
     sub_url = migrated.url("payments", backend)

@@ -9,11 +9,13 @@ order (`id`); `IncomingEvents` works through it:
 1. claim (one short transaction, serialized per service): the oldest due rows whose aggregate has
    no earlier row that is parked or waiting for a retry, at most `batch_size`; each gets a lease;
 2. group them by aggregate (source service + aggregate id) and spread the aggregates over
-   `concurrency` lanes; each lane applies its events, one aggregate's in order, in ONE transaction
-   (inbox rows, handlers' effects, queue rows deleted) — so a batch costs a few statements, not a
-   transaction per event;
-3. if that transaction fails, the lane's events are applied one transaction each, to keep the good
-   ones and find the failing one: it gets `attempts + 1`, `last_error` and a backoff; after
+   `concurrency` lanes handled at the same time; each lane applies its events, one aggregate's in
+   order, in ONE transaction (inbox rows, handlers' effects, queue rows deleted) — so a batch costs
+   a few statements, not a transaction per event. A lane that failed beside others is tried again
+   alone first: if that works, the lanes only conflicted (handlers sharing rows) and the service
+   keeps to one lane for a minute;
+3. if the lane's transaction fails alone, its events are applied one transaction each, to keep the
+   good ones and find the failing one: it gets `attempts + 1`, `last_error` and a backoff; after
    `max_attempts` it is *parked* (`parked_at`), logged as an alert and counted. Later events of its
    aggregate stay behind it (not claimable); other aggregates flow on.
 
@@ -38,6 +40,8 @@ from services.common.events import Envelope
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
 
 log = logging.getLogger("mercado.events")
+# After lanes conflicted (handlers that share rows, e.g. ledger accounts), one lane for this long.
+SERIAL_AFTER_CONFLICT_SECONDS = 60.0
 
 
 @dataclass
@@ -103,6 +107,7 @@ class IncomingEvents:
         # One number per service for PostgreSQL's advisory lock that serializes claims.
         self._lock_key = zlib.crc32(f"mercado-incoming-{service}".encode())
         self.on_round: list[Callable[[HandleRound], None]] = []
+        self._serial_until = 0.0  # lanes conflicted lately: one lane until then (loop clock)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -224,16 +229,19 @@ class IncomingEvents:
             await session.execute(delete(self.table).where(self.table.c.id.in_(queued)))
         return handled
 
-    async def _handle_lane(self, aggregates: list[list]) -> HandleRound:
-        result = HandleRound(claimed=sum(len(rows) for rows in aggregates))
+    async def _lane_in_one_transaction(self, aggregates: list[list]) -> HandleRound | None:
+        """The lane's events in one transaction; None if it failed (rolled back as a whole)."""
         try:
             async with self.db.session() as session:
-                result.handled = await self._apply(session, [(envelope_of(r), r.id) for rows in aggregates
-                                                             for r in rows])
-            return result
+                handled = await self._apply(session, [(envelope_of(r), r.id) for rows in aggregates for r in rows])
         except Exception:
-            pass  # one of them failed (or the batch hit a conflict): one transaction each, below
-        result.handled = 0
+            return None
+        return HandleRound(claimed=sum(len(rows) for rows in aggregates), handled=handled)
+
+    async def _lane_one_by_one(self, aggregates: list[list]) -> HandleRound:
+        """One transaction per event, to keep the good ones and find the failing one: an aggregate
+        stops at its first failure (the events behind it wait)."""
+        result = HandleRound(claimed=sum(len(rows) for rows in aggregates))
         for rows in aggregates:
             for position, row in enumerate(rows):
                 try:
@@ -278,13 +286,22 @@ class IncomingEvents:
         by_aggregate: dict[tuple[str, str], list] = {}
         for row in rows:
             by_aggregate.setdefault((row.source, row.aggregate_id), []).append(row)
-        lanes_count = 1 if self.db.is_sqlite else min(self.concurrency, len(by_aggregate))
+        clock = asyncio.get_running_loop().time
+        parallel = not self.db.is_sqlite and clock() >= self._serial_until
+        lanes_count = min(self.concurrency, len(by_aggregate)) if parallel else 1
         lanes: list[list[list]] = [[] for _ in range(lanes_count)]
         for n, aggregate_rows in enumerate(by_aggregate.values()):
             lanes[n % lanes_count].append(aggregate_rows)
         total = HandleRound()
-        for result in await asyncio.gather(*(self._handle_lane(lane) for lane in lanes)):
-            total += result
+        results = await asyncio.gather(*(self._lane_in_one_transaction(lane) for lane in lanes))
+        for lane, result in zip(lanes, results, strict=True):
+            if result is None and lanes_count > 1:
+                # Perhaps only a conflict with another lane (handlers sharing rows: a deadlock): try
+                # it again alone, and keep to one lane for a while if that was it.
+                result = await self._lane_in_one_transaction(lane)
+                if result is not None:
+                    self._serial_until = clock() + SERIAL_AFTER_CONFLICT_SECONDS
+            total += result if result is not None else await self._lane_one_by_one(lane)
         self._announce(total)
         return total
 

@@ -82,13 +82,13 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("event_type", String(64), nullable=False),
         Column("version", Integer, nullable=False, server_default=text("1")),
         Column("aggregate_id", String(64), nullable=False),
-        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("occurred_at", UtcDateTime(), nullable=False),
         Column("payload", JSON, nullable=False),
-        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("received_at", UtcDateTime(), nullable=False),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
-        Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+        Column("next_attempt_at", UtcDateTime(), nullable=True),
         Column("last_error", Text, nullable=True),
-        Column("parked_at", DateTime(timezone=True), nullable=True),
+        Column("parked_at", UtcDateTime(), nullable=True),
         Index("ix_incoming_events_aggregate", "source", "aggregate_id", "id"),
     )
     return KernelTables(outbox=outbox, inbox=inbox, idempotency=idempotency, incoming=incoming)

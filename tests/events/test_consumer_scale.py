@@ -104,7 +104,7 @@ async def test_health_and_metrics_show_the_events_waiting_for_the_service(names,
             consumer = (await client.get("/healthz")).json()["consumer"]
             assert (consumer["transport"], consumer["in_broker"], consumer["pending"]) == ("nats", 3, 3)
             assert consumer["oldest_age_seconds"] >= 0 and consumer["status"] == "ok"
-            metrics = (await client.get("/metrics")).text
+            metrics = (await client.get("/metrics", headers={"X-Service-Key": subscriber.state.service_secret})).text
             assert 'events_consumer_pending{service="payments"} 3.0' in metrics
             assert 'events_consumer_oldest_age_seconds{service="payments"}' in metrics
 
@@ -146,7 +146,7 @@ async def test_poison_event_is_parked_and_only_its_own_order_waits_until_it_is_r
             assert (parked["aggregate_id"], parked["payload"]["seq"], parked["attempts"]) == ("p-0", 1, 3)
             assert parked["waiting_behind"] == 2
             assert "failing on purpose" in parked["last_error"]
-            metrics = (await client.get("/metrics")).text
+            metrics = (await client.get("/metrics", headers={"X-Service-Key": subscriber.state.service_secret})).text
             assert 'events_parked_total{service="payments"} 1.0' in metrics
             assert 'events_parked_waiting{service="payments"} 1.0' in metrics
 

@@ -47,7 +47,7 @@ async def test_poison_event_over_http_is_parked_and_an_admin_retries_or_drops_it
                 consumer = await eventually(two_parked_two_waiting)
                 assert consumer["status"] == "degraded" and consumer["transport"] == "http"
                 assert [seq[:2] for seq in await handled(sub_db)] == [("h-2", 1)]
-                assert await pending(pub_db) == []  # the sender's relay was never held back
+                await eventually(lambda: _sender_done(pub_db))  # the sender's relay was never held back
 
                 gateway_health = (await admin_client.get("/healthz")).json()
                 assert gateway_health["services"]["payments"]["consumer"]["parked"] == 2
@@ -91,3 +91,7 @@ async def test_poison_event_over_http_is_parked_and_an_admin_retries_or_drops_it
 async def _handled_at_least(db, n):
     seen = await handled(db)
     return seen if len(seen) >= n else None
+
+
+async def _sender_done(db):
+    return await pending(db) == []

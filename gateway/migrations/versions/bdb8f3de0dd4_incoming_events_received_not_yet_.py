@@ -1,7 +1,7 @@
 """incoming events: received, not yet handled, or parked
 
 Revision ID: bdb8f3de0dd4
-Revises: f0bc24dca2ed
+Revises: 5c5697926e39
 Create Date: 2026-11-25 16:55:18.695518
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'bdb8f3de0dd4'
-down_revision: str | None = 'f0bc24dca2ed'
+down_revision: str | None = '5c5697926e39'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """incoming events: received, not yet handled, or parked
 
 Revision ID: 44813dffe209
-Revises: 25554f741597
+Revises: 0317b743c639
 Create Date: 2026-11-25 16:55:23.222630
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '44813dffe209'
-down_revision: str | None = '25554f741597'
+down_revision: str | None = '0317b743c639'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint migrate demo bench audit clean lessons
+.PHONY: install run test lint migrate demo bench audit clean lessons events-parked events-retry events-drop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Mercado Corto needs Python 3.11, found " + sys.version.split()[0]'
@@ -41,6 +41,18 @@ bench: migrate
 
 audit: install
 	$(BIN)/python -m gateway.audit
+
+# Parked (dead-letter) events of every service: list them, retry one after a fix, or drop one.
+events-parked: install
+	$(BIN)/python -m services.common.dead_letters list
+
+events-retry: install
+	@test -n "$(EVENT)" || (echo "usage: make events-retry EVENT=<event id from make events-parked>"; exit 2)
+	$(BIN)/python -m services.common.dead_letters retry $(EVENT)
+
+events-drop: install
+	@test -n "$(EVENT)" || (echo "usage: make events-drop EVENT=<event id from make events-parked>"; exit 2)
+	$(BIN)/python -m services.common.dead_letters drop $(EVENT)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -5,12 +5,17 @@
    cycle, then 64 concurrent clients place 3-line orders as `POST /api/orders/orders` through the
    gateway (rate limits lifted) for a fixed time. Prints orders/s and p50/p99 latency.
    Goals: >= 300 orders/s, p99 < 250 ms.
+   With events (EVENTS_URL set, e.g. nats://127.0.0.1:4222, or BENCH_EVENTS=1 for HTTP delivery) the
+   relays run and payments is started too; at the end of the load the bench prints each service's
+   outbox backlog and consumer lag (events waiting, age of the oldest), then the seconds until every
+   consumer has caught up. The NATS stream of the run is deleted afterwards.
 2. Consolidation: 100k order lines inserted into a closed cycle; prints the time of the pick lists
    (per producer, product and point, plus organization totals), of the whole consolidation document
    (with every bag's lines), and of the plain SQL aggregation on the same data. Goal: pick lists
    <= 2x the plain aggregation.
 
     python -m bench orders       BENCH_SECONDS=15 BENCH_CLIENTS=64 BENCH_LINES=100000 BENCH_WORKERS=1
+    EVENTS_URL=nats://127.0.0.1:4222 BENCH_SKIP_CONSOLIDATION=1 python -m bench orders
 Needs PostgreSQL (BENCH_POSTGRES_URL or TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -31,8 +36,11 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "64"))
 LINES = int(os.environ.get("BENCH_LINES", "100000"))
 WORKERS = os.environ.get("BENCH_WORKERS", "1")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-SERVICES = ("catalog", "delivery", "orders", "gateway")
-APPS = {"gateway": "gateway.app:create_app", **{s: f"services.{s}.app:create_app" for s in SERVICES[:3]}}
+EVENTS_URL = os.environ.get("EVENTS_URL", "")
+WITH_EVENTS = bool(EVENTS_URL) or os.environ.get("BENCH_EVENTS") == "1"
+CATCH_UP_LIMIT = float(os.environ.get("BENCH_CATCH_UP_SECONDS", "300"))
+SERVICES = ("catalog", "delivery", "orders", *(("payments",) if WITH_EVENTS else ()), "gateway")
+APPS = {"gateway": "gateway.app:create_app", **{s: f"services.{s}.app:create_app" for s in SERVICES[:-1]}}
 PRODUCTS = 300
 POINTS = 8
 
@@ -152,10 +160,12 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
            "MC_JWT_PRIVATE_KEY_PATH": str(private), "MC_JWT_PUBLIC_KEY_PATH": str(folder / "keys" / "jwt_public.pem"),
            "MC_LOG_LEVEL": "WARNING", "GATEWAY_RATE_LIMIT_PER_ADDRESS": "1000000000",
            "GATEWAY_RATE_LIMIT_PER_ACCOUNT": "1000000000"}
+    installation = f"bench{os.getpid()}x{time.time_ns() % 10**6}"
+    env["MC_INSTALLATION"] = installation  # a stream of its own on a shared NATS server, deleted below
     for s in SERVICES:
         env[f"{s.upper()}_DATABASE_URL"] = urls[s]
         env[f"{s.upper()}_URL"] = base[s]
-        env[f"{s.upper()}_RELAY_ENABLED"] = "false"
+        env[f"{s.upper()}_RELAY_ENABLED"] = "true" if WITH_EVENTS else "false"
     product_ids = asyncio.run(_seed_catalog(urls["catalog"]))
     processes = []
     try:
@@ -185,8 +195,62 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
               f"(goal < 250 ms)")
         print(f"  machine load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores "
               f"(figures are only comparable at similar load)")
+        if WITH_EVENTS:
+            asyncio.run(_report_event_lag(base))
     finally:
         stop(processes)
+        if WITH_EVENTS and EVENTS_URL.startswith("nats://"):
+            asyncio.run(_delete_stream(f"MERCADO_{installation}"))
+
+
+async def _event_backlog(client, base: dict[str, str]) -> dict[str, dict]:
+    """Per service: outbox events not yet published, and its consumer's events not yet handled."""
+    backlog = {}
+    for name in SERVICES[:-1]:
+        health = (await client.get(f"{base[name]}/healthz")).json()
+        consumer = health.get("consumer") or {}
+        backlog[name] = {"outbox": health.get("outbox", {}).get("pending", 0),
+                         "consumer": consumer.get("pending"), "age": consumer.get("oldest_age_seconds"),
+                         "parked": consumer.get("parked", 0)}
+    return backlog
+
+
+async def _report_event_lag(base: dict[str, str]) -> None:
+    """At the end of the load: each service's backlog, then the seconds until every one is empty."""
+    import httpx
+
+    transport = "NATS JetStream" if EVENTS_URL.startswith("nats://") else "HTTP"
+    async with httpx.AsyncClient(timeout=10) as client:
+        started = time.perf_counter()
+        backlog = await _event_backlog(client, base)
+        print(f"events over {transport}, at the end of the load:")
+        for name, b in backlog.items():
+            lag = "no consumer" if b["consumer"] is None else (
+                f"consumer lag {b['consumer']} event(s), oldest {b['age'] or 0:.1f} s")
+            print(f"  {name:9} outbox {b['outbox']:6} unpublished   {lag}")
+        while time.perf_counter() - started < CATCH_UP_LIMIT:
+            if all(b["outbox"] == 0 and not b["consumer"] for b in backlog.values()):
+                parked = sum(b["parked"] for b in backlog.values())
+                print(f"  every consumer caught up {time.perf_counter() - started:.1f} s after the load "
+                      f"({parked} parked)")
+                return
+            await asyncio.sleep(0.5)
+            backlog = await _event_backlog(client, base)
+        waiting = {name: b for name, b in backlog.items() if b["outbox"] or b["consumer"]}
+        print(f"  NOT caught up after {CATCH_UP_LIMIT:.0f} s: {waiting}")
+
+
+async def _delete_stream(name: str) -> None:
+    import nats
+
+    try:
+        nc = await nats.connect(EVENTS_URL, connect_timeout=2, max_reconnect_attempts=1)
+        try:
+            await nc.jetstream().delete_stream(name)
+        finally:
+            await nc.close()
+    except Exception as exc:
+        print(f"could not delete the stream {name}: {exc!r}")
 
 
 async def _fill_cycle(url: str) -> int:
@@ -293,6 +357,8 @@ def main() -> None:
         with temporary_databases("bench_orders", SERVICES) as urls:
             if os.environ.get("BENCH_SKIP_PLACEMENT") != "1":
                 placement(folder, urls)
+            if os.environ.get("BENCH_SKIP_CONSOLIDATION") == "1":
+                return
             cycle_id = asyncio.run(_fill_cycle(urls["orders"]))
             asyncio.run(_measure_consolidation(urls["orders"], cycle_id))
 

@@ -22,6 +22,7 @@ from gateway.accounts import make_password_hasher, recent_revocations
 from gateway.api.audit import router as audit_router
 from gateway.api.auth import internal as internal_router
 from gateway.api.auth import router as auth_router
+from gateway.api.events_admin import router as events_admin_router
 from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
 from gateway.api.operations import router as operations_router
 from gateway.forwarded import TrustedProxyHeaders
@@ -106,7 +107,8 @@ def _spec(settings: Settings) -> ServiceSpec:
                     "`Authorization: Bearer <access_token>`. Everything under `/api/<service>/` is "
                     "forwarded to that service.",
         kernel=kernel,
-        routers=[auth_router, internal_router, operations_router, training_router, audit_router],
+        routers=[auth_router, internal_router, operations_router, training_router, audit_router,
+                 events_admin_router],
         revocation_source=_revocations_from_own_database,
         on_startup=[start],
         on_shutdown=[stop],

@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import TokenVerifier, require_metrics_reader
 from services.common.background import cancel_and_wait
 from services.common.db import Database
+from services.common.dead_letters import dead_letters_router
 from services.common.docs import install_docs
 from services.common.errors import JsonResponse, install_error_handlers
+from services.common.event_health import consumer_health, refresh_event_gauges
 from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.inbox import events_router
@@ -170,13 +172,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     app.include_router(_operations_router(spec))
     install_docs(app)
     app.include_router(events_router(spec))
+    app.include_router(dead_letters_router(spec))
     return app
 
 
 def _operations_router(spec: ServiceSpec) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="Service, database and outbox health")
+    @router.get("/healthz", summary="Service, database, outbox and consumer lag")
     async def healthz(request: Request):
         db: Database = request.app.state.db
         outbox = spec.kernel.outbox
@@ -194,13 +197,23 @@ def _operations_router(spec: ServiceSpec) -> APIRouter:
             if oldest.tzinfo is None:
                 oldest = oldest.replace(tzinfo=utcnow().tzinfo)
             age = round((utcnow() - oldest).total_seconds(), 3)
-        return {"service": spec.name, "status": "ok", "database": "ok",
-                "database_backend": "sqlite" if db.is_sqlite else "postgresql",
-                "outbox": {"pending": pending, "oldest_age_seconds": age}}
+        answer = {"service": spec.name, "status": "ok", "database": "ok",
+                  "database_backend": "sqlite" if db.is_sqlite else "postgresql",
+                  "outbox": {"pending": pending, "oldest_age_seconds": age}}
+        try:
+            consumer = await consumer_health(request.app.state)
+        except Exception as exc:
+            consumer = {"status": "degraded", "problems": [f"lag not measured ({type(exc).__name__})"]}
+        if consumer is not None:
+            answer["consumer"] = consumer
+            if consumer["status"] != "ok":
+                answer["status"] = "degraded"
+        return answer
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request):
         require_metrics_reader(request)
+        await refresh_event_gauges(request.app.state, spec.name)
         body, content_type = request.app.state.metrics.render()
         return Response(body, media_type=content_type)
 

@@ -41,10 +41,11 @@ async def emit(session: AsyncSession, kernel: KernelTables, *, event_type: str, 
     """Record an event in the outbox, in the same transaction as the change it announces."""
     envelope = Envelope(type=event_type, version=version, aggregate_id=str(aggregate_id),
                         payload={"schema_version": version, **payload})
-    await session.execute(insert(kernel.outbox).values(
-        event_id=envelope.id, event_type=envelope.type, version=envelope.version,
-        aggregate_id=envelope.aggregate_id, occurred_at=envelope.occurred_at,
-        payload=envelope.model_dump(mode="json")["payload"],
-    ))
+    # parameters passed to one cached INSERT (cheaper than building `.values(...)` every time)
+    await session.execute(insert(kernel.outbox), {
+        "event_id": envelope.id, "event_type": envelope.type, "version": envelope.version,
+        "aggregate_id": envelope.aggregate_id, "occurred_at": envelope.occurred_at,
+        "payload": envelope.model_dump(mode="json")["payload"],
+    })
     session.info["events_emitted"] = True
     return envelope

@@ -2,7 +2,8 @@
 
 `handle_event` records the event id in the service's inbox and runs its handler in the same
 transaction: a duplicate finds the id already there and does nothing; a handler that fails rolls
-back the inbox row too, so the event is retried.
+back the inbox row too. Services receive through `services.common.incoming` (order per aggregate,
+retries, parking), which applies events the same way; `handle_event` stays for direct calls.
 """
 
 import logging
@@ -41,8 +42,11 @@ def events_router(spec) -> APIRouter:
     """`POST /internal/events`: where the HTTP transport delivers the events this service subscribes to.
 
     The service credential is checked before the body is read (403 without it, whatever the body);
-    a body that is not an envelope is a 422. 2xx means handled or already handled: the sender may
-    stop retrying. A failing handler answers an error, its transaction rolls back, the sender retries.
+    a body that is not an envelope is a 422. 2xx means the event is this service's business now:
+    handled at once (`"handled": true`), or kept in its incoming queue behind an earlier event of its
+    aggregate or after a handler failure (retried, and parked after `events_max_attempts`), or a
+    duplicate. Only when even keeping it failed (database down) the answer is an error, and the
+    sender retries.
     """
     router = APIRouter(tags=["internal"], dependencies=[Depends(require_service)])
 
@@ -53,7 +57,11 @@ def events_router(spec) -> APIRouter:
             envelope = Envelope.model_validate_json(raw)
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
-        handled = await handle_event(request.app.state.db, spec.kernel, spec.event_handlers, envelope)
+        incoming = getattr(request.app.state, "incoming_events", None)
+        if incoming is None:  # nothing subscribed (or a kernel without the incoming queue)
+            handled = await handle_event(request.app.state.db, spec.kernel, spec.event_handlers, envelope)
+        else:
+            handled = await incoming.receive_pushed(envelope)
         return {"event_id": envelope.id, "handled": handled}
 
     return router

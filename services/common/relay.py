@@ -32,9 +32,11 @@ from sqlalchemy import delete, event, exists, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from services.common.background import cancel_and_wait
+from services.common.consumer import Consumer
 from services.common.db import Database
+from services.common.event_health import install_event_metrics
 from services.common.events import Envelope
-from services.common.inbox import handle_event
+from services.common.incoming import IncomingEvents
 from services.common.tables import KernelTables, utcnow
 from services.common.transports import PublishError, Transport, make_transport, table_subscribers
 
@@ -265,59 +267,11 @@ def _install_commit_listener() -> None:
     _listener_installed = True
 
 
-class Consumer:
-    """Pulls incoming events for pull transports (NATS) and applies them through the inbox."""
-
-    def __init__(self, db: Database, kernel: KernelTables, handlers: Mapping, transport: Transport, *,
-                 source: str, poll_seconds: float = 1.0, retry_seconds: float = 1.0):
-        self.db = db
-        self.kernel = kernel
-        self.handlers = handlers
-        self.transport = transport
-        self.source = source
-        self.poll_seconds = poll_seconds
-        self.retry_seconds = retry_seconds
-        self._task: asyncio.Task | None = None
-
-    async def handle(self, envelope: Envelope) -> bool:
-        return await handle_event(self.db, self.kernel, dict(self.handlers), envelope)
-
-    async def receive(self, *, wait_seconds: float | None = None) -> int:
-        return await self.transport.receive(self.handle, wait_seconds=wait_seconds or self.poll_seconds)
-
-    async def drain(self, *, wait_seconds: float = 0.5, max_rounds: int = 10_000) -> int:
-        """Handle what is waiting now; stop at the first empty fetch. Returns how many were acked."""
-        total = 0
-        for _ in range(max_rounds):
-            got = await self.receive(wait_seconds=wait_seconds)
-            if not got:
-                break
-            total += got
-        return total
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.receive()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # broker unreachable, ack lost: the broker redelivers; wait, retry
-                log.exception("event consumer round failed")
-                await asyncio.sleep(self.retry_seconds)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run(), name=f"consumer-{self.source}")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
-
-
 async def start_event_machinery(app, spec, settings) -> None:
-    """Build the transport, the relay and (for pull transports) the consumer; run them in the
-    background when `settings.relay_enabled`. `app.state.event_subscribers` (a mapping
-    `{event_type: [service, ...]}`), when set before start, replaces the discovery from the specs."""
+    """Build the transport, the relay, the incoming queue and (for pull transports) the consumer that
+    fills it; run them in the background when `settings.relay_enabled`. `app.state.event_subscribers`
+    (a mapping `{event_type: [service, ...]}`), when set before start, replaces the discovery from
+    the specs."""
     state = app.state
     subscribers = getattr(state, "event_subscribers", None)
     if isinstance(subscribers, Mapping):
@@ -328,53 +282,39 @@ async def start_event_machinery(app, spec, settings) -> None:
                   batch_size=settings.relay_batch_size, backoff_seconds=settings.relay_backoff_seconds,
                   backoff_max_seconds=settings.relay_backoff_max_seconds,
                   lease_seconds=settings.relay_lease_seconds, retention_days=settings.relay_retention_days)
-    consumer = None
-    if transport.pulls and spec.event_handlers:
-        consumer = Consumer(state.db, spec.kernel, spec.event_handlers, transport, source=spec.name,
-                            poll_seconds=settings.relay_poll_seconds,
-                            retry_seconds=settings.relay_backoff_seconds)
-    _count_in_metrics(state, relay, spec.name)
+    incoming = consumer = None
+    if spec.event_handlers and spec.kernel.incoming is not None:
+        incoming = IncomingEvents(state.db, spec.kernel, spec.event_handlers, service=spec.name,
+                                  batch_size=settings.events_batch_size, concurrency=settings.events_concurrency,
+                                  max_attempts=settings.events_max_attempts,
+                                  backoff_seconds=settings.relay_backoff_seconds,
+                                  backoff_max_seconds=settings.relay_backoff_max_seconds,
+                                  lease_seconds=settings.relay_lease_seconds, poll_seconds=settings.relay_poll_seconds)
+        if transport.pulls:
+            consumer = Consumer(state.db, transport, incoming, source=spec.name,
+                                batch_size=settings.events_batch_size, poll_seconds=settings.relay_poll_seconds,
+                                retry_seconds=settings.relay_backoff_seconds,
+                                ack_wait_seconds=settings.events_ack_wait_seconds)
     state.event_transport = transport
     state.relay = relay
+    state.incoming_events = incoming
     state.event_consumer = consumer
+    install_event_metrics(state, spec.name)
     if settings.relay_enabled:
         relay.listen_for_commits()
         relay.start()
+        if incoming is not None:
+            incoming.start()
         if consumer is not None:
             consumer.start()
 
 
-def _count_in_metrics(state, relay: Relay, service: str) -> None:
-    """`events_published_total` and `events_publish_failures_total` on the app's /metrics."""
-    metrics = getattr(state, "metrics", None)
-    if metrics is None:
-        return
-    counters = getattr(state, "event_counters", None)
-    if counters is None:  # once per app, even if its lifespan runs again
-        from prometheus_client import Counter
-
-        counters = (Counter("events_published_total", "Outbox events acknowledged by the transport", ["service"],
-                            registry=metrics.registry),
-                    Counter("events_publish_failures_total", "Outbox event publish attempts that failed",
-                            ["service"], registry=metrics.registry))
-        state.event_counters = counters
-    published, failed = counters
-
-    def count(result: RelayRound) -> None:
-        published.labels(service).inc(result.published)
-        failed.labels(service).inc(result.failed)
-
-    relay.on_round.append(count)
-
-
 async def stop_event_machinery(app) -> None:
     state = app.state
-    consumer = getattr(state, "event_consumer", None)
-    if consumer is not None:
-        await consumer.stop()
-    relay = getattr(state, "relay", None)
-    if relay is not None:
-        await relay.stop()
+    for name in ("event_consumer", "incoming_events", "relay"):
+        task_owner = getattr(state, name, None)
+        if task_owner is not None:
+            await task_owner.stop()
     transport = getattr(state, "event_transport", None)
     if transport is not None:
         try:

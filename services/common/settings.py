@@ -5,6 +5,10 @@ each service. Values common to all processes (keys, service secret, event transp
 read without prefix so one environment configures the whole platform.
 """
 
+import os
+import re
+import secrets
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +20,28 @@ SERVICE_NAMES = ("catalog", "orders", "delivery", "payments")
 
 def default_sqlite_url(service: str) -> str:
     return f"sqlite+aiosqlite:///{var_dir() / (service + '.db')}"
+
+
+def installation_name(configured: str = "") -> str:
+    """A name usable in NATS stream, subject and consumer names ([a-z0-9_-]); an id generated once
+    and kept in `var/installation` when none is configured (every process of a machine shares it)."""
+    name = configured.strip()
+    if not name:
+        path = var_dir() / "installation"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(f"mc{secrets.token_hex(5)}\n")
+            try:
+                os.link(tmp, path)  # another process may have won the race: keep its id
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        name = path.read_text().strip()
+    cleaned = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-")
+    if not cleaned:
+        raise RuntimeError(f"MC_INSTALLATION={configured!r} has no letter or digit to name the installation")
+    return cleaned[:32]
 
 
 def _shared(name: str, default, **kw):
@@ -70,9 +96,21 @@ class ServiceSettings(BaseSettings):
     relay_lease_seconds: float = 60.0
     # Published events are deleted from the outbox after this many days (0 keeps them).
     relay_retention_days: float = 7.0
-    # NATS JetStream names (EVENTS_URL=nats://...): one stream, one durable consumer per service.
-    events_stream: str = _shared("EVENTS_STREAM", "MERCADO")
-    events_subject_prefix: str = _shared("EVENTS_SUBJECT_PREFIX", "mercado.events")
+    # Consuming events (services/common/incoming.py): batches, parallel aggregates, poison parked.
+    events_batch_size: int = 500
+    events_concurrency: int = 4
+    # A handler that fails this many times parks its event (later events of its aggregate wait).
+    events_max_attempts: int = 5
+    # /healthz says `degraded` when the oldest unhandled event is older than this (or one is parked).
+    events_lag_degraded_seconds: float = 60.0
+    # JetStream redelivers an event not acknowledged within this time (the puller died meanwhile).
+    events_ack_wait_seconds: float = 30.0
+    # The installation this process belongs to: names its NATS stream, subjects and consumers, so
+    # two installations can share one NATS server. Empty: an id generated once under var/.
+    installation: str = _shared("MC_INSTALLATION", "")
+    # NATS JetStream names (EVENTS_URL=nats://...); empty: derived from the installation name.
+    events_stream: str = _shared("EVENTS_STREAM", "")
+    events_subject_prefix: str = _shared("EVENTS_SUBJECT_PREFIX", "")
     events_durable_prefix: str = _shared("EVENTS_DURABLE_PREFIX", "")
 
     def model_post_init(self, __context) -> None:
@@ -85,6 +123,21 @@ class ServiceSettings(BaseSettings):
 
     def service_url(self, name: str) -> str:
         return getattr(self, f"{name}_url")
+
+    def resolved_installation(self) -> str:
+        """The installation name: `MC_INSTALLATION`, else an id generated once under var/."""
+        return installation_name(self.installation)
+
+    def event_names(self, service: str) -> tuple[str, str, str]:
+        """(stream, subject prefix, durable consumer name) of this installation on NATS JetStream."""
+        if self.events_stream and self.events_subject_prefix:
+            installation = ""
+        else:
+            installation = self.resolved_installation()
+        stream = self.events_stream or f"MERCADO_{installation}"
+        prefix = self.events_subject_prefix or f"mercado.{installation}.events"
+        durable_prefix = self.events_durable_prefix or (f"{installation}_" if installation else "")
+        return stream, prefix, f"{durable_prefix}{service}"
 
     def resolved_service_secret(self) -> str:
         """The service secret: from the environment, else the development file under var/."""

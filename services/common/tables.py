@@ -1,4 +1,4 @@
-"""Kernel tables every service carries in its own database: outbox, inbox and idempotency keys.
+"""Kernel tables every service carries in its own database: outbox, inbox, incoming events, idempotency keys.
 
 They are plain SQLAlchemy tables added to a service's own metadata by `kernel_tables(metadata)`, so
 each service's migrations create them, and the code that uses them is written once here.
@@ -33,6 +33,8 @@ class KernelTables:
     outbox: Table
     inbox: Table
     idempotency: Table
+    #: Events received and not yet handled (and the parked ones): see services/common/incoming.py.
+    incoming: Table | None = None
 
 
 def kernel_tables(metadata: MetaData) -> KernelTables:
@@ -72,7 +74,24 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
         Column("locked_until", UtcDateTime(), nullable=False),
         UniqueConstraint("scope", "key"),
     )
-    return KernelTables(outbox=outbox, inbox=inbox, idempotency=idempotency)
+    incoming = Table(
+        "incoming_events", metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),  # arrival order
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("source", String(32), nullable=False),
+        Column("event_type", String(64), nullable=False),
+        Column("version", Integer, nullable=False, server_default=text("1")),
+        Column("aggregate_id", String(64), nullable=False),
+        Column("occurred_at", UtcDateTime(), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("received_at", UtcDateTime(), nullable=False),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("next_attempt_at", UtcDateTime(), nullable=True),
+        Column("last_error", Text, nullable=True),
+        Column("parked_at", UtcDateTime(), nullable=True),
+        Index("ix_incoming_events_aggregate", "source", "aggregate_id", "id"),
+    )
+    return KernelTables(outbox=outbox, inbox=inbox, idempotency=idempotency, incoming=incoming)
 
 
 def insert_ignoring_conflict(session: AsyncSession, table: Table):

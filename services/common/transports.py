@@ -8,8 +8,10 @@ subscribed events come back through `inbox.handle_event`, which dedupes by event
   whose `SPEC.event_handlers` lists the event type. Published = every subscriber answered 2xx.
 - `NatsTransport` (`EVENTS_URL=nats://...`): JetStream. Published = the stream stored it (PubAck),
   with `Nats-Msg-Id` = event id so a re-publish is dropped by the stream's duplicate window. Each
-  service pulls from its own durable consumer with `max_ack_pending=1`, so it handles events one
-  at a time in stream order (which keeps the order of every aggregate, see docs/events.md).
+  service pulls batches from its own durable consumer, stores each batch in its incoming queue in
+  one transaction and acknowledges it after that commit; `services.common.incoming` handles the
+  queue in order per aggregate (see docs/events.md). Stream, subjects and durable names carry the
+  installation name, so installations sharing a NATS server never see each other's events.
 """
 
 import asyncio
@@ -29,7 +31,7 @@ from services.common.settings import SERVICE_NAMES, ServiceSettings
 
 log = logging.getLogger("mercado.events")
 
-Handle = Callable[[Envelope], Awaitable[object]]
+Store = Callable[[list[Envelope]], Awaitable[object]]
 Subscribers = Callable[[str], Iterable[str]]
 
 
@@ -48,8 +50,9 @@ class Transport(Protocol):
     async def publish(self, envelope: Envelope) -> None:
         """Return once the event is acknowledged; raise `PublishError` otherwise."""
 
-    async def receive(self, handle: Handle, *, max_messages: int = 10, wait_seconds: float = 1.0) -> int:
-        """Pull and handle pending incoming events (pull transports); return how many were acked."""
+    async def receive(self, store: Store, *, max_messages: int = 500, wait_seconds: float = 1.0) -> int:
+        """Pull a batch of incoming events (pull transports), `store` it, acknowledge it after; return
+        how many messages were acknowledged."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -117,7 +120,7 @@ class HttpTransport:
         if not 200 <= response.status_code < 300:
             raise PublishError(f"{name} answered {response.status_code}: {response.text[:300]}")
 
-    async def receive(self, handle: Handle, *, max_messages: int = 10, wait_seconds: float = 1.0) -> int:
+    async def receive(self, store: Store, *, max_messages: int = 500, wait_seconds: float = 1.0) -> int:
         return 0  # pushed: events arrive at /internal/events
 
     async def close(self) -> None:
@@ -131,7 +134,7 @@ async def _log_nats_error(exc: Exception) -> None:
 
 
 class NatsTransport:
-    """NATS JetStream: one stream for all services, one durable pull consumer per service."""
+    """NATS JetStream: one stream per installation, one durable pull consumer per service."""
 
     name = "nats"
     pulls = True
@@ -140,7 +143,8 @@ class NatsTransport:
                  subject_prefix: str = "mercado.events", durable: str | None = None,
                  subscribed: Iterable[str] = (), ack_wait_seconds: float = 30.0,
                  max_age_seconds: float = 14 * 86400, duplicate_window_seconds: float = 120.0,
-                 timeout: float = 5.0, retry_delay_seconds: float = 1.0):
+                 timeout: float = 5.0, retry_delay_seconds: float = 1.0, max_ack_pending: int = 5000,
+                 busy_wait_seconds: float = 0.05):
         self.url = url
         self.service = service
         self.stream = stream
@@ -152,6 +156,9 @@ class NatsTransport:
         self.duplicate_window_seconds = duplicate_window_seconds
         self.timeout = timeout
         self.retry_delay_seconds = retry_delay_seconds
+        self.max_ack_pending = max_ack_pending
+        self.busy_wait_seconds = busy_wait_seconds
+        self._busy = False  # the last fetch brought messages: ask for a whole batch, wait briefly
         self._nc = None
         self._js = None
         self._stream_ready = False
@@ -220,9 +227,9 @@ class NatsTransport:
 
             config = ConsumerConfig(
                 durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-                # One unacknowledged event at a time for the whole service (all its processes):
-                # events are handled in stream order, hence in order per aggregate.
-                max_ack_pending=1, ack_wait=self.ack_wait_seconds, max_deliver=-1,
+                # Batches in flight: the order per aggregate is kept by the incoming queue (one
+                # puller per service stores batches in stream order), not by the broker.
+                max_ack_pending=self.max_ack_pending, ack_wait=self.ack_wait_seconds, max_deliver=-1,
                 filter_subject=f"{self.subject_prefix}.>")
             try:
                 await js.add_consumer(self.stream, config)
@@ -232,37 +239,71 @@ class NatsTransport:
             self._sub = await js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         return self._sub
 
-    async def receive(self, handle: Handle, *, max_messages: int = 10, wait_seconds: float = 1.0) -> int:
+    async def receive(self, store: Store, *, max_messages: int = 500, wait_seconds: float = 1.0) -> int:
+        """One fetch: a whole batch when events are flowing, else wait up to `wait_seconds` for one.
+
+        (nats-py's `fetch(n, timeout)` waits until it has n messages or the timeout passed: asking an
+        idle consumer for a batch would wait the full timeout for every partial batch.)
+        """
         if not self.subscribed:
             return 0
         sub = await self._subscription()
+        batch, timeout = (max_messages, self.busy_wait_seconds) if self._busy else (1, wait_seconds)
         try:
-            messages = await sub.fetch(max_messages, timeout=wait_seconds)
+            messages = await sub.fetch(batch, timeout=timeout)
         except TimeoutError:
+            self._busy = False
             return 0
         except Exception:
             self._sub = None  # e.g. the consumer was deleted: bind (or create) it again next time
             raise
-        handled = 0
+        self._busy = True
+        envelopes, good = [], []
         for msg in messages:
             try:
-                envelope = Envelope.model_validate_json(msg.data)
+                envelopes.append(Envelope.model_validate_json(msg.data))
+                good.append(msg)
             except ValueError as exc:
-                # Not an envelope: no retry can fix it; terminate it so it cannot block the consumer.
+                # Not an envelope: no retry can fix it; terminate it so it cannot come back.
                 log.error("malformed event dropped", extra={"subject": msg.subject, "error": str(exc)})
                 await msg.term()
-                continue
-            try:
-                if envelope.source != self.service:
-                    await handle(envelope)
-            except Exception as exc:
-                log.warning("event handler failed; redelivered later",
-                            extra={"event_id": envelope.id, "event_type": envelope.type, "error": repr(exc)})
-                await msg.nak(delay=self.retry_delay_seconds)
-                continue
-            await msg.ack_sync(timeout=self.timeout)
-            handled += 1
-        return handled
+        try:
+            await store(envelopes)
+        except BaseException:
+            # Not stored: give them back at once; redeliveries come before newer messages.
+            for msg in good:
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+            raise
+        for msg in good:
+            await msg.ack()
+        await self._nc.flush(timeout=self.timeout)
+        return len(good)
+
+    async def unacknowledged(self) -> int:
+        """Events delivered to this service's consumer and not acknowledged (a puller died holding them)."""
+        if not self.subscribed:
+            return 0
+        js = await self._jetstream()
+        await self._subscription()
+        info = await js.consumer_info(self.stream, self.durable, timeout=self.timeout)
+        return info.num_ack_pending or 0
+
+    async def backlog(self) -> tuple[int, object]:
+        """(events in the stream not yet acknowledged by this service's consumer, `occurred_at` of the
+        oldest of them or None)."""
+        if not self.subscribed:
+            return 0, None
+        js = await self._jetstream()
+        await self._subscription()
+        info = await js.consumer_info(self.stream, self.durable, timeout=self.timeout)
+        waiting = (info.num_pending or 0) + (info.num_ack_pending or 0)
+        oldest = None
+        if waiting:
+            with contextlib.suppress(Exception):  # the message may be gone (max_age): no age then
+                first = await js.get_msg(self.stream, seq=(info.ack_floor.stream_seq or 0) + 1)
+                oldest = Envelope.model_validate_json(first.data).occurred_at
+        return waiting, oldest
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
@@ -277,11 +318,12 @@ def make_transport(settings: ServiceSettings, *, service: str, clients: Mapping[
     """The transport the settings ask for: NATS JetStream when EVENTS_URL is nats://, else HTTP."""
     url = settings.events_url.strip()
     if url.startswith(("nats://", "tls://")):
-        return NatsTransport(url, service=service, stream=settings.events_stream,
-                             subject_prefix=settings.events_subject_prefix,
-                             durable=f"{settings.events_durable_prefix}{service}", subscribed=subscribed,
-                             timeout=settings.http_timeout_seconds,
-                             retry_delay_seconds=settings.relay_backoff_seconds)
+        stream, subject_prefix, durable = settings.event_names(service)
+        return NatsTransport(url, service=service, stream=stream, subject_prefix=subject_prefix, durable=durable,
+                             subscribed=subscribed, timeout=settings.http_timeout_seconds,
+                             retry_delay_seconds=settings.relay_backoff_seconds,
+                             ack_wait_seconds=settings.events_ack_wait_seconds,
+                             max_ack_pending=max(1000, 4 * settings.events_batch_size))
     if url and not url.startswith(("http://", "https://")):
         raise RuntimeError(f"EVENTS_URL={url!r} is not supported: use nats://host:4222 or leave it empty")
     return HttpTransport(clients, subscribers or spec_subscribers(service))

@@ -52,7 +52,7 @@ async def live_kernel_database(url: str, kernel) -> AsyncIterator[Database]:
         yield db
     finally:
         async with db.session() as session:
-            for table in (kernel.outbox, kernel.inbox, kernel.idempotency):
+            for table in (kernel.outbox, kernel.inbox, kernel.idempotency, kernel.incoming):
                 await session.execute(delete(table))
         await db.dispose()
 

@@ -200,7 +200,8 @@ async def test_failing_handler_is_retried_and_the_aggregate_waits_for_it(backend
             live_kernel_database(sub_url, payments_kernel) as sub_db:
         FLAKY.clear()
         FLAKY[("f-1", 1)] = 2
-        async with serving(subscriber_app(sub_db, sub_url, keys)) as sub:
+        # The subscriber keeps the failed event and retries it itself (its queue runs in the background).
+        async with serving(subscriber_app(sub_db, sub_url, keys, relay_enabled=True)) as sub:
             publisher = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url, relay_enabled=True)
             async with app_client(publisher):
                 ids = await emit_events(pub_db, [("f-1", 1), ("f-1", 2), ("f-2", 1), ("f-1", 3)], together=True)

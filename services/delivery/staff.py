@@ -14,14 +14,15 @@ from services.common.auth import Principal
 from services.common.errors import InvalidInput, NotFound
 from services.common.tables import insert_ignoring_conflict, utcnow
 from services.delivery.access import cycle_owner, ensure_cycle_coordinator
-from services.delivery.models import PointStaff
+from services.delivery.models import Cycle, PointStaff
 
 
 async def assign_staff(*, session: AsyncSession, orders, principal: Principal, cycle_id: int, point_id: int,
                        account_id: int) -> PointStaff:
     """Assign an account to a point of the cycle (assigning twice changes nothing)."""
     owner = await ensure_cycle_coordinator(session=session, orders=orders, principal=principal, cycle_id=cycle_id)
-    if point_id not in (owner.point_ids or []):  # points may have been added since delivery learned them
+    if point_id not in (owner.point_ids or []) and await session.get(Cycle, cycle_id) is None:
+        # not closed yet: points may have been added since delivery learned them
         owner = await cycle_owner(session=session, orders=orders, cycle_id=cycle_id, refresh=True)
     if point_id not in (owner.point_ids or []):
         raise InvalidInput(f"delivery point {point_id} is not one of cycle {cycle_id}'s points",

@@ -152,6 +152,7 @@ async def test_receipt_correction_waits_for_payments_to_record_the_receipt(servi
     too_much = await delivery.post(f"/consignments/{sabina['id']}/corrections", headers=coordinator(keys),
                                    json={"lines": [{"product_id": 101, "received_quantity": "100"}], "reason": "x" * 5})
     assert too_much.status_code == 422 and too_much.json()["error"]["code"] == "received_exceeds_ordered"
+    await close_cycle(payments_db, 5)
     await carry(delivery_db, payments_db, "consignment.delivered")  # the relay catches up; try again
     again = await delivery.post(f"/consignments/{sabina['id']}/corrections", json=SHORT, headers=coordinator(keys))
     assert again.status_code == 200 and again.json()["accepted_value"] == "189.14"

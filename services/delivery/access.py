@@ -1,7 +1,8 @@
 """Who may act on what in delivery: one rule per resource, stated here once (the table is in
 docs/architecture.md, "Ownership model"). Admins pass every check.
 
-- delivery point: anyone reads it; coordinators register and edit points (shared public places).
+- delivery point: anyone reads it (a public place); coordinators register points; the coordinator
+  who registered a point (or an admin) edits and retires it.
 - cycle: belongs to the coordinator who created it in orders. Delivery never reads orders' tables:
   it learns the owner and the cycle's points from `cycle.closed`, or asks orders once
   (`GET /internal/cycles/{id}/owner`, service credential) and remembers the answer.
@@ -21,7 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.errors import DomainError, Forbidden, NotFound
 from services.common.tables import insert_ignoring_conflict, utcnow
-from services.delivery.models import Consignment, CycleOwner, PointStaff
+from services.delivery.models import Consignment, CycleOwner, DeliveryPoint, PointStaff
+
+
+# ---------------------------------------------------------------- delivery points
+def may_edit_point(principal: Principal, point: DeliveryPoint) -> bool:
+    if principal.is_admin:
+        return True
+    return principal.role == Role.coordinator and point.registered_by == principal.account_id
+
+
+def ensure_can_edit_point(principal: Principal, point: DeliveryPoint) -> None:
+    if not may_edit_point(principal, point):
+        raise Forbidden(f"delivery point {point.id} is edited by the coordinator who registered it (or an admin)",
+                        code="not_your_point", details={"point_id": point.id})
 
 
 # ---------------------------------------------------------------- cycles and their owner

@@ -28,7 +28,8 @@ async def load_demo(db, world) -> None:
             session.add(DeliveryPoint(
                 id=p.id, name=p.name, kind=p.kind, address=p.address, municipality_code=p.municipality_code,
                 lat=p.lat, lon=p.lon, schedule=[dict(w) for w in p.schedule], contact=p.contact,
-                cold_storage=p.cold_storage, active=True, max_orders_per_cycle=p.max_orders_per_cycle))
+                cold_storage=p.cold_storage, active=True, max_orders_per_cycle=p.max_orders_per_cycle,
+                registered_by=DEMO_COORDINATOR_ACCOUNT))
         await session.flush()
         if session.bind.dialect.name == "postgresql":  # explicit ids do not move the sequence
             top = (await session.execute(select(func.max(DeliveryPoint.id)))).scalar_one() or 1

@@ -50,6 +50,8 @@ class DeliveryPoint(Base, table=True):
     cold_storage: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     max_orders_per_cycle: int = Field(sa_column=Column(Integer, nullable=False))
+    # the coordinator account that registered the point (it and admins edit it); None: admins only
+    registered_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 

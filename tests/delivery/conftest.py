@@ -77,7 +77,11 @@ def point_body(**overrides) -> dict:
     return body
 
 
+POINT_REGISTRAR = 1  # the coordinator account create_point registers points as
+
+
 async def create_point(client, keys, **overrides) -> dict:
-    r = await client.post("/points", json=point_body(**overrides), headers=keys.headers("coordinator", account_id=1))
+    r = await client.post("/points", json=point_body(**overrides),
+                          headers=keys.headers("coordinator", account_id=POINT_REGISTRAR))
     assert r.status_code == 201, r.text
     return r.json()

@@ -6,7 +6,7 @@ COORDINATOR (closed_cycle says so, as orders' `cycle.closed` does)."""
 from sqlalchemy import func, select
 
 from services.delivery.models import PickupAttempts
-from tests.delivery.conftest import COORDINATOR, coordinator, create_point
+from tests.delivery.conftest import COORDINATOR, POINT_REGISTRAR, coordinator, create_point
 from tests.delivery.test_consignments import apply, closed_cycle, consignment_of
 from tests.delivery.test_pickup import booked
 
@@ -198,3 +198,18 @@ async def test_other_coordinator_cannot_plan_or_read_my_route_plan(delivery, key
     plan = await client.post("/cycles/5/routes", json={"vehicles": {"count": 1, "capacity_kg": 500}}, headers=other)
     assert plan.status_code == 403 and plan.json()["error"]["code"] == "not_your_cycle"
     assert (await client.get("/cycles/5/routes", headers=other)).status_code == 403
+
+
+async def test_other_coordinator_cannot_edit_or_retire_a_point_she_did_not_register(delivery, keys):
+    client, _ = delivery
+    point = await create_point(client, keys)
+    intruder = coordinator(keys, OTHER_COORDINATOR)
+    edit = await client.patch(f"/points/{point['id']}", json={"max_orders_per_cycle": 1}, headers=intruder)
+    assert edit.status_code == 403 and edit.json()["error"]["code"] == "not_your_point"
+    assert (await client.delete(f"/points/{point['id']}", headers=intruder)).status_code == 403
+    assert (await client.get(f"/points/{point['id']}")).json()["max_orders_per_cycle"] == 25
+    mine = await client.patch(f"/points/{point['id']}", json={"max_orders_per_cycle": 1},
+                              headers=coordinator(keys, POINT_REGISTRAR))
+    assert mine.status_code == 200 and mine.json()["max_orders_per_cycle"] == 1
+    admin = await client.delete(f"/points/{point['id']}", headers=keys.headers("admin"))
+    assert admin.status_code == 204

@@ -209,8 +209,7 @@ async def reverse(entry_id: Id, body: ReversalCreate, session: Session, _: Admin
 # ---------------------------------------------------------------- consumer payments
 async def coordinator_check(request: Request, session, principal: Principal, order_id: int) -> None:
     clients = request.app.state.clients or {}
-    await access.require_cycle_coordinator(session, principal, order_id, orders_client=clients.get("orders"),
-                                           authorization=request.headers.get("authorization"))
+    await access.require_cycle_coordinator(session, principal, order_id, orders_client=clients.get("orders"))
 
 
 @router.post("/payments", response_model=PaymentOut, status_code=201, tags=["payments"],

@@ -266,16 +266,16 @@ async def correct_receipt(*, session: AsyncSession, kernel: KernelTables, paymen
         raise Conflict(f"consignment {consignment_id} has not been received yet; receive it first",
                        code="consignment_not_received", details={"consignment_id": consignment_id})
     given = checked_receipt(consignment_id=consignment_id, stored=stored, lines=lines, margin_percent=margin_percent)
+    correction = ConsignmentCorrection(consignment_id=consignment_id, reason=reason.strip(), corrected_by=corrected_by,
+                                       corrected_at=now or utcnow(), before=_snapshot(consignment, stored), after={})
+    session.add(correction)
+    await session.flush()  # its id names the hold and the event
     await payments.call("POST", "/internal/receivables/hold", idempotent=True,
-                        json={"consignment_id": consignment_id})
-    before = _snapshot(consignment, stored)
+                        json={"consignment_id": consignment_id, "correction_id": correction.id})
     previous_total = consignment.accepted_value_centavos or 0
     total, event_lines = _record_lines(stored, given)
     consignment.accepted_value_centavos = total
-    correction = ConsignmentCorrection(consignment_id=consignment_id, reason=reason.strip(), corrected_by=corrected_by,
-                                       corrected_at=now or utcnow(), before=before,
-                                       after=_snapshot(consignment, stored))
-    session.add(correction)
+    correction.after = _snapshot(consignment, stored)
     await session.flush()
     await emit(session, kernel, event_type="consignment.corrected", aggregate_id=consignment.id, payload={
         **_receipt_payload(consignment, event_lines, total), "correction_id": correction.id,

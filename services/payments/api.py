@@ -347,7 +347,8 @@ async def producer_advances(producer_id: Id, session: Session, principal: Curren
 @router.post("/internal/receivables/hold", response_model=ReceivableOut, tags=["internal"],
              summary="Hold a receivable while delivery corrects its receipt (409 once an advance was drawn on it)")
 async def hold_receivable(body: ReceivableHold, session: Session, _: ServiceCaller):
-    return receivable_out(await corrections.hold_for_correction(session=session, consignment_id=body.consignment_id))
+    return receivable_out(await corrections.hold_for_correction(session=session, consignment_id=body.consignment_id,
+                                                                correction_id=body.correction_id))
 
 
 @router.post("/receivables/{receivable_id}/uncollectible", response_model=ReceivableOut, tags=["pronto pago"],

@@ -1,12 +1,14 @@
 """Corrected receipts: delivery's coordinator put a receipt right; the receivable follows, openly.
 
-1. Delivery holds the receivable first (`POST /internal/receivables/hold`): refused (409) once an
+1. Delivery holds the receivable first (`POST /internal/receivables/hold`, with the id of the
+   correction it is about to commit): refused (409) once an
    advance was drawn on it (requested, approved or disbursed: the financier's money rests on the old
    value; a pending advance can be rejected by its financier, and then the receipt corrected) or once
    it is settled (collected in full, or declared uncollectible). A held receivable backs no advance.
 2. `consignment.corrected` then reverses the receipt's ledger entry (a mirror entry, never an edit),
-   posts the corrected receipt as a new entry, re-matches the order lines, rewrites the receivable
-   and releases the hold. Applied once per correction id.
+   posts the corrected receipt as a new entry, re-matches the order lines and rewrites the
+   receivable. Applied once per correction id. The hold is released only when no newer correction
+   was announced meanwhile (two corrections in quick succession leave no gap for an advance).
 """
 
 import logging
@@ -29,8 +31,9 @@ async def _receivable_of(session: AsyncSession, consignment_id: int, *, lock: bo
     return (await session.execute(query)).one_or_none()
 
 
-async def hold_for_correction(*, session: AsyncSession, consignment_id: int):
-    """Keep the receivable out of advances while its receipt is corrected; 409 when too late."""
+async def hold_for_correction(*, session: AsyncSession, consignment_id: int, correction_id: int):
+    """Keep the receivable out of advances while correction `correction_id` of its receipt is on its
+    way; 409 when too late. Idempotent."""
     row = await _receivable_of(session, consignment_id, lock=True)
     if row is None:
         raise Conflict(f"payments has not recorded the receipt of consignment {consignment_id} yet; "
@@ -43,7 +46,7 @@ async def hold_for_correction(*, session: AsyncSession, consignment_id: int):
                        details={"consignment_id": consignment_id, "status": row.status})
     held = await session.execute(update(receivables).where(
         receivables.c.id == row.id, receivables.c.advance_id.is_(None), receivables.c.status == "open")
-        .values(held_for_correction=True))
+        .values(held_for_correction=max(row.held_for_correction or 0, correction_id)))
     if held.rowcount != 1:  # an advance claimed it in between
         await _refuse_if_advanced(session, await _receivable_of(session, consignment_id))
         raise Conflict("the receivable changed while it was being held; try again", code="receivable_changed")
@@ -93,7 +96,7 @@ async def apply_correction(*, session: AsyncSession, payload: dict) -> None:
     await session.execute(update(receivables).where(receivables.c.id == row.id).values(
         accepted_value=receipt.accepted_value, fees=receipt.fees, amount=receipt.accepted_value - receipt.fees,
         lines=receipt.lines, fee_lines=receipt.fee_lines, entry_id=receipt.entry_id, collected=0,
-        held_for_correction=False))
+        held_for_correction=None if (row.held_for_correction or 0) <= correction_id else row.held_for_correction))
     await link_order_lines(session=session, receivable_id=row.id, shares=receipt.line_shares)
     from services.payments.collections import refresh_collected
 

@@ -140,6 +140,7 @@ class WebhookAnswer(BaseModel):
 # ---------------------------------------------------------------- cycles and producers
 class ReceivableHold(Strict):
     consignment_id: BodyId
+    correction_id: BodyId
 
 
 class CycleCoordination(Strict):

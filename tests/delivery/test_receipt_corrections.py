@@ -90,7 +90,7 @@ async def test_receipt_correction_reverses_and_reposts(services, keys):
     r = await delivery.post(f"/consignments/{sabina['id']}/corrections", json=SHORT, headers=coordinator(keys))
     assert r.status_code == 200, r.text
     assert r.json()["accepted_value"] == "189.14"  # 8 × 8.35 + 2 × 61.17
-    assert (await receivable_of(payments_db, sabina["id"])).held_for_correction is True  # no advance meanwhile
+    assert (await receivable_of(payments_db, sabina["id"])).held_for_correction == 1  # no advance meanwhile
     async with payments_db.session() as session:
         assert (await pronto.eligibility(session=session, producer_id=11))["eligible_value"] == 0
 
@@ -98,7 +98,7 @@ async def test_receipt_correction_reverses_and_reposts(services, keys):
     assert await carry(delivery_db, payments_db, "consignment.corrected") == 1  # a repeat has no second effect
     after = await receivable_of(payments_db, sabina["id"])
     assert (after.accepted_value, after.fees, after.amount) == (18914, 946, 17968)
-    assert after.held_for_correction is False and after.entry_id != before.entry_id
+    assert after.held_for_correction is None and after.entry_id != before.entry_id
     async with payments_db.session() as session:
         reversal = (await session.execute(select(entries).where(entries.c.reverses_entry_id == before.entry_id))).one()
         assert reversal.kind == "reversal" and "recepción corregida" in reversal.description

@@ -126,11 +126,13 @@ class ReceivableMachine(RuleBasedStateMachine):
     def correct(self, data, share, finish):
         """Delivery holds the receivable, then (unless it fails half-way) sends the correction."""
         consignment_id = data.draw(st.sampled_from(sorted(self.received)))
-        held = self.run(self._in_session(hold_for_correction, consignment_id=consignment_id))
+        correction_id = next(self.corrections)
+        held = self.run(self._in_session(hold_for_correction, consignment_id=consignment_id,
+                                         correction_id=correction_id))
         if held is None or not finish:
             return  # refused (advanced or settled), or abandoned: the receivable stays as it was
         _, payload = self._receipt(consignment_id - 10_000, share)
-        payload["correction_id"] = next(self.corrections)
+        payload["correction_id"] = correction_id
         self.run(apply(self.db, "consignment.corrected", consignment_id, payload))
         self.received[consignment_id] = value_of(Decimal(payload["lines"][0]["received_quantity"]),
                                                  self.orders[consignment_id - 10_000][2])
@@ -193,7 +195,7 @@ class ReceivableMachine(RuleBasedStateMachine):
                 assert adv.principal <= backing, (adv.id, adv.principal, backing)
                 assert all(by_id[i].advance_id == adv.id for i in adv.receivable_ids)
             held_and_advanced = (await session.execute(select(func.count()).select_from(receivables).where(
-                receivables.c.held_for_correction.is_(True), receivables.c.advance_id.is_not(None)))).scalar_one()
+                receivables.c.held_for_correction.is_not(None), receivables.c.advance_id.is_not(None)))).scalar_one()
             assert held_and_advanced == 0
 
         self.run(self._in_session(check))

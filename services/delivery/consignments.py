@@ -255,10 +255,9 @@ async def correct_receipt(*, session: AsyncSession, kernel: KernelTables, paymen
                           now: datetime | None = None) -> tuple[Consignment, list[ConsignmentLine]]:
     """Replace a receipt by a corrected one, keeping the old one on record.
 
-    Payments first holds the producer's receivable (refused, 409, once an advance was drawn on it or
-    consumers' payments were collected on it: the financier's money then depends on the old value);
-    then the new receipt is written and `consignment.corrected` tells payments to reverse the old
-    entry and post the new one. A hold left behind by a failed correction only keeps the receivable
+    Payments first holds the producer's receivable (refused, 409, once an advance was drawn on it:
+    the financier's money then rests on the old value; or once it is settled); then the new receipt
+    is written and `consignment.corrected` tells payments to reverse the old entry and post the new one. A hold left behind by a failed correction only keeps the receivable
     out of advances until the correction is made again.
     """
     consignment, stored = await get_consignment(session=session, consignment_id=consignment_id, lock=True)

@@ -9,7 +9,7 @@ from services.common.tables import utcnow
 from services.delivery import audit
 from services.delivery.models import kernel
 from services.delivery.pickup import mark_no_shows
-from services.delivery.routes import internal, operations, points
+from services.delivery.routes import internal, operations, points, staff
 from services.delivery.settings import Settings
 from services.delivery.subscriptions import EVENT_HANDLERS
 
@@ -29,7 +29,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — delivery",
     description="Delivery points, schedules and per-cycle capacity, nearest-point search, route planning, receiving and pickup.",
     kernel=kernel,
-    routers=[points.router, internal.router, operations.router, audit.router],
+    routers=[points.router, internal.router, operations.router, audit.router, staff.router],
     event_handlers=EVENT_HANDLERS,
     periodic=[Periodic("no-show-check", _mark_no_shows, lambda settings: settings.no_show_check_seconds)],
 )

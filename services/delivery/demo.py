@@ -13,6 +13,7 @@ from services.delivery.models import Cycle, DeliveryPoint
 
 DEMO_CYCLE_ID = 1  # the orders demo writes its consolidated cycle first
 DEMO_REGION = ("020101", "020105")  # La Paz and El Alto
+DEMO_COORDINATOR_ACCOUNT = 2  # gateway/demo.py creates the admin first and the cycle coordinator second
 # Weights of counted goods, so every line has a load for the vehicles (kg per unit of sale).
 NOMINAL_KG = {"unidad": Decimal("0.5"), "docena": Decimal("1.5"), "atado": Decimal("0.5"),
               "caja": Decimal("10"), "litro": Decimal("1.03")}
@@ -27,7 +28,8 @@ async def load_demo(db, world) -> None:
             session.add(DeliveryPoint(
                 id=p.id, name=p.name, kind=p.kind, address=p.address, municipality_code=p.municipality_code,
                 lat=p.lat, lon=p.lon, schedule=[dict(w) for w in p.schedule], contact=p.contact,
-                cold_storage=p.cold_storage, active=True, max_orders_per_cycle=p.max_orders_per_cycle))
+                cold_storage=p.cold_storage, active=True, max_orders_per_cycle=p.max_orders_per_cycle,
+                registered_by=DEMO_COORDINATOR_ACCOUNT))
         await session.flush()
         if session.bind.dialect.name == "postgresql":  # explicit ids do not move the sequence
             top = (await session.execute(select(func.max(DeliveryPoint.id)))).scalar_one() or 1
@@ -67,5 +69,6 @@ def demo_cycle_payload(world) -> dict:
                 "organization_id": producer.organization_id, "delivery_point_id": point.id,
                 "pickup": {"lat": town.lat, "lon": town.lon}, "lines": lines})
     return {"cycle_id": DEMO_CYCLE_ID, "name": "Ciclo demo La Paz – El Alto",
-            "delivery_date": dates.delivery_date.isoformat(), "fee_rules": {}, "consignments": consignments,
+            "delivery_date": dates.delivery_date.isoformat(), "coordinator_account_id": DEMO_COORDINATOR_ACCOUNT,
+            "delivery_point_ids": [p.id for p in points], "fee_rules": {}, "consignments": consignments,
             "bags": []}

@@ -1,8 +1,9 @@
 """Tables of the delivery service, on its own metadata (see services.common.db.service_base).
 
 Delivery points and their per-cycle capacity rows, slot bookings (held, confirmed, waitlisted, ...)
-with pickup codes, the cycles delivery has heard of (from `cycle.closed`), consignments with their
-lines, and stored route plans.
+with pickup codes, the cycles delivery has heard of (from `cycle.closed`), who coordinates each cycle
+and which staff accounts work at its points, wrong pickup codes per (staff account, order),
+consignments with their lines and corrections, and stored route plans.
 """
 
 from datetime import date, datetime
@@ -49,6 +50,8 @@ class DeliveryPoint(Base, table=True):
     cold_storage: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     max_orders_per_cycle: int = Field(sa_column=Column(Integer, nullable=False))
+    # the coordinator account that registered the point (it and admins edit it); None: admins only
+    registered_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
@@ -97,6 +100,46 @@ class Cycle(Base, table=True):
     closed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
+class CycleOwner(Base, table=True):
+    """The coordinator who owns a cycle and the points it serves, as orders says (from `cycle.closed`,
+    or asked of orders' `GET /internal/cycles/{id}` the first time delivery needs it)."""
+
+    __tablename__ = "cycle_owners"
+
+    cycle_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    coordinator_account_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    point_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    learned_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class PointStaff(Base, table=True):
+    """An account the cycle's coordinator assigned to work at one of the cycle's delivery points:
+    it receives that point's consignments, checks its pickup codes and marks its no-shows."""
+
+    __tablename__ = "point_staff"
+    __table_args__ = (UniqueConstraint("cycle_id", "point_id", "account_id"),
+                      Index("ix_point_staff_account_cycle", "account_id", "cycle_id"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    cycle_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    point_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    account_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    assigned_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    assigned_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class PickupAttempts(Base, table=True):
+    """Wrong pickup codes one staff account typed for one order, and its lock: one account's lock
+    never stops another allowed account from handing the order over."""
+
+    __tablename__ = "pickup_attempts"
+
+    order_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    locked_until: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+
+
 class Consignment(Base, table=True):
     """What one producer brings to one delivery point for one cycle."""
 
@@ -133,6 +176,21 @@ class ConsignmentLine(Base, table=True):
     rejected_quantity: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 3), nullable=True))
     reject_reason: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     accepted_value_centavos: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ConsignmentCorrection(Base, table=True):
+    """A corrected receipt: what was recorded before and after, who corrected it and why."""
+
+    __tablename__ = "consignment_corrections"
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    consignment_id: int = Field(sa_column=Column(BigId, ForeignKey("consignments.id"), nullable=False, index=True))
+    reason: str = Field(sa_column=Column(String(300), nullable=False))
+    corrected_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    corrected_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    # [{"product_id", "received_quantity", "rejected_quantity", "reject_reason", "accepted_value"}] and totals
+    before: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class RoutePlan(Base, table=True):

@@ -1,7 +1,10 @@
 """Pickup at the delivery point: the code check (rate limited per order), its QR image, no-shows.
 
-Wrong codes are counted on the booking row, in the database, so the limit holds across workers:
-after `max_failures` wrong codes the order is locked for `lock_minutes` (429 with Retry-After).
+Only the cycle's coordinator and the staff of the order's point submit codes (services/delivery/access.py,
+checked before anything is counted). Wrong codes are counted per (staff account, order) in the
+database, so the limit holds across workers: after `max_failures` wrong codes that account is
+locked out of that order for `lock_minutes` (429 with Retry-After); another allowed account with the
+right code still hands the order over.
 A confirmed order not picked up when its point's last window of the delivery day closes becomes a
 no-show (`order.no_show`).
 """
@@ -11,7 +14,7 @@ import io
 from datetime import UTC, datetime, time, timedelta
 
 import qrcode
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.clock import BOLIVIA
@@ -19,7 +22,7 @@ from services.common.errors import Conflict, DomainError, RateLimited
 from services.common.events import emit
 from services.common.tables import KernelTables
 from services.delivery.bookings import CONFIRMED, NO_SHOW, PICKED_UP, get_booking
-from services.delivery.models import Booking, Cycle, DeliveryPoint
+from services.delivery.models import Booking, Cycle, DeliveryPoint, PickupAttempts
 from services.delivery.points import windows_on
 
 
@@ -38,17 +41,27 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
+async def _attempts(session: AsyncSession, order_id: str, account_id: int) -> PickupAttempts:
+    attempts = await session.get(PickupAttempts, (order_id, account_id))
+    if attempts is None:
+        attempts = PickupAttempts(order_id=order_id, account_id=account_id, failures=0)
+        session.add(attempts)
+    return attempts
+
+
 async def pick_up(*, session: AsyncSession, kernel: KernelTables, order_id: str, pickup_code: str, point_id: int,
-                  now: datetime, max_failures: int, lock_minutes: int) -> Booking:
+                  staff_account_id: int, now: datetime, max_failures: int, lock_minutes: int) -> Booking:
     """Check the code at the point and mark the order picked up (`order.picked_up`).
 
-    A wrong code is recorded (committed before the refusal is raised, so it counts).
+    The caller was checked already (access.ensure_point_duty). A wrong code counts against this staff
+    account for this order (committed before the refusal is raised, so it counts).
     """
-    booking = await get_booking(session=session, order_id=order_id, lock=True)
-    locked_until = _aware(booking.pickup_locked_until)
+    booking = await get_booking(session=session, order_id=order_id, lock=True)  # serialises checks of one order
+    attempts = await _attempts(session, order_id, staff_account_id)
+    locked_until = _aware(attempts.locked_until)
     if locked_until is not None and locked_until > now:
         wait = max(1, int((locked_until - now).total_seconds() + 0.999))
-        raise RateLimited(f"too many wrong pickup codes for order {order_id}; try again in {wait} seconds",
+        raise RateLimited(f"too many wrong pickup codes from you for order {order_id}; try again in {wait} seconds",
                           code="too_many_attempts", details={"retry_after_seconds": wait},
                           headers={"Retry-After": str(wait)})
     if booking.status == PICKED_UP:
@@ -58,15 +71,15 @@ async def pick_up(*, session: AsyncSession, kernel: KernelTables, order_id: str,
         raise Conflict(f"order {order_id} cannot be picked up: its booking is {booking.status}",
                        code="booking_not_confirmed", details={"order_id": order_id, "status": booking.status})
     if not hmac.compare_digest(normalize_code(pickup_code).encode(), (booking.pickup_code or "").encode()):
-        booking.pickup_failures += 1
-        left = max_failures - booking.pickup_failures
+        attempts.failures += 1
+        left = max_failures - attempts.failures
         if left <= 0:
-            booking.pickup_failures = 0
-            booking.pickup_locked_until = now + timedelta(minutes=lock_minutes)
+            attempts.failures = 0
+            attempts.locked_until = now + timedelta(minutes=lock_minutes)
             error: DomainError = RateLimited(
-                f"wrong pickup code, {max_failures} times: order {order_id} is locked for {lock_minutes} minutes",
-                code="too_many_attempts", details={"retry_after_seconds": lock_minutes * 60},
-                headers={"Retry-After": str(lock_minutes * 60)})
+                f"wrong pickup code, {max_failures} times: you are locked out of order {order_id} for "
+                f"{lock_minutes} minutes", code="too_many_attempts",
+                details={"retry_after_seconds": lock_minutes * 60}, headers={"Retry-After": str(lock_minutes * 60)})
         else:
             error = WrongPickupCode(f"the pickup code does not match order {order_id}; {left} attempts left",
                                     details={"attempts_left": left})
@@ -79,7 +92,7 @@ async def pick_up(*, session: AsyncSession, kernel: KernelTables, order_id: str,
                                                     "given_point_id": point_id})
     booking.status = PICKED_UP
     booking.picked_up_at = now
-    booking.pickup_failures = 0
+    await session.execute(delete(PickupAttempts).where(PickupAttempts.order_id == order_id))
     await session.flush()
     await emit(session, kernel, event_type="order.picked_up", aggregate_id=order_id, payload={
         "order_id": order_id, "cycle_id": booking.cycle_id, "delivery_point_id": booking.point_id,
@@ -104,8 +117,9 @@ def pickup_deadline(*, schedule: list[dict], delivery_date) -> datetime:
 
 
 async def mark_no_shows(*, session: AsyncSession, kernel: KernelTables, now: datetime,
-                        cycle_id: int | None = None) -> list[str]:
-    """Confirmed orders whose pickup window is over become no-shows (`order.no_show`)."""
+                        cycle_id: int | None = None, point_ids: set[int] | None = None) -> list[str]:
+    """Confirmed orders whose pickup window is over become no-shows (`order.no_show`); only at
+    `point_ids` when given (a point's staff marks its own point)."""
     query = (select(Booking, DeliveryPoint.schedule, Cycle.delivery_date)
              .join(DeliveryPoint, DeliveryPoint.id == Booking.point_id)
              .join(Cycle, Cycle.id == Booking.cycle_id)
@@ -113,6 +127,8 @@ async def mark_no_shows(*, session: AsyncSession, kernel: KernelTables, now: dat
              .order_by(Booking.id).with_for_update(of=Booking.__table__, skip_locked=True))
     if cycle_id is not None:
         query = query.where(Booking.cycle_id == cycle_id)
+    if point_ids is not None:
+        query = query.where(Booking.point_id.in_(sorted(point_ids)))
     marked = []
     for booking, schedule, delivery_date in (await session.execute(query)).all():
         if now < pickup_deadline(schedule=schedule, delivery_date=delivery_date):

@@ -84,8 +84,9 @@ async def get_point(*, session: AsyncSession, point_id: int) -> DeliveryPoint:
     return point
 
 
-async def create_point(*, session: AsyncSession, data: PointCreate, point_id: int | None = None) -> DeliveryPoint:
-    point = DeliveryPoint(id=point_id, **data.model_dump(mode="json"))
+async def create_point(*, session: AsyncSession, data: PointCreate, point_id: int | None = None,
+                       registered_by: int | None = None) -> DeliveryPoint:
+    point = DeliveryPoint(id=point_id, registered_by=registered_by, **data.model_dump(mode="json"))
     session.add(point)
     await session.flush()
     return point

@@ -171,6 +171,29 @@ class ReceiveRequest(BaseModel):
     lines: list[ReceiveLine] = Field(min_length=1, max_length=500)
 
 
+class CorrectionRequest(BaseModel):
+    """A corrected receipt: the whole receipt again (lines left out did not arrive) and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[ReceiveLine] = Field(min_length=1, max_length=500)
+    reason: Annotated[Text, Field(min_length=3, max_length=300)]
+
+
+class StaffAssign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: Id
+
+
+class StaffOut(BaseModel):
+    cycle_id: int
+    point_id: int
+    account_id: int
+    assigned_by: int
+    assigned_at: UtcTimestamp
+
+
 class ConsignmentLineOut(BaseModel):
     product_id: int
     product_name: str

@@ -1,5 +1,8 @@
 """Settings of the delivery service (environment prefix `DELIVERY_`, e.g. `DELIVERY_DATABASE_URL`)."""
 
+from decimal import Decimal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -25,5 +28,7 @@ class Settings(ServiceSettings):
     # Wrong pickup codes per order before a lock, and how long the lock lasts.
     pickup_max_failures: int = 5
     pickup_lock_minutes: int = 15
+    # Receiving may exceed the ordered quantity by this percentage (variable-weight goods), no more.
+    receive_margin_percent: Decimal = Field(default=Decimal("5"), ge=0, le=50)
     # How often the no-show check runs in the background (0 turns it off).
     no_show_check_seconds: float = 300.0

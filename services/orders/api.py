@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from services.common.app import Session
-from services.common.auth import CurrentPrincipal, Principal, Role, require_roles
+from services.common.auth import CurrentPrincipal, Principal, Role, ServiceCaller, require_roles
 from services.common.errors import Conflict, DomainError
 from services.common.pagination import PageParams, encode_cursor, page_params
 from services.orders import consolidation, cycles, exports, placement, quote
@@ -56,6 +56,14 @@ async def list_cycles(session: Session, principal: CurrentPrincipal, page: Annot
 @router.get("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"])
 async def get_cycle(cycle_id: CyclePath, session: Session, principal: CurrentPrincipal):
     return cycles.cycle_out(await cycles.load_cycle(session=session, cycle_id=cycle_id))
+
+
+@router.get("/internal/cycles/{cycle_id}/owner", tags=["internal"],
+            summary="Who coordinates a cycle and which points it serves (for delivery's access rules)")
+async def cycle_owner(cycle_id: CyclePath, session: Session, _: ServiceCaller):
+    cycle = await cycles.load_cycle(session=session, cycle_id=cycle_id)
+    return {"cycle_id": cycle.id, "coordinator_account_id": cycle.coordinator_account_id,
+            "delivery_point_ids": list(cycle.point_ids), "status": cycle.status}
 
 
 @router.patch("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"],

@@ -309,7 +309,7 @@ async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))
                                   .order_by(orders.c.delivery_point_id, orders.c.id))).all()
     return {"cycle_id": cycle.id, "name": cycle.name, "delivery_date": cycle.delivery_date.isoformat(),
-            "coordinator_account_id": cycle.coordinator_account_id,
+            "coordinator_account_id": cycle.coordinator_account_id, "delivery_point_ids": list(cycle.point_ids),
             "fee_rules": cycle.fee_rules, "consignments": list(consignments.values()),
             "bags": [{"order_id": b.id, "delivery_point_id": b.delivery_point_id,
                       "consumer_account_id": b.consumer_account_id} for b in bags]}

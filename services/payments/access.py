@@ -1,5 +1,15 @@
-"""Who may see or move what: a producer her own accounts, a financier her own portfolio, a
-coordinator the payments of her own cycles. Admins pass every check.
+"""Who may see or move what in payments; one rule per resource (the table is in
+docs/architecture.md, "Ownership model"). Admins pass every check.
+
+- cycle: belongs to the coordinator who created it in orders (from the events, an admin's
+  `PUT /cycles/{id}/coordination`, or asked of orders once); she records its consumer payments and
+  refunds.
+- receivable: read by its producer and her organization's account; made only by a delivered (or
+  corrected) receipt from delivery, never by hand; held by delivery while a receipt is corrected.
+- advance: requested by the producer herself; decided and disbursed by the financier whose policy
+  it falls under; read by both.
+- fund and policy: the financier's own; producers see active policies only (the offers).
+- ledger account: its owner (consumer, producer, financier, the financier of a fund).
 """
 
 import logging
@@ -49,11 +59,11 @@ def acting_financier(principal: Principal) -> int | None:
 
 
 async def require_cycle_coordinator(session: AsyncSession, principal: Principal, order_id: int,
-                                    *, orders_client=None, authorization: str | None = None) -> None:
+                                    *, orders_client=None) -> None:
     """Coordinators record payments only for orders of the cycles they coordinate.
 
     The coordinator comes from the events, from an admin (`PUT /cycles/{id}/coordination`), or is
-    asked once of orders (`GET /cycles/{id}`, with the caller's own token) and remembered."""
+    asked once of orders (`GET /internal/cycles/{id}/owner`, service credential) and remembered."""
     if principal.is_admin:
         return
     if principal.role != Role.coordinator:
@@ -62,8 +72,8 @@ async def require_cycle_coordinator(session: AsyncSession, principal: Principal,
     if cycle_id is None:
         raise NotFound(f"order {order_id} is not known to payments yet", code="order_not_found")
     cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one()
-    if cycle.coordinator_account_id is None and orders_client is not None and authorization:
-        await _learn_coordinator(session, orders_client, cycle_id, authorization)
+    if cycle.coordinator_account_id is None and orders_client is not None:
+        await _learn_coordinator(session, orders_client, cycle_id)
         cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one()
     if not coordinates(principal, cycle):
         raise Forbidden(f"you do not coordinate cycle {cycle_id}", code="not_your_cycle",
@@ -71,11 +81,8 @@ async def require_cycle_coordinator(session: AsyncSession, principal: Principal,
 
 
 def coordinates(principal: Principal, cycle) -> bool:
-    if cycle.coordinator_account_id is not None and cycle.coordinator_account_id == principal.account_id:
-        return True
-    if cycle.organization_id is not None and cycle.organization_id == principal.organization_id:
-        return True
-    return cycle.municipality_code is not None and cycle.municipality_code == principal.municipality_code
+    """The cycle's own coordinator: sharing its organization or municipality is not enough."""
+    return cycle.coordinator_account_id is not None and cycle.coordinator_account_id == principal.account_id
 
 
 async def require_account_access(session: AsyncSession, principal: Principal, account) -> None:
@@ -96,11 +103,11 @@ async def require_account_access(session: AsyncSession, principal: Principal, ac
         raise Forbidden("this account is not yours", code="not_your_account")
 
 
-async def _learn_coordinator(session: AsyncSession, orders_client, cycle_id: int, authorization: str) -> None:
+async def _learn_coordinator(session: AsyncSession, orders_client, cycle_id: int) -> None:
     from sqlalchemy import update
 
     try:
-        found = await orders_client.call("GET", f"/cycles/{cycle_id}", headers={"Authorization": authorization})
+        found = await orders_client.call("GET", f"/internal/cycles/{cycle_id}/owner")
         coordinator = int(found["coordinator_account_id"])
     except Exception:  # orders unreachable or silent: the cycle stays unassigned, the caller is refused
         log.info("could not learn the coordinator of cycle %s from orders", cycle_id)

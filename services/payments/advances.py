@@ -134,10 +134,12 @@ def advance_fee(*, fee_kind: str, fee_value: Decimal, principal: int, disbursal_
 
 
 async def eligible_receivables(*, session: AsyncSession, producer_id: int) -> list:
-    """Receivables delivered and accepted, nothing collected yet, not backing any advance."""
+    """Receivables delivered and accepted, nothing collected yet, not backing any advance, not being
+    corrected."""
     return (await session.execute(select(receivables).where(
         receivables.c.producer_id == producer_id, receivables.c.status == "open", receivables.c.collected == 0,
-        receivables.c.advance_id.is_(None), receivables.c.amount > 0).order_by(receivables.c.id))).all()
+        receivables.c.advance_id.is_(None), receivables.c.held_for_correction.is_(None), receivables.c.amount > 0)
+        .order_by(receivables.c.id))).all()
 
 
 async def producer_outstanding(*, session: AsyncSession, producer_id: int) -> int:
@@ -215,7 +217,7 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
         requested_at=utcnow()).returning(advances.c.id))).scalar_one()
     claimed = await session.execute(update(receivables).where(
         receivables.c.id.in_(ids), receivables.c.advance_id.is_(None), receivables.c.status == "open",
-        receivables.c.collected == 0).values(advance_id=advance_id))
+        receivables.c.held_for_correction.is_(None), receivables.c.collected == 0).values(advance_id=advance_id))
     if claimed.rowcount != len(ids):
         raise Conflict("these receivables were just advanced by another request", code="receivables_already_advanced",
                        details={"receivable_ids": ids})

@@ -9,11 +9,18 @@ from fastapi.responses import Response
 from sqlalchemy import and_, or_, select
 
 from services.common.app import Session
-from services.common.auth import CurrentPrincipal, MonitoringCaller, Principal, Role, require_roles
+from services.common.auth import (
+    CurrentPrincipal,
+    MonitoringCaller,
+    Principal,
+    Role,
+    ServiceCaller,
+    require_roles,
+)
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.money import from_centavos, to_centavos
 from services.common.pagination import Page, PageParams, make_page, page_params
-from services.payments import access, advances, collections, ledger, reports
+from services.payments import access, advances, collections, corrections, ledger, reports
 from services.payments.models import (
     accounts,
     advance_policies,
@@ -50,6 +57,7 @@ from services.payments.schemas import (
     PolicyOut,
     ProducerProfileIn,
     ProducerProfileOut,
+    ReceivableHold,
     ReceivableOut,
     RefundCreate,
     Report,
@@ -201,8 +209,7 @@ async def reverse(entry_id: Id, body: ReversalCreate, session: Session, _: Admin
 # ---------------------------------------------------------------- consumer payments
 async def coordinator_check(request: Request, session, principal: Principal, order_id: int) -> None:
     clients = request.app.state.clients or {}
-    await access.require_cycle_coordinator(session, principal, order_id, orders_client=clients.get("orders"),
-                                           authorization=request.headers.get("authorization"))
+    await access.require_cycle_coordinator(session, principal, order_id, orders_client=clients.get("orders"))
 
 
 @router.post("/payments", response_model=PaymentOut, status_code=201, tags=["payments"],
@@ -335,6 +342,13 @@ async def producer_advances(producer_id: Id, session: Session, principal: Curren
     access.require_producer_access(principal, producer_id,
                                    organization_id=await access.producer_organization(session, producer_id))
     return [advance_out(r) for r in await reports.producer_history(session=session, producer_id=producer_id)]
+
+
+@router.post("/internal/receivables/hold", response_model=ReceivableOut, tags=["internal"],
+             summary="Hold a receivable while delivery corrects its receipt (409 once an advance was drawn on it)")
+async def hold_receivable(body: ReceivableHold, session: Session, _: ServiceCaller):
+    return receivable_out(await corrections.hold_for_correction(session=session, consignment_id=body.consignment_id,
+                                                                correction_id=body.correction_id))
 
 
 @router.post("/receivables/{receivable_id}/uncollectible", response_model=ReceivableOut, tags=["pronto pago"],

@@ -3,6 +3,7 @@
 from services.common.app import ServiceSpec, create_service_app
 from services.payments import audit
 from services.payments.api import router
+from services.payments.corrections import on_consignment_corrected
 from services.payments.models import kernel
 from services.payments.order_book import on_cycle_closed, on_order_cancelled, on_order_placed
 from services.payments.settings import Settings
@@ -19,6 +20,7 @@ SPEC = ServiceSpec(
         "order.cancelled": on_order_cancelled,
         "cycle.closed": on_cycle_closed,
         "consignment.delivered": on_consignment_delivered,
+        "consignment.corrected": on_consignment_corrected,
     },
 )
 

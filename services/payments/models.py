@@ -157,6 +157,9 @@ receivables = Table(
     Column("expected_collection_on", Date, nullable=False),
     # the advance this receivable backs; set once by a conditional UPDATE (never two advances)
     Column("advance_id", BigInteger, ForeignKey("advances.id"), nullable=True, index=True),
+    # the newest receipt correction delivery announced (its correction id) and payments has not applied
+    # yet: no advance may be drawn on the receivable while it is set
+    Column("held_for_correction", BigInteger, nullable=True),
     Column("entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=False),
     CheckConstraint("fees >= 0 AND amount >= 0 AND collected >= 0", name="amounts_non_negative"),
     Index("ix_receivables_producer_cycle", "producer_id", "cycle_id"),

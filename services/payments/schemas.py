@@ -138,6 +138,11 @@ class WebhookAnswer(BaseModel):
 
 
 # ---------------------------------------------------------------- cycles and producers
+class ReceivableHold(Strict):
+    consignment_id: BodyId
+    correction_id: BodyId
+
+
 class CycleCoordination(Strict):
     coordinator_account_id: BodyId | None = None
     organization_id: BodyId | None = None

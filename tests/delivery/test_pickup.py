@@ -9,15 +9,17 @@ from sqlalchemy import select
 
 from services.common.events import Envelope
 from services.delivery.bookings import PICKUP_ALPHABET, PICKUP_CODE_LENGTH, new_pickup_code
-from services.delivery.models import Booking, kernel
+from services.delivery.models import Booking, PickupAttempts, kernel
 from services.delivery.pickup import BOLIVIA, mark_no_shows
 from services.delivery.pickup import pick_up as pick_up_order
-from tests.delivery.conftest import SERVICE_KEY, create_point
+from tests.delivery.conftest import COORDINATOR, SERVICE_KEY, coordinator, create_point
 from tests.delivery.test_consignments import apply, closed_cycle
 from tests.delivery.test_points_and_bookings import outbox_events
 
 
 async def booked(client, point_id: int, order_id: str, cycle_id: int = 5) -> str:
+    """A confirmed booking of cycle 5, whose owner delivery knows (it closed: closed_cycle)."""
+    await apply(client.app.state.db, closed_cycle(point_id, cycle_id))
     r = await client.post("/internal/bookings", json={"order_id": order_id, "point_id": point_id,
                                                       "cycle_id": cycle_id}, headers=SERVICE_KEY)
     assert r.status_code == 201, r.text
@@ -40,7 +42,7 @@ async def test_right_code_at_the_right_point_hands_the_order_over(delivery, keys
     client, db = delivery
     point = await create_point(client, keys)
     code = await booked(client, point["id"], "900")
-    staff = keys.headers("coordinator")
+    staff = coordinator(keys)
     r = await client.post("/orders/900/pickup", json={"pickup_code": code.lower()[:4] + "-" + code[4:],
                                                       "point_id": point["id"]}, headers=staff)
     assert r.status_code == 200 and r.json()["status"] == "picked_up"
@@ -56,7 +58,7 @@ async def test_wrong_point_is_refused_and_says_where(delivery, keys):
     other = await create_point(client, keys, name="Tambo Rodríguez")
     code = await booked(client, point["id"], "901")
     r = await client.post("/orders/901/pickup", json={"pickup_code": code, "point_id": other["id"]},
-                          headers=keys.headers("coordinator"))
+                          headers=coordinator(keys))
     assert r.status_code == 409 and r.json()["error"]["code"] == "wrong_point"
     assert r.json()["error"]["details"]["point_id"] == point["id"]
 
@@ -65,7 +67,7 @@ async def test_wrong_codes_are_rate_limited_per_order(delivery, keys):
     client, db = delivery
     point = await create_point(client, keys)
     code = await booked(client, point["id"], "902")
-    staff = keys.headers("coordinator")
+    staff = coordinator(keys)
     wrong = "22222222" if code != "22222222" else "33333333"
     answers = [await client.post("/orders/902/pickup", json={"pickup_code": wrong, "point_id": point["id"]},
                                  headers=staff) for _ in range(5)]
@@ -79,13 +81,14 @@ async def test_wrong_codes_are_rate_limited_per_order(delivery, keys):
     assert locked.status_code == 429 and locked.json()["error"]["code"] == "too_many_attempts"
     assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
     async with db.session() as session:
-        booking = (await session.execute(select(Booking).where(Booking.order_id == "902"))).scalar_one()
-        until = booking.pickup_locked_until
+        attempts = (await session.execute(select(PickupAttempts).where(PickupAttempts.order_id == "902"))).scalar_one()
+        assert attempts.account_id == COORDINATOR
+        until = attempts.locked_until
         until = until if until.tzinfo else until.replace(tzinfo=UTC)
     async with db.session() as session:  # once the lock is over, the right code works
         done = await pick_up_order(session=session, kernel=kernel, order_id="902", pickup_code=code,
-                                   point_id=point["id"], now=until + timedelta(seconds=1), max_failures=5,
-                                   lock_minutes=15)
+                                   point_id=point["id"], staff_account_id=COORDINATOR,
+                                   now=until + timedelta(seconds=1), max_failures=5, lock_minutes=15)
         assert done.status == "picked_up"
 
 
@@ -107,7 +110,7 @@ async def test_owner_and_staff_get_the_qr_image_others_do_not(delivery, keys):
     assert mine.status_code == 200 and mine.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(mine.content))
     assert image.format == "PNG" and image.size[0] > 100
-    assert (await client.get("/orders/900/pickup-qr", headers=keys.headers("coordinator"))).status_code == 200
+    assert (await client.get("/orders/900/pickup-qr", headers=coordinator(keys))).status_code == 200
     other = await client.get("/orders/900/pickup-qr", headers=keys.headers("consumer", account_id=32))
     assert other.status_code == 403
     assert (await client.get("/orders/900/pickup-qr")).status_code == 401
@@ -124,14 +127,14 @@ async def test_confirmed_orders_not_picked_up_by_window_end_become_no_shows(deli
         assert await mark_no_shows(session=session, kernel=kernel, now=during) == []
     code = (await client.post("/internal/bookings/910/confirm", headers=SERVICE_KEY)).json()["pickup_code"]
     assert (await client.post("/orders/910/pickup", json={"pickup_code": code, "point_id": point["id"]},
-                              headers=keys.headers("coordinator"))).status_code == 200
+                              headers=coordinator(keys))).status_code == 200
     async with db.session() as session:
         after = datetime(2026, 11, 28, 13, 0, tzinfo=BOLIVIA)
         assert await mark_no_shows(session=session, kernel=kernel, now=after) == ["911"]
         assert await mark_no_shows(session=session, kernel=kernel, now=after) == []
     events = await outbox_events(db, "order.no_show")
     assert events == [{"schema_version": 1, "order_id": "911", "cycle_id": 5, "delivery_point_id": point["id"]}]
-    endpoint = await client.post("/cycles/5/no-shows", headers=keys.headers("coordinator"))
+    endpoint = await client.post("/cycles/5/no-shows", headers=coordinator(keys))
     assert endpoint.status_code == 200 and endpoint.json() == {"cycle_id": 5, "no_shows": []}
 
 
@@ -158,7 +161,7 @@ async def test_delivery_stats_count_orders_pickups_and_no_shows_per_point(delive
     await booked(client, point["id"], "931")
     await booked(client, elsewhere["id"], "932")
     await client.post("/orders/930/pickup", json={"pickup_code": code, "point_id": point["id"]},
-                      headers=keys.headers("coordinator"))
+                      headers=coordinator(keys))
     r = await client.get("/stats/deliveries", params={"municipality": "020101"},
                          headers=keys.headers("municipality", municipality_code="020101"))
     assert r.status_code == 200, r.text
@@ -179,7 +182,7 @@ async def test_cancelling_an_order_already_picked_up_changes_nothing_and_is_not_
     point = await create_point(client, keys)
     code = await booked(client, point["id"], "940")
     await client.post("/orders/940/pickup", json={"pickup_code": code, "point_id": point["id"]},
-                      headers=keys.headers("coordinator"))
+                      headers=coordinator(keys))
     handled = await apply(db, Envelope(type="order.cancelled", aggregate_id="940", payload={
         "order_id": 940, "cycle_id": 5, "consumer_account_id": 1, "delivery_point_id": point["id"],
         "line_ids": [], "total": "1.00", "reason": "late"}))

@@ -28,7 +28,7 @@ async def test_patch_edits_only_given_fields(delivery, keys):
     client, _ = delivery
     point = await create_point(client, keys)
     r = await client.patch(f"/points/{point['id']}", json={"max_orders_per_cycle": 3, "active": False},
-                           headers=keys.headers("coordinator"))
+                           headers=keys.headers("coordinator", account_id=1))
     assert r.status_code == 200
     assert r.json()["max_orders_per_cycle"] == 3 and r.json()["active"] is False
     assert r.json()["name"] == point["name"]
@@ -144,7 +144,7 @@ async def test_retired_point_is_kept_but_hidden_and_takes_no_bookings(delivery, 
     client, _ = delivery
     point = await create_point(client, keys)
     assert (await client.delete(f"/points/{point['id']}", headers=keys.headers("consumer"))).status_code == 403
-    r = await client.delete(f"/points/{point['id']}", headers=keys.headers("coordinator"))
+    r = await client.delete(f"/points/{point['id']}", headers=keys.headers("coordinator", account_id=1))
     assert r.status_code == 204
     assert (await client.get(f"/points/{point['id']}")).json()["active"] is False
     assert point["id"] not in [p["id"] for p in (await client.get("/points")).json()["items"]]

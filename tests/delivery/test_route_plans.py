@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from infra.demo_world import build_world
-from services.delivery.demo import DEMO_CYCLE_ID, demo_cycle_payload, load_demo
+from services.delivery.demo import DEMO_COORDINATOR_ACCOUNT, DEMO_CYCLE_ID, demo_cycle_payload, load_demo
 from services.delivery.points import haversine_km
 from services.delivery.routing import HaversineProvider, seconds_of
-from tests.delivery.conftest import create_point
+from tests.delivery.conftest import coordinator, create_point
 from tests.delivery.test_consignments import apply, closed_cycle
 
 pytestmark = pytest.mark.filterwarnings("ignore::pyvrp.exceptions.PenaltyBoundWarning")
@@ -29,7 +29,7 @@ async def demo(delivery):
 
 async def test_demo_cycle_plan_is_feasible_and_stored(demo, keys):
     client, _, world = demo
-    staff = keys.headers("coordinator", account_id=3)
+    staff = keys.headers("coordinator", account_id=DEMO_COORDINATOR_ACCOUNT)
     r = await client.post(f"/cycles/{DEMO_CYCLE_ID}/routes", json={"vehicles": FLEET, "max_seconds": 1},
                           headers=staff)
     assert r.status_code == 201, r.text
@@ -69,7 +69,7 @@ async def test_demo_cycle_plan_is_feasible_and_stored(demo, keys):
 
 async def test_infeasible_requests_get_a_422_that_says_why(demo, keys):
     client, _, _ = demo
-    staff = keys.headers("coordinator")
+    staff = keys.headers("coordinator", account_id=DEMO_COORDINATOR_ACCOUNT)
     url = f"/cycles/{DEMO_CYCLE_ID}/routes"
     cases = [
         ({"vehicles": {"count": 2, "capacity_kg": 250}}, "fleet_capacity_exceeded"),
@@ -83,7 +83,7 @@ async def test_infeasible_requests_get_a_422_that_says_why(demo, keys):
         assert r.status_code == 422, (code, r.text)
         assert r.json()["error"]["code"] == code, r.text
         assert r.json()["error"]["message"]
-    missing = await client.get("/cycles/424242/routes", headers=staff)
+    missing = await client.get("/cycles/424242/routes", headers=keys.headers("admin"))
     assert missing.status_code == 404
 
 
@@ -92,7 +92,7 @@ async def test_point_closed_on_delivery_day_is_reported(delivery, keys):
     point = await create_point(client, keys, schedule=[{"weekday": 2, "opens": "08:00", "closes": "12:00"}])
     await apply(db, closed_cycle(point["id"]))  # delivers on a sábado
     r = await client.post("/cycles/5/routes", json={"vehicles": {"count": 1, "capacity_kg": 500}},
-                          headers=keys.headers("coordinator"))
+                          headers=coordinator(keys))
     assert r.status_code == 422 and r.json()["error"]["code"] == "point_closed_on_delivery_day"
     assert "closed on the delivery day" in r.json()["error"]["message"]
 
@@ -108,7 +108,7 @@ async def test_collection_routes_pick_up_every_consignment_once_within_capacity(
     client, _, world = demo
     r = await client.post(f"/cycles/{DEMO_CYCLE_ID}/routes",
                           json={"vehicles": FLEET, "collection": True, "max_seconds": 1},
-                          headers=keys.headers("coordinator"))
+                          headers=keys.headers("coordinator", account_id=DEMO_COORDINATOR_ACCOUNT))
     assert r.status_code == 201, r.text
     collection = r.json()["collection"]
     delivery_date = world.calendar.closed_cycle.delivery_date

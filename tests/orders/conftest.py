@@ -155,6 +155,8 @@ async def platform(migrated, keys, backend, *, live=False, catalog_down=False, d
         orders_app = create_orders(service_settings("orders", urls["orders"], **orders_settings),
                                    database=dbs["orders"], verifier=keys.verifier, clients=clients)
         orders = await stack.enter_async_context(app_client(orders_app))
+        # delivery asks orders who coordinates a cycle it has not seen close yet
+        delivery_app.state.clients["orders"] = _client("orders", httpx.ASGITransport(app=orders_app))
         yield Platform(orders=orders, catalog=catalog, delivery=delivery, orders_app=orders_app,
                        orders_db=dbs["orders"], catalog_db=dbs["catalog"], delivery_db=dbs["delivery"], keys=keys,
                        transports=transports)

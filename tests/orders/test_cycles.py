@@ -106,3 +106,35 @@ async def test_changing_a_cycle_to_a_day_one_of_its_points_is_closed_is_refused(
             "delivery_point_ids": [every_day, sunday_point],
             "delivery_date": (saturday + timedelta(days=1)).isoformat()})
         assert both.status_code == 200, both.text
+
+
+async def test_other_coordinator_cannot_close_or_read_the_consolidation_of_my_cycle(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        other = p.coordinator(901)
+        for method, path in (("post", "close"), ("post", "consolidate"), ("get", "consolidation")):
+            r = await getattr(p.orders, method)(f"/cycles/{cycle['id']}/{path}", headers=other)
+            assert r.status_code == 403 and r.json()["error"]["code"] == "not_your_cycle", (path, r.text)
+        basket = {"name": "Canasta", "lines": [{"product_id": await p.product(), "quantity": "1"}]}
+        assert (await p.orders.post(f"/cycles/{cycle['id']}/baskets", json=basket, headers=other)).status_code == 403
+        assert (await p.orders.get(f"/cycles/{cycle['id']}", headers=other)).json()["status"] == "open"
+
+
+async def test_delivery_learns_who_coordinates_an_open_cycle_from_orders(migrated, keys, backend):
+    async with platform(migrated, keys, backend) as p:
+        point, later = await p.point(), await p.point(name="Tambo Rodríguez")
+        cycle = await p.open_cycle(points=[point])
+        url = f"/cycles/{cycle['id']}/points/{point}/staff"
+        assert (await p.delivery.post(url, json={"account_id": 41}, headers=p.coordinator(901))).status_code == 403
+        r = await p.delivery.post(url, json={"account_id": 41}, headers=p.coordinator())
+        assert r.status_code == 201, r.text
+        # a point added to the open cycle afterwards: delivery asks orders again
+        await p.orders.patch(f"/cycles/{cycle['id']}", json={"delivery_point_ids": [point, later]},
+                             headers=p.coordinator())
+        added = await p.delivery.post(f"/cycles/{cycle['id']}/points/{later}/staff", json={"account_id": 42},
+                                      headers=p.coordinator())
+        assert added.status_code == 201, added.text
+        unknown = await p.delivery.post(f"/cycles/424242/points/{point}/staff", json={"account_id": 41},
+                                        headers=p.coordinator())
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "cycle_not_found"

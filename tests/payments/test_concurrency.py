@@ -165,3 +165,32 @@ async def test_entries_crossing_the_same_accounts_in_opposite_directions_never_d
         await asyncio.gather(*[move(i) for i in range(60)])
         assert await _count(db, entries) == 60
         await ledger_is_consistent(db)
+
+
+async def test_a_correction_hold_racing_advance_requests_never_leaves_a_held_receivable_advanced(migrated, keys):
+    require_postgres()
+    url = migrated.url("payments", "postgres")
+    async with live_database(url, "payments", pool_size=5) as db:
+        await _world(db, auto=10_000_000)
+        service = {"X-Service-Key": "test-service-secret"}
+        async with payments_client(db, keys, url) as client:
+            mine = keys.headers("producer", producer_id=7)
+            ids = [r["id"] for r in (await client.get("/producers/7/eligibility", headers=mine)).json()["receivables"]]
+            answers = await asyncio.gather(*[
+                client.post("/internal/receivables/hold", json={"consignment_id": 6000, "correction_id": 1},
+                            headers=service) if n % 2 else
+                client.post("/advances", json={"producer_id": 7, "receivable_ids": ids}, headers=mine)
+                for n in range(20)])
+        holds = [r for n, r in enumerate(answers) if n % 2]
+        requests = [r for n, r in enumerate(answers) if not n % 2]
+        assert {r.status_code for r in holds} <= {200, 409} and {r.status_code for r in requests} <= {201, 409}
+        held_won = any(r.status_code == 200 for r in holds)
+        advanced = [r for r in requests if r.status_code == 201]
+        assert held_won != bool(advanced)  # exactly one side won the receivable
+        assert all(r.json()["error"]["code"] == "receivable_advanced" for r in holds if r.status_code == 409)
+        async with db.session() as s:
+            from services.payments.models import receivables
+
+            row = (await s.execute(select(receivables).where(receivables.c.consignment_id == 6000))).one()
+        assert (row.held_for_correction is None) == (row.advance_id is not None)
+        await ledger_is_consistent(db)

@@ -80,6 +80,22 @@ async def test_an_admin_can_assign_a_cycles_coordinator(db, client, keys):
     assert (await client.post("/payments", json=body, headers=h)).status_code == 201
 
 
+async def test_coordinator_sharing_my_municipality_cannot_record_payments_of_my_cycle(db, client, keys):
+    await close_cycle(db, 12, coordinator_account_id=COORDINATOR)
+    await place_order(db, 120, 12, consumer=9, lines=[("120-1", 7, 70, "1", "5.00")])
+    admin = keys.headers("admin", account_id=1)
+    await client.put("/cycles/12/coordination", json={"coordinator_account_id": COORDINATOR,
+                                                      "municipality_code": "020101", "organization_id": 3},
+                     headers=admin)
+    body = {"order_id": 120, "amount": "5.00", "method": "cash"}
+    for neighbour in (keys.headers("coordinator", account_id=502, municipality_code="020101"),
+                      keys.headers("coordinator", account_id=503, organization_id=3)):
+        refused = await client.post("/payments", json=body, headers=neighbour)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_your_cycle"
+    mine = await client.post("/payments", json=body, headers=keys.headers("coordinator", account_id=COORDINATOR))
+    assert mine.status_code == 201
+
+
 def _signed(body: dict, *, secret=None, ts=None):
     secret = secret or development_webhook_secret()
     raw = json.dumps(body).encode()

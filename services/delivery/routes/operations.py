@@ -1,5 +1,8 @@
-"""Pickup at the point, consignments and receiving, route plans, no-shows, monitoring figures."""
+"""Pickup at the point, consignments and receiving, route plans, no-shows, monitoring figures.
 
+Who may do what is decided in services/delivery/access.py; these routes only call it."""
+
+import contextlib
 from datetime import date
 from typing import Annotated
 
@@ -7,17 +10,18 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from services.common.app import Session
-from services.common.auth import MonitoringCaller, Principal, Role, optional_principal, require_roles
-from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from services.common.auth import CurrentPrincipal, MonitoringCaller, Principal, Role, require_roles
+from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.money import from_centavos
 from services.common.pagination import Page, PageParams, encode_cursor, page_params
 from services.common.tables import utcnow
-from services.delivery import consignments, pickup, planning, stats
+from services.delivery import access, consignments, pickup, planning, stats
 from services.delivery.bookings import CONFIRMED, get_booking
 from services.delivery.models import Consignment, ConsignmentLine, kernel
 from services.delivery.schemas import (
     MAX_ID,
     ConsignmentOut,
+    CorrectionRequest,
     DeliveryStats,
     NoShowOut,
     OrderId,
@@ -29,38 +33,43 @@ from services.delivery.schemas import (
 )
 
 router = APIRouter()
-Staff = Annotated[Principal, Depends(require_roles(Role.coordinator))]
-PointStaff = Annotated[Principal, Depends(require_roles(Role.coordinator, Role.organization))]
-ConsignmentReader = Annotated[Principal, Depends(require_roles(Role.coordinator, Role.organization, Role.producer))]
+Coordinator = Annotated[Principal, Depends(require_roles(Role.coordinator))]
+ConsignmentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 CycleId = Annotated[int, Path(ge=1, le=MAX_ID)]
 OrderPath = Annotated[OrderId, Path()]
 
 
 # --- pickup ---
 
+def orders_client(request: Request):
+    return request.app.state.clients["orders"]
+
+
 @router.post("/orders/{order_id}/pickup", response_model=PickupOut, tags=["pickup"],
-             summary="Check the pickup code at the point and hand the order over")
-async def pick_up(order_id: OrderPath, body: PickupRequest, request: Request, session: Session, _: PointStaff):
+             summary="Check the pickup code at the point and hand the order over (cycle coordinator or point staff)")
+async def pick_up(order_id: OrderPath, body: PickupRequest, request: Request, session: Session,
+                  principal: CurrentPrincipal):
     settings = request.app.state.settings
+    booking = await get_booking(session=session, order_id=order_id)
+    await access.ensure_point_duty(session=session, orders=orders_client(request), principal=principal,
+                                   cycle_id=booking.cycle_id, point_id=booking.point_id)
     booking = await pickup.pick_up(session=session, kernel=kernel, order_id=order_id, pickup_code=body.pickup_code,
-                                   point_id=body.point_id, now=utcnow(), max_failures=settings.pickup_max_failures,
-                                   lock_minutes=settings.pickup_lock_minutes)
+                                   point_id=body.point_id, staff_account_id=principal.account_id, now=utcnow(),
+                                   max_failures=settings.pickup_max_failures, lock_minutes=settings.pickup_lock_minutes)
     return PickupOut(order_id=booking.order_id, point_id=booking.point_id, cycle_id=booking.cycle_id,
                      status=booking.status, picked_up_at=booking.picked_up_at)
 
 
 @router.get("/orders/{order_id}/pickup-qr", tags=["pickup"], response_class=Response,
             responses={200: {"content": {"image/png": {}}, "description": "QR code of the pickup code"}},
-            summary="The pickup code as a QR image (the order's consumer, or staff)")
-async def pickup_qr(order_id: OrderPath, session: Session,
-                    principal: Annotated[Principal | None, Depends(optional_principal)]):
-    if principal is None:
-        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
+            summary="The pickup code as a QR image (the order's consumer, the cycle coordinator or point staff)")
+async def pickup_qr(order_id: OrderPath, session: Session, request: Request, principal: CurrentPrincipal):
     booking = await get_booking(session=session, order_id=order_id)
-    is_staff = principal.has_role(Role.coordinator)
-    if not is_staff and (booking.consumer_account_id is None or booking.consumer_account_id != principal.account_id):
-        raise Forbidden("only the consumer who placed this order, or staff, can see its pickup code",
-                        code="not_your_order")
+    if not access.may_see_own_pickup_code(principal, booking) and not await access.may_act_at_point(
+            session=session, orders=orders_client(request), principal=principal, cycle_id=booking.cycle_id,
+            point_id=booking.point_id):
+        raise Forbidden("only the consumer who placed this order, the cycle's coordinator or the point's staff "
+                        "can see its pickup code", code="not_your_order")
     if booking.status != CONFIRMED or not booking.pickup_code:
         raise NotFound(f"order {order_id} has no pickup code to show (booking {booking.status})",
                        code="pickup_code_not_available", details={"status": booking.status})
@@ -69,9 +78,13 @@ async def pickup_qr(order_id: OrderPath, session: Session,
 
 
 @router.post("/cycles/{cycle_id}/no-shows", response_model=NoShowOut, tags=["pickup"],
-             summary="Mark confirmed orders whose pickup window is over as no-shows")
-async def no_shows(cycle_id: CycleId, session: Session, _: Staff):
-    marked = await pickup.mark_no_shows(session=session, kernel=kernel, now=utcnow(), cycle_id=cycle_id)
+             summary="Mark confirmed orders whose pickup window is over as no-shows (coordinator: the cycle; "
+                     "staff: their points)")
+async def no_shows(cycle_id: CycleId, session: Session, request: Request, principal: CurrentPrincipal):
+    points = await access.no_show_points(session=session, orders=orders_client(request), principal=principal,
+                                         cycle_id=cycle_id)
+    marked = await pickup.mark_no_shows(session=session, kernel=kernel, now=utcnow(), cycle_id=cycle_id,
+                                        point_ids=points)
     return NoShowOut(cycle_id=cycle_id, no_shows=marked)
 
 
@@ -94,9 +107,11 @@ def consignment_out(consignment: Consignment, lines: list[ConsignmentLine]) -> C
 
 
 @router.get("/consignments", response_model=Page[ConsignmentOut], tags=["consignments"],
-            summary="Consignments of a cycle, point or producer")
+            summary="Consignments of a cycle, point or producer that the caller may see (coordinator of the cycle, "
+                    "point staff, the producer, her organization)")
 async def list_consignments(
-    session: Session, principal: ConsignmentReader, page: Annotated[PageParams, Depends(page_params)],
+    session: Session, principal: CurrentPrincipal, request: Request,
+    page: Annotated[PageParams, Depends(page_params)],
     cycle_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     point_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     producer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -110,8 +125,13 @@ async def list_consignments(
             after = None
         if after is None or not (0 <= after <= MAX_ID):
             raise InvalidInput("cursor is not valid; use the next_cursor of a previous page", code="invalid_cursor")
+    if cycle_id is not None and principal.role == Role.coordinator:
+        # consignments of cycles closed before delivery recorded owners: learn this one's now
+        with contextlib.suppress(NotFound):
+            await access.cycle_owner(session=session, orders=orders_client(request), cycle_id=cycle_id)
     found = await consignments.list_consignments(session=session, cycle_id=cycle_id, point_id=point_id,
-                                                 producer_id=producer_id, limit=page.limit, after_id=after)
+                                                 producer_id=producer_id, limit=page.limit, after_id=after,
+                                                 visible=access.visible_consignments(principal))
     next_cursor = None
     if len(found) > page.limit:
         found = found[:page.limit]
@@ -121,20 +141,46 @@ async def list_consignments(
 
 @router.get("/consignments/{consignment_id}", response_model=ConsignmentOut, tags=["consignments"],
             summary="One consignment with its lines")
-async def get_consignment(consignment_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: Session, _: PointStaff):
-    return consignment_out(*await consignments.get_consignment(session=session, consignment_id=consignment_id))
+async def get_consignment(consignment_id: ConsignmentId, session: Session, request: Request,
+                          principal: CurrentPrincipal):
+    consignment, lines = await consignments.get_consignment(session=session, consignment_id=consignment_id)
+    await access.ensure_can_read_consignment(session=session, orders=orders_client(request), principal=principal,
+                                             consignment=consignment)
+    return consignment_out(consignment, lines)
+
+
+def received_lines(body) -> list[consignments.ReceivedLine]:
+    return [consignments.ReceivedLine(product_id=ln.product_id, received_quantity=ln.received_quantity,
+                                      rejected_quantity=ln.rejected_quantity, reject_reason=ln.reject_reason)
+            for ln in body.lines]
 
 
 @router.post("/consignments/{consignment_id}/receive", response_model=ConsignmentOut, tags=["consignments"],
-             summary="Record what arrived: variable weight, shortages, rejects with a reason")
-async def receive(consignment_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ReceiveRequest, session: Session,
-                  principal: PointStaff):
-    lines = [consignments.ReceivedLine(product_id=ln.product_id, received_quantity=ln.received_quantity,
-                                       rejected_quantity=ln.rejected_quantity, reject_reason=ln.reject_reason)
-             for ln in body.lines]
+             summary="Record what arrived: variable weight, shortages, rejects with a reason (cycle coordinator or "
+                     "point staff; at most the ordered quantity plus the receiving margin)")
+async def receive(consignment_id: ConsignmentId, body: ReceiveRequest, session: Session, request: Request,
+                  principal: CurrentPrincipal):
+    found, _ = await consignments.get_consignment(session=session, consignment_id=consignment_id)
+    await access.ensure_can_receive(session=session, orders=orders_client(request), principal=principal,
+                                    consignment=found)
     consignment, stored = await consignments.receive_consignment(
-        session=session, kernel=kernel, consignment_id=consignment_id, lines=lines,
-        received_by=principal.account_id)
+        session=session, kernel=kernel, consignment_id=consignment_id, lines=received_lines(body),
+        received_by=principal.account_id, margin_percent=request.app.state.settings.receive_margin_percent)
+    return consignment_out(consignment, stored)
+
+
+@router.post("/consignments/{consignment_id}/corrections", response_model=ConsignmentOut, tags=["consignments"],
+             summary="Correct a receipt (the cycle's coordinator): the old one is reversed and the new one posted; "
+                     "refused once an advance was drawn on the producer's receivable")
+async def correct(consignment_id: ConsignmentId, body: CorrectionRequest, session: Session, request: Request,
+                  principal: CurrentPrincipal):
+    found, _ = await consignments.get_consignment(session=session, consignment_id=consignment_id)
+    await access.ensure_can_correct_receipt(session=session, orders=orders_client(request), principal=principal,
+                                            consignment=found)
+    consignment, stored = await consignments.correct_receipt(
+        session=session, kernel=kernel, payments=request.app.state.clients["payments"],
+        consignment_id=consignment_id, lines=received_lines(body), reason=body.reason,
+        corrected_by=principal.account_id, margin_percent=request.app.state.settings.receive_margin_percent)
     return consignment_out(consignment, stored)
 
 
@@ -147,7 +193,9 @@ def plan_out(stored) -> RoutePlanOut:
 @router.post("/cycles/{cycle_id}/routes", response_model=RoutePlanOut, status_code=201, tags=["routes"],
              summary="Plan the cycle's delivery routes (replaces an earlier plan)")
 async def plan_routes(cycle_id: CycleId, body: RoutePlanRequest, request: Request, session: Session,
-                      principal: Staff):
+                      principal: Coordinator):
+    await access.ensure_cycle_coordinator(session=session, orders=orders_client(request), principal=principal,
+                                          cycle_id=cycle_id)
     stored = await planning.plan_cycle(session=session, cycle_id=cycle_id, request=body,
                                        settings=request.app.state.settings, created_by=principal.account_id)
     return plan_out(stored)
@@ -155,7 +203,9 @@ async def plan_routes(cycle_id: CycleId, body: RoutePlanRequest, request: Reques
 
 @router.get("/cycles/{cycle_id}/routes", response_model=RoutePlanOut, tags=["routes"],
             summary="The cycle's stored route plan")
-async def get_routes(cycle_id: CycleId, session: Session, _: PointStaff):
+async def get_routes(cycle_id: CycleId, session: Session, request: Request, principal: CurrentPrincipal):
+    await access.ensure_can_read_route_plan(session=session, orders=orders_client(request), principal=principal,
+                                            cycle_id=cycle_id)
     return plan_out(await planning.get_plan(session=session, cycle_id=cycle_id))
 
 

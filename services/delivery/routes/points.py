@@ -1,4 +1,5 @@
-"""Delivery points: public reading and nearest-point search, editing for coordinators."""
+"""Delivery points: public reading and nearest-point search; coordinators register points, the
+registering coordinator (or an admin) edits and retires them (services/delivery/access.py)."""
 
 from datetime import date
 from typing import Annotated
@@ -10,7 +11,7 @@ from services.common.app import Session
 from services.common.auth import Principal, Role, require_roles
 from services.common.errors import InvalidInput, NotFound
 from services.common.pagination import Page, PageParams, encode_cursor, page_params
-from services.delivery import bookings, points
+from services.delivery import access, bookings, points
 from services.delivery.models import Cycle, DeliveryPoint
 from services.delivery.schemas import MAX_ID, Availability, PointCreate, PointKind, PointOut, PointUpdate
 
@@ -64,8 +65,8 @@ async def list_points(
 
 
 @router.post("/points", response_model=PointOut, status_code=201, summary="Create a delivery point")
-async def create_point(body: PointCreate, session: Session, _: Staff):
-    return point_out(await points.create_point(session=session, data=body))
+async def create_point(body: PointCreate, session: Session, principal: Staff):
+    return point_out(await points.create_point(session=session, data=body, registered_by=principal.account_id))
 
 
 @router.get("/points/{point_id}", response_model=PointOut, summary="One delivery point")
@@ -74,7 +75,8 @@ async def get_point(point_id: PointId, session: Session):
 
 
 @router.patch("/points/{point_id}", response_model=PointOut, summary="Edit a delivery point")
-async def update_point(point_id: PointId, body: PointUpdate, session: Session, _: Staff):
+async def update_point(point_id: PointId, body: PointUpdate, session: Session, principal: Staff):
+    access.ensure_can_edit_point(principal, await points.get_point(session=session, point_id=point_id))
     return point_out(await points.update_point(session=session, point_id=point_id, changes=body))
 
 
@@ -85,6 +87,7 @@ async def availability(point_id: PointId, session: Session,
 
 
 @router.delete("/points/{point_id}", status_code=204, response_class=Response, summary="Retire a delivery point (kept, made inactive)")
-async def retire_point(point_id: PointId, session: Session, _: Staff):
+async def retire_point(point_id: PointId, session: Session, principal: Staff):
     """Bookings and consignments keep referring to a retired point, so it is deactivated, not erased."""
+    access.ensure_can_edit_point(principal, await points.get_point(session=session, point_id=point_id))
     await points.update_point(session=session, point_id=point_id, changes=PointUpdate(active=False))

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
+from gateway.models import Account
 from gateway.notifications.models import NotificationDelivery
+from tests.gateway.conftest import register_and_login
 from tests.notifications.conftest import channel_urls, notifying_gateway
 
 
@@ -251,3 +253,26 @@ async def test_waitlist_events_are_read_defensively(backend, migrated, keys):
         items = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
         assert [i["kind"] for i in items] == ["order_promoted", "order_waitlisted"]
         assert "puesto 2" in items[1]["text"] and "ZX81" in items[0]["text"]
+
+
+async def test_a_replayed_refresh_token_tells_the_owner_even_on_a_full_day(backend, migrated, keys, provider):
+    async with notifying_gateway(migrated, backend, keys, **channel_urls(provider, None), notify_daily_cap=1,
+                                 refresh_reuse_grace_seconds=0) as gw:
+        tokens = await register_and_login(gw.client, login="+591 72345678")
+        me = (await gw.client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})).json()
+        async with gw.db.session() as session:
+            ana = await session.get(Account, me["id"])
+        point = await gw.point()
+        await gw.deliver("order.placed", placed(ana.id, point["id"]))  # uses up the day's one message
+        assert (await gw.client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+                ).status_code == 200
+        for _ in range(2):  # the thief, twice: one notification
+            replay = await gw.client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+            assert replay.json()["error"]["code"] == "refresh_token_reused"
+        await _make_due(gw.db)
+        result = await gw.send()
+
+        assert result.sent == 2 and result.skipped == 0
+        assert [m["to"] for m in provider.received] == ["+59172345678", "+59172345678"]
+        items = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
+        assert [i["kind"] for i in items] == ["session_revoked", "order_placed"]

@@ -6,6 +6,7 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import date
 
+from gateway.notifications.recipients import as_id
 from services.common.errors import DomainError
 from services.common.http import ServiceClient
 
@@ -46,14 +47,18 @@ class Directory:
         return found
 
     async def point(self, point_id) -> PointInfo:
+        point_id = as_id(point_id)
         if point_id is None:
             return PointInfo(name="su punto de entrega")
-        found = await self._get("delivery", f"/points/{int(point_id)}", ("point", int(point_id)))
+        found = await self._get("delivery", f"/points/{point_id}", ("point", point_id))
         if not isinstance(found, dict):
             return PointInfo(name=f"el punto {point_id}")
         return PointInfo(name=found.get("name") or f"el punto {point_id}",
                          schedule=tuple(found.get("schedule") or ()))
 
     async def product_name(self, product_id) -> str:
-        found = await self._get("catalog", f"/products/{int(product_id)}", ("product", int(product_id)))
+        product_id = as_id(product_id)
+        if product_id is None:
+            return "un producto"
+        found = await self._get("catalog", f"/products/{product_id}", ("product", product_id))
         return found.get("name", f"producto {product_id}") if isinstance(found, dict) else f"producto {product_id}"

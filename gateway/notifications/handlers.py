@@ -8,13 +8,14 @@ so an event has its effect once; a peer that is down makes it raise, and the eve
 
 import logging
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.notifications import messages
 from gateway.notifications.directory import Directory
-from gateway.notifications.recipients import accounts_by_id, consumer, producer_accounts
+from gateway.notifications.recipients import accounts_by_id, as_id, consumer, producer_accounts
 from gateway.notifications.record import Outgoing, record
 from gateway.notifications.schedule import PICKUP_DAY_FROM, QUIET_FROM, REMINDER_EVE_AT, at_bolivian, local
 from services.common.events import Envelope
@@ -25,6 +26,24 @@ log = logging.getLogger("mercado.notifications")
 # the waitlist events are read defensively: their payloads may gain fields as that work lands
 HANDLED_EVENTS = ("order.placed", "order.cancelled", "order.waitlisted", "order.promoted", "cycle.closed",
                   "consignment.delivered", "advance.disbursed", "advance.repaid")
+
+
+def _dicts(value) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _tolerant(handler):
+    """A payload no retry can fix (a field of the wrong shape) is logged and dropped, never retried
+    forever; what a retry can fix (a peer or the database down) still raises."""
+
+    async def handle(session: AsyncSession, envelope: Envelope) -> None:
+        try:
+            await handler(session, envelope)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            log.error("event payload not usable; nothing notified",
+                      extra={"event_id": envelope.id, "event_type": envelope.type, "error": repr(exc)})
+
+    return handle
 
 
 def _date(value) -> date | None:
@@ -41,21 +60,20 @@ class NotificationRoom:
         self.channels_configured = channels_configured
         self.stale_after = timedelta(hours=stale_after_hours)
         self.directory: Directory | None = None
-        self.handlers = {
+        self.handlers = {event_type: _tolerant(handler) for event_type, handler in {
             "order.placed": self.order_placed, "order.cancelled": self.order_cancelled,
             "order.waitlisted": self.order_waitlisted, "order.promoted": self.order_promoted,
             "cycle.closed": self.cycle_closed, "consignment.delivered": self.consignment_delivered,
             "advance.disbursed": self.advance_disbursed, "advance.repaid": self.advance_repaid,
-        }
+        }.items()}
         assert set(self.handlers) == set(HANDLED_EVENTS)
 
     def bind(self, clients) -> None:
         self.directory = Directory(clients)
 
     async def _send(self, session: AsyncSession, envelope: Envelope, outgoing: list[Outgoing]) -> None:
-        occurred = envelope.occurred_at
-        fresh = utcnow() - (occurred if occurred.tzinfo else occurred.replace(tzinfo=utcnow().tzinfo)) \
-            < self.stale_after
+        occurred = envelope.occurred_at if envelope.occurred_at.tzinfo else envelope.occurred_at.replace(tzinfo=UTC)
+        fresh = utcnow() - occurred < self.stale_after
         if not fresh:
             log.info("old event: inbox only, nothing sent", extra={"event_id": envelope.id})
         for message in outgoing:
@@ -105,10 +123,10 @@ class NotificationRoom:
 
     async def _pick_lists(self, session: AsyncSession, p: dict, day: date | None) -> list[Outgoing]:
         stops: dict[int, list] = defaultdict(list)
-        for consignment in p.get("consignments") or []:
+        for consignment in _dicts(p.get("consignments")):
             items = [messages.quantity(line.get("quantity"), line.get("unit", "")) + " "
                      + (line.get("product_name") or f"producto {line.get('product_id')}")
-                     for line in consignment.get("lines") or []]
+                     for line in _dicts(consignment.get("lines"))]
             if items:
                 point = await self.directory.point(consignment.get("delivery_point_id"))
                 stops[consignment.get("producer_id")].append((point, items))
@@ -128,11 +146,11 @@ class NotificationRoom:
         morning, day_end = at_bolivian(day, PICKUP_DAY_FROM), at_bolivian(day + timedelta(days=1), QUIET_FROM)
         if local(now).date() > day:
             return []
-        bags = [b for b in p.get("bags") or [] if isinstance(b, dict)]
+        bags = _dicts(p.get("bags"))
         people = await accounts_by_id(session=session, account_ids=[b.get("consumer_account_id") for b in bags])
         outgoing = []
         for bag in bags:
-            account = people.get(int(bag.get("consumer_account_id") or 0))
+            account = people.get(as_id(bag.get("consumer_account_id")))
             if account is None:
                 continue
             point = await self.directory.point(bag.get("delivery_point_id"))
@@ -151,10 +169,10 @@ class NotificationRoom:
         p = envelope.payload
         point = await self.directory.point(p.get("delivery_point_id"))
         rejected = []
-        for line in p.get("lines") or []:
+        for line in _dicts(p.get("lines")):
             try:
-                refused = float(line.get("rejected_quantity") or 0) > 0
-            except (TypeError, ValueError):
+                refused = Decimal(str(line.get("rejected_quantity") or 0)) > 0
+            except (InvalidOperation, ValueError):
                 refused = False
             if refused:
                 name = await self.directory.product_name(line.get("product_id"))

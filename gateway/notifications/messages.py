@@ -43,14 +43,20 @@ def sms_text(text: str) -> str:
 
 
 def _when(point: PointInfo, day: date | None) -> str:
-    hours = point.hours_on(day)
-    return " ".join(p for p in (short_day(day), hours) if p)
+    """`sáb 28/11 de 08:00 a 13:00`, or what is known of it ('' when nothing)."""
+    return " ".join(p for p in (short_day(day), point.hours_on(day)) if p)
+
+
+def _pickup(point: PointInfo, day: date | None) -> str:
+    """`el sáb 28/11 de 08:00 a 13:00 en Mercado Camacho`."""
+    when = _when(point, day)
+    return f"el {when} en {point.name}" if when else f"en {point.name}"
 
 
 def order_placed(*, order_id, total, point: PointInfo, day: date | None, code: str | None) -> str:
     code_part = f" Código: {code}." if code else ""
-    return fit(f"Pedido #{order_id} confirmado: {bs(total)}. Recójalo el {_when(point, day)} en {point.name}."
-               f"{code_part}", INBOX_LIMIT)
+    return fit(f"Pedido #{order_id} confirmado: {bs(total)}. Recójalo {_pickup(point, day)}.{code_part}",
+               INBOX_LIMIT)
 
 
 def order_waitlisted(*, order_id, point: PointInfo, position) -> str:
@@ -61,8 +67,8 @@ def order_waitlisted(*, order_id, point: PointInfo, position) -> str:
 
 def order_promoted(*, order_id, point: PointInfo, day: date | None, code: str | None) -> str:
     code_part = f" Código: {code}." if code else ""
-    return fit(f"Se liberó un cupo: su pedido #{order_id} está confirmado. Recójalo el {_when(point, day)} en "
-               f"{point.name}.{code_part}", INBOX_LIMIT)
+    return fit(f"Se liberó un cupo: su pedido #{order_id} está confirmado. Recójalo {_pickup(point, day)}."
+               f"{code_part}", INBOX_LIMIT)
 
 
 def pickup_reminder(*, order_id, point: PointInfo, day: date, today: bool) -> str:
@@ -79,7 +85,8 @@ def order_cancelled(*, order_id, total) -> str:
 
 def pick_list(*, cycle_name: str, day: date | None, stops: list[tuple[PointInfo, list[str]]]) -> str:
     """`stops`: each point with what to bring there (`10 kg papa`)."""
-    parts = [f"a {point.name} {_when(point, day)}: {', '.join(items)}" for point, items in stops]
+    parts = [" ".join(p for p in (f"a {point.name}", _when(point, day)) if p) + ": " + ", ".join(items)
+             for point, items in stops]
     return fit(f"Ciclo {cycle_name}, lleve " + "; ".join(parts) + ".", INBOX_LIMIT)
 
 

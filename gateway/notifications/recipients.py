@@ -10,15 +10,17 @@ from gateway.models import Account
 from services.common.auth import Role
 
 
-def _int(value) -> int | None:
+def as_id(value) -> int | None:
+    """An id from a payload field, or None for anything that is not one (never raises)."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number < 2**62 else None
 
 
 async def accounts_by_id(*, session: AsyncSession, account_ids: Iterable) -> dict[int, Account]:
-    ids = {i for i in (_int(v) for v in account_ids) if i is not None}
+    ids = {i for i in (as_id(v) for v in account_ids) if i is not None}
     if not ids:
         return {}
     rows = (await session.execute(select(Account).where(Account.id.in_(ids), Account.is_active.is_(True)))).scalars()
@@ -31,7 +33,7 @@ async def consumer(*, session: AsyncSession, account_id) -> list[Account]:
 
 
 async def producer_accounts(*, session: AsyncSession, producer_id) -> list[Account]:
-    producer_id = _int(producer_id)
+    producer_id = as_id(producer_id)
     if producer_id is None:
         return []
     rows = await session.execute(select(Account).where(

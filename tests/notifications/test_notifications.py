@@ -215,10 +215,12 @@ async def test_goods_received_and_advances_reach_the_producers_accounts(backend,
         assert (await gw.client.get("/api/notifications", headers=gw.headers(consumer))).json()["items"] == []
 
 
-async def test_a_closed_cycle_sends_pick_lists_now_and_pickup_reminders_later(backend, migrated, keys):
-    async with notifying_gateway(migrated, backend, keys) as gw:
+async def test_a_closed_cycle_sends_pick_lists_now_and_pickup_reminders_later(backend, migrated, keys, provider,
+                                                                             smtp_server):
+    smtp_port, mailbox = smtp_server
+    async with notifying_gateway(migrated, backend, keys, **channel_urls(provider, smtp_port)) as gw:
         point = await gw.point()
-        producer = await gw.account(role="producer", producer_id=7)
+        producer = await gw.account(role="producer", producer_id=7, phone=None, email="flora@example.bo")
         ana = await gw.account(phone="+59171111111", email=None)
         day = (datetime.now(UTC) + timedelta(days=3)).date()
         await gw.deliver("cycle.closed", {
@@ -239,6 +241,10 @@ async def test_a_closed_cycle_sends_pick_lists_now_and_pickup_reminders_later(ba
             kinds = sorted((await session.execute(select(Notification.kind).where(
                 Notification.account_id == ana.id))).scalars())
         assert kinds == ["pickup_today", "pickup_tomorrow"]
+        result = await gw.send()
+        assert result.sent == 1 and not provider.received  # the e-mailed pick list; the reminders wait
+        [(recipients, _)] = mailbox.messages
+        assert recipients == ["flora@example.bo"]
 
 
 async def test_waitlist_events_are_read_defensively(backend, migrated, keys):
@@ -276,3 +282,17 @@ async def test_a_replayed_refresh_token_tells_the_owner_even_on_a_full_day(backe
         assert [m["to"] for m in provider.received] == ["+59172345678", "+59172345678"]
         items = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
         assert [i["kind"] for i in items] == ["session_revoked", "order_placed"]
+
+
+async def test_an_event_with_unusable_ids_is_handled_without_effect_rather_than_retried_forever(backend, migrated,
+                                                                                              keys):
+    async with notifying_gateway(migrated, backend, keys) as gw:
+        ana = await gw.account()
+        await gw.deliver("order.placed", {"order_id": 1, "consumer_account_id": "ana", "delivery_point_id": "x"})
+        soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+        for day in ("pronto", soon):
+            await gw.deliver("cycle.closed", {"cycle_id": 2, "delivery_date": day, "consignments": [{}, "x"],
+                                              "bags": [{"consumer_account_id": -1}, "not a bag",
+                                                       {"consumer_account_id": ana.id, "delivery_point_id": "x"}]})
+        await gw.deliver("consignment.delivered", {"producer_id": None, "lines": [{"rejected_quantity": "mucho"}]})
+        assert (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"] == []

@@ -157,3 +157,17 @@ class Sender:
                                                    error="the sender stopped during the call; outcome unknown")
                                               for i in stuck])
         return len(stuck)
+
+
+async def backlog(db: Database) -> dict:
+    """For `/healthz`: deliveries due and not sent, how long the oldest has waited, and how many gave up."""
+    now = utcnow()
+    async with db.session() as session:
+        due, oldest = (await session.execute(select(func.count(), func.min(D.c.next_attempt_at)).where(
+            D.c.status == "pending", D.c.next_attempt_at <= now))).one()
+        failed = (await session.execute(select(func.count()).select_from(D).where(
+            D.c.status.in_(("failed", "interrupted"))))).scalar_one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    return {"due": due, "oldest_due_age_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
+            "failed": failed}

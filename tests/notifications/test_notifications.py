@@ -90,6 +90,8 @@ async def test_a_channel_that_keeps_failing_gives_up_after_the_last_attempt(back
         assert provider.refused == 2
         [item] = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
         assert item["deliveries"][0]["status"] == "failed"
+        health = (await gw.client.get("/healthz")).json()["notifications"]
+        assert health["failed"] == 1 and health["due"] == 0 and health["channels"] == ["sms", "whatsapp"]
 
 
 async def test_nothing_configured_means_inbox_only(backend, migrated, keys, provider):

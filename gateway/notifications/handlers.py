@@ -59,7 +59,7 @@ class NotificationRoom:
     def __init__(self, *, channels_configured: frozenset[str], stale_after_hours: float):
         self.channels_configured = channels_configured
         self.stale_after = timedelta(hours=stale_after_hours)
-        self.directory: Directory | None = None
+        self._directory: Directory | None = None
         self.handlers = {event_type: _tolerant(handler) for event_type, handler in {
             "order.placed": self.order_placed, "order.cancelled": self.order_cancelled,
             "order.waitlisted": self.order_waitlisted, "order.promoted": self.order_promoted,
@@ -69,7 +69,13 @@ class NotificationRoom:
         assert set(self.handlers) == set(HANDLED_EVENTS)
 
     def bind(self, clients) -> None:
-        self.directory = Directory(clients)
+        self._directory = Directory(clients)
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:  # raised, not dropped: the event comes again once the app has started
+            raise RuntimeError("the notifications room is not bound to the service clients yet")
+        return self._directory
 
     async def _send(self, session: AsyncSession, envelope: Envelope, outgoing: list[Outgoing]) -> None:
         occurred = envelope.occurred_at if envelope.occurred_at.tzinfo else envelope.occurred_at.replace(tzinfo=UTC)

@@ -44,3 +44,14 @@ def test_an_order_placed_shows_under_avisos_with_the_unread_count(browser_like, 
 
     assert browser_like.post("/avisos/leidos").status_code == 303
     assert 'class="count"' not in browser_like.get("/avisos").text
+
+
+def test_an_account_chooses_what_it_receives_on_the_avisos_page(browser_like, platform):
+    log_in(browser_like, "productor2")
+    page = browser_like.get("/avisos")
+    assert page.status_code == 200 and "Cómo recibir los avisos" in page.text
+    saved = browser_like.post("/avisos/preferencias", data={"receive": ["pick_list_ready", "goods_received"]})
+    assert saved.status_code == 303
+    prefs = platform.request("GET", "/api/notifications/preferences", token=platform.login("productor2"))
+    assert "pick_list_ready" not in prefs["muted_kinds"] and "advance_repaid" in prefs["muted_kinds"]
+    assert "session_revoked" not in prefs["muted_kinds"]  # security messages cannot be muted

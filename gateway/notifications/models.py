@@ -17,7 +17,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -29,6 +28,7 @@ from sqlmodel import Field
 
 from gateway.models import Base
 from services.common.tables import BigId, utcnow
+from services.common.timestamps import UtcDateTime
 
 
 class Notification(Base, table=True):
@@ -43,9 +43,9 @@ class Notification(Base, table=True):
     title: str = Field(sa_column=Column(String(120), nullable=False))
     text: str = Field(sa_column=Column(String(500), nullable=False))
     # a reminder is written when its event arrives but shown (and sent) from this moment on
-    show_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    read_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    show_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    read_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class NotificationPreference(Base, table=True):
@@ -54,7 +54,7 @@ class NotificationPreference(Base, table=True):
     account_id: int = Field(sa_column=Column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True))
     channels: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     muted_kinds: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class NotificationDelivery(Base, table=True):
@@ -74,11 +74,11 @@ class NotificationDelivery(Base, table=True):
     pickup_day: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
     status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
-    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    next_attempt_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class NotificationAttempt(Base, table=True):
@@ -87,6 +87,6 @@ class NotificationAttempt(Base, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     delivery_id: int = Field(sa_column=Column(BigId, ForeignKey("notification_deliveries.id", ondelete="CASCADE"),
                                               nullable=False, index=True))
-    attempted_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    attempted_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     outcome: str = Field(sa_column=Column(String(16), nullable=False))  # sent | failed | interrupted
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -6,11 +6,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 
+from gateway.web.csrf import refuse_cross_site_posts
 from gateway.web.session import WebSession, web_session
 from gateway.web.shop import redirect
 from gateway.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
 Web = Annotated[WebSession, Depends(web_session)]
 CHANNEL_LABELS = {"whatsapp": "WhatsApp", "sms": "SMS", "email": "Correo"}
 STATUS_LABELS = {"pending": "por enviar", "sending": "enviando", "sent": "enviado", "failed": "no se pudo enviar",

@@ -6,27 +6,26 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 
-from tests.web.test_pages import log_in, wait_for
+from tests.web.test_pages import BrowserLike, log_in, wait_for
 
 
 @pytest.fixture
 def browser_like(platform):
-    with httpx.Client(base_url=platform.url, follow_redirects=False, timeout=30) as client:
+    with BrowserLike(base_url=platform.url, follow_redirects=False, timeout=30) as client:
         yield client
 
 
 def test_an_order_placed_shows_under_avisos_with_the_unread_count(browser_like, platform):
     coordinator = platform.login("coordinacion")
-    all_points = [p["id"] for p in platform.request("GET", "/api/delivery/points?limit=100")["items"]]
     now = datetime.now(UTC)
     saturday = (now + timedelta(days=2 + (5 - (now + timedelta(days=2)).weekday()) % 7)).date()  # most points open
+    open_then = platform.request("GET", f"/api/delivery/points?open_on={saturday.isoformat()}&limit=100")["items"]
     cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
         "name": "Ciclo con avisos", "opens_at": (now - timedelta(hours=1)).isoformat(),
         "closes_at": (now + timedelta(days=1)).isoformat(), "delivery_date": saturday.isoformat(),
-        "delivery_point_ids": all_points, "status": "open"})
+        "delivery_point_ids": [p["id"] for p in open_then], "status": "open"})
     consumer = platform.login("consumidor3")
     product = next(p for p in platform.request("GET", "/api/catalog/products?category=tuberculos&limit=50")["items"]
                    if not p.get("case_size") and Decimal(p["available"]) >= 1)

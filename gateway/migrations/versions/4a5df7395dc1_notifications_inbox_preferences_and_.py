@@ -1,7 +1,7 @@
 """notifications inbox preferences and delivery outbox
 
 Revision ID: 4a5df7395dc1
-Revises: f0bc24dca2ed
+Revises: 5c5697926e39
 Create Date: 2026-11-25 16:56:37.118279
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '4a5df7395dc1'
-down_revision: str | None = 'f0bc24dca2ed'
+down_revision: str | None = '5c5697926e39'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

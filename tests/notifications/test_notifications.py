@@ -298,3 +298,14 @@ async def test_an_event_with_unusable_ids_is_handled_without_effect_rather_than_
                                                        {"consumer_account_id": ana.id, "delivery_point_id": "x"}]})
         await gw.deliver("consignment.delivered", {"producer_id": None, "lines": [{"rejected_quantity": "mucho"}]})
         assert (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"] == []
+
+
+async def test_only_services_can_hand_the_gateway_an_event(backend, migrated, keys):
+    async with notifying_gateway(migrated, backend, keys) as gw:
+        ana = await gw.account()
+        forged = {"type": "order.cancelled", "aggregate_id": "41", "source": "orders",
+                  "payload": {"schema_version": 1, "order_id": 41, "consumer_account_id": ana.id, "total": "1"}}
+        for headers in ({}, {"X-Service-Key": "guess", "X-Service-Name": "orders"}, gw.headers(ana)):
+            r = await gw.client.post("/internal/events", json=forged, headers=headers)
+            assert r.status_code == 403, r.text
+        assert (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"] == []

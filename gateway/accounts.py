@@ -246,12 +246,14 @@ async def issue_tokens(*, session: AsyncSession, issuer: TokenIssuer, account: A
 
 
 async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key: bytes, token: str,
-                               reuse_grace_seconds: float = 10) -> TokenPair:
+                               reuse_grace_seconds: float = 10,
+                               notify_channels: frozenset[str] = frozenset()) -> TokenPair:
     """Exchange a refresh token for a new pair, once.
 
     A spent token coming back is taken as stolen: every outstanding refresh token of the account is
     revoked. Except within `reuse_grace_seconds` of its use, when it is most likely the same person's
-    second tab racing the first: that request is refused and nothing else happens.
+    second tab racing the first: that request is refused and nothing else happens. The owner is told
+    (a security notification, on `notify_channels` too, which cannot be muted).
     Runs its own units of work: the revocation must be committed even though the request fails.
     """
     invalid = Unauthorized("refresh token is not valid; log in again", code="invalid_refresh_token")
@@ -289,6 +291,7 @@ async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key:
                 .where(RefreshToken.account_id == account_id, RefreshToken.used_at.is_(None),
                        RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=now))
+            await _tell_sessions_revoked(session=session, account_id=account_id, jti=jti, channels=notify_channels)
         else:
             account = await session.get(Account, account_id)
             if account is None or not account.is_active:
@@ -299,6 +302,17 @@ async def rotate_refresh_token(*, db: Database, issuer: TokenIssuer, public_key:
         raise Unauthorized("this refresh token was already used; every session of the account was "
                            "signed out, log in again", code="refresh_token_reused")
     return pair
+
+
+async def _tell_sessions_revoked(*, session: AsyncSession, account_id: int, jti: str,
+                                 channels: frozenset[str]) -> None:
+    from gateway.notifications.messages import session_revoked
+    from gateway.notifications.record import Outgoing, record
+
+    account = await session.get(Account, account_id)
+    if account is not None:  # once per replayed token, however often it comes back
+        await record(session=session, event_id=jti[:36], channels_configured=channels,
+                     message=Outgoing(account, "session_revoked", session_revoked()))
 
 
 async def logout(*, db: Database, issuer: TokenIssuer, public_key: bytes, token: str) -> None:

@@ -28,16 +28,22 @@ from gateway.api.operations import router as operations_router
 from gateway.forwarded import TrustedProxyHeaders
 from gateway.login_throttle import LoginThrottle, ThrottlePolicy
 from gateway.models import kernel
+from gateway.notifications.api import router as notifications_router
+from gateway.notifications.channels import Channels
+from gateway.notifications.handlers import HANDLED_EVENTS, NotificationRoom
+from gateway.notifications.sender import Sender
 from gateway.proxy import ServiceProxy, make_session
 from gateway.ratelimit import MemoryCounters, RateLimiter, RateLimitMiddleware, RedisCounters
 from gateway.settings import Settings
 from gateway.tokens import TokenIssuer
 from gateway.training.api import router as training_router
-from services.common.app import ServiceSpec, create_service_app
+from services.common.app import Periodic, ServiceSpec, create_service_app
 from services.common.keys import ensure_signing_keys, require_ed25519_private_key
 from services.common.observability import RequestContextMiddleware
 from services.common.settings import SERVICE_NAMES
 from services.common.tables import utcnow
+
+__all__ = ["HANDLED_EVENTS", "create_app"]  # HANDLED_EVENTS: what the services' relays deliver here
 
 
 def load_token_issuer(settings: Settings) -> TokenIssuer:
@@ -86,7 +92,15 @@ def _revocations_from_own_database(app: FastAPI):
     return fetch
 
 
+def notification_channels(settings: Settings) -> Channels:
+    return Channels({"whatsapp": settings.notify_whatsapp_url, "sms": settings.notify_sms_url,
+                     "email": settings.notify_email_url})
+
+
 def _spec(settings: Settings) -> ServiceSpec:
+    room = NotificationRoom(channels_configured=notification_channels(settings).configured,
+                            stale_after_hours=settings.notify_stale_after_hours)
+
     async def start(app: FastAPI) -> None:
         app.state.http = make_session(connect_timeout=settings.proxy_connect_timeout_seconds,
                                       total_timeout=settings.proxy_timeout_seconds,
@@ -95,6 +109,12 @@ def _spec(settings: Settings) -> ServiceSpec:
         app.state.counters = counters
         app.state.limiter = _make_limiter(settings, counters)
         app.state.login_throttle = _make_login_throttle(settings, counters)
+        room.bind(app.state.clients)
+        app.state.notifier = Sender(
+            app.state.db, app.state.notification_channels, batch_size=settings.notify_batch_size,
+            max_attempts=settings.notify_max_attempts, backoff_seconds=settings.notify_backoff_seconds,
+            backoff_max_seconds=settings.notify_backoff_max_seconds, daily_cap=settings.notify_daily_cap,
+            lease_seconds=settings.notify_lease_seconds)
 
     async def stop(app: FastAPI) -> None:
         await app.state.http.close()
@@ -108,10 +128,13 @@ def _spec(settings: Settings) -> ServiceSpec:
                     "forwarded to that service.",
         kernel=kernel,
         routers=[auth_router, internal_router, operations_router, training_router, audit_router,
-                 events_admin_router],
+                 events_admin_router, notifications_router],
         revocation_source=_revocations_from_own_database,
+        event_handlers=room.handlers,
         on_startup=[start],
         on_shutdown=[stop],
+        periodic=[Periodic("send notifications", run=lambda app: app.state.notifier.send_due(),
+                           every=lambda s: s.notify_send_every_seconds)],
     )
 
 
@@ -121,6 +144,7 @@ def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None =
     app = create_service_app(_spec(settings), settings, **overrides)
     state = app.state
     state.token_issuer = issuer or load_token_issuer(settings)
+    state.notification_channels = notification_channels(settings)
     state.password_hasher = make_password_hasher(time_cost=settings.password_time_cost,
                                                  memory_kib=settings.password_memory_kib,
                                                  parallelism=settings.password_parallelism,

@@ -84,3 +84,7 @@ class LessonProgress(Base, table=True):
     best_score: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     passed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+
+
+# the notifications room keeps its tables in the gateway's database (same metadata, same migrations)
+from gateway.notifications import models as _notification_tables  # noqa: E402, F401

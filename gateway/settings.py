@@ -15,8 +15,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     service_name: str = "gateway"
-    # the gateway emits no events: no relay polling its (empty) outbox
-    relay_enabled: bool = False
+    # The gateway emits no events, but it consumes some (notifications): over NATS its consumer runs
+    # with the relay (whose outbox stays empty); over HTTP events arrive at its /internal/events.
+    relay_enabled: bool = True
     # Private key that signs access tokens (PEM). Generated with the public key on first start in
     # development; production provides both files.
     jwt_private_key_path: str = Field("", validation_alias=AliasChoices(
@@ -56,6 +57,20 @@ class Settings(ServiceSettings):
     # A bearer token that may read /metrics (for Prometheus); admins' access tokens may too.
     metrics_token: str = Field("", validation_alias=AliasChoices(
         "GATEWAY_METRICS_TOKEN", "MC_METRICS_TOKEN", "metrics_token"))
+
+    # Notifications (docs/notifications.md): one Apprise URL per channel, the recipient as a
+    # placeholder ({phone}, {phone_digits}, {email}); empty = that channel is off (inbox only).
+    notify_whatsapp_url: str = ""
+    notify_sms_url: str = ""
+    notify_email_url: str = ""
+    notify_send_every_seconds: float = 2.0
+    notify_batch_size: int = 50
+    notify_max_attempts: int = 6
+    notify_backoff_seconds: float = 60.0
+    notify_backoff_max_seconds: float = 3600.0
+    notify_daily_cap: int = 6  # WhatsApp + SMS messages per account and Bolivian day (0: no cap)
+    notify_lease_seconds: float = 300.0  # a send still unrecorded after this is taken as interrupted
+    notify_stale_after_hours: float = 48.0  # older events (a replay) reach the inbox only
 
     # Argon2id cost (RFC 9106 second recommended profile by default).
     password_time_cost: int = 3

@@ -74,7 +74,8 @@ async def refresh(body: RefreshRequest, request: Request, issuer: Issuer):
     pair = await accounts.rotate_refresh_token(db=request.app.state.db, issuer=issuer,
                                                public_key=request.app.state.token_verifier.public_key,
                                                token=body.refresh_token,
-                                               reuse_grace_seconds=request.app.state.settings.refresh_reuse_grace_seconds)
+                                               reuse_grace_seconds=request.app.state.settings.refresh_reuse_grace_seconds,
+                                               notify_channels=request.app.state.notification_channels.configured)
     return TokenResponse(**asdict(pair))
 
 

@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from sqlalchemy import text
 
+from gateway.notifications.sender import backlog as notification_backlog
 from gateway.openapi import fetch_service_specs, merge_specs
 from gateway.proxy import is_private
 from services.common.auth import bearer_token
@@ -37,10 +38,12 @@ async def _service_health(session: aiohttp.ClientSession, url: str, seconds: flo
 @router.get("/healthz", summary="Gateway, services and their databases", operation_id="gateway_health")
 async def healthz(request: Request):
     state = request.app.state
+    notifications = {"channels": sorted(state.notification_channels.configured)}
     try:
         async with state.db.session() as session:
             await session.execute(text("SELECT 1"))
         database = "ok"
+        notifications.update(await notification_backlog(state.db))
     except Exception as exc:  # a health check reports; it does not raise
         database = f"down ({type(exc).__name__})"
     targets = state.service_targets
@@ -56,7 +59,8 @@ async def healthz(request: Request):
         status, code = "degraded", 200
     return JsonResponse({"service": "gateway", "status": status, "database": database,
                          "database_backend": "sqlite" if state.db.is_sqlite else "postgresql",
-                         "rate_limits": limits, "services": services}, status_code=code)
+                         "rate_limits": limits, "notifications": notifications, "services": services},
+                        status_code=code)
 
 
 def _check_metrics_reader(request: Request) -> None:

@@ -10,12 +10,13 @@ from fastapi.staticfiles import StaticFiles
 
 
 def install(app: FastAPI) -> None:
-    from gateway.web import offline, roles, shop, training
+    from gateway.web import notices, offline, roles, shop, training
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
     app.include_router(roles.router)
     app.include_router(training.router)
     app.include_router(offline.router)
+    app.include_router(notices.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     shop.install_handlers(app)

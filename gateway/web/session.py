@@ -77,6 +77,7 @@ class WebSession:
     principal: Principal | None = None
     set_cookies: dict[str, tuple[str, int]] = field(default_factory=dict)
     clear: bool = False
+    unread: int = 0  # the account's unread notifications, for the "Avisos" link in the header
 
     @property
     def logged_in(self) -> bool:
@@ -170,4 +171,14 @@ async def web_session(request: Request) -> WebSession:
             session.token = None
     if session.principal is None and session.refresh:
         await session._renew()
+    if session.principal is not None:
+        session.unread = await _unread(request, session.principal.account_id)
     return session
+
+
+async def _unread(request: Request, account_id: int) -> int:
+    """The header's count, read from the gateway's own notifications (no service call per page)."""
+    from gateway.notifications.inbox import unread_count
+
+    async with request.app.state.db.session() as session:
+        return await unread_count(session=session, account_id=account_id)

@@ -27,7 +27,8 @@ def render(request: Request, session: WebSession, name: str, status_code: int = 
     context.setdefault("error", request.query_params.get("error", "")[:300])
     context.setdefault("title", "Mercado Corto")
     context["csrf_token"] = token_for(request)  # every form of the page posts it back
-    response = templates.TemplateResponse(request, name, {"user": session.principal, **context},
+    response = templates.TemplateResponse(request, name, {"user": session.principal, "unread": session.unread,
+                                                          **context},
                                           status_code=status_code)
     keep_token(request, response)
     response.headers["Cache-Control"] = "private, no-store"

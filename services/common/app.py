@@ -33,7 +33,7 @@ from services.common.nul_guard import NulGuard
 from services.common.observability import Metrics, RequestContextMiddleware, configure_logging
 from services.common.revocations import RevocationList, Source, gateway_source
 from services.common.secret_strength import require_strong_secret
-from services.common.settings import SERVICE_NAMES, ServiceSettings
+from services.common.settings import EVENT_PROCESSES, ServiceSettings
 from services.common.tables import KernelTables, utcnow
 
 EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
@@ -120,7 +120,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             state.clients = {
                 name: ServiceClient(name, settings.service_url(name), secret=state.service_secret,
                                     caller=spec.name, timeout=settings.http_timeout_seconds)
-                for name in SERVICE_NAMES if name != spec.name
+                for name in EVENT_PROCESSES if name != spec.name
             }
         from services.common.relay import start_event_machinery, stop_event_machinery
 

@@ -16,6 +16,8 @@ from services.common.paths import var_dir
 
 SERVICE_PORTS = {"gateway": 8000, "catalog": 8001, "orders": 8002, "delivery": 8003, "payments": 8004}
 SERVICE_NAMES = ("catalog", "orders", "delivery", "payments")
+# every process that may subscribe to events: the services and the gateway (notifications)
+EVENT_PROCESSES = (*SERVICE_NAMES, "gateway")
 
 
 def default_sqlite_url(service: str) -> str:
@@ -71,7 +73,8 @@ class ServiceSettings(BaseSettings):
     http_timeout_seconds: float = _shared("MC_HTTP_TIMEOUT", 5.0)
     log_level: str = _shared("MC_LOG_LEVEL", "INFO")
     # Where services ask the gateway which accounts' access tokens are revoked, and how often
-    # (services/common/revocations.py; capped at 60 s).
+    # (services/common/revocations.py; capped at 60 s); also where the relays deliver the events its
+    # notifications consume over HTTP (its /internal/events).
     gateway_url: str = _shared("GATEWAY_URL", f"http://127.0.0.1:{SERVICE_PORTS['gateway']}")
     token_revocation_poll_seconds: float = _shared("MC_TOKEN_REVOCATION_POLL_SECONDS", 15.0)
     # Base URLs of the other services, for synchronous calls and HTTP event delivery.

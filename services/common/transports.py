@@ -4,8 +4,8 @@ A service never talks to a transport: it calls `events.emit` inside its transact
 handlers in `ServiceSpec.event_handlers`. The relay publishes outbox rows through a `Transport`;
 subscribed events come back through `inbox.handle_event`, which dedupes by event id.
 
-- `HttpTransport` (default, no broker): POST the envelope to `/internal/events` of every service
-  whose `SPEC.event_handlers` lists the event type. Published = every subscriber answered 2xx.
+- `HttpTransport` (default, no broker): POST the envelope to `/internal/events` of every process
+  (service or gateway) that handles the event type. Published = every subscriber answered 2xx.
 - `NatsTransport` (`EVENTS_URL=nats://...`): JetStream. Published = the stream stored it (PubAck),
   with `Nats-Msg-Id` = event id so a re-publish is dropped by the stream's duplicate window. Each
   service pulls batches from its own durable consumer, stores each batch in its incoming queue in
@@ -27,7 +27,7 @@ from services.common.errors import DomainError
 from services.common.events import Envelope
 from services.common.http import ServiceClient
 from services.common.inbox import EVENTS_PATH
-from services.common.settings import SERVICE_NAMES, ServiceSettings
+from services.common.settings import EVENT_PROCESSES, ServiceSettings
 
 log = logging.getLogger("mercado.events")
 
@@ -58,23 +58,27 @@ class Transport(Protocol):
         """Release connections."""
 
 
-def spec_subscribers(source: str) -> Subscribers:
-    """Subscribers of an event type: the other services whose `SPEC.event_handlers` list it.
+def handled_event_types(process: str) -> frozenset[str]:
+    """The event types a process handles: its `SPEC.event_handlers`, or, for the gateway (whose spec
+    is built per app), the `HANDLED_EVENTS` its module declares."""
+    module = importlib.import_module("gateway.app" if process == "gateway" else f"services.{process}.app")
+    spec = getattr(module, "SPEC", None)
+    if spec is not None:
+        return frozenset(spec.event_handlers)
+    return frozenset(getattr(module, "HANDLED_EVENTS", ()))
 
-    Specs are imported lazily, on first use, so a service does not import its peers at start-up.
+
+def spec_subscribers(source: str) -> Subscribers:
+    """Subscribers of an event type: the other processes (services, gateway) that handle it.
+
+    Modules are imported lazily, on first use, so a service does not import its peers at start-up.
     """
     cache: dict[str, tuple[str, ...]] = {}
 
     def subscribers(event_type: str) -> tuple[str, ...]:
         if event_type not in cache:
-            names = []
-            for name in SERVICE_NAMES:
-                if name == source:
-                    continue
-                spec = getattr(importlib.import_module(f"services.{name}.app"), "SPEC", None)
-                if spec is not None and event_type in spec.event_handlers:
-                    names.append(name)
-            cache[event_type] = tuple(names)
+            cache[event_type] = tuple(name for name in EVENT_PROCESSES
+                                      if name != source and event_type in handled_event_types(name))
         return cache[event_type]
 
     return subscribers
@@ -330,4 +334,4 @@ def make_transport(settings: ServiceSettings, *, service: str, clients: Mapping[
 
 
 __all__ = ["EVENTS_PATH", "HttpTransport", "NatsTransport", "PublishError", "Transport",
-           "make_transport", "spec_subscribers", "table_subscribers"]
+           "handled_event_types", "make_transport", "spec_subscribers", "table_subscribers"]

@@ -227,7 +227,8 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
                        "unit_price": str(from_centavos(r["unit_price"])),
                        "line_total": str(from_centavos(r["line_total"]))} for r in rows],
             "fees_total": str(from_centavos(fees_total)), "total": str(from_centavos(subtotal + fees_total)),
-            "placed_at": now.isoformat()})
+            "placed_at": now.isoformat(), "pickup_code": confirmed.get("pickup_code"),
+            "delivery_date": cycle.delivery_date.isoformat()})
     # the answer is built from what was just written (no re-read on the hot path)
     placed = SimpleNamespace(
         id=order_id, cycle_id=cycle_id, consumer_account_id=principal.account_id, delivery_point_id=point_id,

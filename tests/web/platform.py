@@ -106,7 +106,8 @@ def _environment(folder: Path, ports: dict[str, int], urls: dict[str, str] | Non
     for name, port in ports.items():
         env[f"{name.upper()}_DATABASE_URL"] = urls[name]
         env[f"{name.upper()}_PORT"] = str(port)
-        # services ask the gateway for revoked tokens (GATEWAY_URL) like they call each other
+        # services ask the gateway for revoked tokens (GATEWAY_URL) like they call each other, and
+        # their relays deliver the events of its notifications there
         env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
     return env
 

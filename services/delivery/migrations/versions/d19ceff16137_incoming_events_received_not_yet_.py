@@ -1,7 +1,7 @@
 """incoming events: received, not yet handled, or parked
 
 Revision ID: d19ceff16137
-Revises: 16ac1153c814
+Revises: 13eabe5815b8
 Create Date: 2026-11-25 16:55:28.692238
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'd19ceff16137'
-down_revision: str | None = '16ac1153c814'
+down_revision: str | None = '13eabe5815b8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

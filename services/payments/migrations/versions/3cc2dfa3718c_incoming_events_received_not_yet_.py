@@ -1,7 +1,7 @@
 """incoming events: received, not yet handled, or parked
 
 Revision ID: 3cc2dfa3718c
-Revises: fff49f73ad9f
+Revises: 728eab002417
 Create Date: 2026-11-25 16:55:33.720102
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '3cc2dfa3718c'
-down_revision: str | None = 'fff49f73ad9f'
+down_revision: str | None = '728eab002417'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

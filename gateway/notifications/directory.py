@@ -1,0 +1,64 @@
+"""Names and hours the messages need and the events do not carry: a delivery point's name and
+opening hours (delivery service) and a product's name (catalog), asked over their public APIs and
+kept for a few minutes. A peer that is down makes the event handler fail; the event comes again."""
+
+import time as clock
+from dataclasses import dataclass, field
+from datetime import date
+
+from gateway.notifications.recipients import as_id
+from services.common.errors import DomainError
+from services.common.http import ServiceClient
+
+CACHE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class PointInfo:
+    name: str
+    schedule: tuple[dict, ...] = ()
+
+    def hours_on(self, day: date | None) -> str:
+        """`de 08:00 a 13:00` for the point's opening on that day ('' when unknown)."""
+        if day is None:
+            return ""
+        for slot in self.schedule:
+            if isinstance(slot, dict) and slot.get("weekday") == day.weekday() and slot.get("opens"):
+                return f"de {slot['opens']} a {slot.get('closes', '')}".strip()
+        return ""
+
+
+@dataclass
+class Directory:
+    clients: dict[str, ServiceClient]
+    _cache: dict[tuple[str, int], tuple[float, object]] = field(default_factory=dict)
+
+    async def _get(self, service: str, path: str, key: tuple[str, int]):
+        hit = self._cache.get(key)
+        if hit is not None and clock.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        try:
+            found = await self.clients[service].call("GET", path)
+        except DomainError as exc:
+            if exc.status != 404:
+                raise
+            found = None  # gone meanwhile: the message names it by its id
+        self._cache[key] = (clock.monotonic(), found)
+        return found
+
+    async def point(self, point_id) -> PointInfo:
+        point_id = as_id(point_id)
+        if point_id is None:
+            return PointInfo(name="su punto de entrega")
+        found = await self._get("delivery", f"/points/{point_id}", ("point", point_id))
+        if not isinstance(found, dict):
+            return PointInfo(name=f"el punto {point_id}")
+        return PointInfo(name=found.get("name") or f"el punto {point_id}",
+                         schedule=tuple(found.get("schedule") or ()))
+
+    async def product_name(self, product_id) -> str:
+        product_id = as_id(product_id)
+        if product_id is None:
+            return "un producto"
+        found = await self._get("catalog", f"/products/{product_id}", ("product", product_id))
+        return found.get("name", f"producto {product_id}") if isinstance(found, dict) else f"producto {product_id}"

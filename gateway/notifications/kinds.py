@@ -1,0 +1,31 @@
+"""The kinds of message the platform sends, who receives them, and the label people see when
+they choose what to mute. A security kind cannot be muted."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    audience: str  # consumer | producer | coordinator | financier | any
+    label: str  # Spanish, as the preferences page shows it
+    title: str  # the e-mail subject and the inbox heading
+    security: bool = False
+
+
+KINDS: dict[str, Kind] = {k.code: k for k in (
+    Kind("order_placed", "consumer", "Pedido confirmado", "Pedido confirmado"),
+    Kind("order_waitlisted", "consumer", "Pedido en lista de espera", "Pedido en lista de espera"),
+    Kind("order_promoted", "consumer", "Pedido confirmado desde la lista de espera", "Pedido confirmado"),
+    Kind("pickup_tomorrow", "consumer", "Recordatorio: recojo mañana", "Recoja su pedido mañana"),
+    Kind("pickup_today", "consumer", "Recordatorio: recojo hoy", "Recoja su pedido hoy"),
+    Kind("order_cancelled", "consumer", "Pedido cancelado", "Pedido cancelado"),
+    Kind("pick_list_ready", "producer", "Lista de entrega del ciclo", "Qué llevar y dónde"),
+    Kind("goods_received", "producer", "Entrega recibida en el punto", "Entrega recibida"),
+    Kind("advance_disbursed", "producer", "Adelanto desembolsado", "Adelanto desembolsado"),
+    Kind("advance_repaid", "producer", "Adelanto pagado", "Adelanto pagado"),
+    Kind("session_revoked", "any", "Seguridad de la cuenta", "Seguridad de su cuenta", security=True),
+)}
+
+CHANNELS = ("whatsapp", "sms", "email")
+PHONE_CHANNELS = frozenset({"whatsapp", "sms"})  # quiet hours and the daily cap apply to these

@@ -1,0 +1,112 @@
+"""The Spanish texts. Each fits in one SMS (160 characters) when the names are of usual length;
+`sms_text` shortens a longer one (a long pick list) for WhatsApp and SMS, while the inbox and the
+e-mail keep it whole. Amounts in Bs as people read them (`Bs 1.234,50`), days as `sáb 28/11`."""
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from gateway.notifications.directory import PointInfo
+from services.common.money import format_bs, to_centavos
+
+SMS_LIMIT = 160
+INBOX_LIMIT = 500
+SHORT_WEEKDAYS = ("lun", "mar", "mié", "jue", "vie", "sáb", "dom")
+
+
+def bs(amount) -> str:
+    """`Bs 12,50` from a decimal string of bolivianos (the events' amounts)."""
+    try:
+        return format_bs(to_centavos(Decimal(str(amount))))
+    except (InvalidOperation, ValueError, TypeError):
+        return f"Bs {amount}"
+
+
+def short_day(day: date | None) -> str:
+    return f"{SHORT_WEEKDAYS[day.weekday()]} {day:%d/%m}" if day else ""
+
+
+def quantity(value, unit: str) -> str:
+    try:
+        text = f"{Decimal(str(value)).normalize():f}".replace(".", ",")
+    except (InvalidOperation, ValueError):
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def fit(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip(" ,;:") + "…"
+
+
+def sms_text(text: str) -> str:
+    return fit(text, SMS_LIMIT)
+
+
+def _when(point: PointInfo, day: date | None) -> str:
+    """`sáb 28/11 de 08:00 a 13:00`, or what is known of it ('' when nothing)."""
+    return " ".join(p for p in (short_day(day), point.hours_on(day)) if p)
+
+
+def _pickup(point: PointInfo, day: date | None) -> str:
+    """`el sáb 28/11 de 08:00 a 13:00 en Mercado Camacho`."""
+    when = _when(point, day)
+    return f"el {when} en {point.name}" if when else f"en {point.name}"
+
+
+def order_placed(*, order_id, total, point: PointInfo, day: date | None, code: str | None) -> str:
+    code_part = f" Código: {code}." if code else ""
+    return fit(f"Pedido #{order_id} confirmado: {bs(total)}. Recójalo {_pickup(point, day)}.{code_part}",
+               INBOX_LIMIT)
+
+
+def order_waitlisted(*, order_id, point: PointInfo, position) -> str:
+    where = f"puesto {position}" if position else "en espera"
+    return fit(f"Pedido #{order_id}: {point.name} está lleno. Está en lista de espera ({where}); le avisamos "
+               f"si se libera un cupo.", INBOX_LIMIT)
+
+
+def order_promoted(*, order_id, point: PointInfo, day: date | None, code: str | None) -> str:
+    code_part = f" Código: {code}." if code else ""
+    return fit(f"Se liberó un cupo: su pedido #{order_id} está confirmado. Recójalo {_pickup(point, day)}."
+               f"{code_part}", INBOX_LIMIT)
+
+
+def pickup_reminder(*, order_id, point: PointInfo, day: date, today: bool) -> str:
+    hours = point.hours_on(day)
+    when = "Hoy" if today else f"Mañana {short_day(day)}"
+    return fit(f"{when} recoja su pedido #{order_id} en {point.name}{', ' + hours if hours else ''}. "
+               f"Lleve su código de recojo.", INBOX_LIMIT)
+
+
+def order_cancelled(*, order_id, total) -> str:
+    return fit(f"Su pedido #{order_id} ({bs(total)}) fue cancelado. Si ya lo pagó, le avisaremos del "
+               f"reembolso.", INBOX_LIMIT)
+
+
+def pick_list(*, cycle_name: str, day: date | None, stops: list[tuple[PointInfo, list[str]]]) -> str:
+    """`stops`: each point with what to bring there (`10 kg papa`)."""
+    parts = [" ".join(p for p in (f"a {point.name}", _when(point, day)) if p) + ": " + ", ".join(items)
+             for point, items in stops]
+    return fit(f"Ciclo {cycle_name}, lleve " + "; ".join(parts) + ".", INBOX_LIMIT)
+
+
+def goods_received(*, point: PointInfo, accepted_value, rejected: list[str]) -> str:
+    text = f"Recibimos su entrega en {point.name}: aceptado {bs(accepted_value)}."
+    if rejected:
+        text += " Rechazado: " + "; ".join(rejected) + "."
+    return fit(text, INBOX_LIMIT)
+
+
+def advance_disbursed(*, principal, fee) -> str:
+    return fit(f"Su adelanto (pronto pago) de {bs(principal)} fue desembolsado. Comisión: {bs(fee)}; se "
+               f"descuenta de su liquidación.", INBOX_LIMIT)
+
+
+def advance_repaid(*, principal_repaid, fee_repaid, outstanding) -> str:
+    return fit(f"Se cobró su adelanto: {bs(principal_repaid)} más comisión {bs(fee_repaid)}. Saldo pendiente: "
+               f"{bs(outstanding)}.", INBOX_LIMIT)
+
+
+def session_revoked() -> str:
+    return ("Cerramos su sesión en todos sus equipos porque alguien reusó un acceso ya gastado. Ingrese de "
+            "nuevo y, si no fue usted, cambie su contraseña.")

@@ -1,0 +1,42 @@
+"""Who an event concerns, from the gateway's own accounts: the consumer named in it, or the
+accounts that speak for a producer. Inactive accounts receive nothing."""
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import Account
+from services.common.auth import Role
+
+
+def as_id(value) -> int | None:
+    """An id from a payload field, or None for anything that is not one (never raises)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**62 else None
+
+
+async def accounts_by_id(*, session: AsyncSession, account_ids: Iterable) -> dict[int, Account]:
+    ids = {i for i in (as_id(v) for v in account_ids) if i is not None}
+    if not ids:
+        return {}
+    rows = (await session.execute(select(Account).where(Account.id.in_(ids), Account.is_active.is_(True)))).scalars()
+    return {a.id: a for a in rows}
+
+
+async def consumer(*, session: AsyncSession, account_id) -> list[Account]:
+    found = await accounts_by_id(session=session, account_ids=[account_id])
+    return list(found.values())
+
+
+async def producer_accounts(*, session: AsyncSession, producer_id) -> list[Account]:
+    producer_id = as_id(producer_id)
+    if producer_id is None:
+        return []
+    rows = await session.execute(select(Account).where(
+        Account.producer_id == producer_id, Account.role == Role.producer.value, Account.is_active.is_(True))
+        .order_by(Account.id))
+    return list(rows.scalars())

@@ -23,6 +23,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import clock
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, percent_of, to_centavos
@@ -151,7 +152,7 @@ async def producer_outstanding(*, session: AsyncSession, producer_id: int) -> in
 
 
 async def eligibility(*, session: AsyncSession, producer_id: int, today: date | None = None) -> dict:
-    today = today or date.today()
+    today = today or clock.today()
     rows = await eligible_receivables(session=session, producer_id=producer_id)
     value = sum(r.amount for r in rows)
     outstanding = await producer_outstanding(session=session, producer_id=producer_id)
@@ -176,7 +177,7 @@ async def eligibility(*, session: AsyncSession, producer_id: int, today: date | 
 async def request_advance(*, session: AsyncSession, producer_id: int, policy_id: int | None,
                           amount: int | None, receivable_ids: list[int] | None, today: date | None = None):
     """Create an advance request; within the policy's auto-approval limit it is disbursed at once."""
-    today = today or date.today()
+    today = today or clock.today()
     if amount is None and not receivable_ids:
         raise InvalidInput("ask for an amount or choose receivables", code="amount_or_receivables")
     pol = await _choose_policy(session, policy_id)

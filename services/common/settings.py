@@ -12,6 +12,7 @@ import secrets
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.clock import TODAY_VARIABLE
 from services.common.paths import var_dir
 
 SERVICE_PORTS = {"gateway": 8000, "catalog": 8001, "orders": 8002, "delivery": 8003, "payments": 8004}
@@ -117,6 +118,8 @@ class ServiceSettings(BaseSettings):
     events_durable_prefix: str = _shared("EVENTS_DURABLE_PREFIX", "")
 
     def model_post_init(self, __context) -> None:
+        if self.environment != "development" and os.environ.get(TODAY_VARIABLE):
+            raise RuntimeError(f"{TODAY_VARIABLE} moves the clock for demos and tests; unset it outside development")
         if not self.database_url:
             self.database_url = default_sqlite_url(self.service_name)
         if not self.port:

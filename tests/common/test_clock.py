@@ -27,3 +27,12 @@ def test_a_malformed_mc_today_says_what_it_expects(monkeypatch):
     monkeypatch.setenv("MC_TODAY", "el martes")
     with pytest.raises(ValueError, match="MC_TODAY must be a date like"):
         clock.today()
+
+
+def test_outside_development_a_moved_clock_stops_the_process(monkeypatch):
+    from services.orders.settings import Settings
+
+    monkeypatch.setenv("MC_TODAY", "2026-12-02")
+    monkeypatch.setenv("MC_ENV", "production")
+    with pytest.raises(RuntimeError, match="MC_TODAY moves the clock for demos and tests"):
+        Settings()

@@ -41,6 +41,13 @@ async def optional(web: WebSession, method: str, path: str, notes: list[str], wh
 
 @router.get("/productor")
 async def producer_home(request: Request, web: Web):
+    if web.principal is not None and web.principal.is_unverified_organization:
+        return render(request, web, "producer.html", title="Organización por verificar", products=[],
+                      statement=None, receivables=[], eligibility=None, advances=[], picks=[],
+                      notes=["Tu cuenta de organización aún no está verificada: una coordinadora o un "
+                             "administrador debe vincularla a tu organización registrada. Mientras tanto "
+                             "solo puedes cambiar tu perfil."],
+                      idempotency_key="", producer_id=None)
     principal = web.require("producer", "organization")
     notes: list[str] = []
     producer_id = principal.producer_id

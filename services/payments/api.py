@@ -281,6 +281,11 @@ async def set_coordination(cycle_id: Id, body: CycleCoordination, session: Sessi
             summary="Register a producer's ledger profile (gender and municipality feed the reports)")
 async def put_profile(producer_id: Id, body: ProducerProfileIn, session: Session, principal: CurrentPrincipal):
     access.require_producer_access(principal, producer_id)
+    if body.organization_id is not None and not principal.is_admin:
+        # membership is confirmed by the organization in the catalog, never declared here: it opens
+        # the producer's statement and receivables to that organization's account
+        raise Forbidden("the organization comes from a confirmed membership in the catalog; ask to join there",
+                        code="membership_required")
     await remember_producer(session=session, producer_id=producer_id, **body.model_dump())
     return await get_profile(producer_id, session, principal)
 

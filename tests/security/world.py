@@ -42,8 +42,8 @@ ROLES: dict[str, tuple[str, int, dict] | None] = {
     "organization_b": ("organization", 703, {"organization_id": 3}),
     "coordinator_a": ("coordinator", 900, {}),
     "coordinator_b": ("coordinator", 901, {}),
-    # a staff account coordinator A assigns to delivery point 1 of cycle 1 (the assignment is the
-    # delivery service's; see the ownership model in docs/architecture.md)
+    # an account coordinator A assigns to delivery point 1 of her cycles 1 and 2 (any role may be
+    # assigned; the assignment gives the power, see the ownership model in docs/architecture.md)
     "point_staff": ("coordinator", 950, {}),
     "municipality_a": ("municipality", 800, {"municipality_code": MUNICIPALITY_A}),
     "municipality_b": ("municipality", 801, {"municipality_code": MUNICIPALITY_B}),
@@ -56,14 +56,17 @@ ROLES: dict[str, tuple[str, int, dict] | None] = {
 OWNED_BY_A = {"code": MUNICIPALITY_A, "organization_id": 1, "producer_id": 1, "product_id": 1,
               "certification_id": 1, "membership_id": 1, "reference_id": 1, "cycle_id": 1, "order_id": 1,
               "point_id": 1, "consignment_id": 1, "financier_id": 1, "advance_id": 8, "receivable_id": 1,
-              "entry_id": 1}
-OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse"}}  # payments' ledger ids are the world's (World.ids)
+              "entry_id": 1, "event_id": "no-such-event", "notification_id": 1}
+OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse",
+                             "service": "catalog"},
+                 "delivery": {"account_id": 950}}  # point staff's assignment  # payments' ledger ids are the world's (World.ids)
 # where an operation acts on something else of A's than the name says everywhere else
 OWNED_BY_A_FOR = {"gateway POST /api/auth/accounts/{account_id}/verify": {"account_id": 700},
                   "catalog POST /memberships/{membership_id}/reject": {"membership_id": 2},
                   "payments POST /advances/{advance_id}/reject": {"advance_id": 9},
                   # order 5 (cycle 2, also coordinator A's): cycle 1's no-shows are marked before
-                  "delivery POST /orders/{order_id}/pickup": {"order_id": 5}}
+                  "delivery POST /orders/{order_id}/pickup": {"order_id": 5},
+                  "delivery POST /consignments/{consignment_id}/corrections": {"consignment_id": 2}}
 PASSWORD = "una clave larga"  # consumer A's, to log in with
 
 
@@ -96,6 +99,15 @@ async def _extra_delivery(db) -> None:
     await _insert(db, ConsignmentLine.__table__, [dict(id=1, consignment_id=1, product_id=1,
                                                        product_name="Papa huaycha", unit="arroba",
                                                        quantity=Decimal(2), unit_price_centavos=5800)])
+    # producer A's goods at point 1 of cycle 2, already received: there to be corrected
+    await _insert(db, Consignment.__table__, [dict(id=2, cycle_id=2, producer_id=1, producer_name="Juana",
+                                                   organization_id=1, delivery_point_id=1, status="received",
+                                                   accepted_value_centavos=5800, received_at=NOW, received_by=900)])
+    await _insert(db, ConsignmentLine.__table__, [dict(id=2, consignment_id=2, product_id=1,
+                                                       product_name="Papa huaycha", unit="arroba",
+                                                       quantity=Decimal(1), unit_price_centavos=5800,
+                                                       received_quantity=Decimal(1), rejected_quantity=Decimal(0),
+                                                       accepted_value_centavos=5800)])
 
 
 async def _extra_payments(db) -> None:
@@ -203,7 +215,7 @@ async def world(migrated, keys, backend):
         from gateway.app import create_app
 
         gateway = create_app(gateway_settings(url, keys, rate_limit_enabled=False), database=gw_db,
-                             verifier=keys.verifier, issuer=keys.issuer)
+                             verifier=keys.verifier, issuer=keys.issuer, clients=peers)
         await _gateway_accounts(gw_db, gateway.state.password_hasher)
         await _catch_up_sequences(gw_db, "gateway", backend)
         await stack.enter_async_context(LifespanManager(gateway, startup_timeout=30))
@@ -215,6 +227,10 @@ async def world(migrated, keys, backend):
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url=f"http://{name}", timeout=30))
         ids = {"payments": await _requested_advance(dbs["payments"], clients["payments"], keys)}
+        for cycle in (1, 2):
+            assigned = await clients["delivery"].post(f"/cycles/{cycle}/points/1/staff", json={"account_id": 950},
+                                                      headers=keys.headers("coordinator", account_id=900))
+            assert assigned.status_code == 201, assigned.text
         try:
             yield World(apps, clients, keys, ids)
         finally:

@@ -57,7 +57,8 @@ OWNED_BY_A = {"code": MUNICIPALITY_A, "organization_id": 1, "producer_id": 1, "p
               "certification_id": 1, "membership_id": 1, "reference_id": 1, "cycle_id": 1, "order_id": 1,
               "point_id": 1, "consignment_id": 1, "financier_id": 1, "advance_id": 8, "receivable_id": 1,
               "entry_id": 1}
-OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse"}}  # payments' ledger ids are the world's (World.ids)
+OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse",
+                             "notification_id": 1}}  # payments' ledger ids are the world's (World.ids)
 # where an operation acts on something else of A's than the name says everywhere else
 OWNED_BY_A_FOR = {"gateway POST /api/auth/accounts/{account_id}/verify": {"account_id": 700},
                   "catalog POST /memberships/{membership_id}/reject": {"membership_id": 2},
@@ -137,6 +138,11 @@ async def _gateway_accounts(db, hasher) -> None:
              role=role, is_active=True, created_at=NOW, updated_at=NOW,
              **{k: v for k, v in links.items()})
         for name, (role, account_id, links) in ((n, r) for n, r in ROLES.items() if r is not None)])
+    from gateway.notifications.models import Notification
+
+    await _insert(db, Notification.__table__, [  # A's notification: consumer A's order was placed
+        dict(id=1, account_id=501, event_id="a-order-1-placed", kind="order_placed", title="Pedido confirmado",
+             text="Pedido #1 confirmado.", show_at=NOW, created_at=NOW)])
 
 
 EXTRA = {"catalog": _extra_catalog, "delivery": _extra_delivery, "payments": _extra_payments}

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.notifications import messages
 from gateway.notifications.directory import Directory
 from gateway.notifications.recipients import accounts_by_id, as_id, consumer, producer_accounts
-from gateway.notifications.record import Outgoing, record
+from gateway.notifications.record import Outgoing, record, was_told
 from gateway.notifications.schedule import PICKUP_DAY_FROM, QUIET_FROM, REMINDER_EVE_AT, at_bolivian, local
 from services.common.events import Envelope
 from services.common.tables import utcnow
@@ -90,32 +90,45 @@ class NotificationRoom:
 
     async def order_placed(self, session: AsyncSession, envelope: Envelope) -> None:
         p = envelope.payload
+        subject = f"order:{p.get('order_id')}"
+        people = [a for a in await consumer(session=session, account_id=p.get("consumer_account_id"))
+                  # a waiting order that got its slot: `order.promoted` (right after) tells her, once
+                  if not await was_told(session=session, account_id=a.id, kind="order_waitlisted", subject=subject)]
+        if not people:
+            return
         point = await self.directory.point(p.get("delivery_point_id"))
         text = messages.order_placed(order_id=p.get("order_id"), total=p.get("total"), point=point,
                                      day=_date(p.get("delivery_date")), code=p.get("pickup_code"))
-        people = await consumer(session=session, account_id=p.get("consumer_account_id"))
-        await self._send(session, envelope, [Outgoing(a, "order_placed", text) for a in people])
+        await self._send(session, envelope, [Outgoing(a, "order_placed", text, subject=subject) for a in people])
 
     async def order_waitlisted(self, session: AsyncSession, envelope: Envelope) -> None:
         p = envelope.payload
         point = await self.directory.point(p.get("delivery_point_id", p.get("point_id")))
         text = messages.order_waitlisted(order_id=p.get("order_id"), point=point, position=p.get("position"))
         people = await consumer(session=session, account_id=p.get("consumer_account_id"))
-        await self._send(session, envelope, [Outgoing(a, "order_waitlisted", text) for a in people])
+        subject = f"order:{p.get('order_id')}"
+        await self._send(session, envelope, [Outgoing(a, "order_waitlisted", text, subject=subject) for a in people])
 
     async def order_promoted(self, session: AsyncSession, envelope: Envelope) -> None:
         p = envelope.payload
         point = await self.directory.point(p.get("delivery_point_id", p.get("point_id")))
         text = messages.order_promoted(order_id=p.get("order_id"), point=point, day=_date(p.get("delivery_date")),
-                                       code=p.get("pickup_code"))
+                                       code=p.get("pickup_code"), moved=p.get("reason") == "moved")
         people = await consumer(session=session, account_id=p.get("consumer_account_id"))
-        await self._send(session, envelope, [Outgoing(a, "order_promoted", text) for a in people])
+        subject = f"order:{p.get('order_id')}"
+        await self._send(session, envelope, [Outgoing(a, "order_promoted", text, subject=subject) for a in people])
 
     async def order_cancelled(self, session: AsyncSession, envelope: Envelope) -> None:
         p = envelope.payload
-        text = messages.order_cancelled(order_id=p.get("order_id"), total=p.get("total"))
+        if p.get("previous_status") == "waitlisted":  # never placed: nothing was owed
+            point = await self.directory.point(p.get("delivery_point_id"))
+            text = messages.waiting_order_cancelled(order_id=p.get("order_id"), point=point,
+                                                    cycle_closed=p.get("reason") == "waitlist_closed")
+        else:
+            text = messages.order_cancelled(order_id=p.get("order_id"), total=p.get("total"))
         people = await consumer(session=session, account_id=p.get("consumer_account_id"))
-        await self._send(session, envelope, [Outgoing(a, "order_cancelled", text) for a in people])
+        subject = f"order:{p.get('order_id')}"
+        await self._send(session, envelope, [Outgoing(a, "order_cancelled", text, subject=subject) for a in people])
 
     # --- the cycle closes: pick lists for producers, pickup reminders for consumers ---
 

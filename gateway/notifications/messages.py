@@ -65,10 +65,12 @@ def order_waitlisted(*, order_id, point: PointInfo, position) -> str:
                f"si se libera un cupo.", INBOX_LIMIT)
 
 
-def order_promoted(*, order_id, point: PointInfo, day: date | None, code: str | None) -> str:
+def order_promoted(*, order_id, point: PointInfo, day: date | None, code: str | None, moved: bool = False) -> str:
     code_part = f" Código: {code}." if code else ""
-    return fit(f"Se liberó un cupo: su pedido #{order_id} está confirmado. Recójalo {_pickup(point, day)}."
-               f"{code_part}", INBOX_LIMIT)
+    opening = f"Su pedido #{order_id} pasó a {point.name} y está confirmado." if moved else \
+        f"Se liberó un cupo: su pedido #{order_id} está confirmado."
+    where = _pickup(point, day) if not moved else (f"el {_when(point, day)}" if _when(point, day) else "allí")
+    return fit(f"{opening} Recójalo {where}.{code_part}", INBOX_LIMIT)
 
 
 def pickup_reminder(*, order_id, point: PointInfo, day: date, today: bool) -> str:
@@ -81,6 +83,13 @@ def pickup_reminder(*, order_id, point: PointInfo, day: date, today: bool) -> st
 def order_cancelled(*, order_id, total) -> str:
     return fit(f"Su pedido #{order_id} ({bs(total)}) fue cancelado. Si ya lo pagó, le avisaremos del "
                f"reembolso.", INBOX_LIMIT)
+
+
+def waiting_order_cancelled(*, order_id, point: PointInfo, cycle_closed: bool) -> str:
+    if cycle_closed:
+        return fit(f"Su pedido #{order_id} en lista de espera se canceló: el ciclo cerró sin que se libere un "
+                   f"cupo en {point.name}. No se le cobra nada.", INBOX_LIMIT)
+    return fit(f"Su pedido #{order_id} en lista de espera fue cancelado. No se le cobra nada.", INBOX_LIMIT)
 
 
 def pick_list(*, cycle_name: str, day: date | None, stops: list[tuple[PointInfo, list[str]]]) -> str:

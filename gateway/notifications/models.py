@@ -40,6 +40,8 @@ class Notification(Base, table=True):
     account_id: int = Field(sa_column=Column(BigId, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False))
     event_id: str = Field(sa_column=Column(String(36), nullable=False))
     kind: str = Field(sa_column=Column(String(40), nullable=False))
+    # what the message is about (`order:41`), so a later message can know what was said before
+    subject: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     title: str = Field(sa_column=Column(String(120), nullable=False))
     text: str = Field(sa_column=Column(String(500), nullable=False))
     # a reminder is written when its event arrives but shown (and sent) from this moment on

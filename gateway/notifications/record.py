@@ -25,6 +25,7 @@ class Outgoing:
     text: str
     show_at: datetime | None = None  # a reminder's moment; None: now
     pickup_day: bool = False
+    subject: str | None = None  # `order:41`: what the message is about
 
 
 async def record(*, session: AsyncSession, event_id: str, message: Outgoing, channels_configured: frozenset[str],
@@ -37,7 +38,8 @@ async def record(*, session: AsyncSession, event_id: str, message: Outgoing, cha
     show_at = message.show_at or now
     account = message.account
     await session.execute(insert_ignoring_conflict(session, Notification.__table__).values(
-        account_id=account.id, event_id=event_id, kind=kind.code, title=kind.title, text=message.text,
+        account_id=account.id, event_id=event_id, kind=kind.code, subject=message.subject, title=kind.title,
+        text=message.text,
         show_at=show_at, created_at=now))
     notification_id = (await session.execute(select(Notification.id).where(
         Notification.event_id == event_id, Notification.account_id == account.id,
@@ -61,4 +63,11 @@ async def record(*, session: AsyncSession, event_id: str, message: Outgoing, cha
     return notification_id
 
 
-__all__ = ["Outgoing", "record"]
+async def was_told(*, session: AsyncSession, account_id: int, kind: str, subject: str) -> bool:
+    """Whether the account already has a message of `kind` about `subject`."""
+    found = await session.execute(select(Notification.id).where(
+        Notification.account_id == account_id, Notification.kind == kind, Notification.subject == subject).limit(1))
+    return found.first() is not None
+
+
+__all__ = ["Outgoing", "record", "was_told"]

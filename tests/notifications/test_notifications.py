@@ -309,3 +309,38 @@ async def test_only_services_can_hand_the_gateway_an_event(backend, migrated, ke
             r = await gw.client.post("/internal/events", json=forged, headers=headers)
             assert r.status_code == 403, r.text
         assert (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"] == []
+
+
+async def test_a_waiting_order_is_told_its_place_then_its_slot_once(backend, migrated, keys, provider):
+    async with notifying_gateway(migrated, backend, keys, **channel_urls(provider, None)) as gw:
+        point = await gw.point()
+        ana = await gw.account(email=None)
+        common = {"order_id": 60, "cycle_id": 3, "consumer_account_id": ana.id, "delivery_point_id": point["id"]}
+        await gw.deliver("order.waitlisted", {**common, "position": 1, "total": "57.50"})
+        # the slot frees: orders emits order.placed (payment due) and then order.promoted
+        await gw.deliver("order.placed", placed(ana.id, point["id"], order_id=60, pickup_code="W4IT"))
+        await gw.deliver("order.promoted", {**common, "pickup_code": "W4IT", "reason": "slot_freed",
+                                            "delivery_date": "2026-11-28"})
+        items = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
+        assert [i["kind"] for i in items] == ["order_promoted", "order_waitlisted"]
+        assert "W4IT" in items[0]["text"] and "sáb 28/11" in items[0]["text"]
+
+        await gw.deliver("order.waitlisted", {**common, "order_id": 61, "position": 1, "total": "20.00"})
+        await gw.deliver("order.cancelled", {**common, "order_id": 61, "total": "20.00", "reason": "waitlist_closed",
+                                             "previous_status": "waitlisted"})
+        [closed, *_] = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
+        assert "#61 en lista de espera se canceló: el ciclo cerró" in closed["text"]
+        assert "No se le cobra nada" in closed["text"]
+
+
+async def test_an_order_moved_to_a_point_with_room_names_the_new_point(backend, migrated, keys):
+    async with notifying_gateway(migrated, backend, keys) as gw:
+        point = await gw.point(name="Mercado Rodríguez")
+        ana = await gw.account()
+        await gw.deliver("order.promoted", {"order_id": 62, "consumer_account_id": ana.id,
+                                            "delivery_point_id": point["id"], "pickup_code": "M0VE",
+                                            "reason": "moved", "moved_from_point_id": 99,
+                                            "delivery_date": "2026-11-28"})
+        [item] = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
+        assert item["text"].startswith("Su pedido #62 pasó a Mercado Rodríguez y está confirmado.")
+        assert "M0VE" in item["text"] and len(item["text"]) <= 160

@@ -195,6 +195,13 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
     "gateway PATCH /api/auth/accounts/{account_id}": only("admin"),
     "gateway POST /api/auth/accounts/{account_id}/verify": STAFF,  # links an organization account
+    # notifications: every account reads, marks and chooses its own (someone else's is a 404)
+    "gateway GET /api/notifications": LOGGED_IN,
+    "gateway GET /api/notifications/unread-count": LOGGED_IN,
+    "gateway POST /api/notifications/read-all": LOGGED_IN,
+    "gateway POST /api/notifications/{notification_id}/read": only("consumer_a"),
+    "gateway GET /api/notifications/preferences": LOGGED_IN,
+    "gateway PUT /api/notifications/preferences": LOGGED_IN,
     "gateway GET /api/monitoring/report": MONITORING,
     "gateway GET /api/monitoring/report.csv": MONITORING,
     "gateway GET /api/monitoring/municipalities/{code}/supply": MONITORING - {"municipality_b"},
@@ -338,6 +345,7 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "gateway POST /api/auth/logout": {"refresh_token": "not-a-token"},
     "gateway PUT /api/notifications/preferences": {"channels": [], "muted_kinds": []},
     "gateway PATCH /api/auth/me": {"name": "Nombre nuevo"},
+    "gateway PUT /api/notifications/preferences": {"channels": [], "muted_kinds": ["order_cancelled"]},
     "gateway PATCH /api/auth/accounts/{account_id}": {"name": "Ana Quispe"},
     "gateway POST /api/auth/accounts/{account_id}/verify": {"organization_id": 1},
     "gateway POST /api/training/modules/{module}/lessons/{lesson}/answers": {"answers": [0, 1, 1]},

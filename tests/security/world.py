@@ -149,6 +149,11 @@ async def _gateway_accounts(db, hasher) -> None:
              role=role, is_active=True, created_at=NOW, updated_at=NOW,
              **{k: v for k, v in links.items()})
         for name, (role, account_id, links) in ((n, r) for n, r in ROLES.items() if r is not None)])
+    from gateway.notifications.models import Notification
+
+    await _insert(db, Notification.__table__, [  # A's notification: consumer A's order was placed
+        dict(id=1, account_id=501, event_id="a-order-1-placed", kind="order_placed", title="Pedido confirmado",
+             text="Pedido #1 confirmado.", show_at=NOW, created_at=NOW)])
 
 
 EXTRA = {"catalog": _extra_catalog, "delivery": _extra_delivery, "payments": _extra_payments}

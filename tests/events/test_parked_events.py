@@ -51,6 +51,7 @@ async def test_poison_event_over_http_is_parked_and_an_admin_retries_or_drops_it
 
                 gateway_health = (await admin_client.get("/healthz")).json()
                 assert gateway_health["services"]["payments"]["consumer"]["parked"] == 2
+                assert gateway_health["consumer"]["pending"] == 0  # its own (notifications): nothing waits
                 assert gateway_health["status"] == "degraded"
 
                 admin = keys.headers("admin", account_id=1)

@@ -60,6 +60,7 @@ async def test_poison_event_over_http_is_parked_and_an_admin_retries_or_drops_it
                 assert (await admin_client.get(listing, headers=keys.headers("consumer"))).status_code == 403
                 body = (await admin_client.get(listing, headers=admin)).json()["services"]
                 assert body["orders"]["status"] == "unreachable"  # not running here; the others still show
+                assert body["gateway"] == {"status": "ok", "items": []}  # the gateway's own (notifications)
                 parked = {item["aggregate_id"]: item for item in body["payments"]["items"]}
                 assert set(parked) == {"h-1", "h-3"}
                 assert parked["h-1"]["attempts"] == 2 and parked["h-1"]["waiting_behind"] == 1

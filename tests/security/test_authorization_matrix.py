@@ -71,6 +71,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog DELETE /reference-prices/{reference_id}": only("municipality_a", "admin"),
     "catalog GET /stats/supply": MONITORING,  # small groups suppressed for municipalities
     "catalog POST /internal/events": NOBODY,  # the service credential only
+    "catalog GET /internal/events/parked": NOBODY,
+    "catalog POST /internal/events/parked/{event_id}/retry": NOBODY,
+    "catalog DELETE /internal/events/parked/{event_id}": NOBODY,
     "catalog GET /internal/audit": NOBODY,
     "catalog POST /internal/reservations": NOBODY,
     "catalog POST /internal/reservations/release": NOBODY,
@@ -95,6 +98,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "orders POST /orders/{order_id}/status": A_OWNERS,
     "orders GET /stats/sales": MONITORING,
     "orders POST /internal/events": NOBODY,
+    "orders GET /internal/events/parked": NOBODY,
+    "orders POST /internal/events/parked/{event_id}/retry": NOBODY,
+    "orders DELETE /internal/events/parked/{event_id}": NOBODY,
     "orders GET /internal/audit": NOBODY,
     # --- delivery: points are the platform's; a cycle's operations are its coordinator's and her
     #     point staff's; a consignment its producer's to read ------------------------------------
@@ -118,6 +124,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery POST /internal/bookings/{order_id}/confirm": NOBODY,
     "delivery POST /internal/bookings/{order_id}/release": NOBODY,
     "delivery POST /internal/events": NOBODY,
+    "delivery GET /internal/events/parked": NOBODY,
+    "delivery POST /internal/events/parked/{event_id}/retry": NOBODY,
+    "delivery DELETE /internal/events/parked/{event_id}": NOBODY,
     "delivery GET /internal/audit": NOBODY,
     # --- payments: a producer's money hers (and her organization's to read), a financier's hers --
     "payments GET /healthz": EVERYONE,
@@ -154,6 +163,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments POST /advances/{advance_id}/reject": only("financier_a", "admin"),
     "payments GET /stats/advances": MONITORING,
     "payments POST /internal/events": NOBODY,
+    "payments GET /internal/events/parked": NOBODY,
+    "payments POST /internal/events/parked/{event_id}/retry": NOBODY,
+    "payments DELETE /internal/events/parked/{event_id}": NOBODY,
     "payments GET /internal/audit": NOBODY,
     # --- gateway: accounts; an unverified organization may read and edit its own profile only ---
     "gateway GET /healthz": EVERYONE,
@@ -162,6 +174,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway POST /api/auth/refresh": EVERYONE,
     "gateway POST /api/auth/logout": EVERYONE,  # holding the refresh token is the authority to end it
     "gateway GET /api/admin/audit": only("admin"),  # the consistency audit: reads every service
+    "gateway GET /api/admin/events/parked": only("admin"),  # parked events of every service
+    "gateway POST /api/admin/events/{service}/parked/{event_id}/retry": only("admin"),
+    "gateway DELETE /api/admin/events/{service}/parked/{event_id}": only("admin"),
     "gateway GET /api/auth/me": LOGGED_IN,
     "gateway PATCH /api/auth/me": LOGGED_IN,
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
@@ -216,6 +231,8 @@ UNEXERCISED = {
     "payments POST /advances": "producer A has no eligible receivable",
     "payments POST /entries/{entry_id}/reverse": "no manual entry to reverse",
     "payments POST /receivables/{receivable_id}/uncollectible": "no receivable",
+    "gateway POST /api/admin/events/{service}/parked/{event_id}/retry": "no event is parked",
+    "gateway DELETE /api/admin/events/{service}/parked/{event_id}": "no event is parked",
 }
 
 

@@ -56,8 +56,9 @@ ROLES: dict[str, tuple[str, int, dict] | None] = {
 OWNED_BY_A = {"code": MUNICIPALITY_A, "organization_id": 1, "producer_id": 1, "product_id": 1,
               "certification_id": 1, "membership_id": 1, "reference_id": 1, "cycle_id": 1, "order_id": 1,
               "point_id": 1, "consignment_id": 1, "financier_id": 1, "advance_id": 8, "receivable_id": 1,
-              "entry_id": 1}
-OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse"}}  # payments' ledger ids are the world's (World.ids)
+              "entry_id": 1, "event_id": "0f1e2d3c-0000-4000-8000-000000000001"}
+OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse",
+                             "service": "payments"}}  # payments' ledger ids are the world's (World.ids)
 # where an operation acts on something else of A's than the name says everywhere else
 OWNED_BY_A_FOR = {"gateway POST /api/auth/accounts/{account_id}/verify": {"account_id": 700},
                   "catalog POST /memberships/{membership_id}/reject": {"membership_id": 2},

@@ -15,6 +15,7 @@ from gateway.openapi import fetch_service_specs, merge_specs
 from gateway.proxy import is_private
 from services.common.auth import bearer_token
 from services.common.errors import Forbidden, JsonResponse, Unauthorized
+from services.common.event_health import consumer_health, refresh_event_gauges
 
 router = APIRouter(tags=["operations"])
 MERGED_OPENAPI_URL = "/api/openapi.json"
@@ -51,16 +52,23 @@ async def healthz(request: Request):
     results = await asyncio.gather(*(_service_health(state.http, url, timeout) for url in targets.values()))
     services = dict(zip(targets, results, strict=True))
     limits = await state.limiter.counters.health() if state.limiter else {"counters": "off", "status": "ok"}
+    try:  # the gateway consumes events too (notifications): its own lag, like every service's
+        consumer = await consumer_health(state)
+    except Exception as exc:
+        consumer = {"status": "degraded", "problems": [f"lag not measured ({type(exc).__name__})"]}
+    consumer_ok = consumer is None or consumer["status"] == "ok"
     if database != "ok":
         status, code = "down", 503
-    elif all(s.get("status") == "ok" for s in services.values()) and limits["status"] == "ok":
+    elif all(s.get("status") == "ok" for s in services.values()) and limits["status"] == "ok" and consumer_ok:
         status, code = "ok", 200
     else:
         status, code = "degraded", 200
-    return JsonResponse({"service": "gateway", "status": status, "database": database,
-                         "database_backend": "sqlite" if state.db.is_sqlite else "postgresql",
-                         "rate_limits": limits, "notifications": notifications, "services": services},
-                        status_code=code)
+    answer = {"service": "gateway", "status": status, "database": database,
+              "database_backend": "sqlite" if state.db.is_sqlite else "postgresql",
+              "rate_limits": limits, "notifications": notifications, "services": services}
+    if consumer is not None:
+        answer["consumer"] = consumer
+    return JsonResponse(answer, status_code=code)
 
 
 def _check_metrics_reader(request: Request) -> None:
@@ -78,6 +86,7 @@ def _check_metrics_reader(request: Request) -> None:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request):
     _check_metrics_reader(request)
+    await refresh_event_gauges(request.app.state, "gateway")
     body, content_type = request.app.state.metrics.render()
     return Response(body, media_type=content_type)
 

@@ -51,6 +51,7 @@ async def test_poison_event_over_http_is_parked_and_an_admin_retries_or_drops_it
 
                 gateway_health = (await admin_client.get("/healthz")).json()
                 assert gateway_health["services"]["payments"]["consumer"]["parked"] == 2
+                assert gateway_health["consumer"]["pending"] == 0  # its own (notifications): nothing waits
                 assert gateway_health["status"] == "degraded"
 
                 admin = keys.headers("admin", account_id=1)
@@ -59,6 +60,7 @@ async def test_poison_event_over_http_is_parked_and_an_admin_retries_or_drops_it
                 assert (await admin_client.get(listing, headers=keys.headers("consumer"))).status_code == 403
                 body = (await admin_client.get(listing, headers=admin)).json()["services"]
                 assert body["orders"]["status"] == "unreachable"  # not running here; the others still show
+                assert body["gateway"] == {"status": "ok", "items": []}  # the gateway's own (notifications)
                 parked = {item["aggregate_id"]: item for item in body["payments"]["items"]}
                 assert set(parked) == {"h-1", "h-3"}
                 assert parked["h-1"]["attempts"] == 2 and parked["h-1"]["waiting_behind"] == 1

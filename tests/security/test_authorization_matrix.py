@@ -196,7 +196,6 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway PATCH /api/auth/accounts/{account_id}": only("admin"),
     "gateway POST /api/auth/accounts/{account_id}/verify": STAFF,  # links an organization account
     # notifications: every account reads, marks and chooses its own (someone else's is a 404)
-    "gateway PUT /api/notifications/preferences": LOGGED_IN,
     "gateway GET /api/monitoring/report": MONITORING,
     "gateway GET /api/monitoring/report.csv": MONITORING,
     "gateway GET /api/monitoring/municipalities/{code}/supply": MONITORING - {"municipality_b"},
@@ -222,9 +221,27 @@ KNOWN_PENDING: set[str] = set()
 # nobody undeclared may succeed). Every other operation must succeed for at least one declared
 # role, which proves its request is valid and the refusals above are the rule speaking.
 UNEXERCISED = {
+    "catalog POST /products/{product_id}/photo": "a multipart upload",
+    "delivery GET /cycles/{cycle_id}/routes": "no route plan made yet",
+    "delivery POST /cycles/{cycle_id}/routes": "needs the road distance provider",
+    "gateway POST /api/auth/refresh": "needs a live refresh token",
     "gateway POST /api/auth/logout": "needs a live refresh token",
+    "gateway POST /api/admin/events/{service}/parked/{event_id}/retry": "no event is parked",
+    "gateway DELETE /api/admin/events/{service}/parked/{event_id}": "no event is parked",
+    "gateway POST /api/notifications/{notification_id}/read": "no notification yet",
     "delivery POST /consignments/{consignment_id}/corrections": "payments holds the receivable first, and A's "
                                                                 "world has none in payments",
+    "orders PATCH /cycles/{cycle_id}": "A's cycles are consolidated",
+    "orders POST /cycles/{cycle_id}/baskets": "A's cycles are consolidated",
+    "orders POST /orders": "A's cycles are consolidated",
+    "orders POST /orders/quote": "A's cycles are consolidated",
+    "orders POST /orders/{order_id}/cancel": "A's cycles are consolidated",
+    "payments GET /orders/{order_id}/balance": "no payment recorded for A's order",
+    "payments POST /payments": "the order is known to payments through its events",
+    "payments POST /refunds": "the order is known to payments through its events",
+    "payments POST /advances": "producer A has no eligible receivable",
+    "payments POST /entries/{entry_id}/reverse": "no manual entry to reverse",
+    "payments POST /receivables/{receivable_id}/uncollectible": "no receivable",
 }
 
 
@@ -258,34 +275,78 @@ def concrete(service: str, method: str, path: str, made: dict) -> str:
 # valid requests on A's data (operations without a body or whose body is optional are left out)
 BODIES: dict[str, dict | Callable[[dict], dict]] = {
     # catalog
+    "catalog POST /municipalities": {"code": "020199", "name": "Nuevo", "province": "Murillo",
                                      "department": "La Paz"},
+    "catalog POST /organizations": {"name": "Asociación Nueva", "legal_form": "asociacion", "maturity": "embrionaria",
                                     "value_chain_stage": "materia_prima", "municipality_code": "020101"},
+    "catalog PATCH /organizations/{organization_id}": {"member_count": 41, "women_count": 22},
+    "catalog POST /organizations/{organization_id}/certifications": {"kind": "organico", "issuer": "Bolicert"},
     "catalog POST /producers": {"name": "Rosa Apaza", "gender": "female", "municipality_code": "020101",
                                 "organization_id": 1},
+    "catalog PATCH /producers/{producer_id}": {"community": "Comunidad Tuni"},
+    "catalog POST /producers/{producer_id}/certifications": {"kind": "organico", "issuer": "Bolicert"},
+    "catalog POST /producers/{producer_id}/memberships": {"organization_id": 2},
+    "catalog PATCH /certifications/{certification_id}": {"status": "suspendido", "note": "revisión"},
+    "catalog POST /products": {"producer_id": 1, "name": "Haba verde", "category": "hortalizas", "unit": "kg",
                                "price": "8.00", "available": "10"},
+    "catalog PATCH /products/{product_id}": {"price": "61.00"},
+    "catalog POST /reference-prices": {"municipality_code": "020101", "category": "frutas", "unit": "kg",
                                        "price": "9.00"},
+    "catalog PATCH /reference-prices/{reference_id}": {"price": "51.00"},
     # orders
+    "orders POST /cycles": {"name": "Ciclo nuevo", "opens_at": "2026-05-01T08:00:00Z",
                             "closes_at": "2026-05-05T08:00:00Z", "delivery_date": "2026-05-09",
                             "delivery_point_ids": [1]},
+    "orders PATCH /cycles/{cycle_id}": {"name": "Ciclo 1 (cambiado)"},
+    "orders POST /cycles/{cycle_id}/baskets": {"name": "Agrobolsa", "lines": [{"product_id": 1, "quantity": "1"}]},
+    "orders POST /orders/quote": {"cycle_id": 1, "delivery_point_id": 1, "lines": [{"product_id": 1, "quantity": "1"}]},
+    "orders POST /orders": {"cycle_id": 1, "delivery_point_id": 1, "lines": [{"product_id": 1, "quantity": "1"}]},
+    "orders POST /orders/{order_id}/status": {"status": "picked_up"},
     # delivery
+    "delivery POST /points": {"name": "Feria nueva", "kind": "feria", "address": "Plaza 1",
                               "municipality_code": "020101", "lat": -16.5, "lon": -68.13, "max_orders_per_cycle": 30},
+    "delivery PATCH /points/{point_id}": {"max_orders_per_cycle": 60},
+    "delivery POST /orders/{order_id}/pickup": {"pickup_code": "CODE0005", "point_id": 1},
+    "delivery POST /consignments/{consignment_id}/receive": {"lines": [{"product_id": 1, "received_quantity": "2"}]},
+    "delivery POST /cycles/{cycle_id}/routes": {"vehicles": {"count": 1, "capacity_kg": 500}},
     "delivery POST /consignments/{consignment_id}/corrections": {
         "lines": [{"product_id": 1, "received_quantity": "0.5", "rejected_quantity": "0.5",
                    "reject_reason": "golpeada"}], "reason": "recuento"},
+    "delivery POST /cycles/{cycle_id}/points/{point_id}/staff": {"account_id": 951},
     # payments
     "payments POST /entries": lambda ids: {"client_id": "matrix-1", "description": "ajuste", "postings": [
         {"account_id": ids["payments"]["account_id"], "amount": "-1.00"},
         {"account_id": ids["payments"]["capital_account_id"], "amount": "1.00"}]},
+    "payments POST /entries/{entry_id}/reverse": {"client_id": "matrix-2", "reason": "error"},
+    "payments POST /payments": {"order_id": 1, "amount": "10.00", "method": "cash"},
+    "payments POST /refunds": {"order_id": 1, "amount": "1.00", "method": "cash"},
     "payments POST /webhooks/payments": {"event": "payment.succeeded", "order_id": 1, "amount": "10.00"},
+    "payments PUT /cycles/{cycle_id}/coordination": {"coordinator_account_id": 900},
+    "payments PUT /producers/{producer_id}/profile": {"name": "Juana Mamani Quispe"},
+    "payments POST /receivables/{receivable_id}/uncollectible": {"reason": "no pagó"},
     "payments POST /financiers": {"name": "Cooperativa Nueva", "kind": "cooperative"},
+    "payments POST /financiers/{financier_id}/funds": {"name": "Fondo nuevo", "cap": "5000.00"},
+    "payments POST /advance-policies": {"fund_id": 1, "name": "Política nueva", "advance_rate": "0.7",
                                         "fee_kind": "percent", "fee_value": "2", "min_amount": "10.00",
                                         "max_amount": "1000.00", "producer_limit": "2000.00"},
+    "payments POST /advances": {"producer_id": 1, "amount": "10.00"},
+    "payments POST /advances/{advance_id}/reject": {"reason": "sin garantía"},
     # gateway
     "gateway POST /api/auth/register": {"phone": "+591 71999999", "password": "una clave larga", "name": "Ana",
                                         "role": "consumer"},
+    "gateway POST /api/auth/login": {"login": "+591 70000501", "password": PASSWORD},
+    "gateway POST /api/auth/refresh": {"refresh_token": "not-a-token"},
+    "gateway POST /api/auth/logout": {"refresh_token": "not-a-token"},
+    "gateway PUT /api/notifications/preferences": {"channels": [], "muted_kinds": []},
+    "gateway PATCH /api/auth/me": {"name": "Nombre nuevo"},
+    "gateway PUT /api/notifications/preferences": {"channels": [], "muted_kinds": ["order_cancelled"]},
+    "gateway PATCH /api/auth/accounts/{account_id}": {"name": "Ana Quispe"},
     "gateway POST /api/auth/accounts/{account_id}/verify": {"organization_id": 1},
+    "gateway POST /api/training/modules/{module}/lessons/{lesson}/answers": {"answers": [0, 1, 1]},
 }
 QUERIES: dict[str, dict] = {
+    "payments GET /producers/{producer_id}/statement": {"cycle_id": 1},
+    "delivery GET /points/{point_id}/availability": {"cycle_id": 1},
 }
 
 

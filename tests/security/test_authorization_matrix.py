@@ -339,7 +339,6 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "gateway POST /api/auth/logout": {"refresh_token": "not-a-token"},
     "gateway PUT /api/notifications/preferences": {"channels": [], "muted_kinds": []},
     "gateway PATCH /api/auth/me": {"name": "Nombre nuevo"},
-    "gateway PUT /api/notifications/preferences": {"channels": [], "muted_kinds": ["order_cancelled"]},
     "gateway PATCH /api/auth/accounts/{account_id}": {"name": "Ana Quispe"},
     "gateway POST /api/auth/accounts/{account_id}/verify": {"organization_id": 1},
     "gateway POST /api/training/modules/{module}/lessons/{lesson}/answers": {"answers": [0, 1, 1]},

@@ -5,7 +5,12 @@ from decimal import Decimal as D
 
 from sqlalchemy import select
 
+from services.common.events import Envelope
+from services.common.inbox import handle_event
 from services.orders.models import kernel
+from services.payments.app import SPEC as PAYMENTS
+from services.payments.order_book import orders as payment_orders
+from tests.conftest import transactional_database
 from tests.orders.conftest import platform
 
 
@@ -93,6 +98,18 @@ async def test_waiting_orders_are_promoted_in_order_and_cancelled_at_close_never
         deliveries = (await p.delivery.get("/stats/deliveries", headers=p.coordinator())).json()
         [row] = [r for r in deliveries["points"] if r["point_id"] == point]
         assert (row["orders"], row["waitlisted"]) == (2, 0)
+
+        # payments learns of an order when it is placed: the one that only waited was never owed
+        async with transactional_database(migrated.url("payments", backend)) as payments_db:
+            async with p.orders_db.session() as s:
+                rows = (await s.execute(select(kernel.outbox).order_by(kernel.outbox.c.id))).all()
+            for row in rows:
+                await handle_event(payments_db, PAYMENTS.kernel, PAYMENTS.event_handlers, Envelope(
+                    id=row.event_id, type=row.event_type, aggregate_id=row.aggregate_id, source="orders",
+                    payload=row.payload))
+            async with payments_db.session() as s:
+                known = dict((await s.execute(select(payment_orders.c.order_id, payment_orders.c.status))).all())
+        assert known == {first["id"]: "cancelled", second["id"]: "placed", third["id"]: "placed"}
 
 
 async def test_a_waiting_order_moves_to_a_point_with_room_or_is_cancelled_by_its_consumer(migrated, keys, backend):

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from services.common.events import Envelope
 from services.common.inbox import handle_event
+from services.delivery.models import kernel as delivery_kernel
 from services.orders.models import kernel
 from services.payments.app import SPEC as PAYMENTS
 from services.payments.order_book import orders as payment_orders
@@ -170,3 +171,38 @@ async def test_a_capacity_raised_by_the_coordinator_promotes_waiting_orders_at_o
         last = await _order(p, orders[2]["id"], 3)
         assert (last["status"], last["waitlist_position"]) == ("waitlisted", 1)
         assert (await _availability(p, point, cycle["id"]))["booked"] == 2
+
+
+async def test_a_slot_freed_before_the_waiting_order_is_written_still_promotes_it(migrated, keys, backend):
+    """Delivery may give the slot to a waiting booking before orders has marked its order waitlisted:
+    the promotion waits (its event is retried) and is applied once the order waits."""
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point], capacity={str(point): 1})
+        lines = [{"product_id": papa, "quantity": "1"}]
+        first = (await p.order(consumer=1, cycle=cycle["id"], point=point, lines=lines)).json()
+        delivery = p.transports["delivery"]
+        forward, early = delivery.handle_async_request, []
+
+        async def slot_frees_right_after_the_refusal(request):
+            response = await forward(request)
+            if request.url.path == "/internal/bookings" and response.status_code == 409 and not early:
+                assert (await p.orders.post(f"/orders/{first['id']}/cancel", headers=p.consumer(1))).status_code == 200
+                early.append(await p.pump(rounds=2))
+            return response
+
+        delivery.handle_async_request = slot_frees_right_after_the_refusal
+        waiting = await p.order(consumer=2, cycle=cycle["id"], point=point, lines=lines, wait_if_full=True)
+        delivery.handle_async_request = forward
+        assert waiting.status_code == 201 and waiting.json()["status"] == "waitlisted"
+        assert (await _events(p, "order.promoted")) == []  # the early promotion was not lost, only held back
+        await p.pump()
+        promoted = await _order(p, waiting.json()["id"], 2)
+        assert promoted["status"] == "placed" and promoted["pickup_code"]
+        assert [e["order_id"] for e in await _events(p, "order.promoted")] == [promoted["id"]]
+        async with p.delivery_db.session() as s:
+            [(attempts, error)] = (await s.execute(select(delivery_kernel.outbox.c.attempts,
+                                                          delivery_kernel.outbox.c.last_error).where(
+                delivery_kernel.outbox.c.event_type == "booking.promoted"))).all()
+        assert attempts >= 2 and "order_in_progress" in error  # it was refused while the order was pending

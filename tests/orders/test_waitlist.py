@@ -128,6 +128,13 @@ async def test_a_waiting_order_moves_to_a_point_with_room_or_is_cancelled_by_its
         stranger = await p.orders.post(f"/orders/{moving['id']}/move", json={"delivery_point_id": other},
                                        headers=p.consumer(9))
         assert stranger.status_code == 403
+        placed_one = (await p.orders.get("/orders", headers=p.consumer(1))).json()["items"][0]
+        not_waiting = await p.orders.post(f"/orders/{placed_one['id']}/move", json={"delivery_point_id": other},
+                                          headers=p.consumer(1))
+        assert not_waiting.status_code == 409 and not_waiting.json()["error"]["code"] == "order_not_waiting"
+        outside = await p.orders.post(f"/orders/{moving['id']}/move", json={"delivery_point_id": 999999},
+                                      headers=p.consumer(2))
+        assert outside.status_code == 422 and outside.json()["error"]["code"] == "point_not_in_cycle"
         moved = await p.orders.post(f"/orders/{moving['id']}/move", json={"delivery_point_id": other},
                                     headers=p.consumer(2))
         assert moved.status_code == 200, moved.text

@@ -30,17 +30,18 @@ def placed_payload(*, order, lines, placed_at, delivery_date) -> dict:
 def waitlisted_payload(*, order, position: int, waitlisted_at) -> dict:
     """`order.waitlisted`: the order waits at its point, stock reserved, at `position` (1 = next)."""
     return {"order_id": order.id, "cycle_id": order.cycle_id, "consumer_account_id": order.consumer_account_id,
-            "delivery_point_id": order.delivery_point_id, "waitlist_position": position,
+            "delivery_point_id": order.delivery_point_id, "position": position,
             "total": str(from_centavos(order.total)), "waitlisted_at": waitlisted_at.isoformat()}
 
 
-def promoted_payload(*, order, pickup_code: str, reason: str, placed_at, moved_from: int | None = None) -> dict:
+def promoted_payload(*, order, pickup_code: str, reason: str, placed_at, delivery_date,
+                     moved_from: int | None = None) -> dict:
     """`order.promoted`: a waiting order got a slot (`reason` slot_freed) or moved to a point with room
     (`reason` moved, `moved_from` the point it waited at); it is placed, its payment due."""
     return {"order_id": order.id, "cycle_id": order.cycle_id, "consumer_account_id": order.consumer_account_id,
             "delivery_point_id": order.delivery_point_id, "pickup_code": pickup_code, "reason": reason,
             "moved_from_point_id": moved_from, "total": str(from_centavos(order.total)),
-            "placed_at": placed_at.isoformat()}
+            "placed_at": placed_at.isoformat(), "delivery_date": delivery_date.isoformat()}
 
 
 def cancelled_payload(*, order, reason: str) -> dict:

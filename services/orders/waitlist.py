@@ -156,7 +156,7 @@ async def _place_waiting(*, session: AsyncSession, kernel: KernelTables, order, 
     await emit(session, kernel, event_type="order.placed", aggregate_id=order.id,
                payload=placed_payload(order=placed, lines=lines, placed_at=now, delivery_date=cycle.delivery_date))
     await emit(session, kernel, event_type="order.promoted", aggregate_id=order.id, payload=promoted_payload(
-        order=placed, pickup_code=pickup_code, reason=reason, placed_at=now,
+        order=placed, pickup_code=pickup_code, reason=reason, placed_at=now, delivery_date=cycle.delivery_date,
         moved_from=order.delivery_point_id if point_id is not None else None))
     return True
 

@@ -53,7 +53,7 @@ async def test_waiting_orders_are_promoted_in_order_and_cancelled_at_close_never
         assert await _availability(p, point, cycle["id"]) == {
             "point_id": point, "cycle_id": cycle["id"], "capacity": 2, "booked": 2, "slots_left": 0, "waitlisted": 2}
         waiting = await _events(p, "order.waitlisted")
-        assert [(e["order_id"], e["waitlist_position"]) for e in waiting] == [(third["id"], 1), (fourth["id"], 2)]
+        assert [(e["order_id"], e["position"]) for e in waiting] == [(third["id"], 1), (fourth["id"], 2)]
         assert {e["order_id"] for e in await _events(p, "order.placed")} == {first["id"], second["id"]}
 
         # waiting orders are neither in the lists nor the totals, but counted apart

@@ -1,7 +1,7 @@
 """orders wait on a point's list
 
 Revision ID: 14a9f4ab5ac7
-Revises: 4d45bd9495f1
+Revises: 521ad062d5c5
 Create Date: 2026-11-25 16:56:23.493450
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '14a9f4ab5ac7'
-down_revision: str | None = '4d45bd9495f1'
+down_revision: str | None = '521ad062d5c5'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -39,10 +39,11 @@ from services.common.units import quantity_text
 from services.orders.cycles import aware, expand_baskets, is_due, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
 from services.orders.models import ACTIVE_ORDER_STATUSES, cycles, order_lines, orders
-from services.orders.order_events import cancelled_payload, line_ids_of, placed_payload
+from services.orders.order_events import cancelled_payload, line_ids_of, placed_payload, promoted_payload
 from services.orders.waitlist import (
     WAITLISTED,
     close_cycle,
+    early_promotion_code,
     emit_waitlisted,
     point_full_error,
     waitlist_position,
@@ -228,26 +229,35 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
         subtotal = sum(p.line_total for p in priced)
         fees_total = sum(f["amount"] for f in fees)
         now = utcnow()
+        code = confirmed.get("pickup_code")
+        if waitlist_seq is not None:
+            # a slot may have freed already: delivery promoted the booking and left its code here
+            code = await early_promotion_code(session=session, order_id=order_id)
+            status = WAITLISTED if code is None else "placed"
+        placed_at = now if status == "placed" else None
         await session.execute(insert(order_lines), rows)
         result = await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
-                                       .values(status=status, pickup_code=confirmed.get("pickup_code"),
-                                               waitlist_seq=waitlist_seq, subtotal=subtotal, fees=fees,
-                                               fees_total=fees_total, total=subtotal + fees_total,
-                                               placed_at=now if waitlist_seq is None else None, updated_at=now))
+                                       .values(status=status, pickup_code=code, waitlist_seq=waitlist_seq,
+                                               subtotal=subtotal, fees=fees, fees_total=fees_total,
+                                               total=subtotal + fees_total, placed_at=placed_at, updated_at=now))
         if result.rowcount != 1:
             raise Conflict("this order was abandoned while it was being placed; place it again",
                            code="order_abandoned")
         # the answer is built from what was just written (no re-read on the hot path)
         placed = SimpleNamespace(
             id=order_id, cycle_id=cycle_id, consumer_account_id=principal.account_id, delivery_point_id=point_id,
-            status=status, pickup_code=confirmed.get("pickup_code"), subtotal=subtotal, fees=fees,
+            status=status, pickup_code=code, subtotal=subtotal, fees=fees,
             fees_total=fees_total, total=subtotal + fees_total, paid=False, adjustments=None, created_at=created_at,
-            placed_at=now if waitlist_seq is None else None)
+            placed_at=placed_at)
         position = None
-        if waitlist_seq is None:
+        if status == "placed":
             await emit(session, kernel, event_type="order.placed", aggregate_id=order_id,
                        payload=placed_payload(order=placed, lines=rows, placed_at=now,
                                               delivery_date=cycle.delivery_date))
+            if waitlist_seq is not None:
+                await emit(session, kernel, event_type="order.promoted", aggregate_id=order_id,
+                           payload=promoted_payload(order=placed, pickup_code=code, reason="slot_freed",
+                                                    placed_at=now, delivery_date=cycle.delivery_date))
         else:
             position = await emit_waitlisted(session=session, kernel=kernel, order_id=order_id)
     return _order_dict(placed, [SimpleNamespace(allocated_quantity=None, **r) for r in rows], position=position)
@@ -283,7 +293,7 @@ async def fail_and_compensate(*, db, clients, order_id: int, line_count: int, re
     try:
         async with db.session() as session:
             await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
-                                  .values(status="failed", idempotency_key=None, failure=failure,
+                                  .values(status="failed", idempotency_key=None, pickup_code=None, failure=failure,
                                           updated_at=utcnow()))
     except Exception:
         log.exception("could not mark order %s failed; recovery will compensate it", order_id)
@@ -308,7 +318,7 @@ async def recover_orders(*, db, clients, pending_older_than: float) -> int:
         if stale:
             # updated_at stays: the placement has been silent for long enough to release right away
             await session.execute(update(orders).where(orders.c.id.in_(stale), orders.c.status == "pending")
-                                  .values(status="failed", idempotency_key=None,
+                                  .values(status="failed", idempotency_key=None, pickup_code=None,
                                           failure={"code": "abandoned", "message": "placement did not finish"}))
         owed = (await session.execute(select(orders.c.id, orders.c.line_count).where(
             orders.c.status.in_(("failed", "cancelled")), orders.c.released_at.is_(None),

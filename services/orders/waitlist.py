@@ -24,8 +24,10 @@ Promotion (a cancellation, a failed placement's release, a capacity raised by th
 5. The relay delivers `booking.promoted` at least once; orders' inbox applies it once per event.
 6. `apply_promotion`, in the inbox transaction: the cycle row is read first (the lock order of
    every writer here: cycle, then order).
-   a. the order is still `pending` (its saga has not written step 3 yet): raise, the event comes
-      again shortly; the saga ends within seconds, or recovery fails the order;
+   a. the order is still `pending` (its saga has not written step 3 yet): the pickup code is left
+      on the pending row; step 3 (which locks the row) finds it and places the order at once with
+      `order.placed` and `order.promoted`. If the saga fails instead, its compensation releases the
+      booking and the slot goes to the next waiting order. Nothing waits on a retry;
    b. the cycle is due: it is closed now (step 8), which cancels this order too;
    c. the order waits and the cycle is open: one conditional UPDATE waitlisted -> placed with the
       pickup code, then `order.placed` (payment due) and `order.promoted`;
@@ -65,7 +67,6 @@ from services.common.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    ServiceUnavailable,
 )
 from services.common.events import emit
 from services.common.tables import KernelTables, utcnow
@@ -161,6 +162,13 @@ async def _place_waiting(*, session: AsyncSession, kernel: KernelTables, order, 
     return True
 
 
+async def early_promotion_code(*, session: AsyncSession, order_id: int) -> str | None:
+    """Step 3: the pickup code a promotion left on the still pending order (step 6a), read under
+    the row lock so a promotion arriving now waits and then finds the order written."""
+    return (await session.execute(select(orders.c.pickup_code).where(orders.c.id == order_id)
+                                  .with_for_update())).scalar_one()
+
+
 async def apply_promotion(*, session: AsyncSession, kernel: KernelTables, order_id: int, pickup_code: str) -> bool:
     """Step 6: delivery gave a waiting order a slot. True if the order is placed now."""
     order = (await session.execute(select(orders).where(orders.c.id == order_id))).first()
@@ -174,8 +182,12 @@ async def apply_promotion(*, session: AsyncSession, kernel: KernelTables, order_
     cycle = await load_cycle(session=session, cycle_id=order.cycle_id, lock="share")
     order = (await session.execute(select(orders).where(orders.c.id == order_id))).one()
     if order.status == "pending":
-        raise ServiceUnavailable(f"order {order_id} is still being placed; its promotion is applied once it waits",
-                                 code="order_in_progress")
+        early = await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
+                                      .values(pickup_code=pickup_code))
+        if early.rowcount == 1:
+            log.info("promotion left for the placement still running", extra={"order_id": order_id})
+            return False
+        order = (await session.execute(select(orders).where(orders.c.id == order_id))).one()
     if order.status != WAITLISTED or cycle.status != "open" or is_due(cycle):
         log.info("promotion of an order that no longer waits", extra={"order_id": order_id, "status": order.status})
         return False

@@ -100,12 +100,13 @@ class Platform:
 
     async def pump(self, rounds: int = 50) -> int:
         """Deliver the events waiting in both outboxes (over HTTP, into the real handlers) until none
-        moves; failed handlers are retried at once. Returns how many were published."""
+        moves (a subscriber's incoming queue included). Returns how many moved."""
         total = 0
         for _ in range(rounds):
             moved = 0
             for app in (self.orders_app, self.delivery_app):
                 moved += (await app.state.relay.drain(retry_failed=True, max_rounds=20)).published
+                moved += (await app.state.incoming_events.drain(max_rounds=20)).handled
             total += moved
             if not moved:
                 break

@@ -54,7 +54,7 @@ def report_rows(report: dict) -> list[tuple]:
         rows.append(("precios", row["category"], item, "indice", "index", row["index"]))
     for row in report["delivery_points"]:
         item = f"{row['point_id']} {row['name']}"
-        for key in ("orders", "picked_up", "no_shows"):
+        for key in ("orders", "picked_up", "no_shows", "waitlisted"):
             rows.append(("puntos_de_entrega", row["municipality_code"], item, "pedidos", key, row[key]))
     a = report["advances"]
     for key, unit in (("count", "adelantos"), ("value", "BOB"), ("fees", "BOB"), ("producers", "personas"),

@@ -117,6 +117,7 @@ class PointLine:
     orders: int = 0
     picked_up: int = 0
     no_shows: int = 0
+    waitlisted: int = 0  # orders waiting for a slot: never counted in `orders`
 
 
 @dataclass
@@ -134,6 +135,7 @@ class Sources:
     market: list[Sale] = field(default_factory=list)  # delivered at the territory's points
     references: list[Reference] = field(default_factory=list)
     orders: int = 0
+    waitlisted_orders: int = 0  # waiting for a slot at a full point: not sales
     points: list[PointLine] = field(default_factory=list)
     advances: dict = field(default_factory=dict)  # {count, value, fees, women_value, women_producers, producers}
     warnings: list[str] = field(default_factory=list)
@@ -287,7 +289,7 @@ def price_figures(sources: Sources) -> dict:
 def point_figures(points: list[PointLine]) -> list[dict]:
     return [{"point_id": p.point_id, "name": p.name, "municipality_code": p.municipality_code,
              "lat": p.lat, "lon": p.lon, "orders": p.orders, "picked_up": p.picked_up, "no_shows": p.no_shows,
-             "no_show_share": pct(share(p.no_shows, p.orders))}
+             "no_show_share": pct(share(p.no_shows, p.orders)), "waitlisted": p.waitlisted}
             for p in sorted(points, key=lambda p: (-p.orders, p.name, p.point_id))]
 
 
@@ -332,6 +334,7 @@ def program_report(sources: Sources) -> dict:
         "value_sold": bs(sum(s.value for s in sources.sales)),
         "value_delivered_in_territory": bs(sum(s.value for s in sources.market)),
         "orders": sources.orders,
+        "waitlisted_orders": sources.waitlisted_orders,
         "advances_value": bs(int(sources.advances.get("value", 0))),
     }
 

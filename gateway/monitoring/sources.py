@@ -226,6 +226,7 @@ def read_sales(raw: dict, sources: Sources, codes: list[str] | None) -> None:
         [row.get("by_gender") or {} for row in raw.get("producers") or []
          if wanted is None or row.get("municipality_code") in wanted])
     sources.orders = int(raw.get("orders") or 0)
+    sources.waitlisted_orders = int(raw.get("waitlisted_orders") or 0)
 
 
 def read_market(raw: dict, sources: Sources, points: list[dict]) -> None:
@@ -253,7 +254,7 @@ def read_deliveries(raw: dict, points: list[dict], sources: Sources, codes: list
             point_id=int(row["point_id"]), name=row.get("point_name") or place.get("name", ""),
             municipality_code=row.get("municipality_code", ""), lat=place.get("lat"), lon=place.get("lon"),
             orders=int(row.get("orders", 0)), picked_up=int(row.get("picked_up", 0)),
-            no_shows=int(row.get("no_shows", 0))))
+            no_shows=int(row.get("no_shows", 0)), waitlisted=int(row.get("waitlisted", 0))))
 
 
 def read_advances(answers: list[dict], sources: Sources) -> None:

@@ -218,13 +218,15 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
 @router.post("/carrito/confirmar")
 async def confirm(request: Request, web: Web, cycle_id: Annotated[int, Form(ge=1)],
                   delivery_point_id: Annotated[int, Form(ge=1)],
-                  idempotency_key: Annotated[str, Form(max_length=64)]):
+                  idempotency_key: Annotated[str, Form(max_length=64)],
+                  wait_if_full: Annotated[bool, Form()] = False):
     web.require("consumer")
     cart = views.read_cart(request.cookies.get(views.CART_COOKIE))
     if not cart:
         return redirect("/carrito?error=" + quote("Su carrito está vacío."), web)
     body = {"cycle_id": cycle_id, "delivery_point_id": delivery_point_id,
-            "lines": [{"product_id": pid, "quantity": f"{q.normalize():f}"} for pid, q in cart.items()]}
+            "lines": [{"product_id": pid, "quantity": f"{q.normalize():f}"} for pid, q in cart.items()],
+            "wait_if_full": wait_if_full}
     try:
         order = await web.call("POST", "/api/orders/orders", json=body, idempotency_key=idempotency_key)
     except UpstreamError as exc:

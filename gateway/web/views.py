@@ -15,6 +15,7 @@ CERTIFICATION_LABELS = {"ecologico_sgp": "Ecológico SPG", "organico": "Orgánic
 STATUS_LABELS = {
     "draft": "borrador", "open": "abierto", "closed": "cerrado", "consolidated": "consolidado",
     "delivered": "entregado", "settled": "liquidado", "pending": "pendiente", "placed": "confirmado",
+    "waitlisted": "en lista de espera",
     "packed": "embolsado", "ready": "listo para recoger", "picked_up": "recogido", "no_show": "no recogido",
     "cancelled": "cancelado", "failed": "fallido", "requested": "solicitado", "approved": "aprobado",
     "disbursed": "desembolsado", "rejected": "rechazado", "repaid": "pagado", "producer_debt": "en mora",

@@ -18,6 +18,7 @@ from services.common.tables import KernelTables, utcnow
 EVENT_TYPES = (
     "order.placed", "order.cancelled", "cycle.closed", "consignment.delivered", "order.picked_up",
     "order.no_show", "booking.promoted", "payment.received", "advance.disbursed", "advance.repaid",
+    "order.waitlisted", "order.promoted", "cycle.capacity_changed",
 )  # the catalogue in docs/events.md
 
 

@@ -1,10 +1,14 @@
-"""Slots at delivery points: hold, confirm, release, the waitlist and its automatic promotion.
+"""Slots at delivery points: hold, confirm, release, move, the waitlist and its automatic promotion.
 
 The slot count of a point in a cycle lives in one `point_capacities` row and only moves by
 conditional UPDATEs (`booked = booked + 1 WHERE booked < capacity`), so concurrent bookings can
 never overfill a point, on SQLite or PostgreSQL, whatever the number of workers. A booking that
-finds no slot joins the waitlist (kept, even though the answer is 409 `point_full`); when a slot
-frees, the first waiting booking takes it and `booking.promoted` is emitted.
+finds no slot joins the waitlist when its order accepts waiting (kept, even though the answer is
+409 `point_full`, which names its `waitlist_id`). Whenever a slot frees (a release, a capacity
+raised), the first waiting booking takes it in the same transaction, gets its pickup code and
+`booking.promoted` is emitted: the orders service turns the waiting order into a placed one
+(protocol in services/orders/waitlist.py). A booking leaves `waitlisted` under its row lock, so it
+is promoted, released or moved exactly once.
 """
 
 import secrets
@@ -16,7 +20,7 @@ from services.common.errors import Conflict, NotFound
 from services.common.events import emit
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
 from services.delivery.models import Booking, DeliveryPoint, PointCapacity
-from services.delivery.points import get_point
+from services.delivery.points import get_point, haversine_km
 
 HELD, CONFIRMED, WAITLISTED, RELEASED, PICKED_UP, NO_SHOW = (
     "held", "confirmed", "waitlisted", "released", "picked_up", "no_show")
@@ -62,7 +66,8 @@ async def _point_full(*, session: AsyncSession, booking: Booking) -> PointFull:
     return PointFull(
         f"delivery point {booking.point_id} is full for cycle {booking.cycle_id}; the order is number "
         f"{position} on its waitlist and takes the first slot that frees",
-        details={"point_id": booking.point_id, "cycle_id": booking.cycle_id, "waitlist_position": position})
+        details={"point_id": booking.point_id, "cycle_id": booking.cycle_id, "waitlist_position": position,
+                 "waitlist_id": booking.id})
 
 
 async def _ensure_capacity_row(*, session: AsyncSession, kernel: KernelTables, point: DeliveryPoint,
@@ -82,6 +87,16 @@ async def _ensure_capacity_row(*, session: AsyncSession, kernel: KernelTables, p
             await promote_waiting(session=session, kernel=kernel, point_id=point.id, cycle_id=cycle_id)
 
 
+async def set_capacity(*, session: AsyncSession, kernel: KernelTables, point_id: int, cycle_id: int,
+                       capacity: int) -> None:
+    """The coordinator changed the cycle's capacity of a point: raising it promotes waiting orders at
+    once; lowering it below the booked slots takes none away (new orders wait instead)."""
+    point = await session.get(DeliveryPoint, point_id)
+    if point is not None:
+        await _ensure_capacity_row(session=session, kernel=kernel, point=point, cycle_id=cycle_id,
+                                   capacity=capacity)
+
+
 async def _take_slot(*, session: AsyncSession, point_id: int, cycle_id: int) -> bool:
     """One conditional UPDATE: True if a slot was free and is now taken."""
     table = PointCapacity.__table__
@@ -99,12 +114,13 @@ async def _give_back_slot(*, session: AsyncSession, point_id: int, cycle_id: int
 
 
 async def hold_booking(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int,
-                       cycle_id: int, capacity: int | None = None,
-                       consumer_account_id: int | None = None) -> Booking:
+                       cycle_id: int, capacity: int | None = None, consumer_account_id: int | None = None,
+                       wait_if_full: bool = True) -> Booking:
     """Hold a slot for an order (idempotent by order id).
 
-    Raises `PointFull` (409) when the point is full: the order is then on the waitlist, and that
-    entry is committed before the error is raised so the refusal does not undo it.
+    Raises `PointFull` (409) when the point is full. With `wait_if_full` the order is then on the
+    waitlist, and that entry is committed before the error is raised so the refusal does not undo
+    it; without, nothing is kept.
     """
     existing = await find_booking(session=session, order_id=order_id, lock=True)
     if existing is not None and existing.status != RELEASED:
@@ -124,6 +140,9 @@ async def hold_booking(*, session: AsyncSession, kernel: KernelTables, order_id:
                        details={"point_id": point_id})
     await _ensure_capacity_row(session=session, kernel=kernel, point=point, cycle_id=cycle_id, capacity=capacity)
     took = await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id)
+    if not took and not wait_if_full:
+        raise PointFull(f"delivery point {point_id} is full for cycle {cycle_id}",
+                        details={"point_id": point_id, "cycle_id": cycle_id})
     if existing is not None:  # a released booking asked again: it starts over, at the end of any queue
         await session.delete(existing)
         await session.flush()
@@ -156,6 +175,12 @@ async def confirm_booking(*, session: AsyncSession, order_id: str) -> Booking:
                   else "was released; hold a slot again first")
         raise Conflict(f"the booking of order {order_id} {reason}", code=f"booking_{booking.status}",
                        details={"order_id": order_id, "status": booking.status})
+    await _issue_pickup_code(session=session, booking=booking)
+    return booking
+
+
+async def _issue_pickup_code(*, session: AsyncSession, booking: Booking) -> None:
+    """The booking becomes confirmed with a pickup code no other booking has."""
     while True:
         code = new_pickup_code()
         taken = (await session.execute(select(Booking.id).where(Booking.pickup_code == code))).first()
@@ -165,7 +190,6 @@ async def confirm_booking(*, session: AsyncSession, order_id: str) -> Booking:
     booking.status = CONFIRMED
     booking.confirmed_at = utcnow()
     await session.flush()
-    return booking
 
 
 async def release_booking(*, session: AsyncSession, kernel: KernelTables, order_id: str) -> str:
@@ -192,8 +216,9 @@ async def release_booking(*, session: AsyncSession, kernel: KernelTables, order_
 
 async def promote_waiting(*, session: AsyncSession, kernel: KernelTables, point_id: int,
                           cycle_id: int) -> list[Booking]:
-    """While slots are free, the first waiting booking (by arrival) takes one; each promotion is
-    announced with `booking.promoted`."""
+    """While slots are free, the first waiting booking (by arrival) takes one and is confirmed with
+    its pickup code (its order already holds its stock); each promotion is announced with
+    `booking.promoted`, in the same transaction."""
     promoted = []
     while True:
         query = (select(Booking).where(Booking.point_id == point_id, Booking.cycle_id == cycle_id,
@@ -202,11 +227,11 @@ async def promote_waiting(*, session: AsyncSession, kernel: KernelTables, point_
         waiting = (await session.execute(query)).scalar_one_or_none()
         if waiting is None or not await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id):
             return promoted
-        waiting.status = HELD
-        await session.flush()
+        await _issue_pickup_code(session=session, booking=waiting)
         await emit(session, kernel, event_type="booking.promoted", aggregate_id=f"{cycle_id}:{point_id}",
                    payload={"point_id": point_id, "cycle_id": cycle_id, "order_id": waiting.order_id,
-                            "waitlist_id": waiting.id})
+                            "waitlist_id": waiting.id, "pickup_code": waiting.pickup_code,
+                            "consumer_account_id": waiting.consumer_account_id})
         promoted.append(waiting)
 
 
@@ -218,3 +243,60 @@ async def availability(*, session: AsyncSession, point_id: int, cycle_id: int) -
         Booking.point_id == point_id, Booking.cycle_id == cycle_id, Booking.status == WAITLISTED)))).scalar_one()
     return {"point_id": point_id, "cycle_id": cycle_id, "capacity": capacity, "booked": booked,
             "slots_left": max(0, capacity - booked), "waitlisted": waitlisted}
+
+
+async def move_waiting_booking(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int,
+                               cycle_id: int, capacity: int | None = None) -> Booking:
+    """A waiting order moves to another point of its cycle that has a free slot, and is confirmed
+    there at once (idempotent: asked again, the confirmed booking at that point answers).
+
+    Refused when the target is full (409 `point_full`, nothing changes) and when the booking no
+    longer waits (promoted where it was, or released): the caller learns the order's real state."""
+    booking = await get_booking(session=session, order_id=order_id, lock=True)
+    if booking.cycle_id != cycle_id:
+        raise Conflict(f"order {order_id} is booked for cycle {booking.cycle_id}", code="booking_elsewhere",
+                       details={"order_id": order_id, "cycle_id": booking.cycle_id})
+    if booking.point_id == point_id and booking.status in (CONFIRMED, PICKED_UP, NO_SHOW):
+        return booking
+    if booking.status != WAITLISTED:
+        raise Conflict(f"the booking of order {order_id} is {booking.status}, not waiting; it cannot move",
+                       code=f"booking_{booking.status}",
+                       details={"order_id": order_id, "status": booking.status, "point_id": booking.point_id})
+    point = await get_point(session=session, point_id=point_id)
+    if not point.active:
+        raise Conflict(f"delivery point {point_id} ({point.name}) is not active", code="point_inactive",
+                       details={"point_id": point_id})
+    await _ensure_capacity_row(session=session, kernel=kernel, point=point, cycle_id=cycle_id, capacity=capacity)
+    if not await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id):
+        raise PointFull(f"delivery point {point_id} is full for cycle {cycle_id}",
+                        details={"point_id": point_id, "cycle_id": cycle_id})
+    booking.point_id = point_id
+    await _issue_pickup_code(session=session, booking=booking)
+    return booking
+
+
+async def points_with_room(*, session: AsyncSession, cycle_id: int, from_point_id: int,
+                           capacities: dict[int, int | None], limit: int = 3) -> list[dict]:
+    """The active points among `capacities` (point id -> the cycle's capacity, or None for the point's
+    own) with a free slot in the cycle, nearest to `from_point_id` first."""
+    origin = await session.get(DeliveryPoint, from_point_id)
+    ids = [pid for pid in capacities if pid != from_point_id]
+    if origin is None or not ids:
+        return []
+    found = (await session.execute(select(DeliveryPoint).where(DeliveryPoint.id.in_(ids),
+                                                               DeliveryPoint.active))).scalars().all()
+    rows = {r.point_id: r for r in (await session.execute(select(PointCapacity).where(
+        PointCapacity.cycle_id == cycle_id, PointCapacity.point_id.in_(ids)))).scalars()}
+    room = []
+    for point in found:
+        row = rows.get(point.id)
+        capacity = capacities[point.id]
+        if capacity is None:
+            capacity = row.capacity if row is not None else point.max_orders_per_cycle
+        left = capacity - (row.booked if row is not None else 0)
+        if left > 0:
+            room.append({"point_id": point.id, "name": point.name, "address": point.address,
+                         "distance_km": round(haversine_km(origin.lat, origin.lon, point.lat, point.lon), 3),
+                         "slots_left": left})
+    room.sort(key=lambda p: (p["distance_km"], p["point_id"]))
+    return room[:limit]

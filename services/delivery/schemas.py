@@ -113,6 +113,35 @@ class BookingRequest(BaseModel):
                                  description="the cycle's override of the point's max_orders_per_cycle")
     consumer_account_id: Id | None = Field(default=None, description="optional: lets the consumer fetch her QR")
     confirm: bool = Field(default=False, description="hold and confirm in one step (the slot gets its pickup code)")
+    wait_if_full: bool = Field(default=True, description="a full point keeps the order on its waitlist (409 "
+                                                         "point_full names its waitlist_id); false keeps nothing")
+
+
+class BookingMove(BaseModel):
+    point_id: Id
+    cycle_id: Id
+    capacity: int | None = Field(default=None, ge=0, le=100_000,
+                                 description="the cycle's override of the target point's max_orders_per_cycle")
+
+
+class RoomCandidate(BaseModel):
+    point_id: Id
+    capacity: int | None = Field(default=None, ge=0, le=100_000)
+
+
+class RoomRequest(BaseModel):
+    cycle_id: Id
+    from_point_id: Id
+    points: list[RoomCandidate] = Field(max_length=100)
+    limit: int = Field(default=3, ge=1, le=20)
+
+
+class PointWithRoom(BaseModel):
+    point_id: int
+    name: str
+    address: str
+    distance_km: float
+    slots_left: int
 
 
 class BookingOut(BaseModel):
@@ -321,6 +350,7 @@ class PointDeliveryStats(BaseModel):
     picked_up: int
     no_shows: int
     consignments_received: int
+    waitlisted: int = Field(0, description="orders still waiting for a slot: not counted in `orders`")
 
 
 class DeliveryStats(BaseModel):

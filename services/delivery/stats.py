@@ -1,4 +1,5 @@
-"""Delivery figures for municipal monitoring: orders, pickups and no-shows per delivery point.
+"""Delivery figures for municipal monitoring: orders, pickups and no-shows per delivery point, and
+apart from them the orders still waiting for a slot (never counted as orders).
 
 Counts only, never who ordered. A booking counts in the period of its cycle's delivery day when the
 cycle has closed, else of the day it was made.
@@ -10,7 +11,7 @@ from datetime import UTC, date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.delivery.bookings import CONFIRMED, HELD, NO_SHOW, PICKED_UP
+from services.delivery.bookings import CONFIRMED, HELD, NO_SHOW, PICKED_UP, WAITLISTED
 from services.delivery.models import Booking, Consignment, Cycle, DeliveryPoint
 from services.delivery.pickup import BOLIVIA
 
@@ -28,18 +29,21 @@ async def delivery_stats(*, session: AsyncSession, municipality_code: str | None
         points_query = points_query.where(DeliveryPoint.municipality_code == municipality_code)
     points = {p.id: p for p in (await session.execute(points_query)).scalars()}
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"orders": 0, "picked_up": 0, "no_shows": 0,
-                                                             "consignments_received": 0})
+                                                             "consignments_received": 0, "waitlisted": 0})
     if points:
         rows = (await session.execute(
             select(Booking.point_id, Booking.status, Booking.created_at, Cycle.delivery_date, func.count())
             .outerjoin(Cycle, Cycle.id == Booking.cycle_id)
-            .where(Booking.point_id.in_(list(points)), Booking.status.in_(ORDER_STATUSES))
+            .where(Booking.point_id.in_(list(points)), Booking.status.in_((*ORDER_STATUSES, WAITLISTED)))
             .group_by(Booking.point_id, Booking.status, Booking.created_at, Cycle.delivery_date))).all()
         for point_id, status, created_at, delivery_date, n in rows:
             if created_at.tzinfo is None:
                 created_at = created_at.replace(tzinfo=UTC)
             day = delivery_date or created_at.astimezone(BOLIVIA).date()
             if not _in_period(day, date_from, date_to):
+                continue
+            if status == WAITLISTED:
+                counts[point_id]["waitlisted"] += n
                 continue
             counts[point_id]["orders"] += n
             if status == PICKED_UP:

@@ -9,7 +9,7 @@ from services.common.app import Session
 from services.common.auth import CurrentPrincipal, Principal, Role, ServiceCaller, require_roles
 from services.common.errors import Conflict, DomainError
 from services.common.pagination import PageParams, encode_cursor, page_params
-from services.orders import consolidation, cycles, exports, placement, quote
+from services.orders import consolidation, cycles, exports, placement, quote, waitlist
 from services.orders.schemas import (
     BasketCreate,
     BasketOut,
@@ -19,6 +19,7 @@ from services.orders.schemas import (
     CycleStatus,
     CycleUpdate,
     OrderCreate,
+    OrderMove,
     OrderOut,
     OrderPage,
     OrderStatus,
@@ -69,7 +70,8 @@ async def cycle_owner(cycle_id: CyclePath, session: Session, _: ServiceCaller):
 @router.patch("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"],
               summary="Edit a draft or open cycle, or move its status (open, delivered, settled)")
 async def update_cycle(cycle_id: CyclePath, data: CycleUpdate, principal: Coordinator, session: Session, request: Request):
-    return await cycles.update_cycle(session=session, delivery=request.app.state.clients["delivery"],
+    return await cycles.update_cycle(session=session, kernel=request.app.state.kernel,
+                                     delivery=request.app.state.clients["delivery"],
                                      principal=principal, cycle_id=cycle_id, data=data)
 
 
@@ -83,7 +85,7 @@ async def close_cycle(cycle_id: CyclePath, principal: Coordinator, request: Requ
         if cycle.status not in ("open", "closed", "consolidated"):
             raise Conflict(f"a {cycle.status} cycle cannot be closed", code="invalid_transition",
                            details={"status": cycle.status})
-        await cycles.mark_closed(session=session, cycle_id=cycle_id)
+        await waitlist.close_cycle(session=session, kernel=state.kernel, cycle_id=cycle_id)
     return await _consolidate(state, cycle_id)
 
 
@@ -168,11 +170,21 @@ async def get_order(order_id: OrderPath, session: Session, principal: CurrentPri
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"],
-             summary="Cancel until the cycle closes; frees stock and slot")
+             summary="Cancel until the cycle closes (a waiting order too); frees stock and slot")
 async def cancel_order(order_id: OrderPath, principal: CurrentPrincipal, request: Request):
     state = request.app.state
     return await placement.cancel_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
                                         order_id=order_id, reason="cancelled_by_" + principal.role.value)
+
+
+@router.post("/orders/{order_id}/move", response_model=OrderOut, tags=["orders"],
+             summary="Move a waiting order to another point of its cycle with room: it is placed there at once")
+async def move_order(order_id: OrderPath, data: OrderMove, principal: CurrentPrincipal, request: Request):
+    state = request.app.state
+    await waitlist.move_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
+                              order_id=order_id, point_id=data.delivery_point_id)
+    async with state.db.session() as session:
+        return await placement.order_view(session=session, order_id=order_id)
 
 
 @router.post("/orders/{order_id}/status", response_model=OrderOut, tags=["orders"],

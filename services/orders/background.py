@@ -1,6 +1,6 @@
 """Background duties of the orders service, run from the app's lifespan.
 
-Every few seconds: close cycles whose `closes_at` has passed, consolidate closed cycles (retrying
+Every few seconds: close cycles whose `closes_at` has passed (cancelling their waiting orders), consolidate closed cycles (retrying
 when catalog was down), and compensate orders a crash left half-placed or not yet released.
 """
 
@@ -9,9 +9,10 @@ import logging
 from sqlalchemy import select
 
 from services.orders.consolidation import consolidate_cycle
-from services.orders.cycles import due_cycle_ids, mark_closed
+from services.orders.cycles import due_cycle_ids
 from services.orders.models import cycles
 from services.orders.placement import recover_orders
+from services.orders.waitlist import close_cycle
 
 log = logging.getLogger("mercado.orders")
 
@@ -19,7 +20,7 @@ log = logging.getLogger("mercado.orders")
 async def run_duties_once(*, db, kernel, clients, pending_older_than: float) -> None:
     async with db.session() as session:
         for cycle_id in await due_cycle_ids(session=session):
-            await mark_closed(session=session, cycle_id=cycle_id)
+            await close_cycle(session=session, kernel=kernel, cycle_id=cycle_id)
     async with db.session() as session:
         closed = (await session.execute(select(cycles.c.id).where(cycles.c.status == "closed"))).scalars().all()
     for cycle_id in closed:

@@ -21,6 +21,7 @@ from services.orders.case_allocation import Demand, allocate_cases
 from services.orders.cycles import aware, cycle_out, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
 from services.orders.models import ACTIVE_ORDER_STATUSES, cycles, order_lines, orders
+from services.orders.placement import release_cancelled
 
 log = logging.getLogger("mercado.orders")
 
@@ -192,12 +193,19 @@ async def build_consolidation(*, session: AsyncSession, cycle_id: int) -> dict:
     totals = (await session.execute(
         select(func.count(), func.coalesce(func.sum(orders.c.subtotal), 0), func.coalesce(func.sum(orders.c.fees_total), 0))
         .where(orders.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE)))).one()
+    waiting = (await session.execute(
+        select(orders.c.delivery_point_id, func.count()).where(orders.c.cycle_id == cycle_id,
+                                                               orders.c.status == "waitlisted")
+        .group_by(orders.c.delivery_point_id).order_by(orders.c.delivery_point_id))).all()
     out = cycle_out(cycle)
     return {
         "cycle": {k: out[k] for k in ("id", "name", "status", "delivery_date", "closes_at", "fee_rules")},
         "producers": producers, "delivery_points": points, "organizations": organizations,
         "totals": {"orders": totals[0], "products_value": str(from_centavos(int(totals[1]))),
                    "fees": str(from_centavos(int(totals[2])))},
+        # orders waiting for a slot: not in the lists nor the totals (cancelled when the cycle closes)
+        "waitlisted": {"orders": sum(n for _, n in waiting),
+                       "delivery_points": [{"delivery_point_id": p, "orders": n} for p, n in waiting]},
     }
 
 
@@ -317,7 +325,9 @@ async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
 
 async def consolidate_cycle(*, db, kernel, clients, cycle_id: int) -> dict:
     """Closed -> consolidated: allocate cases, settle reservations in catalog, rewrite totals, emit
-    `cycle.closed`. Safe to repeat: catalog calls are idempotent and the last step is conditional."""
+    `cycle.closed`. Safe to repeat: catalog calls are idempotent and the last step is conditional.
+    First the stock of the orders cancelled at close (those still waiting) goes back to catalog."""
+    await release_cancelled(db=db, clients=clients, cycle_id=cycle_id)
     async with db.session() as session:
         cycle = await load_cycle(session=session, cycle_id=cycle_id)
         if cycle.status != "closed":

@@ -20,6 +20,7 @@ from services.common.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from services.common.events import emit
 from services.common.schedules import WEEKDAYS, closed_on, days_text
 from services.common.tables import utcnow
 from services.orders.models import baskets, cycles
@@ -133,8 +134,10 @@ async def create_cycle(*, session: AsyncSession, delivery, principal: Principal,
     return cycle_out(await load_cycle(session=session, cycle_id=cycle_id))
 
 
-async def update_cycle(*, session: AsyncSession, delivery, principal: Principal, cycle_id: int, data) -> dict:
-    """Edit a draft or open cycle; `status` moves it one step along its lifecycle."""
+async def update_cycle(*, session: AsyncSession, kernel, delivery, principal: Principal, cycle_id: int,
+                       data) -> dict:
+    """Edit a draft or open cycle; `status` moves it one step along its lifecycle. A changed
+    `point_capacity` is told to delivery (`cycle.capacity_changed`): a raise promotes waiting orders."""
     cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="update")
     check_owner(principal=principal, cycle=cycle)
     changes = data.model_dump(exclude_unset=True, exclude={"status"})
@@ -175,11 +178,15 @@ async def update_cycle(*, session: AsyncSession, delivery, principal: Principal,
         values["status"] = data.status
     if values:
         await session.execute(update(cycles).where(cycles.c.id == cycle_id).values(**values))
+    if "point_capacity" in values and values["point_capacity"] != cycle.point_capacity:
+        await emit(session, kernel, event_type="cycle.capacity_changed", aggregate_id=cycle_id,
+                   payload={"cycle_id": cycle_id, "point_capacity": values["point_capacity"]})
     return cycle_out(await load_cycle(session=session, cycle_id=cycle_id))
 
 
 async def mark_closed(*, session: AsyncSession, cycle_id: int) -> bool:
-    """Open -> closed, once (a conditional update: concurrent closers cannot both win)."""
+    """Open -> closed, once (a conditional update: concurrent closers cannot both win). Close through
+    `waitlist.close_cycle`, which also cancels the orders still waiting."""
     result = await session.execute(update(cycles).where(cycles.c.id == cycle_id, cycles.c.status == "open")
                                    .values(status="closed", closed_at=utcnow()))
     return result.rowcount == 1

@@ -76,7 +76,8 @@ orders = Table(
     Column("consumer_account_id", BigInteger, nullable=False),
     Column("consumer_name", String(200), nullable=False, server_default=text("''")),
     Column("delivery_point_id", BigInteger, nullable=False),
-    # pending (saga running) -> placed -> packed -> ready -> picked_up | no_show; cancelled; failed
+    # pending (saga running) -> placed -> packed -> ready -> picked_up | no_show; cancelled; failed;
+    # pending -> waitlisted (stock reserved, no slot yet) -> placed (promoted or moved) | cancelled
     Column("status", String(16), nullable=False),
     # placement is safe against retries on its own: one order per consumer and key
     Column("idempotency_key", String(255), nullable=True),
@@ -84,6 +85,8 @@ orders = Table(
     Column("request", JSON, nullable=False),
     Column("line_count", Integer, nullable=False),
     Column("pickup_code", String(32), nullable=True),
+    # a waiting order's place on its point's list: delivery's waitlist id (smaller waits less)
+    Column("waitlist_seq", BigInteger, nullable=True),
     Column("subtotal", BigInteger, nullable=False, server_default=text("0")),
     Column("fees_total", BigInteger, nullable=False, server_default=text("0")),
     Column("total", BigInteger, nullable=False, server_default=text("0")),

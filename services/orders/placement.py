@@ -5,6 +5,8 @@ line ids (`<order id>-<n>`), so whatever happens next can be undone by id:
 1. reserve every line in catalog (all-or-nothing, idempotent by line id);
 2. hold a slot at the delivery point, then confirm it (delivery answers the pickup code);
 3. snapshot prices and fees, mark the order `placed` and emit `order.placed`, in one transaction.
+An order that accepts waiting (`wait_if_full`) at a full point becomes `waitlisted` in step 3 instead,
+its stock kept reserved (services/orders/waitlist.py says how it is promoted, moved or cancelled).
 When a step fails or its outcome is unknown (a timeout), the order becomes `failed` and its lines
 and slot are released (both idempotent). If the process dies mid-way, `recover_orders` finds the
 order still `pending` after a while and compensates it the same way.
@@ -34,18 +36,23 @@ from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, to_centavos
 from services.common.tables import utcnow
 from services.common.units import quantity_text
-from services.orders.cycles import aware, expand_baskets, is_due, load_cycle, mark_closed
+from services.orders.cycles import aware, expand_baskets, is_due, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
 from services.orders.models import ACTIVE_ORDER_STATUSES, cycles, order_lines, orders
+from services.orders.order_events import cancelled_payload, line_ids_of, placed_payload, promoted_payload
+from services.orders.waitlist import (
+    WAITLISTED,
+    close_cycle,
+    early_promotion_code,
+    emit_waitlisted,
+    point_full_error,
+    waitlist_position,
+)
 
 log = logging.getLogger("mercado.orders")
 
 ACTIVE = ACTIVE_ORDER_STATUSES
 NEXT_STATUS = {"placed": {"packed"}, "packed": {"ready"}, "ready": {"picked_up", "no_show"}}
-
-
-def line_ids_of(order_id: int, count: int) -> list[str]:
-    return [f"{order_id}-{n}" for n in range(1, count + 1)]
 
 
 def _request_hash(payload: dict) -> str:
@@ -110,7 +117,7 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
         late = await load_cycle(session=session, cycle_id=body.cycle_id)
         if is_due(late):
             # an order arriving after closes_at closes the cycle (committed with this unit of work)
-            await mark_closed(session=session, cycle_id=late.id)
+            await close_cycle(session=session, kernel=kernel, cycle_id=late.id)
         else:
             late = None
             cycle = await check_cycle_accepts_orders(session=session, cycle_id=body.cycle_id,
@@ -128,9 +135,12 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
     try:
         return await _run_saga(db=db, kernel=kernel, clients=clients, order_id=order_id, cycle_id=cycle.id,
                                point_id=body.delivery_point_id, capacity=capacity, lines=lines,
-                               principal=principal, created_at=now)
+                               principal=principal, created_at=now, wait_if_full=body.wait_if_full)
     except BaseException as exc:
         await fail_and_compensate(db=db, clients=clients, order_id=order_id, line_count=len(lines), reason=exc)
+        if isinstance(exc, DomainError) and exc.code == "point_full":
+            raise await point_full_error(delivery=clients["delivery"], cycle=cycle,
+                                         point_id=body.delivery_point_id) from None
         raise _as_client_error(exc) from None
 
 
@@ -165,7 +175,7 @@ def _as_client_error(exc: BaseException) -> BaseException:
 
 
 async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_id: int, capacity,
-                    lines: list[dict], principal: Principal, created_at) -> dict:
+                    lines: list[dict], principal: Principal, created_at, wait_if_full: bool = False) -> dict:
     catalog, delivery = clients["catalog"], clients["delivery"]
     ids = line_ids_of(order_id, len(lines))
     # The callees are idempotent by line id and order id, and answer only after their commit, so the
@@ -175,9 +185,17 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
         "lines": [{"line_id": lid, "product_id": line["product_id"],
                    "quantity": quantity_text(line["quantity"] + line["tolerance"])}
                   for lid, line in zip(ids, lines, strict=True)]})
-    confirmed = await delivery.call("POST", "/internal/bookings", idempotent=True, json={
-        "order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id, "capacity": capacity,
-        "consumer_account_id": principal.account_id, "confirm": True})
+    waitlist_seq = None
+    try:
+        confirmed = await delivery.call("POST", "/internal/bookings", idempotent=True, json={
+            "order_id": str(order_id), "point_id": point_id, "cycle_id": cycle_id, "capacity": capacity,
+            "consumer_account_id": principal.account_id, "confirm": True, "wait_if_full": wait_if_full})
+    except DomainError as exc:
+        waitlist_seq = exc.details.get("waitlist_id") if exc.code == "point_full" and wait_if_full else None
+        if not isinstance(waitlist_seq, int):
+            raise
+        confirmed = {}
+    status = "placed" if waitlist_seq is None else WAITLISTED
     by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
     async with db.session() as session:
         cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="share")
@@ -211,31 +229,38 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
         subtotal = sum(p.line_total for p in priced)
         fees_total = sum(f["amount"] for f in fees)
         now = utcnow()
+        code = confirmed.get("pickup_code")
+        if waitlist_seq is not None:
+            # a slot may have freed already: delivery promoted the booking and left its code here
+            code = await early_promotion_code(session=session, order_id=order_id)
+            status = WAITLISTED if code is None else "placed"
+        placed_at = now if status == "placed" else None
         await session.execute(insert(order_lines), rows)
         result = await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
-                                       .values(status="placed", pickup_code=confirmed.get("pickup_code"),
+                                       .values(status=status, pickup_code=code, waitlist_seq=waitlist_seq,
                                                subtotal=subtotal, fees=fees, fees_total=fees_total,
-                                               total=subtotal + fees_total, placed_at=now, updated_at=now))
+                                               total=subtotal + fees_total, placed_at=placed_at, updated_at=now))
         if result.rowcount != 1:
             raise Conflict("this order was abandoned while it was being placed; place it again",
                            code="order_abandoned")
-        await emit(session, kernel, event_type="order.placed", aggregate_id=order_id, payload={
-            "order_id": order_id, "cycle_id": cycle_id,
-            "consumer_account_id": principal.account_id, "delivery_point_id": point_id,
-            "lines": [{"line_id": r["line_id"], "product_id": r["product_id"],
-                       "producer_id": r["producer_id"], "quantity": quantity_text(r["quantity"]), "unit": r["unit"],
-                       "unit_price": str(from_centavos(r["unit_price"])),
-                       "line_total": str(from_centavos(r["line_total"]))} for r in rows],
-            "fees_total": str(from_centavos(fees_total)), "total": str(from_centavos(subtotal + fees_total)),
-            "placed_at": now.isoformat(), "pickup_code": confirmed.get("pickup_code"),
-            "delivery_date": cycle.delivery_date.isoformat()})
-    # the answer is built from what was just written (no re-read on the hot path)
-    placed = SimpleNamespace(
-        id=order_id, cycle_id=cycle_id, consumer_account_id=principal.account_id, delivery_point_id=point_id,
-        status="placed", pickup_code=confirmed.get("pickup_code"), subtotal=subtotal, fees=fees,
-        fees_total=fees_total, total=subtotal + fees_total, paid=False, adjustments=None, created_at=created_at,
-        placed_at=now)
-    return _order_dict(placed, [SimpleNamespace(allocated_quantity=None, **r) for r in rows])
+        # the answer is built from what was just written (no re-read on the hot path)
+        placed = SimpleNamespace(
+            id=order_id, cycle_id=cycle_id, consumer_account_id=principal.account_id, delivery_point_id=point_id,
+            status=status, pickup_code=code, subtotal=subtotal, fees=fees,
+            fees_total=fees_total, total=subtotal + fees_total, paid=False, adjustments=None, created_at=created_at,
+            placed_at=placed_at)
+        position = None
+        if status == "placed":
+            await emit(session, kernel, event_type="order.placed", aggregate_id=order_id,
+                       payload=placed_payload(order=placed, lines=rows, placed_at=now,
+                                              delivery_date=cycle.delivery_date))
+            if waitlist_seq is not None:
+                await emit(session, kernel, event_type="order.promoted", aggregate_id=order_id,
+                           payload=promoted_payload(order=placed, pickup_code=code, reason="slot_freed",
+                                                    placed_at=now, delivery_date=cycle.delivery_date))
+        else:
+            position = await emit_waitlisted(session=session, kernel=kernel, order_id=order_id)
+    return _order_dict(placed, [SimpleNamespace(allocated_quantity=None, **r) for r in rows], position=position)
 
 
 async def release_everything(*, clients, order_id: int, line_count: int, attempt: str = "saga") -> bool:
@@ -268,7 +293,7 @@ async def fail_and_compensate(*, db, clients, order_id: int, line_count: int, re
     try:
         async with db.session() as session:
             await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
-                                  .values(status="failed", idempotency_key=None, failure=failure,
+                                  .values(status="failed", idempotency_key=None, pickup_code=None, failure=failure,
                                           updated_at=utcnow()))
     except Exception:
         log.exception("could not mark order %s failed; recovery will compensate it", order_id)
@@ -293,7 +318,7 @@ async def recover_orders(*, db, clients, pending_older_than: float) -> int:
         if stale:
             # updated_at stays: the placement has been silent for long enough to release right away
             await session.execute(update(orders).where(orders.c.id.in_(stale), orders.c.status == "pending")
-                                  .values(status="failed", idempotency_key=None,
+                                  .values(status="failed", idempotency_key=None, pickup_code=None,
                                           failure={"code": "abandoned", "message": "placement did not finish"}))
         owed = (await session.execute(select(orders.c.id, orders.c.line_count).where(
             orders.c.status.in_(("failed", "cancelled")), orders.c.released_at.is_(None),
@@ -308,8 +333,26 @@ async def recover_orders(*, db, clients, pending_older_than: float) -> int:
     return done
 
 
+async def release_cancelled(*, db, clients, cycle_id: int) -> int:
+    """Give back stock and slot of the cycle's cancelled orders not yet known released (the waiting
+    orders cancelled at close): nothing of a cancelled order can still be on its way, so no wait."""
+    async with db.session() as session:
+        owed = (await session.execute(select(orders.c.id, orders.c.line_count).where(
+            orders.c.cycle_id == cycle_id, orders.c.status == "cancelled",
+            orders.c.released_at.is_(None)).limit(5000))).all()
+    done = 0
+    for order_id, line_count in owed:
+        if await release_everything(clients=clients, order_id=order_id, line_count=line_count,
+                                    attempt=f"closed-{utcnow().timestamp():.0f}"):
+            async with db.session() as session:
+                await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
+            done += 1
+    return done
+
+
 async def cancel_order(*, db, kernel, clients, principal: Principal, order_id: int, reason: str) -> dict:
-    """Cancel until the cycle closes: mark cancelled and emit order.cancelled, then release stock and slot."""
+    """Cancel until the cycle closes: mark cancelled and emit order.cancelled, then release stock and slot.
+    A waiting order is cancelled the same way (its release frees no slot: it held none)."""
     async with db.session() as session:
         order = await _load_order(session=session, order_id=order_id)
         cycle = await load_cycle(session=session, cycle_id=order.cycle_id, lock="share")
@@ -321,16 +364,16 @@ async def cancel_order(*, db, kernel, clients, principal: Principal, order_id: i
         if cycle.status != "open" or is_due(cycle):
             raise Conflict("the cycle has closed; orders can no longer be cancelled", code="cycle_closed",
                            details={"cycle_id": cycle.id})
-        if order.status != "placed":
+        if order.status not in ("placed", WAITLISTED):
             raise Conflict(f"a {order.status} order cannot be cancelled", code="order_not_cancellable")
-        await session.execute(update(orders).where(orders.c.id == order_id)
-                              .values(status="cancelled", updated_at=utcnow()))
-        ids = line_ids_of(order_id, order.line_count)
-        await emit(session, kernel, event_type="order.cancelled", aggregate_id=order_id, payload={
-            "order_id": order_id, "cycle_id": order.cycle_id,
-            "consumer_account_id": order.consumer_account_id,
-            "delivery_point_id": order.delivery_point_id, "line_ids": ids,
-            "total": str(from_centavos(order.total)), "reason": reason})
+        result = await session.execute(update(orders).where(orders.c.id == order_id,
+                                                            orders.c.status == order.status)
+                                       .values(status="cancelled", updated_at=utcnow()))
+        if result.rowcount != 1:
+            raise Conflict("the order changed while it was being cancelled (it got a slot); try again",
+                           code="order_changed")
+        await emit(session, kernel, event_type="order.cancelled", aggregate_id=order_id,
+                   payload=cancelled_payload(order=order, reason=reason))
     if await release_everything(clients=clients, order_id=order_id, line_count=order.line_count, attempt="cancel"):
         async with db.session() as session:
             await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
@@ -371,10 +414,11 @@ async def _load_order(*, session: AsyncSession, order_id: int):
     return row
 
 
-def _order_dict(order, lines) -> dict:
+def _order_dict(order, lines, position: int | None = None) -> dict:
     return {
         "id": order.id, "cycle_id": order.cycle_id, "consumer_account_id": order.consumer_account_id,
         "delivery_point_id": order.delivery_point_id, "status": order.status, "pickup_code": order.pickup_code,
+        "waitlist_position": position,
         "lines": [{"line_id": ln.line_id, "product_id": ln.product_id, "product_name": ln.product_name,
                    "producer_id": ln.producer_id, "producer_name": ln.producer_name, "unit": ln.unit,
                    "quantity": ln.quantity, "tolerance": ln.tolerance, "allocated_quantity": ln.allocated_quantity,
@@ -392,7 +436,7 @@ async def order_view(*, session: AsyncSession, order_id: int) -> dict:
     order = await _load_order(session=session, order_id=order_id)
     lines = (await session.execute(select(order_lines).where(order_lines.c.order_id == order_id)
                                    .order_by(order_lines.c.position))).all()
-    return _order_dict(order, lines)
+    return _order_dict(order, lines, position=await waitlist_position(session=session, order=order))
 
 
 async def visible_order(*, session: AsyncSession, principal: Principal, order_id: int) -> dict:
@@ -416,7 +460,7 @@ async def list_orders(*, session: AsyncSession, principal: Principal, cycle_id: 
     if cycle_id is not None:
         query = query.where(orders.c.cycle_id == cycle_id)
     query = query.where(orders.c.status == status) if status else query.where(orders.c.status.in_(
-        (*ACTIVE, "cancelled")))
+        (*ACTIVE, WAITLISTED, "cancelled")))
     if cursor:
         try:
             query = query.where(orders.c.id < int(cursor[0]))
@@ -430,4 +474,5 @@ async def list_orders(*, session: AsyncSession, principal: Principal, cycle_id: 
                                           .order_by(order_lines.c.order_id, order_lines.c.position))).all():
             lines_by_order[ln.order_id].append(ln)
     nxt = [page[-1].id] if len(rows) > limit else None
-    return [_order_dict(r, lines_by_order[r.id]) for r in page], nxt
+    return [_order_dict(r, lines_by_order[r.id], position=await waitlist_position(session=session, order=r))
+            for r in page], nxt

@@ -12,7 +12,8 @@ from services.common.units import Quantity
 
 Id = Annotated[int, Field(ge=1, le=2**53)]
 CycleStatus = Literal["draft", "open", "closed", "consolidated", "delivered", "settled"]
-OrderStatus = Literal["pending", "placed", "packed", "ready", "picked_up", "no_show", "cancelled", "failed"]
+OrderStatus = Literal["pending", "waitlisted", "placed", "packed", "ready", "picked_up", "no_show", "cancelled",
+                      "failed"]
 
 
 def _more_than_zero(quantity: Decimal) -> Decimal:
@@ -158,6 +159,9 @@ class OrderCreate(BaseModel):
     delivery_point_id: Id
     lines: list[OrderLineIn] = Field(default_factory=list, max_length=100)
     baskets: list[BasketPick] = Field(default_factory=list, max_length=20)
+    wait_if_full: bool = Field(False, description="when the point is full, wait on its list (stock reserved) and "
+                                                  "be placed automatically when a slot frees; otherwise a full "
+                                                  "point is a 409 naming the nearest points with room")
 
     @model_validator(mode="after")
     def _something(self):
@@ -195,6 +199,7 @@ class OrderOut(BaseModel):
     delivery_point_id: int
     status: OrderStatus
     pickup_code: str | None
+    waitlist_position: int | None = Field(None, description="while waitlisted: 1 is the next to get a slot")
     lines: list[OrderLineOut]
     subtotal: Amount
     fees: list[FeeOut]
@@ -230,6 +235,10 @@ class QuoteOut(BaseModel):
     fees: list[FeeOut]
     fees_total: Amount
     total: Amount
+
+
+class OrderMove(BaseModel):
+    delivery_point_id: Id
 
 
 class OrderStatusChange(BaseModel):

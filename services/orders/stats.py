@@ -4,7 +4,8 @@ sum any territory both ways (what its producers sold, and what reached its deliv
 
 Aggregates only: no consumer, no producer name, no phone; a municipality asking directly gets no
 product row of fewer than 3 producers (`services.common.disclosure`). A line counts when its order was placed
-and not cancelled or failed, in the period of its cycle's delivery day; its quantity is what the
+and not cancelled or failed (orders still waiting for a slot are never sales: `waitlisted_orders`
+counts them apart), in the period of its cycle's delivery day; its quantity is what the
 order got after case allocation (or what was ordered before consolidation), its value the line
 total at the price paid.
 """
@@ -38,17 +39,21 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
                       date_to: date | None, points: list[int] | None = None,
                       caller: Principal | None = None) -> dict:
     quantity = func.coalesce(order_lines.c.allocated_quantity, order_lines.c.quantity)
-    base = (select().select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id)
-                                 .join(cycles, cycles.c.id == orders.c.cycle_id))
-            .where(orders.c.status.in_(SOLD)))
-    if municipalities:
-        base = base.where(order_lines.c.municipality_code.in_(municipalities))
-    if points:
-        base = base.where(order_lines.c.delivery_point_id.in_(points))
-    if date_from:
-        base = base.where(cycles.c.delivery_date >= date_from)
-    if date_to:
-        base = base.where(cycles.c.delivery_date <= date_to)
+    def lines_of(statuses):
+        query = (select().select_from(order_lines.join(orders, orders.c.id == order_lines.c.order_id)
+                                      .join(cycles, cycles.c.id == orders.c.cycle_id))
+                 .where(orders.c.status.in_(statuses)))
+        if municipalities:
+            query = query.where(order_lines.c.municipality_code.in_(municipalities))
+        if points:
+            query = query.where(order_lines.c.delivery_point_id.in_(points))
+        if date_from:
+            query = query.where(cycles.c.delivery_date >= date_from)
+        if date_to:
+            query = query.where(cycles.c.delivery_date <= date_to)
+        return query
+
+    base = lines_of(SOLD)
 
     keys = (order_lines.c.municipality_code, order_lines.c.delivery_point_id, order_lines.c.category,
             order_lines.c.product_name, order_lines.c.unit)
@@ -64,13 +69,15 @@ async def sales_stats(*, session: AsyncSession, municipalities: list[str] | None
     kind_rows = (await session.execute(base.add_columns(*kind, func.count(func.distinct(order_lines.c.producer_id)))
                                        .group_by(*kind).order_by(*kind))).all()
     order_count = (await session.execute(base.add_columns(func.count(func.distinct(orders.c.id))))).scalar_one()
+    waiting = (await session.execute(lines_of(("waitlisted",)).add_columns(
+        func.count(func.distinct(orders.c.id))))).scalar_one()
 
     producers: dict[str, dict[str, int]] = defaultdict(dict)
     for code, gender, n in producer_rows:
         producers[code or ""][gender or "otro"] = int(n)
     return {
         "municipalities": municipalities, "points": points, "from": date_from, "to": date_to,
-        "orders": int(order_count),
+        "orders": int(order_count), "waitlisted_orders": int(waiting),
         "products": suppress_for(caller, [
             {"municipality_code": code or "", "delivery_point_id": point, "category": category or "",
              "product": name, "unit": unit, "quantity": quantity_text(q), "value": _bs(v), "lines": int(lines),

@@ -6,8 +6,9 @@ from sqlalchemy import update
 
 from services.common.errors import NotFound
 from services.common.tables import utcnow
-from services.orders.models import orders
+from services.orders.models import kernel, orders
 from services.orders.placement import set_status
+from services.orders.waitlist import apply_promotion
 
 log = logging.getLogger("mercado.orders")
 
@@ -43,8 +44,14 @@ async def on_payment_received(session, envelope) -> None:
 
 
 async def on_booking_promoted(session, envelope) -> None:
-    log.info("waitlisted booking promoted", extra={"order_id": envelope.payload.get("order_id"),
-                                                   "point_id": envelope.payload.get("point_id")})
+    """A slot freed and delivery gave it to this waiting order: it is placed (services/orders/waitlist.py)."""
+    if (order_id := _order_id(envelope)) is None:
+        return
+    code = envelope.payload.get("pickup_code")
+    if not code:
+        log.warning("booking.promoted without a pickup code", extra={"event_id": envelope.id})
+        return
+    await apply_promotion(session=session, kernel=kernel, order_id=order_id, pickup_code=str(code))
 
 
 HANDLERS = {"order.picked_up": on_picked_up, "order.no_show": on_no_show,

@@ -1,6 +1,7 @@
 """The orders and cycles this service knows, projected from `order.placed`, `order.cancelled` and
 `cycle.closed`, and the ledger entries they cause: a placed order is owed by its consumer, a
-cancelled one is credited back to her.
+cancelled one is credited back to her. An order waiting for a slot is not known here until it is
+placed (its `order.placed` comes at promotion): waiting orders are never receivables nor sales.
 """
 
 import logging
@@ -133,6 +134,8 @@ async def on_order_cancelled(session: AsyncSession, envelope) -> None:
     """Credit the consumer for the cancelled lines (and the order's fees once nothing is left)."""
     p = envelope.payload
     order_id = int(p["order_id"])
+    if p.get("previous_status") == "waitlisted":
+        return  # it waited for a slot and was never placed: nothing was owed, nothing to reverse
     order = (await session.execute(select(orders).where(orders.c.order_id == order_id))).one_or_none()
     if order is None:
         log.warning("order.cancelled for an order never placed here", extra={"order_id": order_id})

@@ -108,7 +108,9 @@ async def test_full_point_waitlists_and_a_release_promotes_the_first_waiting(del
                           headers=SERVICE_KEY)
     assert b.status_code == 409
     assert b.json()["error"]["code"] == "point_full"
-    assert b.json()["error"]["details"] == {"point_id": pid, "cycle_id": 3, "waitlist_position": 1}
+    details = b.json()["error"]["details"]
+    assert {k: details[k] for k in ("point_id", "cycle_id", "waitlist_position")} == {
+        "point_id": pid, "cycle_id": 3, "waitlist_position": 1}
     c = await client.post("/internal/bookings", json={"order_id": "c", "point_id": pid, "cycle_id": 3, "capacity": 1},
                           headers=SERVICE_KEY)
     assert c.json()["error"]["details"]["waitlist_position"] == 2
@@ -121,9 +123,11 @@ async def test_full_point_waitlists_and_a_release_promotes_the_first_waiting(del
     await client.post("/internal/bookings/a/release", headers=SERVICE_KEY)
     promoted = await client.post("/internal/bookings", json={"order_id": "b", "point_id": pid, "cycle_id": 3,
                                                              "capacity": 1}, headers=SERVICE_KEY)
-    assert promoted.status_code == 201 and promoted.json()["status"] == "held"
+    # the promoted booking is confirmed at once, and the event carries its pickup code
+    assert promoted.status_code == 201 and promoted.json()["status"] == "confirmed"
     events = await outbox_events(db, "booking.promoted")
-    assert [e["order_id"] for e in events] == ["b"]
+    assert [(e["order_id"], e["waitlist_id"], e["pickup_code"]) for e in events] == [
+        ("b", details["waitlist_id"], promoted.json()["pickup_code"])]
     c_again = await client.post("/internal/bookings", json={"order_id": "c", "point_id": pid, "cycle_id": 3,
                                                             "capacity": 1}, headers=SERVICE_KEY)
     assert c_again.json()["error"]["details"]["waitlist_position"] == 1

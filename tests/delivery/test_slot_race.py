@@ -45,7 +45,7 @@ async def test_hundred_concurrent_bookings_for_twenty_slots_hold_twenty_and_wait
     assert [e["order_id"] for e in promoted] == [first_waiting]
     again = await client.post("/internal/bookings", json={"order_id": first_waiting, "point_id": pid, "cycle_id": 77},
                               headers=SERVICE_KEY)
-    assert again.status_code == 201 and again.json()["status"] == "held"
+    assert again.status_code == 201 and again.json()["status"] == "confirmed"
     avail = (await client.get(f"/points/{pid}/availability", params={"cycle_id": 77})).json()
     assert avail["booked"] == 20 and avail["slots_left"] == 0 and avail["waitlisted"] == 79
 

@@ -1,7 +1,8 @@
 """Orders test harness: the real catalog and delivery apps in process, wired to an orders app.
 
 `platform(...)` yields a `Platform` with an orders client, the three databases and helpers to seed
-products (catalog) and delivery points (delivery), and to open a cycle as a coordinator.
+products (catalog) and delivery points (delivery), and to open a cycle as a coordinator. Events
+between orders and delivery travel over the real HTTP transport when the test calls `pump()`.
 """
 
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,6 +36,13 @@ class DownTransport(httpx.AsyncBaseTransport):
         raise httpx.ConnectError("connection refused", request=request)
 
 
+# who receives which event in the harness (payments is not part of it)
+SUBSCRIBERS = {
+    "orders": {"order.cancelled": ["delivery"], "cycle.capacity_changed": ["delivery"]},
+    "delivery": {"booking.promoted": ["orders"]},
+}
+
+
 class SwitchTransport(httpx.AsyncBaseTransport):
     """Forwards to an app, or fails to connect while `down` is set (a service that goes away)."""
 
@@ -54,6 +62,7 @@ class Platform:
     catalog: httpx.AsyncClient
     delivery: httpx.AsyncClient
     orders_app: object
+    delivery_app: object
     orders_db: object
     catalog_db: object
     delivery_db: object
@@ -83,11 +92,25 @@ class Platform:
                                   price_centavos=price_centavos, available=available, case_size=case_size,
                                   min_order=min_order)
 
-    async def point(self, name="Mercado Camacho", capacity=25, weekdays=range(7)) -> int:
+    async def point(self, name="Mercado Camacho", capacity=25, weekdays=range(7), **overrides) -> int:
         """A delivery point, open every day unless `weekdays` says otherwise (lunes = 0)."""
         schedule = [{"weekday": d, "opens": "08:00", "closes": "13:00"} for d in weekdays]
         return (await create_point(self.delivery, self.keys, name=name, max_orders_per_cycle=capacity,
-                                   schedule=schedule))["id"]
+                                   schedule=schedule, **overrides))["id"]
+
+    async def pump(self, rounds: int = 50) -> int:
+        """Deliver the events waiting in both outboxes (over HTTP, into the real handlers) until none
+        moves (a subscriber's incoming queue included). Returns how many moved."""
+        total = 0
+        for _ in range(rounds):
+            moved = 0
+            for app in (self.orders_app, self.delivery_app):
+                moved += (await app.state.relay.drain(retry_failed=True, max_rounds=20)).published
+                moved += (await app.state.incoming_events.drain(max_rounds=20)).handled
+            total += moved
+            if not moved:
+                break
+        return total
 
     async def stock(self, product_id) -> tuple[Decimal, Decimal, Decimal]:
         return await stock_of(self.catalog_db, product_id)
@@ -109,12 +132,13 @@ class Platform:
         assert r.status_code == 201, r.text
         return r.json()
 
-    async def order(self, *, consumer, cycle, point, lines, key=None):
+    async def order(self, *, consumer, cycle, point, lines, key=None, wait_if_full=False):
         headers = self.consumer(consumer)
         if key:
             headers["Idempotency-Key"] = key
         return await self.orders.post("/orders", json={"cycle_id": cycle, "delivery_point_id": point,
-                                                       "lines": lines}, headers=headers)
+                                                       "lines": lines, "wait_if_full": wait_if_full},
+                                      headers=headers)
 
 
 def _client(name, transport):
@@ -145,6 +169,7 @@ async def platform(migrated, keys, backend, *, live=False, catalog_down=False, d
                                      verifier=keys.verifier)
         delivery_app = create_delivery(service_settings("delivery", urls["delivery"]), database=dbs["delivery"],
                                        verifier=keys.verifier)
+        delivery_app.state.event_subscribers = SUBSCRIBERS["delivery"]
         catalog = await stack.enter_async_context(app_client(catalog_app))
         delivery = await stack.enter_async_context(app_client(delivery_app))
         transports = {"catalog": SwitchTransport(catalog_app), "delivery": SwitchTransport(delivery_app)}
@@ -154,11 +179,12 @@ async def platform(migrated, keys, backend, *, live=False, catalog_down=False, d
         orders_settings.setdefault("background_enabled", False)
         orders_app = create_orders(service_settings("orders", urls["orders"], **orders_settings),
                                    database=dbs["orders"], verifier=keys.verifier, clients=clients)
+        orders_app.state.event_subscribers = SUBSCRIBERS["orders"]
         orders = await stack.enter_async_context(app_client(orders_app))
-        # delivery asks orders who coordinates a cycle it has not seen close yet
+        # delivery asks orders who coordinates a cycle it has not seen close yet, and sends it its events
         delivery_app.state.clients["orders"] = _client("orders", httpx.ASGITransport(app=orders_app))
         yield Platform(orders=orders, catalog=catalog, delivery=delivery, orders_app=orders_app,
-                       orders_db=dbs["orders"], catalog_db=dbs["catalog"], delivery_db=dbs["delivery"], keys=keys,
-                       transports=transports)
+                       delivery_app=delivery_app, orders_db=dbs["orders"], catalog_db=dbs["catalog"],
+                       delivery_db=dbs["delivery"], keys=keys, transports=transports)
         for client in clients.values():
             await client.aclose()

@@ -57,18 +57,27 @@ async def test_order_at_a_point_outside_the_cycle_is_422(migrated, keys, backend
         assert await p.holding_bookings() == 0
 
 
-async def test_full_point_is_409_with_waitlist_position_and_stock_returned(migrated, keys, backend):
+async def test_full_point_without_waiting_is_409_naming_nearest_points_with_room_and_keeps_nothing(
+        migrated, keys, backend):
     async with platform(migrated, keys, backend) as p:
         papa = await p.product()
-        point = await p.point(capacity=5)
-        cycle = await p.open_cycle(points=[point], capacity={str(point): 1})
-        first = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "1"}])
+        full = await p.point(capacity=5)
+        near = await p.point(name="Feria 16 de Julio", capacity=3, lat=-16.4960, lon=-68.1340)
+        far = await p.point(name="Feria de El Alto", capacity=3, lat=-16.5100, lon=-68.1900)
+        closed = await p.point(name="Tambo Rodríguez", capacity=3, lat=-16.4991, lon=-68.1310)
+        cycle = await p.open_cycle(points=[full, far, closed, near], capacity={str(full): 1, str(closed): 0})
+        first = await p.order(consumer=1, cycle=cycle["id"], point=full, lines=[{"product_id": papa, "quantity": "1"}])
         assert first.status_code == 201, first.text
-        second = await p.order(consumer=2, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "3"}])
+        second = await p.order(consumer=2, cycle=cycle["id"], point=full, lines=[{"product_id": papa, "quantity": "3"}])
         assert second.status_code == 409, second.text
         error = second.json()["error"]
-        assert error["code"] == "point_full" and error["details"]["waitlist_position"] == 1
+        assert error["code"] == "point_full" and "wait_if_full" in error["message"]
+        # nearest first; the closest point of all takes no orders in this cycle (capacity 0)
+        room = error["details"]["nearest_points_with_room"]
+        assert [(r["point_id"], r["slots_left"]) for r in room] == [(near, 3), (far, 3)]
         assert await p.stock(papa) == (Decimal("49.000"), Decimal("1.000"), Decimal("0.000"))
+        availability = (await p.delivery.get(f"/points/{full}/availability", params={"cycle_id": cycle["id"]})).json()
+        assert availability["waitlisted"] == 0
 
 
 async def test_insufficient_stock_is_409_naming_product_and_what_is_left(migrated, keys, backend):

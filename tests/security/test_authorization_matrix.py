@@ -95,6 +95,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "orders GET /orders": LOGGED_IN,  # each caller's own orders (none for most)
     "orders GET /orders/{order_id}": only("consumer_a", "coordinator_a", "admin"),
     "orders POST /orders/{order_id}/cancel": only("consumer_a", "coordinator_a", "admin"),
+    "orders POST /orders/{order_id}/move": only("consumer_a", "admin"),
     "orders POST /orders/{order_id}/status": A_OWNERS,
     "orders GET /stats/sales": MONITORING,
     "orders POST /internal/events": NOBODY,
@@ -128,6 +129,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery POST /internal/bookings": NOBODY,
     "delivery POST /internal/bookings/{order_id}/confirm": NOBODY,
     "delivery POST /internal/bookings/{order_id}/release": NOBODY,
+    "delivery POST /internal/bookings/{order_id}/move": NOBODY,
+    "delivery POST /internal/points/room": NOBODY,
     "delivery POST /internal/events": NOBODY,
     "delivery GET /internal/events/parked": NOBODY,
     "delivery POST /internal/events/parked/{event_id}/retry": NOBODY,
@@ -236,6 +239,7 @@ UNEXERCISED = {
     "orders POST /orders": "A's cycles are consolidated",
     "orders POST /orders/quote": "A's cycles are consolidated",
     "orders POST /orders/{order_id}/cancel": "A's cycles are consolidated",
+    "orders POST /orders/{order_id}/move": "A's order does not wait for a slot",
     "payments GET /orders/{order_id}/balance": "no payment recorded for A's order",
     "payments POST /payments": "the order is known to payments through its events",
     "payments POST /refunds": "the order is known to payments through its events",
@@ -302,6 +306,7 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "orders POST /orders/quote": {"cycle_id": 1, "delivery_point_id": 1, "lines": [{"product_id": 1, "quantity": "1"}]},
     "orders POST /orders": {"cycle_id": 1, "delivery_point_id": 1, "lines": [{"product_id": 1, "quantity": "1"}]},
     "orders POST /orders/{order_id}/status": {"status": "picked_up"},
+    "orders POST /orders/{order_id}/move": {"delivery_point_id": 1},
     # delivery
     "delivery POST /points": {"name": "Feria nueva", "kind": "feria", "address": "Plaza 1",
                               "municipality_code": "020101", "lat": -16.5, "lon": -68.13, "max_orders_per_cycle": 30},

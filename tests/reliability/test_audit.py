@@ -4,9 +4,6 @@ report nothing; one corrupted row (a stock counter, a ledger posting) is reporte
 import asyncio
 import subprocess
 import sys
-import time
-import uuid
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -15,37 +12,14 @@ from services.catalog.models import Product
 from services.common.db import make_engine
 from services.payments.models import postings
 from tests.conftest import BACKENDS, require_postgres
-from tests.reliability.conftest import live_platform, role_tokens
+from tests.reliability.conftest import (
+    audit,
+    live_platform,
+    place_and_cancel_orders,
+    role_tokens,
+    settled_audit,
+)
 from tests.web.platform import ROOT
-
-
-def audit(platform, token: str) -> dict:
-    return platform.request("GET", "/api/admin/audit", token=token)
-
-
-def settled_audit(platform, token: str, seconds: float = 60) -> dict:
-    """Events travel through the outboxes: audit until the answer is clean or the time is up."""
-    deadline = time.monotonic() + seconds
-    while True:
-        report = audit(platform, token)
-        if report["ok"] or time.monotonic() > deadline:
-            return report
-        time.sleep(0.5)
-
-
-def place_and_cancel_orders(platform, tokens: dict[str, str]) -> list[int]:
-    cycle = next(c for c in platform.request("GET", "/api/orders/cycles?limit=50", token=tokens["coordinator"])["items"]
-                 if c["status"] == "open")
-    products = [p for p in platform.request("GET", "/api/catalog/products?limit=50")["items"]
-                if not p.get("case_size") and Decimal(p["available"]) >= 2][:3]
-    ids = []
-    for n, product in enumerate(products):
-        order = platform.request("POST", "/api/orders/orders", token=tokens["consumer"], key=uuid.uuid4().hex, body={
-            "cycle_id": cycle["id"], "delivery_point_id": cycle["delivery_point_ids"][n % 2],
-            "lines": [{"product_id": product["id"], "quantity": "1"}]})
-        ids.append(order["id"])
-    platform.request("POST", f"/api/orders/orders/{ids[0]}/cancel", token=tokens["consumer"])
-    return ids
 
 
 async def _corrupt(platform) -> dict:

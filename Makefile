@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint migrate demo bench audit clean lessons events-parked events-retry events-drop
+.PHONY: install run test lint migrate demo bench audit backup restore clean lessons events-parked events-retry events-drop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Mercado Corto needs Python 3.11, found " + sys.version.split()[0]'
@@ -53,6 +53,13 @@ events-retry: install
 events-drop: install
 	@test -n "$(EVENT)" || (echo "usage: make events-drop EVENT=<event id from make events-parked>"; exit 2)
 	$(BIN)/python -m services.common.dead_letters drop $(EVENT)
+
+# BACKUP=folder picks the folder (default: var/backups/<time>; restore takes the newest)
+backup: install
+	$(BIN)/python -m infra.backup backup $(BACKUP)
+
+restore: install
+	$(BIN)/python -m infra.backup restore $(BACKUP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -27,7 +27,7 @@ class NulGuard:
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"") or b"\x00" in scope.get(
                 "query_string", b""):
             return await _refuse(send)
-        if not any(name == b"content-type" and b"json" in value for name, value in scope["headers"]):
+        if not any(name == b"content-type" and b"json" in value.lower() for name, value in scope["headers"]):
             return await self.app(scope, receive, send)
         tail = b""
 

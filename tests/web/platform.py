@@ -195,13 +195,14 @@ def stop(platform: Platform) -> None:
 
 
 @contextlib.contextmanager
-def running_platform(folder: Path, urls: dict[str, str] | None = None, **settings: str) -> Iterator[Platform]:
-    """The platform on fresh databases (SQLite files unless `urls`), demo loaded; `settings` are extra
-    environment variables."""
+def running_platform(folder: Path, urls: dict[str, str] | None = None, *, demo: bool = True,
+                     **settings: str) -> Iterator[Platform]:
+    """The platform on fresh databases (SQLite files unless `urls`), demo loaded (unless `demo` is
+    false: databases restored from a backup); `settings` are extra environment variables."""
     try:
-        platform = start(folder / "1", urls=urls, extra_env=settings)
+        platform = start(folder / "1", urls=urls, extra_env=settings, demo=demo)
     except RuntimeError:  # a free port taken meanwhile by another process: one more try on new ports
-        platform = start(folder / "2", urls=urls, extra_env=settings)
+        platform = start(folder / "2", urls=urls, extra_env=settings, demo=demo)
     try:
         yield platform
     finally:

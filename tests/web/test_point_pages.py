@@ -2,13 +2,13 @@
 assigned to a point hands an order over by its code, and the coordinator receives a producer's goods
 rejecting one line with a reason, which the producer then reads."""
 
-import uuid
 from decimal import Decimal
 from urllib.parse import unquote
 
 import pytest
 
-from tests.web.test_pages import BrowserLike, log_in, wait_for
+from tests.web.point_world import set_up_point_day
+from tests.web.test_pages import BrowserLike, log_in
 
 STAFF = "consumidor2"  # any account may be assigned to a point: here a neighbour who helps there
 
@@ -21,26 +21,7 @@ def browser_like(platform):
 
 @pytest.fixture(scope="module")
 def point_day(platform) -> dict:
-    """A closed cycle with one order at a point staffed by STAFF, and its producer's consignment."""
-    coordinator, consumer = platform.login("coordinacion"), platform.login("consumidor3")
-    current = platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"][0]
-    cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
-        "name": "Ciclo del punto", "opens_at": current["opens_at"], "closes_at": current["closes_at"],
-        "delivery_date": current["delivery_date"], "delivery_point_ids": current["delivery_point_ids"],
-        "status": "open"})
-    product = next(p for p in platform.request("GET", "/api/catalog/products?producer=2&limit=50")["items"]
-                   if not p.get("case_size") and Decimal(p["available"]) >= 3)
-    point = platform.request("GET", f"/api/delivery/points?open_on={cycle['delivery_date']}&limit=1")["items"][0]
-    order = platform.request("POST", "/api/orders/orders", token=consumer, key=uuid.uuid4().hex, body={
-        "cycle_id": cycle["id"], "delivery_point_id": point["id"],
-        "lines": [{"product_id": product["id"], "quantity": "3"}]})
-    staff_id = platform.request("GET", "/api/auth/me", token=platform.login(STAFF))["id"]
-    platform.request("POST", f"/api/delivery/cycles/{cycle['id']}/points/{point['id']}/staff", token=coordinator,
-                     body={"account_id": staff_id})
-    platform.request("POST", f"/api/orders/cycles/{cycle['id']}/close", token=coordinator)
-    consignment = wait_for(lambda: platform.request(
-        "GET", f"/api/delivery/consignments?cycle_id={cycle['id']}", token=coordinator)["items"], "consignments")[0]
-    return {"cycle": cycle, "point": point, "order": order, "product": product, "consignment": consignment}
+    return set_up_point_day(platform, staff=STAFF, consumer="consumidor3", producer_id=2)
 
 
 def shown_after(client, response) -> str:

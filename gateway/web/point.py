@@ -8,7 +8,7 @@ its API as the logged-in account and say its refusals in Spanish.
 
 import asyncio
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote
 
@@ -23,7 +23,7 @@ from gateway.web.templating import render
 router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
 Web = Annotated[WebSession, Depends(web_session)]
 
-ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ORDER_ID = re.compile(r"^(?!\.+$)[A-Za-z0-9_.:-]{1,64}$")  # the service's order ids; never "." or ".."
 ConsignmentId = Annotated[int, Path(ge=1, le=2**53)]
 
 # the reasons a line is rejected: the service keeps a free text, the page sends the Spanish label
@@ -55,6 +55,7 @@ MESSAGES = {
     "rejected_exceeds_received": "Lo rechazado no puede ser más de lo que llegó.",
     "reject_reason_required": "Elija el motivo de cada rechazo.",
     "not_your_consignment": "Su cuenta no recibe en ese punto; pida a la coordinación que la asigne.",
+    "consignment_not_found": "No existe esa entrega.",
 }
 
 
@@ -127,20 +128,27 @@ async def point_pickup(web: Web, order_id: Annotated[str, Form(max_length=64)],
 
 # --- receiving a producer's goods ---
 
+async def read_consignment(web: WebSession, consignment_id: int) -> dict:
+    try:
+        return await web.call("GET", f"/api/delivery/consignments/{consignment_id}")
+    except UpstreamError as exc:
+        raise UpstreamError(said(exc), code=exc.code, status=exc.status, details=exc.details) from None
+
+
 @router.get("/punto/entregas/{consignment_id}")
 async def point_consignment(request: Request, web: Web, consignment_id: ConsignmentId):
     web.require()
-    consignment = await web.call("GET", f"/api/delivery/consignments/{consignment_id}")
+    consignment = await read_consignment(web, consignment_id)
     return render(request, web, "point/receive.html", title=f"Recibir de {consignment['producer_name']}",
                   consignment=consignment, reasons=REJECT_REASONS, max_note=MAX_NOTE)
 
 
+QUANTITY = re.compile(r"^[0-9]{1,7}([.,][0-9]{1,3})?$")  # what the delivery service takes: up to 3 decimals
+
+
 def _quantity(raw: str) -> Decimal | None:
-    try:
-        value = Decimal((raw or "0").replace(",", ".").strip() or "0")
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() and value >= 0 else None
+    text = (raw or "").strip() or "0"
+    return Decimal(text.replace(",", ".")) if QUANTITY.match(text) else None
 
 
 def receipt_lines(form, lines: list[dict]) -> list[dict] | str:
@@ -151,7 +159,7 @@ def receipt_lines(form, lines: list[dict]) -> list[dict] | str:
         received = _quantity(str(form.get(f"recibido_{pid}", "")))
         rejected = _quantity(str(form.get(f"rechazado_{pid}", "")))
         if received is None or rejected is None:
-            return f"«{line['product_name']}»: escriba las cantidades con números, p. ej. 2,5."
+            return f"«{line['product_name']}»: escriba las cantidades con números, p. ej. 2,5 (hasta 3 decimales)."
         if received > Decimal(str(line["ordered_quantity"])):
             return f"«{line['product_name']}»: no reciba más de lo pedido ({views.qty(line['ordered_quantity'])})."
         if rejected > received:
@@ -171,7 +179,7 @@ def receipt_lines(form, lines: list[dict]) -> list[dict] | str:
 @router.post("/punto/entregas/{consignment_id}/recibir")
 async def point_receive(request: Request, web: Web, consignment_id: ConsignmentId):
     web.require()
-    consignment = await web.call("GET", f"/api/delivery/consignments/{consignment_id}")
+    consignment = await read_consignment(web, consignment_id)
     back = f"/punto/entregas/{consignment_id}"
     lines = receipt_lines(await request.form(), consignment["lines"])
     if isinstance(lines, str):

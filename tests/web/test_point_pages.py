@@ -7,6 +7,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from gateway.web.point import said
+from gateway.web.session import UpstreamError
 from tests.web.point_world import set_up_point_day
 from tests.web.test_pages import BrowserLike, log_in
 
@@ -49,7 +51,7 @@ def test_point_staff_hands_an_order_over_by_its_code_and_a_wrong_code_is_refused
     assert "recogido" in page and 'name="pickup_code"' not in page
 
 
-def test_an_account_on_no_point_gets_no_link_and_cannot_hand_orders_over(browser_like, point_day):
+def test_an_account_on_no_point_gets_no_link_and_can_neither_hand_over_nor_receive(browser_like, point_day):
     order = point_day["order"]
     log_in(browser_like, "consumidor5")
     page = browser_like.get("/").text
@@ -58,6 +60,8 @@ def test_an_account_on_no_point_gets_no_link_and_cannot_hand_orders_over(browser
                                                        "point_id": str(point_day["point"]["id"]),
                                                        "pickup_code": order["pickup_code"]})
     assert "Su cuenta no atiende ese punto" in unquote(refused.headers["location"])
+    foreign = browser_like.get(f"/punto/entregas/{point_day['consignment']['id']}")
+    assert foreign.status_code == 403 and "Su cuenta no recibe en ese punto" in foreign.text
 
 
 def test_coordinator_receives_goods_rejecting_a_line_with_a_reason_the_producer_then_reads(browser_like,
@@ -89,3 +93,10 @@ def test_coordinator_receives_goods_rejecting_a_line_with_a_reason_the_producer_
     assert seen["status"] == "received"
     assert Decimal(mine["rejected_quantity"]) == 1 and Decimal(mine["received_quantity"]) == Decimal(line["ordered_quantity"])
     assert mine["reject_reason"] == "Dañado o golpeado: papas golpeadas"
+
+
+def test_a_locked_pickup_code_is_said_in_spanish_with_the_minutes_to_wait():
+    locked = UpstreamError("wrong pickup code, 5 times: you are locked out", code="too_many_attempts", status=429,
+                           details={"retry_after_seconds": 900})
+    assert said(locked, order_id="42") == ("Demasiados códigos equivocados para el pedido #42: espere 15 minutos "
+                                           "o pida a otra persona del punto que lo revise.")

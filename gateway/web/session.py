@@ -143,13 +143,15 @@ class WebSession:
     @property
     def on_point_duty(self) -> bool:
         """Whether to show the point staff's link (set at login or on the point's page)."""
-        return POINT_COOKIE in self.set_cookies or (not self.clear and bool(self.request.cookies.get(POINT_COOKIE)))
+        if POINT_COOKIE in self.set_cookies:
+            return bool(self.set_cookies[POINT_COOKIE][0])
+        return not self.clear and bool(self.request.cookies.get(POINT_COOKIE))
 
     async def note_point_duty(self) -> None:
         """At login: remember whether the account was assigned to a delivery point (one call)."""
         response = await self.call("GET", "/api/delivery/staff/me", raw=True)
-        if response.status_code == 200 and response.json():
-            self.set_cookies[POINT_COOKIE] = ("1", 30 * 24 * 3600)
+        on_duty = response.status_code == 200 and bool(response.json())
+        self.set_cookies[POINT_COOKIE] = ("1", 30 * 24 * 3600) if on_duty else ("", 0)  # another account's goes
 
     def apply(self, response: Response) -> Response:
         secure = getattr(self.request.app.state.settings, "environment", "development") != "development"

@@ -45,6 +45,10 @@ def test_point_staff_hands_an_order_over_by_its_code_and_a_wrong_code_is_refused
     assert f"El código no coincide con el pedido #{order['id']}" in unquote(wrong.headers["location"])
     assert "El código no coincide" in shown_after(browser_like, wrong)
 
+    forged = browser_like.post("/punto/recojo", data={**form, "pickup_code": order["pickup_code"]},
+                               headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403  # another site cannot hand the order over in her name
+
     right = browser_like.post("/punto/recojo", data={**form, "pickup_code": order["pickup_code"].lower()})
     page = shown_after(browser_like, right)
     assert f"Pedido #{order['id']} entregado." in page

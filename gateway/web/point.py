@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 
 from gateway.web import views
 from gateway.web.csrf import refuse_cross_site_posts
+from gateway.web.roles import optional
 from gateway.web.session import POINT_COOKIE, UpstreamError, WebSession, web_session
 from gateway.web.shop import redirect
 from gateway.web.templating import render
@@ -65,10 +66,10 @@ def said(exc: UpstreamError, **context) -> str:
     if template is None:
         return exc.message
     values = {**context, **(exc.details or {})}
-    values.setdefault("minutes", max(1, int(values.get("retry_after_seconds", 60)) // 60))
     try:
+        values.setdefault("minutes", max(1, int(values.get("retry_after_seconds", 60)) // 60))
         return template.format(**values)
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, TypeError, ValueError):
         return exc.message
 
 
@@ -83,10 +84,10 @@ def on_duty(duties: list[dict], item: dict) -> bool:
 async def point_home(request: Request, web: Web):
     principal = web.require()
     notes: list[str] = []
-    duties = await _optional(web, "/api/delivery/staff/me", notes, "Sus puntos") or []
-    pickups = await _optional(web, "/api/delivery/pickups", notes, "Recojos", params={"limit": 200}) or []
+    duties = await optional(web, "GET", "/api/delivery/staff/me", notes, "Sus puntos") or []
+    pickups = await optional(web, "GET", "/api/delivery/pickups", notes, "Recojos", params={"limit": 200}) or []
     recent = sorted({d["cycle_id"] for d in duties} | {p["cycle_id"] for p in pickups}, reverse=True)[:RECENT_CYCLES]
-    pages = await asyncio.gather(*(_optional(web, "/api/delivery/consignments", notes, "Entregas de productores",
+    pages = await asyncio.gather(*(optional(web, "GET", "/api/delivery/consignments", notes, "Entregas de productores",
                                              params={"cycle_id": c, "limit": 100}) for c in recent))
     pending = [c for page in pages for c in views.items_of(page) if c.get("status") == "pending"]
     if not principal.has_role("coordinator"):  # a producer on duty also reads her own: keep the point's
@@ -103,17 +104,9 @@ async def point_home(request: Request, web: Web):
                   consignments=pending, duties=duties, notes=notes)
 
 
-async def _optional(web: WebSession, path: str, notes: list[str], what: str, **kw):
-    try:
-        return await web.call("GET", path, **kw)
-    except UpstreamError as exc:
-        notes.append(f"{what}: {exc.message}")
-        return None
-
-
 @router.post("/punto/recojo")
 async def point_pickup(web: Web, order_id: Annotated[str, Form(max_length=64)],
-                       point_id: Annotated[int, Form(ge=1)], pickup_code: Annotated[str, Form(max_length=32)] = ""):
+                       point_id: Annotated[int, Form(ge=1, le=2**53)], pickup_code: Annotated[str, Form(max_length=32)] = ""):
     web.require()
     code = pickup_code.strip().upper()
     if not ORDER_ID.match(order_id) or not code:

@@ -1,5 +1,5 @@
 """The web pages the gateway serves: server-rendered Spanish pages for consumers, producers,
-coordinators, municipalities and financiers, with one small local script and no external assets.
+coordinators, delivery point staff, municipalities and financiers, with one small local script and no external assets.
 
 `install(app)` adds the page routes, the static files under `/static` and the handlers that turn a
 missing login into the login form.
@@ -10,11 +10,12 @@ from fastapi.staticfiles import StaticFiles
 
 
 def install(app: FastAPI) -> None:
-    from gateway.web import notices, offline, roles, shop, training
+    from gateway.web import notices, offline, point, roles, shop, training
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
     app.include_router(roles.router)
+    app.include_router(point.router)
     app.include_router(training.router)
     app.include_router(offline.router)
     app.include_router(notices.router)

@@ -54,6 +54,8 @@ def readable(code: str, message: str, details: dict) -> str:
 
 ACCESS_COOKIE = "mc_access"
 REFRESH_COOKIE = "mc_refresh"
+# "this account works at a delivery point": only shows the header's link; the service decides
+POINT_COOKIE = "mc_point"
 
 
 class LoginRequired(Exception):
@@ -138,10 +140,23 @@ class WebSession:
         self.set_cookies[ACCESS_COOKIE] = (self.token, int(tokens.get("expires_in", 900)))
         self.set_cookies[REFRESH_COOKIE] = (self.refresh, 30 * 24 * 3600)
 
+    @property
+    def on_point_duty(self) -> bool:
+        """Whether to show the point staff's link (set at login or on the point's page)."""
+        if POINT_COOKIE in self.set_cookies:
+            return bool(self.set_cookies[POINT_COOKIE][0])
+        return not self.clear and bool(self.request.cookies.get(POINT_COOKIE))
+
+    async def note_point_duty(self) -> None:
+        """At login: remember whether the account was assigned to a delivery point (one call)."""
+        response = await self.call("GET", "/api/delivery/staff/me", raw=True)
+        on_duty = response.status_code == 200 and bool(response.json())
+        self.set_cookies[POINT_COOKIE] = ("1", 30 * 24 * 3600) if on_duty else ("", 0)  # another account's goes
+
     def apply(self, response: Response) -> Response:
         secure = getattr(self.request.app.state.settings, "environment", "development") != "development"
         if self.clear:
-            for name in (ACCESS_COOKIE, REFRESH_COOKIE):
+            for name in (ACCESS_COOKIE, REFRESH_COOKIE, POINT_COOKIE):
                 response.delete_cookie(name, path="/")
         for name, (value, max_age) in self.set_cookies.items():
             response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",

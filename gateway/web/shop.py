@@ -58,6 +58,7 @@ async def login(request: Request, web: Web, login: Annotated[str, Form(max_lengt
         return render(request, web, "login.html", status_code=status,
                       title="Ingresar", next=safe_next(next), error=message, login=login)
     web.adopt(response.json())
+    await web.note_point_duty()
     target = safe_next(next) or views.ROLE_HOME.get(web.principal.role.value, "/")
     answer = redirect(target, web)
     keep_token(request, answer, renew=True)  # a token planted before login is useless after it

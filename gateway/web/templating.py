@@ -28,6 +28,7 @@ def render(request: Request, session: WebSession, name: str, status_code: int = 
     context.setdefault("title", "Mercado Corto")
     context["csrf_token"] = token_for(request)  # every form of the page posts it back
     response = templates.TemplateResponse(request, name, {"user": session.principal, "unread": session.unread,
+                                                          "point_staff": session.on_point_duty,
                                                           **context},
                                           status_code=status_code)
     keep_token(request, response)

@@ -19,7 +19,7 @@ STATUS_LABELS = {
     "packed": "embolsado", "ready": "listo para recoger", "picked_up": "recogido", "no_show": "no recogido",
     "cancelled": "cancelado", "failed": "fallido", "requested": "solicitado", "approved": "aprobado",
     "disbursed": "desembolsado", "rejected": "rechazado", "repaid": "pagado", "producer_debt": "en mora",
-    "collected": "cobrado", "uncollectible": "incobrable",
+    "collected": "cobrado", "received": "recibido", "uncollectible": "incobrable",
 }
 ROLE_HOME = {"consumer": "/", "producer": "/productor", "organization": "/productor", "coordinator": "/coordinacion",
              "municipality": "/municipio", "financier": "/financiador", "admin": "/municipio"}

@@ -8,7 +8,8 @@ docs/architecture.md, "Ownership model"). Admins pass every check.
   (`GET /internal/cycles/{id}/owner`, service credential) and remembers the answer.
 - point staff: the cycle's coordinator assigns accounts of any role to one of the cycle's points.
 - booking / pickup: pickup codes are checked, and QR codes shown, by the cycle's coordinator or the
-  staff of the booking's point in that cycle; the consumer who placed the order sees her own QR.
+  staff of the booking's point in that cycle (who also list those pickups, without their codes); the
+  consumer who placed the order sees her own QR.
 - no-shows: the coordinator marks the whole cycle, staff the points they work at.
 - consignment: the coordinator and the staff of its point (in its cycle) read and receive it; the
   producer herself and her organization's account read their own. Only the coordinator corrects a
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.errors import DomainError, Forbidden, NotFound
 from services.common.tables import insert_ignoring_conflict, utcnow
-from services.delivery.models import Consignment, CycleOwner, DeliveryPoint, PointStaff
+from services.delivery.models import Booking, Consignment, CycleOwner, DeliveryPoint, PointStaff
 
 
 # ---------------------------------------------------------------- delivery points
@@ -138,6 +139,20 @@ async def ensure_can_read_route_plan(*, session: AsyncSession, orders, principal
 # ---------------------------------------------------------------- bookings and pickup codes
 def may_see_own_pickup_code(principal: Principal, booking) -> bool:
     return booking.consumer_account_id is not None and booking.consumer_account_id == principal.account_id
+
+
+def visible_pickups(principal: Principal):
+    """A WHERE clause for the bookings whose pickup a caller may check (None: all, for admins): those
+    of the points she works at in their cycle, and every booking of the cycles she coordinates."""
+    if principal.is_admin:
+        return None
+    me = principal.account_id
+    clauses = [exists().where(PointStaff.account_id == me, PointStaff.cycle_id == Booking.cycle_id,
+                              PointStaff.point_id == Booking.point_id)]
+    if principal.role == Role.coordinator:
+        clauses.append(exists().where(CycleOwner.cycle_id == Booking.cycle_id,
+                                      CycleOwner.coordinator_account_id == me))
+    return or_(*clauses)
 
 
 # ---------------------------------------------------------------- consignments

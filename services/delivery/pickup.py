@@ -100,6 +100,28 @@ async def pick_up(*, session: AsyncSession, kernel: KernelTables, order_id: str,
     return booking
 
 
+PICKUP_LIST_STATUSES = (CONFIRMED, PICKED_UP, NO_SHOW)
+
+
+async def list_pickups(*, session: AsyncSession, visible, cycle_id: int | None, limit: int) -> list[dict]:
+    """The pickups a caller may check (`visible`: access.visible_pickups), newest cycle first, those
+    still to hand over before the others; never their codes."""
+    query = (select(Booking, Cycle.delivery_date, DeliveryPoint.name)
+             .join(DeliveryPoint, DeliveryPoint.id == Booking.point_id)
+             .outerjoin(Cycle, Cycle.id == Booking.cycle_id)
+             .where(Booking.status.in_(PICKUP_LIST_STATUSES))
+             .order_by(Booking.cycle_id.desc(), (Booking.status != CONFIRMED), Booking.point_id, Booking.id)
+             .limit(limit))
+    if visible is not None:
+        query = query.where(visible)
+    if cycle_id is not None:
+        query = query.where(Booking.cycle_id == cycle_id)
+    rows = await session.execute(query)
+    return [{"order_id": b.order_id, "cycle_id": b.cycle_id, "point_id": b.point_id, "point_name": name,
+             "delivery_date": day, "status": b.status, "picked_up_at": b.picked_up_at}
+            for b, day, name in rows]
+
+
 def qr_png(text: str) -> bytes:
     """A QR code image (PNG) of the pickup code, readable by any phone camera."""
     image = qrcode.make(text, box_size=8, border=2)

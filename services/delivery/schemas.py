@@ -178,6 +178,16 @@ class PickupOut(BaseModel):
     picked_up_at: UtcTimestamp
 
 
+class PickupListItem(BaseModel):
+    order_id: str
+    cycle_id: int
+    point_id: int
+    point_name: str
+    delivery_date: date | None
+    status: str
+    picked_up_at: UtcTimestamp | None
+
+
 class NoShowOut(BaseModel):
     cycle_id: int
     no_shows: list[str]

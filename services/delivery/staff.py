@@ -36,6 +36,13 @@ async def assign_staff(*, session: AsyncSession, orders, principal: Principal, c
     ).scalar_one()
 
 
+async def duties_of(*, session: AsyncSession, account_id: int, limit: int = 100) -> list[PointStaff]:
+    """The points an account was assigned to, newest cycle first (anyone may ask about herself)."""
+    return list((await session.execute(select(PointStaff).where(PointStaff.account_id == account_id)
+                                       .order_by(PointStaff.cycle_id.desc(), PointStaff.point_id)
+                                       .limit(limit))).scalars())
+
+
 async def list_staff(*, session: AsyncSession, orders, principal: Principal, cycle_id: int) -> list[PointStaff]:
     await ensure_cycle_coordinator(session=session, orders=orders, principal=principal, cycle_id=cycle_id)
     return list((await session.execute(select(PointStaff).where(PointStaff.cycle_id == cycle_id)

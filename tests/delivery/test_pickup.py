@@ -190,3 +190,24 @@ async def test_cancelling_an_order_already_picked_up_changes_nothing_and_is_not_
     async with db.session() as session:
         booking = (await session.execute(select(Booking).where(Booking.order_id == "940"))).scalar_one()
         assert booking.status == "picked_up"
+
+
+async def test_staff_list_the_pickups_of_their_point_without_codes_and_the_coordinator_of_her_cycle(delivery, keys):
+    client, _ = delivery
+    other_point = await create_point(client, keys)
+    await booked(client, other_point["id"], "910")
+    point = await create_point(client, keys, name="Tambo Rodríguez")
+    await booked(client, point["id"], "911")  # the cycle now serves this point (its latest `cycle.closed`)
+    staff = keys.headers("consumer", account_id=40)  # any account may be assigned
+    r = await client.post(f"/cycles/5/points/{point['id']}/staff", json={"account_id": 40}, headers=coordinator(keys))
+    assert r.status_code == 201, r.text
+
+    mine = (await client.get("/pickups", headers=staff)).json()
+    assert [(p["order_id"], p["point_id"], p["status"]) for p in mine] == [("911", point["id"], "confirmed")]
+    assert "pickup_code" not in mine[0]
+    assert [(d["cycle_id"], d["point_id"]) for d in (await client.get("/staff/me", headers=staff)).json()] == \
+        [(5, point["id"])]
+    everything = (await client.get("/pickups?cycle_id=5", headers=coordinator(keys))).json()
+    assert {p["order_id"] for p in everything} == {"910", "911"}
+    assert (await client.get("/pickups", headers=coordinator(keys, account_id=8))).json() == []
+    assert (await client.get("/staff/me", headers=keys.headers("consumer", account_id=41))).json() == []

@@ -115,12 +115,14 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery GET /points/{point_id}/availability": EVERYONE,
     "delivery POST /orders/{order_id}/pickup": A_OWNERS,
     "delivery GET /orders/{order_id}/pickup-qr": A_OWNERS | only("consumer_a"),
+    "delivery GET /pickups": LOGGED_IN,  # each caller those she may check (none for most)
     "delivery POST /cycles/{cycle_id}/no-shows": A_OWNERS,
     "delivery GET /consignments": LOGGED_IN,  # each caller those she may see (none for most)
     "delivery GET /consignments/{consignment_id}": A_OWNERS | only("producer_a", "organization_a"),
     "delivery POST /consignments/{consignment_id}/receive": A_OWNERS,
     "delivery POST /consignments/{consignment_id}/corrections": only("coordinator_a", "admin"),
     "delivery POST /cycles/{cycle_id}/points/{point_id}/staff": only("coordinator_a", "admin"),
+    "delivery GET /staff/me": LOGGED_IN,  # her own assignments
     "delivery GET /cycles/{cycle_id}/staff": only("coordinator_a", "admin"),
     "delivery DELETE /cycles/{cycle_id}/points/{point_id}/staff/{account_id}": only("coordinator_a", "admin"),
     "delivery POST /cycles/{cycle_id}/routes": only("coordinator_a", "admin"),

@@ -25,6 +25,7 @@ from services.delivery.schemas import (
     DeliveryStats,
     NoShowOut,
     OrderId,
+    PickupListItem,
     PickupOut,
     PickupRequest,
     ReceiveRequest,
@@ -58,6 +59,16 @@ async def pick_up(order_id: OrderPath, body: PickupRequest, request: Request, se
                                    max_failures=settings.pickup_max_failures, lock_minutes=settings.pickup_lock_minutes)
     return PickupOut(order_id=booking.order_id, point_id=booking.point_id, cycle_id=booking.cycle_id,
                      status=booking.status, picked_up_at=booking.picked_up_at)
+
+
+@router.get("/pickups", response_model=list[PickupListItem], tags=["pickup"],
+            summary="The pickups the caller may check: at the points she works at, or of the cycles she coordinates "
+                    "(without their codes)")
+async def list_pickups(session: Session, principal: CurrentPrincipal,
+                       cycle_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 200):
+    return await pickup.list_pickups(session=session, visible=access.visible_pickups(principal), cycle_id=cycle_id,
+                                     limit=limit)
 
 
 @router.get("/orders/{order_id}/pickup-qr", tags=["pickup"], response_class=Response,

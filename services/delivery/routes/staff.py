@@ -30,6 +30,12 @@ async def assign(cycle_id: CycleId, point_id: PointId, body: StaffAssign, sessio
     return staff_out(row)
 
 
+@router.get("/staff/me", response_model=list[StaffOut],
+            summary="The points the caller works at, newest cycle first (her own assignments)")
+async def my_duties(session: Session, principal: CurrentPrincipal):
+    return [staff_out(r) for r in await staff.duties_of(session=session, account_id=principal.account_id)]
+
+
 @router.get("/cycles/{cycle_id}/staff", response_model=list[StaffOut],
             summary="Who works at the cycle's points (the cycle's coordinator)")
 async def list_staff(cycle_id: CycleId, session: Session, request: Request, principal: CurrentPrincipal):

@@ -10,13 +10,15 @@ the JSON shape (decimal strings in bolivianos); shares are percentages with one 
   them (orders, at the price paid, in the period), and delivered at the territory's delivery points
   (orders, in the period: what reached its markets, wherever it was grown), by category and product;
 - fair-price index: average price paid at the territory's points over the municipality's reference
-  price (references are market prices of the place where the sale happens), times 100 (100 = paid
-  exactly the reference), per product and weighted by value sold for the territory.
+  price valid on the period's last day (`Sources.references_on`; references are market prices of
+  the place where the sale happens), times 100 (100 = paid exactly the reference), per product and
+  weighted by value sold for the territory.
 """
 
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.common.disclosure import suppress_small_groups
@@ -105,6 +107,8 @@ class Reference:
     unit: str
     price: int  # centavos per unit
     offered_average: int | None = None  # today's average asking price there (catalog)
+    band_min: int | None = None  # centavos: the least a producer should be paid
+    band_max: int | None = None  # centavos: the most a consumer should pay
 
 
 @dataclass
@@ -133,7 +137,8 @@ class Sources:
     offers: list[Offer] = field(default_factory=list)
     sales: list[Sale] = field(default_factory=list)  # sold by the territory's producers
     market: list[Sale] = field(default_factory=list)  # delivered at the territory's points
-    references: list[Reference] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)  # those valid on `references_on`
+    references_on: date | None = None
     orders: int = 0
     waitlisted_orders: int = 0  # waiting for a slot at a full point: not sales
     points: list[PointLine] = field(default_factory=list)
@@ -279,11 +284,15 @@ def price_figures(sources: Sources) -> dict:
         index = (Decimal(paid_total) * 100 / at_reference).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     offered_vs_reference = [
         {"municipality_code": r.municipality_code, "category": r.category, "product": r.product, "unit": r.unit,
-         "reference": bs(r.price), "average_offered": bs(r.offered_average) if r.offered_average else None}
+         "reference": bs(r.price), "band_min": bs(r.band_min) if r.band_min is not None else None,
+         "band_max": bs(r.band_max) if r.band_max is not None else None,
+         "average_offered": bs(r.offered_average) if r.offered_average else None}
         for r in sources.references]
     return {"fair_price_index": pct(index), "items": items, "offered_vs_reference": offered_vs_reference,
+            "references_on": sources.references_on.isoformat() if sources.references_on else None,
             "note": "índice = precio medio pagado en los puntos del territorio / precio de referencia del "
-                    "municipio × 100, ponderado por lo vendido (100 = se pagó la referencia)"}
+                    "municipio vigente el último día del periodo (o hoy) × 100, ponderado por lo vendido "
+                    "(100 = se pagó la referencia)"}
 
 
 def point_figures(points: list[PointLine]) -> list[dict]:

@@ -2,7 +2,9 @@
 
 The gateway composes; it never reads a service's database. It asks, with the service credential:
 - catalog  `GET /stats/supply`      registered producers by gender, organizations, today's offer,
-                                    reference prices against today's asking prices;
+                                    the reference prices valid on the period's last day (today if the
+                                    period ends later or is open: `reference_day`) against today's
+                                    asking prices;
 - orders   `GET /stats/sales`       quantities and values sold at the price paid, and producers
                                     with sales, per producer municipality, in the period;
 - delivery `GET /stats/deliveries`  orders, pickups and no-shows per point in the period, and
@@ -15,12 +17,14 @@ warning in the report. Nothing personal is read: only counts, sums and place nam
 """
 
 import asyncio
+from datetime import date
 from decimal import Decimal
 
 from fastapi import Request
 
 from gateway.monitoring.access import Scope
 from gateway.monitoring.figures import Offer, PointLine, Reference, Sale, Sources, fold, sum_by_gender
+from services.common import clock
 from services.common.errors import DomainError
 from services.common.http import ServiceClient
 from services.common.money import to_centavos
@@ -72,6 +76,13 @@ def _period(scope: Scope) -> list[tuple[str, str]]:
     return out
 
 
+def reference_day(scope: Scope) -> date:
+    """The day whose reference prices judge the period's sales: its last day, or today when the period
+    is open or ends later (a price announced for the future judges no sale yet)."""
+    today = clock.today()
+    return min(scope.date_to, today) if scope.date_to else today
+
+
 async def municipality_codes(cl: dict[str, ServiceClient], scope: Scope) -> list[str] | None:
     """The municipalities of the scope; None means all of them."""
     if scope.municipality:
@@ -98,8 +109,10 @@ async def gather(request: Request, scope: Scope) -> Sources:
     if codes == []:
         sources.warnings.append(f"no hay municipios registrados en el departamento {scope.department}")
         return sources
-    catalog_params = [("municipality", scope.municipality)] if scope.municipality else \
-        [("department", scope.department)] if scope.department else []
+    sources.references_on = reference_day(scope)
+    catalog_params = ([("municipality", scope.municipality)] if scope.municipality else
+                      [("department", scope.department)] if scope.department else []) + \
+        [("on", sources.references_on.isoformat())]
     sales_params = [("municipality", c) for c in codes or []] + _period(scope)
     delivery_params = ([("municipality", scope.municipality)] if scope.municipality else []) + _period(scope)
     point_params = [("limit", "100")] + ([("municipality", scope.municipality)] if scope.municipality else [])
@@ -199,7 +212,9 @@ def read_supply(raw: dict, sources: Sources) -> None:
         avg = row.get("current_avg")
         sources.references.append(Reference(
             municipality_code=row["municipality_code"], category=row.get("category"), product=row.get("product"),
-            unit=row["unit"], price=cents(row["reference_price"]), offered_average=cents(avg) if avg else None))
+            unit=row["unit"], price=cents(row["reference_price"]), offered_average=cents(avg) if avg else None,
+            band_min=cents(row["band_min"]) if row.get("band_min") else None,
+            band_max=cents(row["band_max"]) if row.get("band_max") else None))
 
 
 def _kind(row: dict) -> tuple:

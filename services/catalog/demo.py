@@ -22,6 +22,7 @@ from services.catalog.models import (
     ReferencePrice,
 )
 from services.catalog.text import fold
+from services.common import clock
 from services.common.db import Database
 from services.common.tables import insert_ignoring_conflict, utcnow
 
@@ -34,7 +35,8 @@ CERTIFICATIONS = [
     (3, 2, "organico", "Bolicert", []),
     (4, 4, "organico", "IMO Bolivia", ["cacao"]),
 ]
-# (id, category or None, product name or None, unit, price in centavos): reference prices of La Paz
+# (id, category or None, product name or None, unit, price in centavos): reference prices of La Paz,
+# in force since a year before the demo day (so every demo period is judged against them)
 REFERENCE_PRICES = [
     (1, "tuberculos", None, "arroba", 5500),
     (2, None, "Papa huaycha", "arroba", 6000),
@@ -100,7 +102,7 @@ async def load_demo(db: Database, world) -> None:
             await _insert(session, ReferencePrice, [
                 {"id": rid, "municipality_code": "020101", "category": cat, "product_name": name,
                  "search_name": fold(name) if name else None, "unit": unit, "price_centavos": price,
-                 "valid_from": now.date(), "created_at": now}
+                 "valid_from": clock.today() - timedelta(days=365), "created_at": now}
                 for rid, cat, name, unit, price in REFERENCE_PRICES])
         if session.bind.dialect.name == "postgresql":
             for model in (Organization, Producer, Product, Certification, CertificationChange, ReferencePrice,

@@ -299,12 +299,19 @@ class PriceChange(Base, table=True):
 
 
 class ReferencePrice(Base, table=True):
-    """A municipality's reference price for a category or a product name, in a unit."""
+    """One version of a municipality's reference price for a category or a product name, in a unit,
+    valid from `valid_from` until the day before `valid_to` (open while `valid_to` is empty), with an
+    optional fair band: the least a producer should be paid, the most a consumer should pay."""
 
     __tablename__ = "reference_prices"
     __table_args__ = (
         CheckConstraint("price_centavos >= 0", name="price_not_negative"),
         CheckConstraint("category IS NOT NULL OR product_name IS NOT NULL", name="category_or_name"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_to_not_before_from"),
+        CheckConstraint("band_min_centavos IS NULL OR band_min_centavos <= price_centavos",
+                        name="band_min_not_above_price"),
+        CheckConstraint("band_max_centavos IS NULL OR band_max_centavos >= price_centavos",
+                        name="band_max_not_below_price"),
         Index("ix_reference_prices_municipality", "municipality_code", "id"),
     )
 
@@ -316,7 +323,10 @@ class ReferencePrice(Base, table=True):
     search_name: str | None = Field(default=None, sa_type=String(200))
     unit: str = Field(sa_type=String(16), nullable=False)
     price_centavos: int = Field(sa_type=BigInteger, nullable=False)
+    band_min_centavos: int | None = Field(default=None, sa_type=BigInteger)
+    band_max_centavos: int | None = Field(default=None, sa_type=BigInteger)
     valid_from: date = Field(sa_type=Date, nullable=False)
+    valid_to: date | None = Field(default=None, sa_type=Date)  # the next version's valid_from, or the withdrawal day
     entered_by: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime = _ts()
 

@@ -332,16 +332,17 @@ class CategoryOut(BaseModel):
 
 
 class ReferencePriceIn(Strict):
+    """A new version of a reference price: it closes the one of the same product (or category) and
+    unit in force before it (that one's `valid_to` becomes this one's `valid_from`)."""
+
     municipality_code: IneCode
     category: Category | None = None
     product_name: Name | None = None
     unit: UnitField
     price: Price
-    valid_from: date | None = None
-
-
-class ReferencePricePatch(Strict):
-    price: Price
+    band_min: Price | None = None  # the least a producer should be paid
+    band_max: Price | None = None  # the most a consumer should pay
+    valid_from: date | None = None  # today (Bolivia) when not given
 
 
 class ReferencePriceOut(BaseModel):
@@ -351,7 +352,10 @@ class ReferencePriceOut(BaseModel):
     product_name: str | None
     unit: str
     price: str
+    band_min: str | None
+    band_max: str | None
     valid_from: date
+    valid_to: date | None  # the first day it is no longer valid; None while open
     created_at: UtcTimestamp
 
 

@@ -5,6 +5,7 @@ whole country. No person's name or phone ever appears here, and a municipality a
 no offer or price figure of a group of fewer than 3 producers (`services.common.disclosure`).
 """
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -23,6 +24,8 @@ from services.catalog.models import (
     ReferencePrice,
     ValueChainStage,
 )
+from services.catalog.reference_prices import kind_of, valid_on
+from services.common import clock
 from services.common.auth import Principal
 from services.common.disclosure import suppress_for
 from services.common.errors import InvalidInput, NotFound
@@ -46,7 +49,9 @@ def _scope(query, municipality_column, municipality: str | None, department: str
 
 
 async def supply_stats(*, session: AsyncSession, municipality: str | None, department: str | None,
-                       caller: Principal | None = None) -> dict:
+                       on: date | None = None, caller: Principal | None = None) -> dict:
+    """The territory's producers, organizations and today's offer, and the reference prices valid on
+    `on` (today when not given) against today's asking prices."""
     if municipality and department:
         raise InvalidInput("ask for a municipality or a department, not both", code="invalid_scope")
     if municipality and await session.get(Municipality, municipality) is None:
@@ -101,13 +106,14 @@ async def supply_stats(*, session: AsyncSession, municipality: str | None, depar
         "max_price": _bs(high)} for category, name, unit, count, producers, quantity, val, low, avg, high
         in product_rows]
 
-    prices = await _reference_comparison(session, municipality, department)
+    on = on or clock.today()
+    prices = await _reference_comparison(session, municipality, department, on)
     by_category = suppress_for(caller, by_category, key="producers")
     by_product = suppress_for(caller, by_product, key="producers")
     prices = suppress_for(caller, prices, key="producers", figures=(
         "offers", "current_min", "current_avg", "current_max", "avg_vs_reference_percent"))
     return {
-        "scope": {"municipality": municipality, "department": department},
+        "scope": {"municipality": municipality, "department": department, "prices_on": on.isoformat()},
         "producers": {"total": total_producers, "by_gender": genders,
                       "women_share": round(genders["female"] / total_producers, 4) if total_producers else None},
         "organizations": {"total": sum(by_form.values()), "by_legal_form": by_form, "by_maturity": by_maturity,
@@ -117,14 +123,14 @@ async def supply_stats(*, session: AsyncSession, municipality: str | None, depar
     }
 
 
-async def _reference_comparison(session: AsyncSession, municipality: str | None, department: str | None) -> list:
-    """Latest reference price per (municipality, category or product, unit) against today's offer there."""
+async def _reference_comparison(session: AsyncSession, municipality: str | None, department: str | None,
+                                on: date) -> list:
+    """The reference price valid on `on` per (municipality, product or category, unit) against today's
+    offer there."""
     refs = (await session.execute(_scope(
-        select(ReferencePrice).order_by(ReferencePrice.valid_from, ReferencePrice.id),
+        valid_on(select(ReferencePrice), on).order_by(ReferencePrice.valid_from, ReferencePrice.id),
         ReferencePrice.municipality_code, municipality, department))).scalars().all()
-    latest: dict[tuple, ReferencePrice] = {}
-    for ref in refs:
-        latest[(ref.municipality_code, ref.category, ref.search_name, ref.unit)] = ref
+    latest = {kind_of(ref): ref for ref in refs}  # one per kind by construction; the later wins otherwise
     out = []
     for ref in latest.values():
         query = (select(func.count(), func.count(func.distinct(Product.producer_id)), func.min(Product.price_centavos),
@@ -142,7 +148,10 @@ async def _reference_comparison(session: AsyncSession, municipality: str | None,
             gap = float(round((Decimal(str(avg)) - ref.price_centavos) / ref.price_centavos * 100, 1))
         out.append({"municipality_code": ref.municipality_code, "category": ref.category,
                     "product": ref.product_name, "unit": ref.unit, "reference_price": _bs(ref.price_centavos),
-                    "valid_from": ref.valid_from.isoformat(), "offers": count, "producers": producers,
+                    "band_min": _bs(ref.band_min_centavos) if ref.band_min_centavos is not None else None,
+                    "band_max": _bs(ref.band_max_centavos) if ref.band_max_centavos is not None else None,
+                    "valid_from": ref.valid_from.isoformat(),
+                    "valid_to": ref.valid_to.isoformat() if ref.valid_to else None, "offers": count, "producers": producers,
                     "current_min": _bs(low) if count else None, "current_avg": _bs(avg) if count else None,
                     "current_max": _bs(high) if count else None, "avg_vs_reference_percent": gap})
     return sorted(out, key=lambda r: (r["municipality_code"], r["category"] or "", r["product"] or "", r["unit"]))

@@ -3,9 +3,10 @@ bad input and ownership, price history, certifications and reference prices."""
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
-from services.catalog.models import PriceChange, Product
+from services.catalog.models import PriceChange, Product, ReferencePrice
 from tests.catalog.conftest import catalog, seed_organization, seed_place, seed_producer, seed_product
 
 
@@ -246,14 +247,117 @@ async def test_municipalities_enter_only_their_own_reference_prices(backend, mig
         assert (await client.patch(f"/reference-prices/{r.json()['id']}", headers=el_alto,
                                    json={"price": "1"})).status_code == 403
         assert (await client.delete(f"/reference-prices/{r.json()['id']}", headers=el_alto)).status_code == 403
-        changed = await client.patch(f"/reference-prices/{r.json()['id']}", headers=la_paz, json={"price": "47.50"})
-        assert changed.json()["price"] == "47.50"
         neither = await client.post("/reference-prices", headers=la_paz, json={
             "municipality_code": "020101", "unit": "arroba", "price": "40"})
         assert neither.status_code == 422
         listed = await client.get("/reference-prices", params={"municipality": "020101"})
-        assert [x["price"] for x in listed.json()["items"]] == ["47.50", "50.00"]
-        assert (await client.delete(f"/reference-prices/{by_name.json()['id']}", headers=la_paz)).status_code == 204
+        assert [x["price"] for x in listed.json()["items"]] == ["48.00", "50.00"]
+        assert await count(db, ReferencePrice) == 2
+
+
+async def test_a_reference_price_is_never_changed_in_place(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        await seed_place(db, code="020101")
+        la_paz = keys.headers("municipality", municipality_code="020101")
+        r = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020101", "category": "tuberculos", "unit": "arroba", "price": "48"})
+        changed = await client.patch(f"/reference-prices/{r.json()['id']}", headers=la_paz, json={"price": "47.50"})
+        assert changed.status_code == 422
+        assert changed.json()["error"]["code"] == "reference_price_is_history"
+        assert changed.json()["error"]["details"]["use"] == "POST /reference-prices"
+        [kept] = (await client.get("/reference-prices", params={"history": "true"})).json()["items"]
+        assert (kept["price"], kept["valid_to"]) == ("48.00", None)
+
+
+async def test_a_new_reference_price_closes_the_old_one_and_both_are_kept(backend, migrated, keys, monkeypatch):
+    monkeypatch.setenv("MC_TODAY", "2026-05-20")
+    async with catalog(migrated, keys, backend) as (client, db):
+        await seed_place(db, code="020101")
+        la_paz = keys.headers("municipality", municipality_code="020101")
+        papa = {"municipality_code": "020101", "product_name": "Papa huaycha", "unit": "arroba"}
+        old = await client.post("/reference-prices", headers=la_paz,
+                                json=papa | {"price": "50", "valid_from": "2026-01-01"})
+        category = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020101", "category": "tuberculos", "unit": "arroba", "price": "45",
+            "valid_from": "2026-01-01"})
+        new = await client.post("/reference-prices", headers=la_paz,  # the same product, however it is written
+                                json=papa | {"product_name": "PAPA  Huaycha", "price": "60", "valid_from": "2026-04-01"})
+        assert new.status_code == 201, new.text
+
+        history = (await client.get("/reference-prices", params={"history": "true"})).json()["items"]
+        assert [(x["id"], x["price"], x["valid_from"], x["valid_to"]) for x in history] == [
+            (old.json()["id"], "50.00", "2026-01-01", "2026-04-01"),
+            (category.json()["id"], "45.00", "2026-01-01", None),  # another kind: untouched
+            (new.json()["id"], "60.00", "2026-04-01", None)]
+
+        async def prices_on(day: str | None) -> list[str]:
+            params = {"municipality": "020101"} | ({"on": day} if day else {})
+            return [x["price"] for x in (await client.get("/reference-prices", params=params)).json()["items"]]
+        assert await prices_on("2025-12-31") == []
+        assert await prices_on("2026-03-31") == ["50.00", "45.00"]
+        assert await prices_on("2026-04-01") == ["45.00", "60.00"]
+        assert await prices_on(None) == ["45.00", "60.00"]  # today
+        both = await client.get("/reference-prices", params={"history": "true", "on": "2026-04-01"})
+        assert both.status_code == 422
+
+        earlier = await client.post("/reference-prices", headers=la_paz,
+                                    json=papa | {"price": "55", "valid_from": "2026-02-01"})
+        assert earlier.status_code == 409
+        assert earlier.json()["error"]["details"]["latest_valid_from"] == "2026-04-01"
+        assert await count(db, ReferencePrice) == 3
+
+
+async def test_withdrawing_a_reference_price_closes_it_today_and_keeps_it(backend, migrated, keys, monkeypatch):
+    monkeypatch.setenv("MC_TODAY", "2026-05-20")
+    async with catalog(migrated, keys, backend) as (client, db):
+        await seed_place(db, code="020101")
+        la_paz = keys.headers("municipality", municipality_code="020101")
+        papa = {"municipality_code": "020101", "product_name": "Papa huaycha", "unit": "arroba"}
+        old = (await client.post("/reference-prices", headers=la_paz,
+                                 json=papa | {"price": "50", "valid_from": "2026-01-01"})).json()
+        new = (await client.post("/reference-prices", headers=la_paz, json=papa | {"price": "60"})).json()
+        assert new["valid_from"] == "2026-05-20"  # today in Bolivia by default
+        superseded = await client.delete(f"/reference-prices/{old['id']}", headers=la_paz)
+        assert superseded.status_code == 409 and superseded.json()["error"]["code"] == "reference_price_superseded"
+        assert (await client.delete(f"/reference-prices/{new['id']}", headers=la_paz)).status_code == 204
+        assert (await client.delete(f"/reference-prices/{new['id']}", headers=la_paz)).status_code == 204
+        history = (await client.get("/reference-prices", params={"history": "true"})).json()["items"]
+        assert [(x["price"], x["valid_from"], x["valid_to"]) for x in history] == [
+            ("50.00", "2026-01-01", "2026-05-20"), ("60.00", "2026-05-20", "2026-05-20")]
+        assert (await client.get("/reference-prices")).json()["items"] == []
+
+
+@pytest.mark.parametrize(("band", "problem"), [
+    ({"band_min": "50.01"}, "price_outside_band"),
+    ({"band_max": "49.99"}, "price_outside_band"),
+    ({"band_min": "55", "band_max": "45"}, "price_outside_band"),
+    ({"band_min": "0"}, "validation_error"),
+    ({"band_max": "abc"}, "validation_error"),
+])
+async def test_a_fair_band_must_hold_the_reference_price(backend, migrated, keys, band, problem):
+    async with catalog(migrated, keys, backend) as (client, db):
+        await seed_place(db, code="020101")
+        la_paz = keys.headers("municipality", municipality_code="020101")
+        papa = {"municipality_code": "020101", "product_name": "Papa huaycha", "unit": "arroba", "price": "50"}
+        refused = await client.post("/reference-prices", headers=la_paz, json=papa | band)
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == problem
+        assert await count(db, ReferencePrice) == 0
+
+
+async def test_a_fair_band_is_kept_as_money_beside_the_price(backend, migrated, keys):
+    async with catalog(migrated, keys, backend) as (client, db):
+        await seed_place(db, code="020101")
+        la_paz = keys.headers("municipality", municipality_code="020101")
+        r = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020101", "product_name": "Papa huaycha", "unit": "arroba", "price": "50",
+            "band_min": "42.5", "band_max": "50"})
+        assert r.status_code == 201, r.text
+        assert (r.json()["band_min"], r.json()["price"], r.json()["band_max"]) == ("42.50", "50.00", "50.00")
+        [listed] = (await client.get("/reference-prices")).json()["items"]
+        assert (listed["band_min"], listed["band_max"]) == ("42.50", "50.00")
+        alone = await client.post("/reference-prices", headers=la_paz, json={
+            "municipality_code": "020101", "category": "hortalizas", "unit": "kg", "price": "7"})
+        assert (alone.json()["band_min"], alone.json()["band_max"]) == (None, None)
 
 
 async def test_supply_figures_count_without_naming_anyone(backend, migrated, keys):

@@ -7,6 +7,7 @@ import io
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
+import httpx
 import pytest
 
 from tests.monitoring.conftest import (
@@ -195,6 +196,33 @@ async def test_fair_price_index_is_price_paid_over_reference(migrated, keys):
                                      headers=keys.headers("coordinator"))).json()
     papa = next(i for i in report["prices"]["items"] if i["product"] == "Papa huaycha")
     assert (papa["average_paid"], papa["reference"], papa["index"]) == ("57.00", "50.00", "114.0")
+
+
+async def test_monitoring_of_an_old_period_uses_the_reference_price_valid_then(migrated, keys, backend):
+    """La Paz's reference for Papa huaycha was 50 per arroba from January; from April 1 it is 60. March's
+    report still judges March's sales (2 @ 58, 1 @ 55) against 50; April's (1 @ 62) against 60."""
+    async with territory(migrated, keys, backend) as t:
+        la_paz = keys.headers("municipality", municipality_code="020101")
+        async with httpx.AsyncClient(transport=t.transports["catalog"], base_url="http://catalog") as catalog:
+            new = await catalog.post("/reference-prices", headers=la_paz, json={
+                "municipality_code": "020101", "product_name": "Papa huaycha", "unit": "arroba", "price": "60",
+                "band_min": "55", "band_max": "66", "valid_from": "2026-04-01"})
+            assert new.status_code == 201, new.text
+            history = (await catalog.get("/reference-prices", params={
+                "municipality": "020101", "history": "true"})).json()["items"]
+        papas = [(x["price"], x["valid_from"], x["valid_to"]) for x in history if x["product_name"] == "Papa huaycha"]
+        assert papas == [("50.00", "2026-01-01", "2026-04-01"), ("60.00", "2026-04-01", None)]
+
+        async def papa_in(start: str, end: str) -> tuple[dict, dict]:
+            report = (await t.client.get("/api/monitoring/report", headers=keys.headers("coordinator"), params={
+                "municipality": "020101", "from": start, "to": end})).json()
+            return report["prices"], next(i for i in report["prices"]["items"] if i["product"] == "Papa huaycha")
+        march, papa = await papa_in("2026-03-01", "2026-03-31")
+        assert (march["references_on"], papa["reference"], papa["index"]) == ("2026-03-31", "50.00", "114.0")
+        april, papa = await papa_in("2026-04-01", "2026-04-30")
+        assert (april["references_on"], papa["reference"], papa["index"]) == ("2026-04-30", "60.00", "103.3")
+        [band] = [r for r in april["offered_vs_reference"] if r["product"] == "Papa huaycha"]
+        assert (band["band_min"], band["reference"], band["band_max"]) == ("55.00", "60.00", "66.00")
 
 
 @pytest.mark.parametrize("params", [{"municipality": "020105"}, {"department": "La Paz"}, {}])

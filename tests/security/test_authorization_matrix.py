@@ -64,10 +64,11 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog PATCH /products/{product_id}": only("producer_a", "organization_a", "admin"),
     "catalog DELETE /products/{product_id}": only("producer_a", "organization_a", "admin"),
     "catalog POST /products/{product_id}/photo": only("producer_a", "organization_a", "admin"),
-    # reference prices: each municipality its own
+    # reference prices: each municipality its own; a history, so never changed in place (the PATCH
+    # answers the owner 422 pointing to POST, anyone else 403) and DELETE only closes the latest
     "catalog GET /reference-prices": EVERYONE,
     "catalog POST /reference-prices": only("municipality_a", "admin"),
-    "catalog PATCH /reference-prices/{reference_id}": only("municipality_a", "admin"),
+    "catalog PATCH /reference-prices/{reference_id}": NOBODY,
     "catalog DELETE /reference-prices/{reference_id}": only("municipality_a", "admin"),
     "catalog GET /stats/supply": MONITORING,  # small groups suppressed for municipalities
     "catalog POST /internal/events": NOBODY,  # the service credential only
@@ -297,8 +298,7 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
                                "price": "8.00", "available": "10"},
     "catalog PATCH /products/{product_id}": {"price": "61.00"},
     "catalog POST /reference-prices": {"municipality_code": "020101", "category": "frutas", "unit": "kg",
-                                       "price": "9.00"},
-    "catalog PATCH /reference-prices/{reference_id}": {"price": "51.00"},
+                                       "price": "9.00", "band_min": "7.50", "band_max": "11.00"},
     # orders
     "orders POST /cycles": {"name": "Ciclo nuevo", "opens_at": "2026-05-01T08:00:00Z",
                             "closes_at": "2026-05-05T08:00:00Z", "delivery_date": "2026-05-09",

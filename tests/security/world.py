@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import httpx
 from asgi_lifespan import LifespanManager
-from sqlalchemy import Integer, insert, text
+from sqlalchemy import Integer, insert, select, text
 
 from services.common.http import ServiceClient
 from services.common.migrations import metadata_of
@@ -173,6 +173,16 @@ async def _catch_up_sequences(db, service: str, backend: str) -> None:
                                  f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table.name}), 1))"))
 
 
+async def _reference_price_of_a(db) -> int:
+    """La Paz's reference price for Papa huaycha. The territory seeds reference prices without ids, and
+    PostgreSQL's sequences outlive rolled-back tests, so its id depends on what ran before."""
+    from services.catalog.models import ReferencePrice
+
+    async with db.session() as s:
+        return (await s.execute(select(ReferencePrice.id).where(
+            ReferencePrice.municipality_code == MUNICIPALITY_A, ReferencePrice.search_name == "papa huaycha"))).scalar_one()
+
+
 @dataclass
 class World:
     apps: dict  # service name (and "gateway") -> the app
@@ -231,7 +241,8 @@ async def world(migrated, keys, backend):
         for name, transport in transports.items():
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url=f"http://{name}", timeout=30))
-        ids = {"payments": await _requested_advance(dbs["payments"], clients["payments"], keys)}
+        ids = {"payments": await _requested_advance(dbs["payments"], clients["payments"], keys),
+               "catalog": {"reference_id": await _reference_price_of_a(dbs["catalog"])}}
         for cycle in (1, 2):
             assigned = await clients["delivery"].post(f"/cycles/{cycle}/points/1/staff", json={"account_id": 950},
                                                       headers=keys.headers("coordinator", account_id=900))

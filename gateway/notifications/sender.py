@@ -12,7 +12,6 @@ messages exempt); beyond it a delivery is `skipped` and the message stays in the
 """
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +22,7 @@ from gateway.notifications.kinds import KINDS, PHONE_CHANNELS
 from gateway.notifications.messages import sms_text
 from gateway.notifications.models import Notification, NotificationAttempt, NotificationDelivery
 from gateway.notifications.schedule import bolivian_day_bounds, earliest_send
+from services.common.backoff import retry_delay
 from services.common.db import Database
 from services.common.tables import utcnow
 
@@ -139,8 +139,7 @@ class Sender:
         return error is None
 
     def backoff(self, attempts: int) -> float:
-        delay = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(0.9, 1.0)
+        return retry_delay(attempts, base_seconds=self.backoff_seconds, max_seconds=self.backoff_max_seconds)
 
     async def mark_interrupted(self) -> int:
         """Deliveries left `sending` longer than the lease: their sender died mid-call. Not resent."""

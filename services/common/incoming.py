@@ -26,7 +26,6 @@ makes every effect happen once: a redelivered event finds its id there and has n
 import asyncio
 import contextlib
 import logging
-import random
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, exists, func, or_, select, text, update
 
 from services.common.background import cancel_and_wait
+from services.common.backoff import retry_delay
 from services.common.db import Database
 from services.common.events import Envelope
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
@@ -118,8 +118,7 @@ class IncomingEvents:
         self._wake.set()
 
     def backoff(self, attempts: int) -> float:
-        delay = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(0.9, 1.0)
+        return retry_delay(attempts, base_seconds=self.backoff_seconds, max_seconds=self.backoff_max_seconds)
 
     def _row(self, envelope: Envelope, now: datetime, **extra) -> dict:
         return {"event_id": envelope.id, "source": envelope.source or "unknown", "event_type": envelope.type,

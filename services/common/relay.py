@@ -22,7 +22,6 @@ The relay wakes right after a commit that emitted events and otherwise polls eve
 import asyncio
 import contextlib
 import logging
-import random
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from sqlalchemy import delete, event, exists, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from services.common.background import cancel_and_wait
+from services.common.backoff import retry_delay
 from services.common.consumer import Consumer
 from services.common.db import Database
 from services.common.event_health import install_event_metrics
@@ -96,8 +96,7 @@ class Relay:
 
     def backoff(self, attempts: int) -> float:
         """Delay before the next try after `attempts` failed tries: exponential, capped, jittered."""
-        delay = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(0.9, 1.0)
+        return retry_delay(attempts, base_seconds=self.backoff_seconds, max_seconds=self.backoff_max_seconds)
 
     async def claim(self, *, ignore_schedule: bool = False) -> list:
         outbox = self.kernel.outbox

@@ -89,16 +89,23 @@ async def municipality_codes(cl: dict[str, ServiceClient], scope: Scope) -> list
         return [scope.municipality]
     if not scope.department:
         return None
-    codes, cursor = [], None
-    for _ in range(50):
-        page = await _get(cl["catalog"], "/municipalities", [("limit", "100")] + ([("cursor", cursor)] if cursor else []))
+    return [m["code"] for m in await every_item(cl["catalog"], "/municipalities", [("limit", "100")])
+            if m.get("department") == scope.department]
+
+
+async def every_item(client: ServiceClient, path: str, params: list, *, max_pages: int = 50) -> list[dict]:
+    """The items of every page of a service's list (following `next_cursor`, at most `max_pages`);
+    a list the service does not offer (404) gives none."""
+    out, cursor = [], None
+    for _ in range(max_pages):
+        page = await _get(client, path, params + ([("cursor", cursor)] if cursor else []))
         if not page:
             break
-        codes += [m["code"] for m in page.get("items", []) if m.get("department") == scope.department]
+        out += page.get("items", [])
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    return codes
+    return out
 
 
 async def gather(request: Request, scope: Scope) -> Sources:
@@ -170,17 +177,8 @@ async def gather(request: Request, scope: Scope) -> Sources:
 
 async def _all_points(client: ServiceClient, params: list) -> list[dict]:
     """Every delivery point's id and place (name, coordinates); the contact is never kept."""
-    out, cursor = [], None
-    for _ in range(50):
-        page = await _get(client, "/points", params + ([("cursor", cursor)] if cursor else []))
-        if not page:
-            break
-        out += [{"id": p["id"], "name": p.get("name", ""), "lat": p.get("lat"), "lon": p.get("lon"),
-                 "municipality_code": p.get("municipality_code")} for p in page.get("items", [])]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    return out
+    return [{"id": p["id"], "name": p.get("name", ""), "lat": p.get("lat"), "lon": p.get("lon"),
+             "municipality_code": p.get("municipality_code")} for p in await every_item(client, "/points", params)]
 
 
 def cents(value) -> int:

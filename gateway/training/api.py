@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from gateway.monitoring.access import Scope, resolve_scope
-from gateway.monitoring.sources import clients, municipality_codes
+from gateway.monitoring.sources import clients, every_item, municipality_codes
 from gateway.training import progress
 from gateway.training.lessons import ROLE_AUDIENCES, Lesson, Module, catalogue, find
 from services.common.app import Session
@@ -92,17 +92,8 @@ async def my_progress(session: Session, principal: CurrentPrincipal):
 
 async def producers_where(request: Request, **filters) -> list[dict]:
     """The catalog's producers matching the filters, every page (with the service credential)."""
-    client = clients(request)["catalog"]
-    out: list[dict] = []
-    cursor = None
-    for _ in range(MAX_PRODUCER_PAGES):
-        params = {**filters, "limit": 100, **({"cursor": cursor} if cursor else {})}
-        page = await client.call("GET", "/producers", params=params)
-        out.extend(page.get("items", []))
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    return out
+    return await every_item(clients(request)["catalog"], "/producers", [*((k, str(v)) for k, v in filters.items()), ("limit", "100")],
+                            max_pages=MAX_PRODUCER_PAGES)
 
 
 def ensure_may_see_organization(principal: Principal, organization_id: int) -> None:

@@ -323,14 +323,7 @@ async def recover_orders(*, db, clients, pending_older_than: float) -> int:
         owed = (await session.execute(select(orders.c.id, orders.c.line_count).where(
             orders.c.status.in_(("failed", "cancelled")), orders.c.released_at.is_(None),
             orders.c.updated_at < cutoff).limit(500))).all()
-    done = 0
-    for order_id, line_count in owed:
-        if await release_everything(clients=clients, order_id=order_id, line_count=line_count,
-                                    attempt=f"recovery-{utcnow().timestamp():.0f}"):
-            async with db.session() as session:
-                await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
-            done += 1
-    return done
+    return await _release_owed(db=db, clients=clients, owed=owed, attempt="recovery")
 
 
 async def release_cancelled(*, db, clients, cycle_id: int) -> int:
@@ -340,10 +333,16 @@ async def release_cancelled(*, db, clients, cycle_id: int) -> int:
         owed = (await session.execute(select(orders.c.id, orders.c.line_count).where(
             orders.c.cycle_id == cycle_id, orders.c.status == "cancelled",
             orders.c.released_at.is_(None)).limit(5000))).all()
+    return await _release_owed(db=db, clients=clients, owed=owed, attempt="closed")
+
+
+async def _release_owed(*, db, clients, owed, attempt: str) -> int:
+    """Release stock and slot of each (order id, line count) and mark the order released once both
+    gave them back; an order whose release fails stays owed for the next pass. Returns how many."""
     done = 0
     for order_id, line_count in owed:
         if await release_everything(clients=clients, order_id=order_id, line_count=line_count,
-                                    attempt=f"closed-{utcnow().timestamp():.0f}"):
+                                    attempt=f"{attempt}-{utcnow().timestamp():.0f}"):
             async with db.session() as session:
                 await session.execute(update(orders).where(orders.c.id == order_id).values(released_at=utcnow()))
             done += 1

@@ -1,8 +1,8 @@
 """Request and response shapes of the gateway's own API (`/api/auth/...`)."""
 
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.accounts import normalize_email, normalize_phone
 from services.common.auth import Role
@@ -10,6 +10,16 @@ from services.common.patches import PatchShape, omittable
 from services.common.timestamps import UtcTimestamp
 
 MunicipalityCode = Field(default=None, pattern=r"^\d{6}$", description="INE code, e.g. 020101 (La Paz)")
+
+
+def not_blank(value: str) -> str:
+    """A name as typed, trimmed; refused when nothing but spaces."""
+    if not value.strip():
+        raise ValueError("a name cannot be blank")
+    return value.strip()
+
+
+AccountName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(not_blank)]
 
 
 class AccountLinks(BaseModel):
@@ -26,7 +36,7 @@ class RegisterRequest(AccountLinks):
     phone: str | None = Field(default=None, description="Bolivian numbers with or without +591")
     email: str | None = None
     password: str = Field(min_length=8, max_length=128)
-    name: str = Field(min_length=1, max_length=200)
+    name: AccountName
     role: Role = Role.consumer
 
     @field_validator("phone")
@@ -39,12 +49,6 @@ class RegisterRequest(AccountLinks):
     def _email(cls, value: str | None) -> str | None:
         return normalize_email(value) if value else None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a name cannot be blank")
-        return value.strip()
 
     @model_validator(mode="after")
     def _login_present(self) -> Self:
@@ -121,14 +125,8 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: AccountName
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a name cannot be blank")
-        return value.strip()
 
 
 class AccountUpdate(PatchShape, AccountLinks):

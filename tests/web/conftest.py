@@ -89,3 +89,14 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def accessible(page, what: str) -> None:
+    """axe-core (the axe-playwright-python package bundles it) on the page as it stands: no serious
+    or critical violation, each one named with the elements it concerns."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+           for v in violations if v.get("impact") in ("serious", "critical")]
+    assert not bad, f"{what}: accessibility violations:\n" + "\n".join(bad)

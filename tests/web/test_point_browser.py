@@ -4,7 +4,7 @@ producer's goods rejecting part of a line. Screenshots go to test-artifacts/web/
 
 import pytest
 
-from tests.web.conftest import shot
+from tests.web.conftest import accessible, shot
 from tests.web.point_world import set_up_point_day
 from tests.web.test_browser import fits_the_phone, log_in
 
@@ -24,6 +24,7 @@ def test_point_staff_hands_over_and_receives_on_a_phone(phone, platform, point_d
     item = phone.locator(f"li[data-order-id='{order['id']}']")
     fits_the_phone(phone)
     shot(phone, "punto-01-hoy")
+    accessible(phone, "punto-01-hoy")
     item.locator("input[name=pickup_code]").fill(order["pickup_code"])
     item.locator("button").click()
     phone.wait_for_load_state()
@@ -33,6 +34,7 @@ def test_point_staff_hands_over_and_receives_on_a_phone(phone, platform, point_d
     phone.wait_for_load_state()
     fits_the_phone(phone)
     shot(phone, "punto-02-recibir")
+    accessible(phone, "punto-02-recibir")
     line = phone.locator(f"fieldset[data-product-id='{product['id']}']")
     line.locator(f"input[name=rechazado_{product['id']}]").fill("1")
     line.locator("select").select_option(label="No está fresco")

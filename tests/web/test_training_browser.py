@@ -5,7 +5,7 @@ connection returns and her answer is sent by itself; the lesson counts as done e
 import time
 
 from gateway.training.lessons import catalogue
-from tests.web.conftest import shot
+from tests.web.conftest import accessible, shot
 from tests.web.test_browser import fits_the_phone, log_in
 
 VENDER = next(m for m in catalogue() if m.slug == "01-vender")
@@ -33,6 +33,7 @@ def test_producer_finishes_a_lesson_offline_and_it_counts_once_when_back_online(
     phone.goto(base + "/capacitacion")
     assert VENDER.title in phone.inner_text("main")
     shot(phone, "capacitacion-01-modulos")
+    accessible(phone, "capacitacion-01-modulos")
     fits_the_phone(phone)
     phone.click(f"a[href='/capacitacion/{VENDER.slug}']")
     phone.wait_for_load_state()
@@ -43,6 +44,7 @@ def test_producer_finishes_a_lesson_offline_and_it_counts_once_when_back_online(
     until(phone, f"caches.open('{CACHE}').then(c => c.keys()).then(keys => keys.filter("
                  f"r => new URL(r.url).pathname.split('/').length === 4).length >= {len(VENDER.lessons)})")
     shot(phone, "capacitacion-02-modulo")
+    accessible(phone, "capacitacion-02-modulo")
 
     phone.click(f"a[href='/capacitacion/{VENDER.slug}/{first.slug}']")
     phone.wait_for_load_state()
@@ -51,6 +53,7 @@ def test_producer_finishes_a_lesson_offline_and_it_counts_once_when_back_online(
     phone.wait_for_load_state()
     assert "Lección completada" in phone.inner_text("main")
     shot(phone, "capacitacion-03-leccion")
+    accessible(phone, "capacitacion-03-leccion")
     fits_the_phone(phone)
 
     phone.context.set_offline(True)

@@ -82,18 +82,16 @@ async def answer_lesson(module: Slug, lesson: Slug, body: AnswersIn, session: Se
 
 @router.get("/progress", summary="My progress: lessons done per module and what comes next")
 async def my_progress(session: Session, principal: CurrentPrincipal):
-    passed = (await progress.done_lessons(session=session, account_ids=[principal.account_id])).get(
-        principal.account_id, set())
+    passed, attempts = await progress.account_progress(session=session, account_id=principal.account_id)
     nxt = progress.next_lesson(catalogue(), passed, ROLE_AUDIENCES.get(principal.role.value, ()))
-    attempts = await progress.attempts_of(session=session, account_id=principal.account_id)
     return {"modules": progress.my_progress(passed, attempts),
             "next": {"module": nxt.module, "lesson": nxt.slug, "title": nxt.title} if nxt else None}
 
 
 async def producers_where(request: Request, **filters) -> list[dict]:
     """The catalog's producers matching the filters, every page (with the service credential)."""
-    return await every_item(clients(request)["catalog"], "/producers", [*((k, str(v)) for k, v in filters.items()), ("limit", "100")],
-                            max_pages=MAX_PRODUCER_PAGES)
+    params = [*((key, str(value)) for key, value in filters.items()), ("limit", "100")]
+    return await every_item(clients(request)["catalog"], "/producers", params, max_pages=MAX_PRODUCER_PAGES)
 
 
 def ensure_may_see_organization(principal: Principal, organization_id: int) -> None:

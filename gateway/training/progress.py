@@ -86,11 +86,11 @@ def next_lesson(modules: tuple[Module, ...], passed: set[str], audiences: tuple[
     return None
 
 
-async def attempts_of(*, session: AsyncSession, account_id: int) -> dict[str, int]:
-    """How many times the account answered each lesson's quiz."""
-    rows = await session.execute(select(LessonProgress.lesson_key, LessonProgress.attempts)
-                                 .where(LessonProgress.account_id == account_id))
-    return dict(rows.all())
+async def account_progress(*, session: AsyncSession, account_id: int) -> tuple[set[str], dict[str, int]]:
+    """The lessons the account passed, and how many times it answered each lesson's quiz (one read)."""
+    rows = (await session.execute(select(LessonProgress.lesson_key, LessonProgress.attempts, LessonProgress.passed_at)
+                                  .where(LessonProgress.account_id == account_id))).all()
+    return {key for key, _, passed_at in rows if passed_at is not None}, {key: attempts for key, attempts, _ in rows}
 
 
 def my_progress(passed: set[str], attempts: dict[str, int]) -> list[dict]:

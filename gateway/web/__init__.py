@@ -10,11 +10,22 @@ from fastapi.staticfiles import StaticFiles
 
 
 def install(app: FastAPI) -> None:
-    from gateway.web import notices, offline, point, roles, shop, training
+    from gateway.web import (
+        coordinator,
+        financier,
+        municipality,
+        notices,
+        offline,
+        point,
+        producer,
+        shop,
+        training,
+    )
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
-    app.include_router(roles.router)
+    for pages in (producer, coordinator, municipality, financier):
+        app.include_router(pages.router)
     app.include_router(point.router)
     app.include_router(training.router)
     app.include_router(offline.router)

@@ -16,8 +16,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 
 from gateway.web import views
 from gateway.web.csrf import refuse_cross_site_posts
-from gateway.web.roles import optional
-from gateway.web.session import POINT_COOKIE, UpstreamError, WebSession, web_session
+from gateway.web.session import POINT_COOKIE, UpstreamError, WebSession, optional, web_session
 from gateway.web.shop import redirect
 from gateway.web.templating import render
 

@@ -8,10 +8,10 @@ API calls would. An expired access token is renewed once with the refresh token.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from services.common.auth import Principal
@@ -197,3 +197,15 @@ async def _unread(request: Request, account_id: int) -> int:
 
     async with request.app.state.db.session() as session:
         return await unread_count(session=session, account_id=account_id)
+
+
+Web = Annotated[WebSession, Depends(web_session)]
+
+
+async def optional(web: WebSession, method: str, path: str, notes: list[str], what: str, **kw):
+    """A call whose failure leaves one part of the page out (with a note), not the whole page."""
+    try:
+        return await web.call(method, path, **kw)
+    except UpstreamError as exc:
+        notes.append(f"{what}: {exc.message}")
+        return None

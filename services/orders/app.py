@@ -2,9 +2,10 @@
 
 from services.common.app import Periodic, ServiceSpec, create_service_app
 from services.orders import audit, stats
-from services.orders.api import router
 from services.orders.background import run_duties
 from services.orders.models import kernel
+from services.orders.routes import cycles as cycle_routes
+from services.orders.routes import internal, orders
 from services.orders.settings import Settings
 from services.orders.status_events import HANDLERS
 
@@ -13,7 +14,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — orders",
     description="Order cycles, orders and lines, the stock reservation saga, consolidation into pick and packing lists, exports.",
     kernel=kernel,
-    routers=[router, stats.router, audit.router],
+    routers=[cycle_routes.router, orders.router, internal.router, stats.router, audit.router],
     event_handlers=HANDLERS,
     periodic=[Periodic("orders-duties", run_duties, lambda settings: settings.duties_interval_seconds)],
 )

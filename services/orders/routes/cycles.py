@@ -1,15 +1,20 @@
-"""HTTP routes of the orders service: thin, the rules live in cycles, placement, consolidation."""
+"""Order cycles: opening, changing, closing and consolidating them, and their agrobolsas."""
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from services.common.app import Session
-from services.common.auth import CurrentPrincipal, Principal, Role, ServiceCaller, require_roles
+from services.common.auth import CurrentPrincipal
 from services.common.errors import Conflict, DomainError
-from services.common.pagination import PageParams, encode_cursor, page_params
-from services.orders import consolidation, cycles, exports, placement, quote, waitlist
+from services.common.pagination import PageParams, page_params
+from services.orders import consolidation, cycles, exports, waitlist
+from services.orders.routes.deps import (
+    Coordinator,
+    CyclePath,
+    next_cursor,
+)
 from services.orders.schemas import (
     BasketCreate,
     BasketOut,
@@ -18,26 +23,9 @@ from services.orders.schemas import (
     CyclePage,
     CycleStatus,
     CycleUpdate,
-    OrderCreate,
-    OrderMove,
-    OrderOut,
-    OrderPage,
-    OrderStatus,
-    OrderStatusChange,
-    QuoteOut,
 )
 
 router = APIRouter()
-Coordinator = Annotated[Principal, Depends(require_roles(Role.coordinator))]
-Consumer = Annotated[Principal, Depends(require_roles(Role.consumer))]
-CycleId = Annotated[int, Query(ge=1, le=2**53)]
-CyclePath = Annotated[int, Path(ge=1, le=2**53)]
-OrderPath = Annotated[int, Path(ge=1, le=2**53)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-
-
-def _next(cursor: list | None) -> str | None:
-    return encode_cursor(cursor) if cursor else None
 
 
 @router.post("/cycles", status_code=201, response_model=CycleOut, tags=["cycles"], summary="Open a cycle (coordinator)")
@@ -51,21 +39,12 @@ async def list_cycles(session: Session, principal: CurrentPrincipal, page: Annot
                       status: CycleStatus | None = None, mine: bool = False):
     items, nxt = await cycles.list_cycles(session=session, status=status, limit=page.limit, cursor=page.cursor,
                                           mine_of=principal.account_id if mine else None)
-    return {"items": items, "next_cursor": _next(nxt)}
+    return {"items": items, "next_cursor": next_cursor(nxt)}
 
 
 @router.get("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"])
 async def get_cycle(cycle_id: CyclePath, session: Session, principal: CurrentPrincipal):
     return cycles.cycle_out(await cycles.load_cycle(session=session, cycle_id=cycle_id))
-
-
-@router.get("/internal/cycles/{cycle_id}/owner", tags=["internal"],
-            summary="Who coordinates a cycle and which points it serves (for delivery's access rules)")
-async def cycle_owner(cycle_id: CyclePath, session: Session, _: ServiceCaller):
-    cycle = await cycles.load_cycle(session=session, cycle_id=cycle_id)
-    return {"cycle_id": cycle.id, "coordinator_account_id": cycle.coordinator_account_id,
-            "delivery_point_ids": list(cycle.point_ids), "status": cycle.status}
-
 
 @router.patch("/cycles/{cycle_id}", response_model=CycleOut, tags=["cycles"],
               summary="Edit a draft or open cycle, or move its status (open, delivered, settled)")
@@ -138,56 +117,3 @@ async def create_basket(cycle_id: CyclePath, data: BasketCreate, principal: Coor
 @router.get("/cycles/{cycle_id}/baskets", response_model=list[BasketOut], tags=["agrobolsas"])
 async def list_baskets(cycle_id: CyclePath, session: Session, principal: CurrentPrincipal):
     return await cycles.list_baskets(session=session, cycle_id=cycle_id)
-
-
-@router.post("/orders/quote", response_model=QuoteOut, tags=["orders"],
-             summary="Lines, fees and total of an order before confirming it (reserves nothing)")
-async def quote_order(body: OrderCreate, principal: Consumer, session: Session, request: Request):
-    return await quote.quote_order(session=session,
-                                   catalog=request.app.state.clients["catalog"], body=body)
-
-
-@router.post("/orders", status_code=201, response_model=OrderOut, tags=["orders"],
-             summary="Place an order: reserves stock, books a slot at the point, snapshots prices and fees")
-async def place_order(body: OrderCreate, principal: Consumer, request: Request, idempotency_key: IdempotencyKey = None):
-    state = request.app.state
-    return await placement.place_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
-                                       body=body, idempotency_key=idempotency_key)
-
-
-@router.get("/orders", response_model=OrderPage, tags=["orders"],
-            summary="My orders (consumers); my cycles' orders (coordinators)")
-async def list_orders(session: Session, principal: CurrentPrincipal, page: Annotated[PageParams, Depends(page_params)],
-                      cycle_id: CycleId | None = None, status: OrderStatus | None = None):
-    items, nxt = await placement.list_orders(session=session, principal=principal, cycle_id=cycle_id, status=status,
-                                             limit=page.limit, cursor=page.cursor)
-    return {"items": items, "next_cursor": _next(nxt)}
-
-
-@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
-async def get_order(order_id: OrderPath, session: Session, principal: CurrentPrincipal):
-    return await placement.visible_order(session=session, principal=principal, order_id=order_id)
-
-
-@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"],
-             summary="Cancel until the cycle closes (a waiting order too); frees stock and slot")
-async def cancel_order(order_id: OrderPath, principal: CurrentPrincipal, request: Request):
-    state = request.app.state
-    return await placement.cancel_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
-                                        order_id=order_id, reason="cancelled_by_" + principal.role.value)
-
-
-@router.post("/orders/{order_id}/move", response_model=OrderOut, tags=["orders"],
-             summary="Move a waiting order to another point of its cycle with room: it is placed there at once")
-async def move_order(order_id: OrderPath, data: OrderMove, principal: CurrentPrincipal, request: Request):
-    state = request.app.state
-    await waitlist.move_order(db=state.db, kernel=state.kernel, clients=state.clients, principal=principal,
-                              order_id=order_id, point_id=data.delivery_point_id)
-    async with state.db.session() as session:
-        return await placement.order_view(session=session, order_id=order_id)
-
-
-@router.post("/orders/{order_id}/status", response_model=OrderOut, tags=["orders"],
-             summary="Move an order: packed, ready, picked_up or no_show (cycle coordinator)")
-async def change_status(order_id: OrderPath, data: OrderStatusChange, principal: Coordinator, session: Session):
-    return await placement.change_status(session=session, principal=principal, order_id=order_id, status=data.status)

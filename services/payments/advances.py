@@ -28,8 +28,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, percent_of, to_centavos
 from services.common.tables import utcnow
-from services.payments.collections import METHODS
-from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry
+from services.payments.ledger import CLEARING_BY_METHOD, AccountKind, Posting, ensure_account, post_entry
 from services.payments.models import (
     advance_policies,
     advances,
@@ -355,7 +354,7 @@ async def repay_from_collection(*, session: AsyncSession, advance_id: int, avail
     fund = (await session.execute(select(funds).where(funds.c.id == row.fund_id))).one()
     producer = await ensure_account(session=session, kind=AccountKind.producer, owner_id=row.producer_id)
     debt = await ensure_account(session=session, kind=AccountKind.producer_advances, owner_id=row.producer_id)
-    clearing = await ensure_account(session=session, kind=METHODS[method])
+    clearing = await ensure_account(session=session, kind=CLEARING_BY_METHOD[method])
     if principal_part:
         await session.execute(update(funds).where(funds.c.id == row.fund_id)
                               .values(outstanding_principal=funds.c.outstanding_principal - principal_part))

@@ -20,11 +20,11 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, 
 from services.common.events import emit
 from services.common.money import from_centavos
 from services.common.tables import utcnow
-from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry
+from services.payments.advances import repay_from_collection, settle_producer_debts
+from services.payments.ledger import CLEARING_BY_METHOD, AccountKind, Posting, ensure_account, post_entry
 from services.payments.models import consumer_payments, kernel, order_lines, receivables
 from services.payments.order_book import order_due
 
-METHODS = {"cash": AccountKind.cash_clearing, "qr": AccountKind.qr_clearing, "transfer": AccountKind.bank_clearing}
 WEBHOOK_TOLERANCE_SECONDS = 300
 
 
@@ -33,7 +33,7 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
                          provider_event_id: str | None = None, reference: str | None = None,
                          received_at: datetime | None = None, allow_overpayment: bool = False):
     """Record one consumer payment (partial payments welcome); a repeated client id changes nothing."""
-    if method not in METHODS:
+    if method not in CLEARING_BY_METHOD:
         raise InvalidInput(f"unknown method {method!r}; use cash, qr or transfer", code="invalid_method")
     if amount <= 0:
         raise InvalidInput("a payment amount must be positive", code="invalid_amount")
@@ -50,7 +50,7 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
         raise Conflict(f"the payment exceeds what is due on order {order_id}",
                        code="overpayment", details={"due": str(from_centavos(max(state["due"], 0)))})
     order = state["order"]
-    clearing = await ensure_account(session=session, kind=METHODS[method])
+    clearing = await ensure_account(session=session, kind=CLEARING_BY_METHOD[method])
     consumer = await ensure_account(session=session, kind=AccountKind.consumer, owner_id=order.consumer_account_id)
     posted = await post_entry(session=session, client_id=f"payment:{client_id}"[:160], kind="consumer_payment",
                               description=f"Pago del pedido {order_id} ({method})", cycle_id=order.cycle_id,
@@ -74,7 +74,7 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
 async def record_refund(*, session: AsyncSession, order_id: int, amount: int, method: str, client_id: str | None,
                         recorded_by: int | None = None, reference: str | None = None):
     """Pay back what a consumer paid beyond what her order now costs (cancellation, short delivery)."""
-    if method not in METHODS:
+    if method not in CLEARING_BY_METHOD:
         raise InvalidInput(f"unknown method {method!r}; use cash, qr or transfer", code="invalid_method")
     client_id = client_id or f"refund:{uuid.uuid4()}"
     existing = await _payment_by_client_id(session, client_id)
@@ -88,7 +88,7 @@ async def record_refund(*, session: AsyncSession, order_id: int, amount: int, me
         raise Conflict(f"order {order_id} has {from_centavos(max(credit, 0))} Bs to refund; asked {from_centavos(amount)}",
                        code="refund_exceeds_credit", details={"refundable": str(from_centavos(max(credit, 0)))})
     order = state["order"]
-    clearing = await ensure_account(session=session, kind=METHODS[method])
+    clearing = await ensure_account(session=session, kind=CLEARING_BY_METHOD[method])
     consumer = await ensure_account(session=session, kind=AccountKind.consumer, owner_id=order.consumer_account_id)
     posted = await post_entry(session=session, client_id=f"refund:{client_id}"[:160], kind="consumer_refund",
                               description=f"Devolución del pedido {order_id} ({method})", cycle_id=order.cycle_id,
@@ -146,7 +146,6 @@ async def _release_excess(*, session: AsyncSession, lines, amount: int) -> None:
 async def refresh_collected(*, session: AsyncSession, receivable_ids: list[int], method: str | None,
                             source: str) -> None:
     """Recompute what consumers paid towards each receivable; repay its advance from the new money."""
-    from services.payments.advances import repay_from_collection, settle_producer_debts
 
     for receivable_id in sorted(set(receivable_ids)):
         row = (await session.execute(select(receivables).where(receivables.c.id == receivable_id))).one()

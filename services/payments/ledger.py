@@ -221,3 +221,7 @@ async def derived_balance(*, session: AsyncSession, account_id: int) -> int:
     total = (await session.execute(select(func.coalesce(func.sum(postings.c.amount), 0))
                                    .where(postings.c.account_id == account_id))).scalar_one()
     return int(total)
+
+
+# the clearing account a consumer payment or a disbursement goes through, by its method
+CLEARING_BY_METHOD = {"cash": AccountKind.cash_clearing, "qr": AccountKind.qr_clearing, "transfer": AccountKind.bank_clearing}

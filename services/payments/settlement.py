@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict
+from services.payments.collections import refresh_collected
 from services.payments.fees import parse_fee_rules, producer_fees
 from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry
 from services.payments.models import cycles, order_lines, orders, receivables
@@ -133,8 +134,6 @@ async def record_delivery(*, session: AsyncSession, payload: dict) -> int:
     receivable_id = result.scalar_one()
     await link_order_lines(session=session, receivable_id=receivable_id, shares=receipt.line_shares)
     # consumers who paid before delivery have already paid for what they received
-    from services.payments.collections import refresh_collected
-
     await refresh_collected(session=session, receivable_ids=[receivable_id], method=None, source="delivery")
     return receivable_id
 

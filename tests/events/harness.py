@@ -8,7 +8,6 @@ back from a real database.
 import asyncio
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ import pytest
 import uvicorn
 from sqlalchemy import delete, select
 
+from infra.ports import free_port
 from services.common.app import ServiceSpec, create_service_app
 from services.common.db import Database, make_engine
 from services.common.events import emit
@@ -127,10 +127,6 @@ async def eventually(condition, *, limit_seconds: float = 30.0, every: float = 0
         await asyncio.sleep(every)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import MetaData
 
 from gateway.app import create_app
+from infra.ports import free_port
 from services.common.app import ServiceSpec, create_service_app
 from services.common.auth import CurrentPrincipal, ServiceCaller
 from services.common.db import Database
@@ -24,10 +25,6 @@ from tests.conftest import service_settings, transactional_database
 CHEAP_HASHING = {"password_time_cost": 1, "password_memory_kib": 1024, "password_parallelism": 1}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dead_url() -> str:

@@ -7,7 +7,6 @@
   process for point names and hours.
 """
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app as create_gateway
 from gateway.models import Account
+from infra.ports import free_port
 from services.catalog.app import create_app as create_catalog
 from services.common.events import Envelope
 from services.common.http import ServiceClient
@@ -27,12 +27,6 @@ from services.delivery.app import create_app as create_delivery
 from tests.conftest import app_client, service_settings, transactional_database
 from tests.delivery.conftest import create_point
 from tests.gateway.conftest import gateway_settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.ports import free_ports
 from services.common.keys import ensure_signing_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,10 +32,6 @@ DEMO_PASSWORD = "demo1234"
 DEMO_DOMAIN = "demo.mercadocorto.bo"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -168,7 +164,7 @@ def start(folder: Path, *, urls: dict[str, str] | None = None, extra_env: dict[s
     start every process. `urls`: the five databases (default: SQLite files in `folder`);
     `extra_env`, e.g. {"MC_TODAY": "2026-11-28"}."""
     folder.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in START_ORDER}
+    ports = dict(zip(START_ORDER, free_ports(len(START_ORDER)), strict=True))
     env = _environment(folder, ports, urls, extra_env)
     platform = Platform(folder, ports, env=env)
     if not migrated:

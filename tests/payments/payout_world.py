@@ -30,10 +30,13 @@ PAYABLE = {ROSA: 9800, JUANA: 4650, ELENA: 3606}
 JUANA_SHARE = 250
 
 
-async def build(db, cycle: int = 30) -> None:
+async def build(db, cycle: int = 30, *, share_advance_and_payments: bool = True) -> None:
+    """The cycle delivered; with `share_advance_and_payments=False` the organization's share, Elena's
+    advance and the consumers' payments are left for the caller to make (through the API)."""
     async with db.session() as s:
-        await set_share(session=s, organization_id=ORGANIZATION, rate=Decimal("5"), collects_for_members=True,
-                        set_by=703)
+        if share_advance_and_payments:
+            await set_share(session=s, organization_id=ORGANIZATION, rate=Decimal("5"), collects_for_members=True,
+                            set_by=703)
         await remember_producer(session=s, producer_id=JUANA, name="Juana", organization_id=ORGANIZATION)
         await register_financier(session=s, financier_id=40, name="Fideicomiso", kind="trust_fund")
         fund = await open_fund(session=s, financier_id=40, name="Fondo", cap=10_000_000)
@@ -45,6 +48,8 @@ async def build(db, cycle: int = 30) -> None:
         order = cycle * 100 + producer
         await place_order(db, order, cycle, consumer=consumer, lines=[(f"{order}-1", producer, product, kg, price)])
         await deliver(db, order * 10, cycle, producer=producer, lines=[(product, kg, kg, price)])
+    if not share_advance_and_payments:
+        return
     async with db.session() as s:
         advance = await request_advance(session=s, producer_id=ELENA, policy_id=None, amount=15680,
                                         receivable_ids=None)

@@ -279,14 +279,23 @@ async def batch(*, session: AsyncSession, batch_id: int) -> dict:
     row = (await session.execute(select(payout_batches).where(payout_batches.c.id == batch_id))).one_or_none()
     if row is None:
         raise NotFound(f"el lote de pagos {batch_id} no existe", code="batch_not_found")
-    lines = (await session.execute(select(payout_lines).where(payout_lines.c.batch_id == batch_id)
-                                   .order_by(payout_lines.c.id))).all()
+    lines = await cycle_lines(session=session, cycle_id=row.cycle_id)
+    return {"batch": row, "lines": [(ln, parts) for ln, parts in lines if ln.batch_id == batch_id]}
+
+
+async def cycle_lines(*, session: AsyncSession, cycle_id: int, organization_id: int | None = None) -> list:
+    """(line, parts) of every payout of a cycle (of an organization's batches, when given), oldest first."""
+    query = select(payout_lines).join(payout_batches, payout_batches.c.id == payout_lines.c.batch_id) \
+        .where(payout_lines.c.cycle_id == cycle_id)
+    if organization_id is not None:
+        query = query.where(payout_batches.c.organization_id == organization_id)
+    lines = (await session.execute(query.order_by(payout_lines.c.id))).all()
     parts = (await session.execute(select(payout_parts).where(payout_parts.c.line_id.in_([ln.id for ln in lines]))
                                    .order_by(payout_parts.c.line_id, payout_parts.c.producer_id))).all() if lines else []
     by_line: dict[int, list] = {}
     for p in parts:
         by_line.setdefault(p.line_id, []).append(p)
-    return {"batch": row, "lines": [(ln, by_line.get(ln.id, [])) for ln in lines]}
+    return [(ln, by_line.get(ln.id, [])) for ln in lines]
 
 
 async def batch_of_line(*, session: AsyncSession, line_id: int):

@@ -4,6 +4,10 @@ refusal a coordinator can meet (SQLite and PostgreSQL)."""
 
 from decimal import Decimal
 
+import pytest
+
+from services.common.errors import Conflict
+from services.payments.corrections import hold_for_correction
 from tests.payments import payout_world as w
 from tests.payments.helpers import balance_of, ledger_is_consistent
 
@@ -165,3 +169,13 @@ async def test_a_new_rate_closes_the_old_one_and_applies_to_later_settlements(db
     assert other.status_code == 403
     bad = await client.put("/organizations/5/share", headers=org, json={"rate": "80"})
     assert bad.status_code == 422
+
+
+async def test_a_settled_cycle_backs_no_receipt_correction(db, client, keys):
+    """Its payables are fixed (and maybe paid out): correcting a receipt now would change what was paid."""
+    await w.build(db)
+    await _settle(client, keys)
+    with pytest.raises(Conflict) as refused:
+        async with db.session() as session:
+            await hold_for_correction(session=session, consignment_id=(30 * 100 + w.ROSA) * 10, correction_id=1)
+    assert refused.value.code == "receivable_settled"

@@ -188,6 +188,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments GET /organizations/{organization_id}/statement": only("organization_a", "admin"),
     "payments POST /payout-batches": only("coordinator_a", "organization_a", "admin"),
     "payments GET /payout-batches/{batch_id}": only("coordinator_a", "admin"),
+    # the coordinator every payout of her cycle; an organization those of its own batches (none for B)
+    "payments GET /cycles/{cycle_id}/payouts": only("coordinator_a", "organization_a", "organization_b", "admin"),
     "payments GET /payout-batches/{batch_id}/export": only("coordinator_a", "admin"),
     "payments POST /payouts/{payout_id}/paid": only("coordinator_a", "admin"),
     "payments POST /payouts/{payout_id}/failed": only("coordinator_a", "admin"),

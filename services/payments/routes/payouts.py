@@ -126,6 +126,15 @@ async def create_batch(body: PayoutBatchIn, session: Session, principal: Current
     return _batch_out(await payouts.batch(session=session, batch_id=batch_id))
 
 
+@router.get("/cycles/{cycle_id}/payouts", response_model=list[PayoutLineOut], tags=["payouts"],
+            summary="Every payout of a cycle (an organization: those of its own batches), oldest first")
+async def cycle_payouts(cycle_id: Id, session: Session, principal: CurrentPrincipal, request: Request):
+    maker_org = principal.organization_id if principal.role == Role.organization and not principal.is_admin else None
+    await _may_pay_for(request, session, principal, cycle_id, maker_org)
+    return [_line_out(ln, parts) for ln, parts in await payouts.cycle_lines(session=session, cycle_id=cycle_id,
+                                                                            organization_id=maker_org)]
+
+
 async def _batch_for(request: Request, session, principal: Principal, batch_id: int) -> dict:
     found = await payouts.batch(session=session, batch_id=batch_id)
     await _may_pay_for(request, session, principal, found["batch"].cycle_id, found["batch"].organization_id)

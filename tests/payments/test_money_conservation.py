@@ -302,9 +302,9 @@ async def _line(*, session, line_id):
 def test_money_is_conserved_through_payouts(backend, migrated):
     MoneyMachine.url = migrated.url("payments", backend)
     wanted = int(os.environ.get("MONEY_EXAMPLES", "0"))
-    examples = wanted or (6 if backend == "sqlite" else 2)
+    examples = wanted or (4 if backend == "sqlite" else 1)
     run_state_machine_as_test(MoneyMachine, settings=settings(
-        max_examples=examples, stateful_step_count=40 if not wanted else 60, deadline=None,
+        max_examples=examples, stateful_step_count=35 if not wanted else 60, deadline=None,
         suppress_health_check=list(HealthCheck)))
 
 

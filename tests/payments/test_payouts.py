@@ -179,3 +179,25 @@ async def test_a_settled_cycle_backs_no_receipt_correction(db, client, keys):
         async with db.session() as session:
             await hold_for_correction(session=session, consignment_id=(30 * 100 + w.ROSA) * 10, correction_id=1)
     assert refused.value.code == "receivable_settled"
+
+
+async def test_an_organization_pays_only_its_own_members(db, client, keys):
+    await w.build(db)
+    await _settle(client, keys)
+    mine = keys.headers("organization", account_id=703, organization_id=w.ORGANIZATION)
+    other = await client.post("/payout-batches", headers=mine, json={"cycle_id": 30, "lines": [
+        {"producer_id": w.ROSA, "method": "cash"}]})
+    assert other.status_code == 403 and other.json()["error"]["code"] == "not_your_member"
+    stranger = await client.post("/payout-batches", headers=keys.headers("organization", organization_id=6),
+                                 json={"cycle_id": 30, "lines": [{"organization_id": w.ORGANIZATION, "method": "cash"}]})
+    assert stranger.status_code == 403
+    made = await client.post("/payout-batches", headers=mine, json={"cycle_id": 30, "lines": [
+        {"organization_id": w.ORGANIZATION, "method": "mobile_wallet", "wallet_number": "70011223"}]})
+    assert made.status_code == 201, made.text
+    line = made.json()["lines"][0]
+    assert (line["amount"], line["parts"]) == ("46.50", [{"producer_id": w.JUANA, "amount": "46.50"}])
+    seen = (await client.get("/cycles/30/payouts", headers=mine)).json()
+    assert [s["id"] for s in seen] == [line["id"]]
+    coordinator_batch = await client.get(f"/payout-batches/{made.json()['id']}",
+                                         headers=keys.headers("coordinator", account_id=w.COORDINATOR))
+    assert coordinator_batch.status_code == 200  # the cycle's coordinator sees every payout of her cycle

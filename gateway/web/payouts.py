@@ -7,6 +7,7 @@ payments service: the page reads and posts through the gateway's own API as the 
 shows the service's refusal as it is.
 """
 
+import uuid
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
@@ -66,7 +67,7 @@ async def payouts_page(request: Request, web: Web, cycle_id: int):
     lines = await optional(web, "GET", f"{API}/cycles/{cycle_id}/payouts", notes, "Pagos") if settlement else []
     return render(request, web, "payouts.html", title=f"Pagos del ciclo {cycle_id}", cycle_id=cycle_id,
                   settlement=settlement, payees=payees(settlement), lines=lines or [], methods=METHODS, statuses=STATUSES,
-                  notes=notes)
+                  notes=notes, idempotency_key=uuid.uuid4().hex)
 
 
 @router.post("/coordinacion/ciclos/{cycle_id}/liquidar")
@@ -101,7 +102,10 @@ async def make_batch(request: Request, web: Web, cycle_id: int):
     if not lines:
         return redirect(_page(cycle_id) + "?error=" + quote("Marque al menos a quién pagar."), web)
     try:
-        batch = await web.call("POST", f"{API}/payout-batches", json={"cycle_id": cycle_id, "lines": lines})
+        # a second click on the same form answers the first batch instead of making another
+        key = str(form.get("idempotency_key", ""))[:64] or None
+        batch = await web.call("POST", f"{API}/payout-batches", json={"cycle_id": cycle_id, "lines": lines},
+                               idempotency_key=key)
     except UpstreamError as exc:
         return redirect(_page(cycle_id) + "?error=" + quote(exc.message), web)
     return redirect(_page(cycle_id) + "?aviso=" + quote(f"Lote {batch['id']} listo: descargue el archivo para el "

@@ -29,6 +29,10 @@ from services.payments.models import cycles, funds, orders, producer_profiles
 log = logging.getLogger("mercado.payments")
 
 
+# the ledger accounts a producer owns: what she is owed, what she owes on advances, what is payable to her
+PRODUCER_KINDS = (AccountKind.producer, AccountKind.producer_advances, AccountKind.producer_payable)
+
+
 def require_producer_access(principal: Principal, producer_id: int, *, organization_id: int | None = None) -> None:
     if principal.is_admin:
         return
@@ -117,8 +121,10 @@ async def require_account_access(session: AsyncSession, principal: Principal, ac
     ok = False
     if kind == AccountKind.consumer:
         ok = principal.role == Role.consumer and principal.account_id == owner
-    elif kind in (AccountKind.producer, AccountKind.producer_advances):
+    elif kind in PRODUCER_KINDS:
         ok = principal.role == Role.producer and principal.producer_id == owner
+    elif kind == AccountKind.organization:
+        ok = principal.role == Role.organization and principal.organization_id == owner
     elif kind in (AccountKind.financier_capital, AccountKind.financier_fees):
         ok = principal.role == Role.financier and principal.financier_id == owner
     elif kind == AccountKind.financier_fund:

@@ -201,3 +201,17 @@ async def test_an_organization_pays_only_its_own_members(db, client, keys):
     coordinator_batch = await client.get(f"/payout-batches/{made.json()['id']}",
                                          headers=keys.headers("coordinator", account_id=w.COORDINATOR))
     assert coordinator_batch.status_code == 200  # the cycle's coordinator sees every payout of her cycle
+
+
+async def test_each_sees_her_payable_and_the_organization_its_share_account(db, client, keys):
+    await w.build(db)
+    await _settle(client, keys)
+    rosa = (await client.get("/accounts", headers=keys.headers("producer", producer_id=w.ROSA))).json()
+    assert {a["code"]: a["balance"] for a in rosa}[f"producer_payable:{w.ROSA}"] == "98.00"
+    org_headers = keys.headers("organization", organization_id=w.ORGANIZATION)
+    org = (await client.get("/accounts", headers=org_headers)).json()
+    assert [(a["code"], a["balance"]) for a in org] == [(f"organization:{w.ORGANIZATION}", "2.50")]
+    found = await client.get(f"/accounts/{org[0]['id']}", headers=org_headers)
+    assert found.status_code == 200
+    other = await client.get(f"/accounts/{org[0]['id']}", headers=keys.headers("organization", organization_id=6))
+    assert other.status_code == 403

@@ -96,6 +96,9 @@ def test_coordinator_pays_a_cycle_from_her_phone_and_the_producer_sees_it(phone,
     shot(phone, "20-pagos-del-ciclo")
     fits_the_phone(phone)
     accessible(phone, "the payout page")
+    weight = phone.evaluate("""[...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+                               .reduce((sum, e) => sum + (e.encodedBodySize || 0), 0)""")
+    assert 0 < weight < 150_000, f"the payout page weighs {weight} bytes"
 
     csv_href = phone.get_attribute("#payouts a[href$='.csv']", "href")
     cookies = {c["name"]: c["value"] for c in phone.context.cookies()}

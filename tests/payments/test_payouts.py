@@ -95,6 +95,9 @@ async def test_batch_csv_paid_and_statements_show_each_payout(db, client, keys):
     csv = (await client.get(f"/producers/{w.ROSA}/statement?cycle_id=30&format=csv",
                             headers=keys.headers("producer", producer_id=w.ROSA))).text
     assert "payout," in csv and "paid_out,,,,,,,98.00" in csv.replace("\r", "")
+    pdf = await client.get(f"/producers/{w.ROSA}/statement?cycle_id=30&format=pdf",
+                           headers=keys.headers("producer", producer_id=w.ROSA))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     await ledger_is_consistent(db)
 
 

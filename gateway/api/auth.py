@@ -5,7 +5,7 @@ from datetime import UTC, timedelta
 from typing import Annotated
 
 from argon2 import PasswordHasher
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from gateway import accounts
 from gateway.monitoring.sources import clients
@@ -107,6 +107,29 @@ async def verify_organization(account_id: int, body: OrganizationVerification, r
         session=session, account_id=account_id, organization_id=body.organization_id, actor=actor))
 
 
+@router.get("/accounts", response_model=list[AccountPublic],
+            summary="Search accounts by name, e-mail or phone, role, or those waiting to be verified (admin)")
+async def search_accounts(session: Session, _: Admin, q: Annotated[str, Query(max_length=100)] = "",
+                          role: Role | None = None, unverified: bool = False,
+                          limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                          after: Annotated[int | None, Query(ge=0)] = None):
+    found = await accounts.search_accounts(session=session, text=q, role=role, unverified=unverified, limit=limit,
+                                           after=after)
+    return [_public(a) for a in found]
+
+
+LINK_LOOKUPS = {"producer_id": "/producers/{}", "organization_id": "/organizations/{}",
+                "municipality_code": "/municipalities/{}"}
+
+
+async def _links_exist(request: Request, changes: dict) -> None:
+    """An account is linked only to what the registry has: the catalog answers 404 (with its code)
+    for a producer, organization or municipality it does not know."""
+    for field, path in LINK_LOOKUPS.items():
+        if changes.get(field) is not None:
+            await clients(request)["catalog"].call("GET", path.format(changes[field]))
+
+
 @router.get("/accounts/{account_id}", response_model=AccountPublic, summary="An account (admin)")
 async def get_account(account_id: int, session: Session, _: Admin):
     return _public(await accounts.get_account(session=session, account_id=account_id))
@@ -116,6 +139,7 @@ async def get_account(account_id: int, session: Session, _: Admin):
               summary="Change an account's role, links or active flag (admin)")
 async def update_account(account_id: int, body: AccountUpdate, request: Request, session: Session, _: Admin):
     changes = body.model_dump(exclude_unset=True)
+    await _links_exist(request, changes)
     account = await accounts.update_account(session=session, account_id=account_id, changes=changes)
     revocations = request.app.state.token_verifier.revocations
     if account.tokens_revoked_at is not None and revocations is not None:  # refused here at once

@@ -18,6 +18,7 @@ from gateway.web.session import UpstreamError, Web, WebSession, every_page, opti
 from gateway.web.shop import municipalities_of, redirect
 from gateway.web.svg import Bar, MapPoint, Series, bar_chart, line_chart, points_map
 from gateway.web.templating import render
+from services.common import clock
 from services.common.csv_files import csv_text
 from services.common.units import Unit
 
@@ -131,7 +132,7 @@ def _territory(web: WebSession, municipio: str) -> str:
 
 def price_rows(history: list[dict]) -> list[dict]:
     """The versions newest first, each with what it is a price of, and whether it is valid today."""
-    today = date.today().isoformat()
+    today = clock.today().isoformat()
     rows = []
     for r in sorted(history, key=lambda r: (r["valid_from"], r["id"]), reverse=True):
         rows.append({**r, "what": r.get("product_name") or views.category_label(r.get("category")),
@@ -151,7 +152,7 @@ async def reference_prices_page(request: Request, web: Web, municipio: str = "")
     municipalities = await municipalities_of(web) if web.principal.role.value == "admin" else []
     return render(request, web, "municipality_prices.html", title="Precios de referencia", code=code,
                   current=[r for r in rows if r["current"]], history=rows, categories=CATEGORY_LABELS,
-                  units=[u.value for u in Unit], municipalities=municipalities, today=date.today().isoformat(),
+                  units=[u.value for u in Unit], municipalities=municipalities, today=clock.today().isoformat(),
                   idempotency_key=uuid.uuid4().hex)
 
 

@@ -118,18 +118,6 @@ async def search_accounts(session: Session, _: Admin, q: Annotated[str, Query(ma
     return [_public(a) for a in found]
 
 
-LINK_LOOKUPS = {"producer_id": "/producers/{}", "organization_id": "/organizations/{}",
-                "municipality_code": "/municipalities/{}"}
-
-
-async def _links_exist(request: Request, changes: dict) -> None:
-    """An account is linked only to what the registry has: the catalog answers 404 (with its code)
-    for a producer, organization or municipality it does not know."""
-    for field, path in LINK_LOOKUPS.items():
-        if changes.get(field) is not None:
-            await clients(request)["catalog"].call("GET", path.format(changes[field]))
-
-
 @router.get("/accounts/{account_id}", response_model=AccountPublic, summary="An account (admin)")
 async def get_account(account_id: int, session: Session, _: Admin):
     return _public(await accounts.get_account(session=session, account_id=account_id))
@@ -139,7 +127,6 @@ async def get_account(account_id: int, session: Session, _: Admin):
               summary="Change an account's role, links or active flag (admin)")
 async def update_account(account_id: int, body: AccountUpdate, request: Request, session: Session, _: Admin):
     changes = body.model_dump(exclude_unset=True)
-    await _links_exist(request, changes)
     account = await accounts.update_account(session=session, account_id=account_id, changes=changes)
     revocations = request.app.state.token_verifier.revocations
     if account.tokens_revoked_at is not None and revocations is not None:  # refused here at once

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.fair_prices.models import PriceAlert
 from gateway.fair_prices.rules import BELOW_MIN, Finding, offers_above_band, references_from, sale_below_band
 from gateway.notifications import messages
+from gateway.notifications.handlers import _tolerant as tolerant
 from gateway.notifications.recipients import as_id, municipality_accounts, organization_accounts
 from gateway.notifications.record import Outgoing, record
 from services.common import clock
@@ -68,7 +69,8 @@ class FairPriceWatch:
     def __init__(self, *, channels_configured: frozenset[str]):
         self.channels_configured = channels_configured
         self.clients: dict[str, ServiceClient] | None = None
-        self.handlers = {"order.placed": self.order_placed}
+        # a payload no retry can fix is logged and dropped, as the notifications room does
+        self.handlers = {"order.placed": tolerant(self.order_placed)}
 
     def bind(self, clients) -> None:
         self.clients = clients

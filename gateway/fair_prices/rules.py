@@ -45,7 +45,12 @@ def sale_below_band(*, line: dict, product: dict, municipality_code: str, order_
                     references: list[Reference]) -> Finding | None:
     """An `order.placed` line sold below the minimum of the band of `municipality_code`, where the sale
     happens (its delivery point's municipality, as for the fair-price index)."""
-    price = cents(line.get("unit_price"))
+    try:
+        price = cents(line.get("unit_price"))
+    except ArithmeticError:  # not an amount (decimal.InvalidOperation): nothing to judge
+        return None
+    if not line.get("unit_price"):
+        return None
     sale = Sale(municipality_code=municipality_code, category=product.get("category") or "",
                 product=product.get("name") or "", unit=line.get("unit") or product.get("unit") or "",
                 quantity=Decimal(0), value=0)

@@ -88,3 +88,13 @@ async def test_prices_outside_the_band_raise_alerts_for_the_territory_and_the_or
         assert await _inbox(gw, el_alto) == []
         async with gw.db.session() as session:
             assert len((await session.execute(select(PriceAlert))).all()) == 2
+
+
+async def test_an_order_line_that_cannot_be_read_is_dropped_not_retried_forever(backend, migrated, keys):
+    async with notifying_gateway(migrated, backend, keys) as gw:
+        point = await gw.point()
+        for lines in ([{"line_id": "9-1", "product_id": "x", "unit_price": "abc"}], "not a list",
+                      [{"line_id": "9-2", "product_id": 424242, "unit_price": "1.00", "unit": "kg"}]):
+            await gw.deliver("order.placed", placed(9, point["id"], lines))  # answered 200, nothing kept
+        async with gw.db.session() as session:
+            assert (await session.execute(select(PriceAlert))).all() == []

@@ -71,6 +71,8 @@ async def admin_account(request: Request, web: Web, account_id: int):
     organizations = (organizations or {}).get("items") or []
     return render(request, web, "admin/account.html", title=f"Cuenta {account['name']}", account=account,
                   organizations=organizations, municipalities=municipalities, roles=ROLE_LABELS, links=LINKS,
+                  names={"organization_id": {o["id"]: o["name"] for o in organizations},
+                         "municipality_code": {m["code"]: m["name"] for m in municipalities}},
                   notes=notes)
 
 

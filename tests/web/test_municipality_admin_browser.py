@@ -102,7 +102,7 @@ def test_an_admin_verifies_an_organization_and_its_account_then_acts_for_its_mem
     phone.locator("#verify button[type=submit]").click()
     phone.wait_for_load_state()
     assert "Organización verificada" in phone.inner_text("main")
-    assert "activa" in phone.inner_text("#account")
+    assert "activa" in phone.inner_text("#account") and organization["name"] in phone.inner_text("#account")
     both_widths(phone, "admin-02-cuenta-verificada")
     for path, name_ in (("/admin/registro", "admin-03-registro"), ("/admin/municipios", "admin-04-municipios")):
         phone.goto(platform.url + path)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from gateway.monitoring.figures import CATEGORY_LABELS
+from gateway.monitoring.figures import CATEGORY_LABELS, fold
 from gateway.web import views
 from gateway.web.csrf import refuse_cross_site_posts
 from gateway.web.session import UpstreamError, Web, WebSession, every_page, optional
@@ -69,15 +69,19 @@ def dashboard_charts(report: dict) -> dict:
 
 
 def with_bands(items: list[dict], references: list[dict]) -> list[dict]:
-    """The price rows of the report with the fair band of their reference beside them (same product
-    name, else same category, and unit)."""
-    bands = {}
+    """The price rows of the report with the fair band of their reference beside them: the one for
+    the product name (accents and case aside), else for its category, in the same unit, as the index
+    matches them (`gateway.monitoring.figures.reference_for`)."""
+    by_name, by_category = {}, {}
     for ref in references:
-        bands[(ref.get("product") or "").casefold() or ref.get("category"), ref["unit"]] = ref
+        if ref.get("product"):
+            by_name[fold(ref["product"]), ref["unit"]] = ref
+        else:
+            by_category[ref.get("category"), ref["unit"]] = ref
     out = []
     for item in items:
-        ref = bands.get(((item.get("product") or "").casefold(), item["unit"])) \
-            or bands.get((item.get("category"), item["unit"])) or {}
+        ref = by_name.get((fold(item.get("product") or ""), item["unit"])) \
+            or by_category.get((item.get("category"), item["unit"])) or {}
         out.append({**item, "band_min": ref.get("band_min"), "band_max": ref.get("band_max")})
     return out
 

@@ -131,3 +131,19 @@ def test_new_pages_first_load_under_150_kb(client):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "municipality-admin-weight.txt").write_text("".join(f"{p} {n} bytes\n" for p, n in sizes.items()))
     assert all(n < LIMIT for n in sizes.values()), sizes
+
+
+def test_the_dashboard_puts_the_band_of_the_product_name_else_of_its_category_beside_the_price_paid():
+    from gateway.web.municipality import with_bands
+
+    references = [{"product": "Papa Huaycha", "category": "tuberculos", "unit": "arroba", "band_min": "45.00",
+                   "band_max": "60.00"},
+                  {"product": None, "category": "tuberculos", "unit": "arroba", "band_min": "30.00",
+                   "band_max": None},
+                  {"product": "Papa huaycha", "category": "tuberculos", "unit": "kg", "band_min": "4.00",
+                   "band_max": "6.00"}]
+    items = [{"product": "papa  huaychá", "category": "tuberculos", "unit": "arroba"},
+             {"product": "Oca", "category": "tuberculos", "unit": "arroba"},
+             {"product": "Haba", "category": "hortalizas", "unit": "arroba"}]
+    assert [(i["band_min"], i["band_max"]) for i in with_bands(items, references)] == [
+        ("45.00", "60.00"), ("30.00", None), (None, None)]

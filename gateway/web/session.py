@@ -46,7 +46,7 @@ MESSAGES = {
     "organization_not_found": "Esa organización no está en el registro.",
     "producer_not_found": "Ese productor no está en el registro.",
     "not_an_organization_account": "Solo se verifican cuentas de organización.",
-    "link_required": "Ese tipo de cuenta necesita su vínculo ({field}).",
+    "link_required": "Ese rol necesita su vínculo: guarde antes el municipio o el financiador en «Vínculos».",
 }
 
 

@@ -147,3 +147,29 @@ def test_the_dashboard_puts_the_band_of_the_product_name_else_of_its_category_be
              {"product": "Haba", "category": "hortalizas", "unit": "arroba"}]
     assert [(i["band_min"], i["band_max"]) for i in with_bands(items, references)] == [
         ("45.00", "60.00"), ("30.00", None), (None, None)]
+
+
+def test_admin_links_changes_the_role_and_deactivates_an_account_from_its_page(client, platform):
+    login = f"cuenta-{uuid.uuid4().hex[:8]}@ejemplo.bo"
+    account = platform.request("POST", "/api/auth/register", body={
+        "email": login, "password": "una clave larga", "name": "Rosa Mamani", "role": "consumer"})
+    page = f"/admin/cuentas/{account['id']}"
+    log_in(client, "admin")
+
+    def act(action: str, **form) -> str:
+        answer = client.post(f"{page}/{action}", data=form)
+        assert answer.status_code == 303 and answer.headers["location"].startswith(page), answer.headers
+        return client.get(answer.headers["location"]).text
+
+    assert "Ese rol necesita su vínculo" in act("rol", role="municipality")
+    assert "Vínculos guardados." in act("vinculos", municipality_code="020101", producer_id="", organization_id="",
+                                       financier_id="")
+    assert "Rol cambiado a Municipio." in act("rol", role="municipality")
+    token = platform.request("POST", "/api/auth/login", body={"login": login, "password": "una clave larga"})
+    assert platform.request("GET", "/api/price-alerts", token=token["access_token"]) is not None  # now a municipality
+
+    assert "Cuenta desactivada" in act("desactivar")
+    with pytest.raises(AssertionError, match="account_disabled"):
+        platform.request("POST", "/api/auth/login", body={"login": login, "password": "una clave larga"})
+    assert "Cuenta activada." in act("activar")
+    platform.request("POST", "/api/auth/login", body={"login": login, "password": "una clave larga"})

@@ -20,6 +20,7 @@
     python -m bench orders       BENCH_SECONDS=15 BENCH_CLIENTS=64 BENCH_LINES=100000 BENCH_WORKERS=1
     EVENTS_URL=nats://127.0.0.1:4222 BENCH_SKIP_CONSOLIDATION=1 python -m bench orders
     python -m bench orders --reduced
+    BENCH_LOG_DIR=var/bench python -m bench orders --profile    (py-spy stacks of each process)
 Needs PostgreSQL (BENCH_POSTGRES_URL or TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -27,6 +28,7 @@ import asyncio
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -202,7 +204,10 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
         meter = CpuMeter({s: p.pid for s, p in zip(SERVICES, processes, strict=True)}, [u.rsplit("/", 1)[1] for u in urls.values()])
         load_before = os.getloadavg()[0]
         meter.start()
+        profilers = _profile(processes, folder)
         done, errors, latencies, elapsed = asyncio.run(_load(url, tokens, cycle_id, points, product_ids, SECONDS))
+        for profiler in profilers:
+            profiler.wait()
         load_after = os.getloadavg()[0]
         q = statistics.quantiles(latencies, n=100)
         rate = done / elapsed
@@ -238,6 +243,23 @@ async def _event_backlog(client, base: dict[str, str]) -> dict[str, dict]:
                          "consumer": consumer.get("pending"), "age": consumer.get("oldest_age_seconds"),
                          "parked": consumer.get("parked", 0)}
     return backlog
+
+
+def _profile(processes, folder: Path) -> list:
+    """With BENCH_PROFILE=1: py-spy samples each process over the timed window into
+    <folder>/profile-<process>.txt (collapsed stacks, one line per stack: flamegraph.pl or speedscope
+    read them); BENCH_LOG_DIR keeps the folder."""
+    if os.environ.get("BENCH_PROFILE") != "1":
+        return []
+    import shutil
+    import subprocess
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return [subprocess.Popen([spy, "record", "--pid", str(p.pid), "--duration", str(int(SECONDS)), "--rate", "100",
+                              "--subprocesses", "--nonblocking", "--format", "raw",
+                              "--output", str(folder / f"profile-{s}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for s, p in zip(SERVICES, processes, strict=True)]
 
 
 async def _wait_caught_up(base: dict[str, str]) -> None:

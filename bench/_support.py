@@ -185,15 +185,16 @@ class CpuMeter:
 
 
 def rss_mb(root: int) -> float:
-    """Peak resident memory (high-water mark) of a process and its descendants, in MB."""
-    total = 0
+    """Peak resident memory (high-water mark) of the largest process in a tree (a uvicorn process, or
+    the biggest of its workers), in MB."""
+    peak = 0
     for pid in _descendants(root, _processes()):
         try:
             with open(f"/proc/{pid}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+                peak = max(peak, next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")))
         except (OSError, StopIteration):
             continue
-    return total / 1024
+    return peak / 1024
 
 
 def print_cpu_per_unit(spent: dict[str, float], units: int, unit: str) -> None:

@@ -17,7 +17,7 @@
    (with every bag's lines), and of the plain SQL aggregation on the same data. Goal: pick lists
    <= 2x the plain aggregation.
 
-    python -m bench orders       BENCH_SECONDS=15 BENCH_CLIENTS=64 BENCH_LINES=100000 BENCH_WORKERS=1
+    python -m bench orders       BENCH_SECONDS=15 BENCH_CLIENTS=64 BENCH_LINES=100000 BENCH_WORKERS=1,2
     EVENTS_URL=nats://127.0.0.1:4222 BENCH_SKIP_CONSOLIDATION=1 python -m bench orders
     python -m bench orders --reduced
     BENCH_LOG_DIR=var/bench python -m bench orders --profile    (py-spy stacks of each process)
@@ -49,7 +49,7 @@ from infra.ports import free_ports
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "64"))
 LINES = int(os.environ.get("BENCH_LINES", "100000"))
-WORKERS = os.environ.get("BENCH_WORKERS", "1")
+WORKER_COUNTS = [int(n) for n in os.environ.get("BENCH_WORKERS", "1,2").split(",")]  # one run each
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 EVENTS_URL = os.environ.get("EVENTS_URL", "")
 REDUCED = os.environ.get("BENCH_REDUCED") == "1"  # diagnostic: no payments, no relays
@@ -164,7 +164,7 @@ async def _load(url: str, tokens: list[str], cycle_id: int, points: list[int], p
     return done, errors, latencies, elapsed
 
 
-def placement(folder: Path, urls: dict[str, str]) -> None:
+def placement(folder: Path, urls: dict[str, str], workers_per_service: int) -> None:
     from gateway.tokens import TokenIssuer
     from services.common.keys import ensure_signing_keys
 
@@ -187,7 +187,7 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
     try:
         for s in SERVICES:
             log = folder / f"{s}.log"
-            workers = 1 if s == "gateway" else int(WORKERS)
+            workers = 1 if s == "gateway" else workers_per_service
             processes.append(start_app(APPS[s], ports[s], env, log, workers=workers, log_level="warning"))
             wait_ok(f"{base[s]}/healthz", processes[-1], log)
         issuer = TokenIssuer.from_file(private)
@@ -214,7 +214,7 @@ def placement(folder: Path, urls: dict[str, str]) -> None:
         system = ("REDUCED SYSTEM (diagnostic only: no payments, relays off)" if REDUCED
                   else "the whole system, relays on, payments consuming")
         print(f"placement {'direct to orders' if 'api/' not in url else 'through the gateway'}, {system}: "
-              f"{CLIENTS} clients, 3-line orders, {elapsed:.1f} s, {WORKERS} worker(s) per service")
+              f"{CLIENTS} clients, 3-line orders, {elapsed:.1f} s, {workers_per_service} worker(s) per service")
         print(f"  orders placed: {done}, refused: {errors}")
         print(f"  {rate:.0f} orders/s (goal >= 200)   p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms "
               f"(goal < 500 ms)")
@@ -412,11 +412,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp:
         folder = Path(os.environ.get("BENCH_LOG_DIR") or tmp)  # BENCH_LOG_DIR keeps the services' logs
         folder.mkdir(parents=True, exist_ok=True)
-        with temporary_databases("bench_orders", SERVICES) as urls:
-            if os.environ.get("BENCH_SKIP_PLACEMENT") != "1":
-                placement(folder, urls)
-            if os.environ.get("BENCH_SKIP_CONSOLIDATION") == "1":
-                return
+        if os.environ.get("BENCH_SKIP_PLACEMENT") != "1":
+            for workers in WORKER_COUNTS:  # fresh databases for each run
+                with temporary_databases("bench_orders", SERVICES) as urls:
+                    run = folder / f"workers-{workers}"
+                    run.mkdir(exist_ok=True)
+                    placement(run, urls, workers)
+        if os.environ.get("BENCH_SKIP_CONSOLIDATION") == "1":
+            return
+        with temporary_databases("bench_orders", ["orders"]) as urls:
             cycle_id = asyncio.run(_fill_cycle(urls["orders"]))
             asyncio.run(_measure_consolidation(urls["orders"], cycle_id))
 

@@ -94,6 +94,16 @@ def _new_cycle_page(request: Request, web: WebSession, *, form: dict, points: li
                   fee_payers=FEE_PAYERS, key=uuid.uuid4().hex)
 
 
+def _refusal(exc: UpstreamError) -> str:
+    """The orders service's refusal of a new cycle, naming the points closed on the delivery day."""
+    closed = (exc.details or {}).get("points") if exc.code == "point_closed_on_delivery_day" else None
+    if not closed:
+        return exc.message
+    named = "; ".join(f"«{p.get('name')}» abre {days_text(p.get('open_days') or [])}" for p in closed)
+    return (f"El día de entrega es {exc.details.get('weekday', '')} y estos puntos no abren ese día: {named}. "
+            "Elija otra fecha o quite esos puntos.")
+
+
 @router.get("/coordinacion/ciclos/nuevo")
 async def new_cycle_form(request: Request, web: Web):
     web.require("coordinator")
@@ -121,7 +131,7 @@ async def open_cycle(request: Request, web: Web):
         cycle = await web.call("POST", "/api/orders/cycles", json=read.cycle, idempotency_key=f"{key}-ciclo")
     except UpstreamError as exc:
         return _new_cycle_page(request, web, form=form, points=points, products=products, notes=notes,
-                               error=exc.message, status=exc.status if exc.status < 500 else 503)
+                               error=_refusal(exc), status=exc.status if exc.status < 500 else 503)
     try:
         for i, basket in enumerate(read.baskets, start=1):
             await web.call("POST", f"/api/orders/cycles/{cycle['id']}/baskets", json=basket,

@@ -232,7 +232,7 @@ async def coordinator_close(web: Web, cycle_id: int):
     try:
         result = await web.call("POST", f"/api/orders/cycles/{cycle_id}/close")
     except UpstreamError as exc:
-        return redirect("/coordinacion?error=" + quote(exc.message), web)
+        return redirect(_cycle_url(cycle_id, error=exc.message), web)
     message = "Ciclo cerrado y consolidado."
     if result.get("consolidation_error"):
         message = "Ciclo cerrado; la consolidación se reintentará: " + result["consolidation_error"]["message"]

@@ -109,7 +109,7 @@ async def new_cycle_form(request: Request, web: Web):
     web.require("coordinator")
     notes: list[str] = []
     points, products = await _offer(web, notes)
-    return _new_cycle_page(request, web, form=blank_form(), points=points, products=products,
+    return _new_cycle_page(request, web, form=blank_form(points), points=points, products=products,
                            notes=notes)
 
 

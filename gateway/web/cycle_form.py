@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from services.common import clock
 from services.common.clock import BOLIVIA
+from services.common.schedules import open_weekdays
 
 FEE_ROWS = 3
 BASKETS = 2
@@ -57,13 +58,16 @@ def local_moment(text: str) -> datetime | None:
     return when.astimezone(UTC)
 
 
-def blank_form() -> dict[str, list[str]]:
-    """What a new form shows: opens now, closes in three days at 20:00, delivers two days later."""
+def blank_form(points: list[dict]) -> dict[str, list[str]]:
+    """What a new form shows: opens now, closes in three days at 20:00, delivers in the week after
+    the close on the first day the most of `points` open (their `schedule`)."""
     now = clock.now().astimezone(BOLIVIA).replace(second=0, microsecond=0)
-    today = now.date()
-    closes = datetime.combine(today + timedelta(days=3), time(20, 0))
+    closes = datetime.combine(now.date() + timedelta(days=3), time(20, 0))
+    days = [closes.date() + timedelta(days=n) for n in range(1, 8)]
+    serving = [sum(day.weekday() in open_weekdays(p.get("schedule") or []) for p in points) for day in days]
+    delivery = days[serving.index(max(serving))]
     return {"abre": [now.strftime("%Y-%m-%dT%H:%M")], "cierra": [closes.strftime("%Y-%m-%dT%H:%M")],
-            "entrega": [(today + timedelta(days=5)).isoformat()], "productos": ["todos"]}
+            "entrega": [delivery.isoformat()], "productos": ["todos"]}
 
 
 def read_cycle_form(form: dict[str, list[str]], *, points: dict[int, str], products: dict[int, str]) -> CycleForm:

@@ -4,7 +4,7 @@ figures (slots, stock running low, agrobolsa prices, the route map) come out rig
 
 from decimal import Decimal
 
-from gateway.web.cycle_form import read_cycle_form
+from gateway.web.cycle_form import blank_form, read_cycle_form
 from gateway.web.cycle_watch import basket_rows, order_summary, point_rows, running_low
 from gateway.web.svg import MapPoint, RouteLeg, route_map
 
@@ -97,3 +97,17 @@ def test_the_route_map_draws_each_vehicle_its_stops_and_points_left_out():
     assert figure.count('<polyline') == 2 and figure.count('class="stop"') == 3
     assert figure.count('class="off"') == 1 and 'class="hub"' in figure
     assert "Plaza &lt;b&gt;" in figure and "<b>" not in figure
+
+
+def test_a_new_form_delivers_on_the_day_most_points_open_after_the_close(monkeypatch):
+    from datetime import UTC, datetime
+
+    from services.common import clock
+
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 25, 14, 0, tzinfo=UTC))  # a Wednesday
+    saturday = [{"weekday": 5, "opens": "08:00", "closes": "13:00"}]
+    points = [{"schedule": saturday}, {"schedule": [*saturday, {"weekday": 6, "opens": "08:00", "closes": "12:00"}]},
+              {"schedule": [{"weekday": 0, "opens": "08:00", "closes": "12:00"}]}]
+    form = blank_form(points)
+    assert form["abre"] == ["2026-11-25T10:00"] and form["cierra"] == ["2026-11-28T20:00"]
+    assert form["entrega"] == ["2026-12-05"]  # Saturday the 28th closes; the next Saturday has two points

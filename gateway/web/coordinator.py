@@ -284,7 +284,7 @@ async def coordinator_payment(request: Request, web: Web, cycle_id: int):
         if method not in PAYMENT_METHODS:
             raise UpstreamError("Elija cómo se pagó: efectivo, QR o transferencia.", status=422)
         body = {"order_id": int(order_id), "amount": format(amount, "f"), "method": method,
-                "client_id": "web-" + (one("clave")[:60] or uuid.uuid4().hex),
+                "client_id": ("web-refund-" if refund else "web-payment-") + (one("clave")[:60] or uuid.uuid4().hex),
                 "reference": one("referencia")[:120] or None}
         await web.call("POST", "/api/payments/refunds" if refund else "/api/payments/payments", json=body)
         what = "Devolución" if refund else "Pago"

@@ -111,3 +111,16 @@ def test_a_new_form_delivers_on_the_day_most_points_open_after_the_close(monkeyp
     form = blank_form(points)
     assert form["abre"] == ["2026-11-25T10:00"] and form["cierra"] == ["2026-11-28T20:00"]
     assert form["entrega"] == ["2026-12-05"]  # Saturday the 28th closes; the next Saturday has two points
+
+
+def test_points_closed_on_the_delivery_day_are_named_with_the_days_they_open():
+    from gateway.web.coordinator import _refusal
+    from gateway.web.session import UpstreamError
+
+    refusal = UpstreamError("Ese punto no abre el día de entrega; elija otro.", code="point_closed_on_delivery_day",
+                            status=422, details={"weekday": "martes", "points": [
+                                {"id": 4, "name": "Feria de Sopocachi", "open_days": ["sábado", "domingo"]}]})
+    assert _refusal(refusal) == ("El día de entrega es martes y estos puntos no abren ese día: «Feria de Sopocachi» "
+                                 "abre sábado y domingo. Elija otra fecha o quite esos puntos.")
+    assert _refusal(UpstreamError("Su cuenta no puede hacer esto.", code="role_required")) == \
+        "Su cuenta no puede hacer esto."

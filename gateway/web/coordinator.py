@@ -286,11 +286,24 @@ async def coordinator_payment(request: Request, web: Web, cycle_id: int):
         body = {"order_id": int(order_id), "amount": format(amount, "f"), "method": method,
                 "client_id": ("web-refund-" if refund else "web-payment-") + (one("clave")[:60] or uuid.uuid4().hex),
                 "reference": one("referencia")[:120] or None}
-        await web.call("POST", "/api/payments/refunds" if refund else "/api/payments/payments", json=body)
+        try:
+            await web.call("POST", "/api/payments/refunds" if refund else "/api/payments/payments", json=body)
+        except UpstreamError as exc:
+            raise UpstreamError(_payment_refusal(exc, order_id), code=exc.code, status=exc.status) from None
         what = "Devolución" if refund else "Pago"
         return f"{what} de {views.bs(body['amount'])} ({PAYMENT_METHODS[method].lower()}) registrado en el pedido #{order_id}."
 
     return await _acting(web, cycle_id, record, "")
+
+
+def _payment_refusal(exc: UpstreamError, order_id: str) -> str:
+    """The payments service's refusal of a payment or refund, with its amounts as people read them."""
+    details = exc.details or {}
+    said = {"overpayment": f"el pago supera lo que se debe ({views.bs(details.get('due'))}).",
+            "refund_exceeds_credit": f"solo se puede devolver lo pagado de más: {views.bs(details.get('refundable'))}.",
+            "order_cancelled": "el pedido fue cancelado; no se debe nada.",
+            "order_not_found": "pagos aún no conoce este pedido; intente de nuevo en un momento."}.get(exc.code)
+    return f"Pedido #{order_id}: {said}" if said else exc.message
 
 
 @router.post("/coordinacion/ciclos/{cycle_id}/no-recogidos")

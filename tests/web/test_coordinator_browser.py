@@ -175,6 +175,12 @@ def test_coordinator_opens_watches_closes_and_routes_a_cycle(phone, chromium, pl
     assert f"registrado en el pedido #{paid['id']}" in phone.inner_text("main")
     balance = platform.request("GET", f"/api/payments/orders/{paid['id']}/balance", token=token)
     assert Decimal(balance["due"]) == 0 and Decimal(balance["paid"]) == Decimal(paid["total"])
+    item = phone.locator(f"#pedidos li[data-order-id='{paid['id']}']")
+    item.locator("summary").click()
+    item.locator("input[name=monto]").fill("1,00")
+    item.locator("button[value=devolucion]").click()  # she paid exactly: nothing to give back
+    phone.wait_for_load_state()
+    assert f"Pedido #{paid['id']}: solo se puede devolver lo pagado de más: Bs 0,00." in phone.inner_text("main")
 
     phone.click("details.confirm summary")
     phone.click("details.confirm button")

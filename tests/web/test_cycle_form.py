@@ -124,3 +124,13 @@ def test_points_closed_on_the_delivery_day_are_named_with_the_days_they_open():
                                  "abre sábado y domingo. Elija otra fecha o quite esos puntos.")
     assert _refusal(UpstreamError("Su cuenta no puede hacer esto.", code="role_required")) == \
         "Su cuenta no puede hacer esto."
+
+
+def test_refused_payments_say_the_amounts_as_people_read_them():
+    from gateway.web.coordinator import _payment_refusal
+    from gateway.web.session import UpstreamError
+
+    over = UpstreamError("the payment exceeds what is due on order 7", code="overpayment", details={"due": "1234.5"})
+    assert _payment_refusal(over, "7") == "Pedido #7: el pago supera lo que se debe (Bs 1.234,50)."
+    other = UpstreamError("Su cuenta no puede hacer esto.", code="role_required")
+    assert _payment_refusal(other, "7") == "Su cuenta no puede hacer esto."

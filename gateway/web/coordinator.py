@@ -39,6 +39,7 @@ from services.common.schedules import WEEKDAYS, days_text, open_weekdays
 router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
 PAYMENT_METHODS = {"cash": "Efectivo", "qr": "QR", "transfer": "Transferencia"}
 CLOSED = ("closed", "consolidated", "delivered", "settled")
+ORDERS_SHOWN = 60  # the cycle page lists the newest; a big cycle's whole list is one click away
 
 
 def _cycle_url(cycle_id: int, *, notice: str = "", error: str = "") -> str:
@@ -173,7 +174,7 @@ def _route_figure(plan: dict, points: dict[int, dict], with_orders: set[int]):
 
 
 @router.get("/coordinacion/ciclos/{cycle_id}")
-async def cycle_page(request: Request, web: Web, cycle_id: int):
+async def cycle_page(request: Request, web: Web, cycle_id: int, todos: bool = False):
     web.require("coordinator")
     staff = await web.call("GET", f"/api/delivery/cycles/{cycle_id}/staff")  # hers (or an admin's) only
     cycle = await web.call("GET", f"/api/orders/cycles/{cycle_id}")
@@ -198,22 +199,23 @@ async def cycle_page(request: Request, web: Web, cycle_id: int):
             with_orders = {o["delivery_point_id"] for o in orders if o.get("status") in ACTIVE}
             figure = _route_figure(plan, points, with_orders)
     return render(request, web, "cycle.html", title=cycle["name"], cycle=cycle, notes=notes,
-                  summary=order_summary(orders), orders=orders,
+                  summary=order_summary(orders), orders=orders if todos else orders[:ORDERS_SHOWN],
+                  all_orders=len(orders),
                   points=point_rows(cycle=cycle, points=points, availability=availability, staff=staff, names=names),
                   point_names={pid: p["name"] for pid, p in points.items()},
                   low=running_low(orders=orders, products=products),
                   baskets=basket_rows(baskets=baskets, products=products), plan=plan, route_map=figure,
-                  payable=PAYABLE, methods=PAYMENT_METHODS, fee_kinds=FEE_KINDS, fee_bases=FEE_BASES,
-                  fee_payers=FEE_PAYERS, key=uuid.uuid4().hex)
+                  fee_kinds=FEE_KINDS, fee_bases=FEE_BASES, fee_payers=FEE_PAYERS)
 
 
-async def _acting(web: WebSession, cycle_id: int, call, done: str):
-    """Run one change for the cycle page and go back to it saying what happened (or why not)."""
+async def _acting(web: WebSession, cycle_id: int, call, done: str, *, back: str = ""):
+    """Run one change for the cycle page and go back to it (or to `back`) saying what happened, or why not."""
+    page = back or f"/coordinacion/ciclos/{cycle_id}"
     try:
         message = await call()
     except UpstreamError as exc:
-        return redirect(_cycle_url(cycle_id, error=exc.message), web)
-    return redirect(_cycle_url(cycle_id, notice=message or done), web)
+        return redirect(f"{page}?error=" + quote(exc.message), web)
+    return redirect(f"{page}?aviso=" + quote(message or done), web)
 
 
 @router.post("/coordinacion/ciclos/{cycle_id}/abrir")
@@ -293,7 +295,31 @@ async def coordinator_payment(request: Request, web: Web, cycle_id: int):
         what = "Devolución" if refund else "Pago"
         return f"{what} de {views.bs(body['amount'])} ({PAYMENT_METHODS[method].lower()}) registrado en el pedido #{order_id}."
 
-    return await _acting(web, cycle_id, record, "")
+    order_id = one("pedido")
+    return await _acting(web, cycle_id, record, "",
+                         back=f"/coordinacion/ciclos/{cycle_id}/pedidos/{order_id}" if order_id.isdigit() else "")
+
+
+@router.get("/coordinacion/ciclos/{cycle_id}/pedidos/{order_id}")
+async def cycle_order_page(request: Request, web: Web, cycle_id: int, order_id: int):
+    """One order of her cycle: its lines and fees, what is paid, due and refunded, and the form to
+    record a payment or a refund (the orders service shows an order only to its consumer, the
+    cycle's coordinator and admins)."""
+    web.require("coordinator")
+    try:
+        order = await web.call("GET", f"/api/orders/orders/{order_id}")
+    except UpstreamError as exc:
+        if exc.status != 404:
+            raise
+        order = None
+    if order is None or order["cycle_id"] != cycle_id:
+        raise UpstreamError(f"No hay un pedido #{order_id} en este ciclo suyo.", status=404)
+    notes: list[str] = []
+    balance = await optional(web, "GET", f"/api/payments/orders/{order_id}/balance", notes, "Pagos")
+    point = await optional(web, "GET", f"/api/delivery/points/{order['delivery_point_id']}", notes, "Punto")
+    return render(request, web, "cycle_order.html", title=f"Pedido #{order_id}", order=order, cycle_id=cycle_id,
+                  balance=balance, point=point, notes=notes, payable=PAYABLE, methods=PAYMENT_METHODS,
+                  fee_kinds=FEE_KINDS, key=uuid.uuid4().hex)
 
 
 def _payment_refusal(exc: UpstreamError, order_id: str) -> str:

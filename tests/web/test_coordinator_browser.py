@@ -167,20 +167,24 @@ def test_coordinator_opens_watches_closes_and_routes_a_cycle(phone, chromium, pl
     paid = orders[1]
     wait_for(lambda: platform.request("GET", f"/api/payments/orders/{paid['id']}/balance", token=token),
              "payments learning of the order")
-    item = phone.locator(f"#pedidos li[data-order-id='{paid['id']}']")
-    item.locator("summary").click()
-    item.locator("select[name=metodo]").select_option("cash")
-    item.locator("button[value=pago]").click()
+    phone.click(f"#pedidos li[data-order-id='{paid['id']}'] a")
+    phone.wait_for_load_state()
+    assert phone.input_value("#pago input[name=monto]") == paid["total"].replace(".", ",")  # what is due
+    phone.select_option("#pago select[name=metodo]", "cash")
+    phone.click("#pago button[value=pago]")
     phone.wait_for_load_state()
     assert f"registrado en el pedido #{paid['id']}" in phone.inner_text("main")
+    assert "Por cobrar Bs 0,00" in " ".join(phone.inner_text("#saldo").split())
     balance = platform.request("GET", f"/api/payments/orders/{paid['id']}/balance", token=token)
     assert Decimal(balance["due"]) == 0 and Decimal(balance["paid"]) == Decimal(paid["total"])
-    item = phone.locator(f"#pedidos li[data-order-id='{paid['id']}']")
-    item.locator("summary").click()
-    item.locator("input[name=monto]").fill("1,00")
-    item.locator("button[value=devolucion]").click()  # she paid exactly: nothing to give back
+    accessible(phone, "pedido")
+    both_widths(phone, "coordinacion-03-pedido-pagado")
+    phone.fill("#pago input[name=monto]", "1,00")
+    phone.click("#pago button[value=devolucion]")  # she paid exactly: nothing to give back
     phone.wait_for_load_state()
     assert f"Pedido #{paid['id']}: solo se puede devolver lo pagado de más: Bs 0,00." in phone.inner_text("main")
+    phone.click(f"a[href='/coordinacion/ciclos/{cycle_id}']")
+    phone.wait_for_load_state()
 
     phone.click("details.confirm summary")
     phone.click("details.confirm button")
@@ -188,7 +192,7 @@ def test_coordinator_opens_watches_closes_and_routes_a_cycle(phone, chromium, pl
     assert "Ciclo cerrado" in phone.inner_text("main")
     assert phone.locator("#organizaciones tbody tr").count() >= 1
     accessible(phone, "listas")
-    both_widths(phone, "coordinacion-03-listas")
+    both_widths(phone, "coordinacion-04-listas")
 
     placed = [o for o in orders if o["status"] == "placed"]
     csv = phone.request.get(f"{base}/coordinacion/ciclos/{cycle_id}/listas.csv")
@@ -220,7 +224,7 @@ def test_coordinator_opens_watches_closes_and_routes_a_cycle(phone, chromium, pl
     assert phone.locator("#mapa-rutas svg g.stop").count() == len(with_orders)
     assert phone.locator("#mapa-rutas svg polyline").count() >= 1
     accessible(phone, "ciclo con rutas")
-    both_widths(phone, "coordinacion-04-rutas")
+    both_widths(phone, "coordinacion-05-rutas")
 
     phone.click("form[action$='/no-recogidos'] button")
     phone.wait_for_load_state()

@@ -15,12 +15,13 @@ from tests.web.platform import DEMO_DOMAIN, DEMO_PASSWORD
 from tests.web.test_pages import BrowserLike, wait_for
 
 ROLES = ("owner", "other_coordinator", "admin", "consumer", "anonymous")
-# page -> who is shown it (200); everyone else gets a refusal page (403) or the login form (303)
+# page -> who is shown it (200); everyone else gets a refusal page (403, 404) or the login form (303)
 PAGES = {
     "/coordinacion/ciclos/{id}": {"owner", "admin"},
     "/coordinacion/ciclos/{id}/listas": {"owner", "admin"},
     "/coordinacion/ciclos/{id}/listas.csv": {"owner", "admin"},
     "/coordinacion/ciclos/{id}/listas.pdf": {"owner", "admin"},
+    "/coordinacion/ciclos/{id}/pedidos/{order}": {"owner", "admin"},
     "/coordinacion/ciclos/nuevo": {"owner", "other_coordinator", "admin"},
     "/coordinacion": {"owner", "other_coordinator", "admin"},
 }
@@ -67,8 +68,8 @@ def test_a_cycle_is_shown_only_to_its_coordinator_and_admins(platform, scene):
     for role in ROLES:
         with visitor(platform, role, scene) as client:
             for page in PAGES:
-                response = client.get(page.format(id=scene["cycle"]["id"]))
-                assert response.status_code in (200, 303, 403), f"{page} as {role}: {response.status_code}"
+                response = client.get(page.format(id=scene["cycle"]["id"], order=scene["order"]["id"]))
+                assert response.status_code in (200, 303, 403, 404), f"{page} as {role}: {response.status_code}"
                 if response.status_code == 200 and (page != "/coordinacion" or scene["name"] in response.text):
                     shown[page].add(role)
     assert shown == {page: (roles if page != "/coordinacion" else {"owner", "admin"}) for page, roles in PAGES.items()}

@@ -266,6 +266,21 @@ async def coordinator_assign(request: Request, web: Web, cycle_id: int):
     return await _acting(web, cycle_id, assign, "")
 
 
+@router.post("/coordinacion/ciclos/{cycle_id}/personal/quitar")
+async def coordinator_unassign(request: Request, web: Web, cycle_id: int):
+    web.require("coordinator")
+    form = await _form_of(request)
+    point, account = (form.get("punto") or [""])[0], (form.get("cuenta") or [""])[0]
+
+    async def remove():
+        if not (point.isdigit() and account.isdigit()):
+            raise UpstreamError("Elija a quién quitar de qué punto.", status=422)
+        await web.call("DELETE", f"/api/delivery/cycles/{cycle_id}/points/{point}/staff/{account}")
+        return "Ya no atiende ese punto en este ciclo."
+
+    return await _acting(web, cycle_id, remove, "")
+
+
 @router.post("/coordinacion/ciclos/{cycle_id}/pagos")
 async def coordinator_payment(request: Request, web: Web, cycle_id: int):
     """A consumer's payment (cash, QR, transfer) or a refund to her, on one of the cycle's orders."""

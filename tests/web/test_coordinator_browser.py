@@ -76,6 +76,8 @@ def stock(platform) -> list[dict]:
 def test_coordinator_opens_watches_closes_and_routes_a_cycle(phone, chromium, platform, stock):
     base = platform.url
     log_in(phone, base, "coordinacion")
+    accessible(phone, "mis ciclos")
+    both_widths(phone, "coordinacion-00-mis-ciclos")
     phone.click("a[href='/coordinacion/ciclos/nuevo']")
     phone.wait_for_load_state()
     closes = date.fromisoformat(phone.input_value("input[name=cierra]")[:10])

@@ -85,6 +85,7 @@ def test_another_coordinator_changes_nothing_on_a_cycle_that_is_not_hers(platfor
                              ("pagos", {"pedido": str(order_id), "monto": "1,00", "metodo": "qr",
                                         "tipo": "devolucion"}),
                              ("personal", {"punto": str(scene["point_id"]), "cuenta": scene["other"]}),
+                             ("personal/quitar", {"punto": str(scene["point_id"]), "cuenta": str(scene["other_id"])}),
                              ("no-recogidos", {}), ("rutas", {"vehiculos": "1", "capacidad": "500"}),
                              ("abrir", {}), ("cerrar", {})):
             refused = other.post(f"/coordinacion/ciclos/{cycle_id}/{action}", data=form)
@@ -93,3 +94,22 @@ def test_another_coordinator_changes_nothing_on_a_cycle_that_is_not_hers(platfor
     assert Decimal(balance["paid"]) == 0 and Decimal(balance["refunded"]) == 0
     assert platform.request("GET", f"/api/delivery/cycles/{cycle_id}/staff", token=owner) == []
     assert platform.request("GET", f"/api/orders/cycles/{cycle_id}", token=owner)["status"] == "open"
+
+
+def test_the_coordinator_assigns_someone_to_a_point_by_her_login_and_takes_her_off(platform, scene):
+    cycle_id, point_id = scene["cycle"]["id"], scene["point_id"]
+    owner = platform.login("coordinacion")
+    with visitor(platform, "owner", scene) as client:
+        unknown = client.post(f"/coordinacion/ciclos/{cycle_id}/personal",
+                              data={"punto": str(point_id), "cuenta": "nadie@ejemplo.bo"})
+        assert "No hay ninguna cuenta activa con «nadie@ejemplo.bo»." in client.get(unknown.headers["location"]).text
+        assigned = client.post(f"/coordinacion/ciclos/{cycle_id}/personal",
+                               data={"punto": str(point_id), "cuenta": "+591 79000005"})  # by phone
+        page = client.get(assigned.headers["location"]).text
+        assert "Diego Gutiérrez Flores atiende ahora el punto." in page
+        staff = platform.request("GET", f"/api/delivery/cycles/{cycle_id}/staff", token=owner)
+        assert [(s["point_id"], s["account_id"]) for s in staff] == [(point_id, staff[0]["account_id"])]
+        removed = client.post(f"/coordinacion/ciclos/{cycle_id}/personal/quitar",
+                              data={"punto": str(point_id), "cuenta": str(staff[0]["account_id"])})
+        assert "Ya no atiende ese punto" in client.get(removed.headers["location"]).text
+    assert platform.request("GET", f"/api/delivery/cycles/{cycle_id}/staff", token=owner) == []

@@ -38,6 +38,18 @@ MESSAGES = {
     "rate_limited": "Demasiadas solicitudes; espere un minuto e intente de nuevo.",
     "role_required": "Su cuenta no puede hacer esto.",
     "service_unavailable": "El servicio no responde en este momento; intente de nuevo en un rato.",
+    "not_your_cycle": "Este ciclo es de otra coordinación.",
+    "not_your_point": "Ese punto lo registró otra coordinación.",
+    "nothing_to_plan": "El ciclo no tiene entregas que repartir todavía.",
+    "drop_exceeds_vehicle_capacity": "La carga de un punto ({load_kg} kg) no cabe en un vehículo de {capacity_kg} kg; "
+                                     "use vehículos más grandes.",
+    "fleet_capacity_exceeded": "La carga del ciclo ({total_load_kg} kg) es más de lo que llevan los vehículos "
+                               "({fleet_capacity_kg} kg); agregue vehículos o capacidad.",
+    "window_unreachable": "Ningún vehículo llega a tiempo a un punto (llegaría a las {earliest_arrival}); "
+                          "salga más temprano.",
+    "no_feasible_plan": "No hay un plan posible con estos vehículos; agregue vehículos o salga más temprano.",
+    "cycle_not_editable": "El ciclo ya no se puede cambiar.",
+    "point_not_found": "Uno de los puntos elegidos ya no existe.",
 }
 
 

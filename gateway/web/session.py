@@ -47,6 +47,18 @@ MESSAGES = {
     "producer_not_found": "Ese productor no está en el registro.",
     "not_an_organization_account": "Solo se verifican cuentas de organización.",
     "link_required": "Ese rol necesita su vínculo: guarde antes el municipio o el financiador en «Vínculos».",
+    "not_your_cycle": "Este ciclo es de otra coordinación.",
+    "not_your_point": "Ese punto lo registró otra coordinación.",
+    "nothing_to_plan": "El ciclo no tiene entregas que repartir todavía.",
+    "drop_exceeds_vehicle_capacity": "La carga de un punto ({load_kg} kg) no cabe en un vehículo de {capacity_kg} kg; "
+                                     "use vehículos más grandes.",
+    "fleet_capacity_exceeded": "La carga del ciclo ({total_load_kg} kg) es más de lo que llevan los vehículos "
+                               "({fleet_capacity_kg} kg); agregue vehículos o capacidad.",
+    "window_unreachable": "Ningún vehículo llega a tiempo a un punto (llegaría a las {earliest_arrival}); "
+                          "salga más temprano.",
+    "no_feasible_plan": "No hay un plan posible con estos vehículos; agregue vehículos o salga más temprano.",
+    "cycle_not_editable": "El ciclo ya no se puede cambiar.",
+    "point_not_found": "Uno de los puntos elegidos ya no existe.",
 }
 
 

@@ -72,6 +72,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog DELETE /reference-prices/{reference_id}": only("municipality_a", "admin"),
     "catalog GET /stats/supply": MONITORING,  # small groups suppressed for municipalities
     "catalog POST /internal/events": NOBODY,  # the service credential only
+    "catalog POST /internal/events/batch": NOBODY,
     "catalog GET /internal/events/parked": NOBODY,
     "catalog POST /internal/events/parked/{event_id}/retry": NOBODY,
     "catalog DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -100,6 +101,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "orders POST /orders/{order_id}/status": A_OWNERS,
     "orders GET /stats/sales": MONITORING,
     "orders POST /internal/events": NOBODY,
+    "orders POST /internal/events/batch": NOBODY,
     "orders GET /internal/events/parked": NOBODY,
     "orders POST /internal/events/parked/{event_id}/retry": NOBODY,
     "orders DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -135,6 +137,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery POST /internal/bookings/{order_id}/move": NOBODY,
     "delivery POST /internal/points/room": NOBODY,
     "delivery POST /internal/events": NOBODY,
+    "delivery POST /internal/events/batch": NOBODY,
     "delivery GET /internal/events/parked": NOBODY,
     "delivery POST /internal/events/parked/{event_id}/retry": NOBODY,
     "delivery DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -174,6 +177,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments POST /advances/{advance_id}/reject": only("financier_a", "admin"),
     "payments GET /stats/advances": MONITORING,
     "payments POST /internal/events": NOBODY,
+    "payments POST /internal/events/batch": NOBODY,
     "payments GET /internal/events/parked": NOBODY,
     "payments POST /internal/events/parked/{event_id}/retry": NOBODY,
     "payments DELETE /internal/events/parked/{event_id}": NOBODY,

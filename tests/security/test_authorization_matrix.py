@@ -202,6 +202,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway PUT /api/notifications/preferences": LOGGED_IN,  # the consistency audit: reads every service
     "gateway GET /api/auth/me": LOGGED_IN,
     "gateway PATCH /api/auth/me": LOGGED_IN,
+    "gateway GET /api/auth/accounts": only("admin"),  # search: names, phones and e-mails of everyone
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
     "gateway PATCH /api/auth/accounts/{account_id}": only("admin"),
     "gateway POST /api/auth/accounts/{account_id}/verify": STAFF,  # links an organization account
@@ -211,6 +212,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway GET /api/monitoring/municipalities/{code}/supply": MONITORING - {"municipality_b"},
     "gateway GET /api/monitoring/program-report": MONITORING,
     "gateway GET /api/monitoring/program-report.csv": MONITORING,
+    # fair-price alerts: a municipality only its own territory (no scope = its own), staff any
+    "gateway GET /api/price-alerts": MONITORING,
     # training: lessons are public; answers and progress each account's own; completion views
     # the organization's (its members) and monitoring's (a territory, counts only)
     "gateway GET /api/training/modules": EVERYONE,

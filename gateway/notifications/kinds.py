@@ -7,7 +7,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Kind:
     code: str
-    audience: str  # consumer | producer | coordinator | financier | any
+    audience: str  # consumer | producer | coordinator | financier | municipality | any
     label: str  # Spanish, as the preferences page shows it
     title: str  # the e-mail subject and the inbox heading
     security: bool = False
@@ -24,6 +24,8 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("goods_received", "producer", "Entrega recibida en el punto", "Entrega recibida"),
     Kind("advance_disbursed", "producer", "Adelanto desembolsado", "Adelanto desembolsado"),
     Kind("advance_repaid", "producer", "Adelanto pagado", "Adelanto pagado"),
+    Kind("price_below_band", "municipality", "Precio bajo el mínimo justo", "Precio bajo el mínimo justo"),
+    Kind("price_above_band", "municipality", "Oferta sobre el máximo justo", "Oferta sobre el máximo justo"),
     Kind("session_revoked", "any", "Seguridad de la cuenta", "Seguridad de su cuenta", security=True),
 )}
 

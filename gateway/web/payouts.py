@@ -26,7 +26,7 @@ API = "/api/payments"
 
 
 def _page(cycle_id: int) -> str:
-    return f"/coordinacion/ciclos/{cycle_id}/pagos"
+    return f"/coordinacion/ciclos/{cycle_id}/pagos-productoras"
 
 
 def payees(settlement: dict | None) -> list[dict]:
@@ -54,7 +54,7 @@ def _cents(value: str) -> int:
     return sign * (abs(int(whole or 0)) * 100 + int((cents + "00")[:2]))
 
 
-@router.get("/coordinacion/ciclos/{cycle_id}/pagos")
+@router.get("/coordinacion/ciclos/{cycle_id}/pagos-productoras")
 async def payouts_page(request: Request, web: Web, cycle_id: int):
     web.require("coordinator")
     notes: list[str] = []
@@ -112,7 +112,7 @@ async def make_batch(request: Request, web: Web, cycle_id: int):
                                                         "banco y marque cada pago cuando se confirme."), web)
 
 
-@router.post("/coordinacion/ciclos/{cycle_id}/pagos/{payout_id}")
+@router.post("/coordinacion/ciclos/{cycle_id}/pagos-productoras/{payout_id}")
 async def settle_payout(request: Request, web: Web, cycle_id: int, payout_id: int):
     web.require("coordinator")
     form = await request.form()

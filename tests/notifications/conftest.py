@@ -15,7 +15,6 @@ import httpx
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
-from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app as create_gateway
 from gateway.models import Account
@@ -115,6 +114,8 @@ class Notifying:
     db: object
     delivery: httpx.AsyncClient
     keys: object
+    catalog: httpx.AsyncClient | None = None
+    catalog_db: object = None
 
     async def deliver(self, event_type: str, payload: dict, *, event_id: str | None = None,
                       occurred_at=None) -> Envelope:
@@ -161,14 +162,15 @@ async def notifying_gateway(migrated, backend, keys, **settings) -> AsyncIterato
         catalog_app = create_catalog(service_settings("catalog", urls["catalog"]), database=dbs["catalog"],
                                      verifier=keys.verifier)
         delivery = await stack.enter_async_context(app_client(delivery_app))
-        await stack.enter_async_context(LifespanManager(catalog_app))
+        catalog = await stack.enter_async_context(app_client(catalog_app))
         clients = {name: ServiceClient(name, f"http://{name}", secret="test-service-secret", caller="gateway",
                                        transport=httpx.ASGITransport(app))
                    for name, app in (("delivery", delivery_app), ("catalog", catalog_app))}
         gateway = create_gateway(gateway_settings(urls["gateway"], keys, **settings), database=dbs["gateway"],
                                  verifier=keys.verifier, clients=clients)
         client = await stack.enter_async_context(app_client(gateway))
-        yield Notifying(app=gateway, client=client, db=dbs["gateway"], delivery=delivery, keys=keys)
+        yield Notifying(app=gateway, client=client, db=dbs["gateway"], delivery=delivery, keys=keys, catalog=catalog,
+                        catalog_db=dbs["catalog"])
         for c in clients.values():
             await c.aclose()
 

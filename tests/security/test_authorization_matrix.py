@@ -72,6 +72,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog DELETE /reference-prices/{reference_id}": only("municipality_a", "admin"),
     "catalog GET /stats/supply": MONITORING,  # small groups suppressed for municipalities
     "catalog POST /internal/events": NOBODY,  # the service credential only
+    "catalog POST /internal/events/batch": NOBODY,
     "catalog GET /internal/events/parked": NOBODY,
     "catalog POST /internal/events/parked/{event_id}/retry": NOBODY,
     "catalog DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -100,6 +101,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "orders POST /orders/{order_id}/status": A_OWNERS,
     "orders GET /stats/sales": MONITORING,
     "orders POST /internal/events": NOBODY,
+    "orders POST /internal/events/batch": NOBODY,
     "orders GET /internal/events/parked": NOBODY,
     "orders POST /internal/events/parked/{event_id}/retry": NOBODY,
     "orders DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -135,6 +137,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery POST /internal/bookings/{order_id}/move": NOBODY,
     "delivery POST /internal/points/room": NOBODY,
     "delivery POST /internal/events": NOBODY,
+    "delivery POST /internal/events/batch": NOBODY,
     "delivery GET /internal/events/parked": NOBODY,
     "delivery POST /internal/events/parked/{event_id}/retry": NOBODY,
     "delivery DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -174,6 +177,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments POST /advances/{advance_id}/reject": only("financier_a", "admin"),
     "payments GET /stats/advances": MONITORING,
     "payments POST /internal/events": NOBODY,
+    "payments POST /internal/events/batch": NOBODY,
     "payments GET /internal/events/parked": NOBODY,
     "payments POST /internal/events/parked/{event_id}/retry": NOBODY,
     "payments DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -213,6 +217,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway PUT /api/notifications/preferences": LOGGED_IN,  # the consistency audit: reads every service
     "gateway GET /api/auth/me": LOGGED_IN,
     "gateway PATCH /api/auth/me": LOGGED_IN,
+    "gateway GET /api/auth/accounts": only("admin"),  # search: names, phones and e-mails of everyone
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
     "gateway PATCH /api/auth/accounts/{account_id}": only("admin"),
     "gateway POST /api/auth/accounts/{account_id}/verify": STAFF,  # links an organization account
@@ -222,6 +227,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway GET /api/monitoring/municipalities/{code}/supply": MONITORING - {"municipality_b"},
     "gateway GET /api/monitoring/program-report": MONITORING,
     "gateway GET /api/monitoring/program-report.csv": MONITORING,
+    # fair-price alerts: a municipality only its own territory (no scope = its own), staff any
+    "gateway GET /api/price-alerts": MONITORING,
     # training: lessons are public; answers and progress each account's own; completion views
     # the organization's (its members) and monitoring's (a territory, counts only)
     "gateway GET /api/training/modules": EVERYONE,

@@ -66,7 +66,7 @@ def _due(platform, token: str, order_id: int) -> str | None:
 
 def test_coordinator_pays_a_cycle_from_her_phone_and_the_producer_sees_it(phone, platform):
     cycle, _ = delivered_and_paid_cycle(platform)
-    page_url = f"{platform.url}/coordinacion/ciclos/{cycle['id']}/pagos"
+    page_url = f"{platform.url}/coordinacion/ciclos/{cycle['id']}/pagos-productoras"
     log_in(phone, platform.url, "coordinacion")
     phone.goto(page_url)
     phone.click("text=Hacer la liquidación final")

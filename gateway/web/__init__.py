@@ -17,6 +17,7 @@ def install(app: FastAPI) -> None:
         municipality,
         notices,
         offline,
+        payouts,
         point,
         producer,
         shop,
@@ -25,7 +26,7 @@ def install(app: FastAPI) -> None:
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
-    for pages in (producer, coordinator, municipality, financier, admin):
+    for pages in (producer, coordinator, payouts, municipality, financier, admin):
         app.include_router(pages.router)
     app.include_router(point.router)
     app.include_router(training.router)

@@ -183,6 +183,21 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments DELETE /internal/events/parked/{event_id}": NOBODY,
     "payments GET /internal/audit": NOBODY,
     "payments POST /internal/receivables/hold": NOBODY,
+    # payouts: a cycle's final settlement and its payout batches are its coordinator's; an organization
+    # pays its own members (never a batch the coordinator made); its share and statement are its own
+    "payments POST /cycles/{cycle_id}/settlement/final": only("coordinator_a", "admin"),
+    "payments GET /cycles/{cycle_id}/settlement": only("coordinator_a", "admin"),
+    "payments PUT /organizations/{organization_id}/share": only("organization_a", "admin"),
+    "payments GET /organizations/{organization_id}/shares": only("organization_a", "admin"),
+    "payments GET /organizations/{organization_id}/statement": only("organization_a", "admin"),
+    "payments POST /payout-batches": only("coordinator_a", "organization_a", "admin"),
+    "payments GET /payout-batches/{batch_id}": only("coordinator_a", "admin"),
+    # the coordinator every payout of her cycle; an organization those of its own batches (none for B)
+    "payments GET /cycles/{cycle_id}/payouts": only("coordinator_a", "organization_a", "organization_b", "admin"),
+    "payments GET /payout-batches/{batch_id}/export": only("coordinator_a", "admin"),
+    "payments POST /payouts/{payout_id}/paid": only("coordinator_a", "admin"),
+    "payments POST /payouts/{payout_id}/failed": only("coordinator_a", "admin"),
+    "payments POST /payouts/{payout_id}/retry": only("coordinator_a", "admin"),
     # --- gateway: accounts; an unverified organization may read and edit its own profile only ---
     "gateway GET /healthz": EVERYONE,
     "gateway POST /api/auth/register": EVERYONE,  # consumer, producer, organization (unverified)
@@ -279,7 +294,8 @@ def row_key(service: str, method: str, path: str) -> str:
 
 def concrete(service: str, method: str, path: str, made: dict) -> str:
     values = {**OWNED_BY_A, **OWNED_BY_A_IN.get(service, {}), **made.get(service, {}),
-              **OWNED_BY_A_FOR.get(row_key(service, method, path), {})}
+              **OWNED_BY_A_FOR.get(row_key(service, method, path), {}),
+              **made.get(service, {}).get(row_key(service, method, path), {})}
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))
     assert "{" not in path, f"no value owned by A for a parameter of {path}"
@@ -345,6 +361,13 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
                                         "max_amount": "1000.00", "producer_limit": "2000.00"},
     "payments POST /advances": {"producer_id": 1, "amount": "10.00"},
     "payments POST /advances/{advance_id}/reject": {"reason": "sin garantía"},
+    "payments PUT /organizations/{organization_id}/share": {"rate": "5", "collects_for_members": False},
+    "payments POST /payout-batches": {"cycle_id": 1, "lines": [{"producer_id": 1, "amount": "1.00",
+                                                                "method": "mobile_wallet",
+                                                                "wallet_number": "71234567"}]},
+    "payments POST /payouts/{payout_id}/paid": {"reference": "TRX-1"},
+    "payments POST /payouts/{payout_id}/failed": {"reason": "cuenta cerrada"},
+    "payments POST /payouts/{payout_id}/retry": {},
     # gateway
     "gateway POST /api/auth/register": {"phone": "+591 71999999", "password": "una clave larga", "name": "Ana",
                                         "role": "consumer"},

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     from gateway.web import (
+        consumer,
         coordinator,
         financier,
         municipality,
@@ -24,6 +25,7 @@ def install(app: FastAPI) -> None:
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
+    app.include_router(consumer.router)
     for pages in (producer, coordinator, municipality, financier):
         app.include_router(pages.router)
     app.include_router(point.router)

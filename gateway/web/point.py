@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 
-from gateway.web import views
+from gateway.web import pickup_qr, views
 from gateway.web.csrf import refuse_cross_site_posts
 from gateway.web.session import POINT_COOKIE, UpstreamError, WebSession, optional, web_session
 from gateway.web.shop import redirect
@@ -103,6 +103,16 @@ async def point_home(request: Request, web: Web):
                   consignments=pending, duties=duties, notes=notes)
 
 
+async def hand_over(web: WebSession, order_id: str, point_id: int, code: str):
+    """Confirm one pickup with its code; back to today's page saying what happened."""
+    try:
+        await web.call("POST", f"/api/delivery/orders/{order_id}/pickup",
+                       json={"pickup_code": code, "point_id": point_id})
+    except UpstreamError as exc:
+        return redirect("/punto?error=" + quote(said(exc, order_id=order_id)), web)
+    return redirect("/punto?aviso=" + quote(f"Pedido #{order_id} entregado."), web)
+
+
 @router.post("/punto/recojo")
 async def point_pickup(web: Web, order_id: Annotated[str, Form(max_length=64)],
                        point_id: Annotated[int, Form(ge=1, le=2**53)], pickup_code: Annotated[str, Form(max_length=32)] = ""):
@@ -110,12 +120,35 @@ async def point_pickup(web: Web, order_id: Annotated[str, Form(max_length=64)],
     code = pickup_code.strip().upper()
     if not ORDER_ID.match(order_id) or not code:
         return redirect("/punto?error=" + quote("Escriba el código que muestra la persona que recoge."), web)
+    return await hand_over(web, order_id, point_id, code)
+
+
+@router.post("/punto/recojo/qr")
+async def point_pickup_qr(web: Web, point_id: Annotated[int, Form(ge=1, le=2**53)],
+                          foto: Annotated[UploadFile | None, File()] = None):
+    """A photo of the consumer's QR (phones without BarcodeDetector): decoded here, then the same
+    pickup as typing the code."""
+    web.require()
+    data = await foto.read(pickup_qr.MAX_BYTES + 1) if foto is not None else b""
     try:
-        await web.call("POST", f"/api/delivery/orders/{order_id}/pickup",
-                       json={"pickup_code": code, "point_id": point_id})
+        scanned = await asyncio.to_thread(pickup_qr.decode_photo, data)
+    except pickup_qr.UnreadableQR as exc:
+        return redirect("/punto?error=" + quote(str(exc)), web)
+    return await hand_over(web, scanned.order_id, point_id, scanned.code)
+
+
+@router.post("/punto/no-recogidos")
+async def point_no_shows(web: Web, cycle_id: Annotated[int, Form(ge=1, le=2**53)]):
+    """End of the day: the point's orders not picked up within their window become no-shows."""
+    web.require()
+    try:
+        marked = await web.call("POST", f"/api/delivery/cycles/{cycle_id}/no-shows")
     except UpstreamError as exc:
-        return redirect("/punto?error=" + quote(said(exc, order_id=order_id)), web)
-    return redirect("/punto?aviso=" + quote(f"Pedido #{order_id} entregado."), web)
+        return redirect("/punto?error=" + quote(said(exc)), web)
+    count = len(marked.get("no_shows") or [])
+    text = f"Pedidos marcados como no recogidos: {count}." if count else \
+        "Ningún pedido quedó sin recoger fuera de su horario."
+    return redirect("/punto?aviso=" + quote(text), web)
 
 
 # --- receiving a producer's goods ---

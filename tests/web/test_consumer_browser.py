@@ -1,0 +1,243 @@
+"""Issue 13's consumer, point staff and offline journeys in a real Chromium on a 360 px phone,
+through the real gateway and services: a consumer orders an agrobolsa at a full point, chooses to
+wait, is promoted when another order is cancelled and reads it in "Avisos"; the point's staff
+receive a producer's goods rejecting a line (the producer reads why) and hand orders over by code
+and by a photo of the QR; a consumer adds to her cart offline and the order goes through once.
+Every page: axe-core, no sideways scroll, its first-load weight measured by Chromium, a screenshot."""
+
+import re
+import uuid
+from decimal import Decimal
+from urllib.parse import urlparse
+
+import pytest
+
+from gateway.web.pickup_qr import payload
+from tests.web.conftest import ARTIFACTS, PHONE, accessible, shot
+from tests.web.test_browser import fits_the_phone, log_in
+from tests.web.test_pages import wait_for
+from tests.web.test_training_browser import until
+
+pytestmark = pytest.mark.slow
+SHOP_LIMIT, PAGE_LIMIT = 60 * 1024, 150 * 1024
+BUYER, FIRST, SECOND, STAFF, OFFLINE = "consumidor2", "consumidor3", "consumidor4", "consumidor5", "consumidor1"
+
+
+def weigh(chromium, page, name: str, limit: int = PAGE_LIMIT) -> int:
+    """What the page's first load transfers (HTML, CSS, JS, images; compressed as sent), counted by
+    Chromium on a phone with an empty cache and the same session; all of it from this site."""
+    context = chromium.new_context(**PHONE, storage_state=page.context.storage_state())
+    fresh = context.new_page()
+    finished = []
+    fresh.on("requestfinished", lambda request: finished.append(request))
+    fresh.goto(page.url, wait_until="load")
+    fresh.wait_for_load_state("networkidle")
+    total = sum(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in finished)
+    hosts = {urlparse(r.url).netloc for r in finished}
+    context.close()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "page-weights.txt", "a") as out:
+        out.write(f"{name}: {total} bytes\n")
+    assert hosts == {urlparse(page.url).netloc}, hosts
+    assert 0 < total < limit, f"{name} transfers {total} bytes on first load (limit {limit})"
+    return total
+
+
+def check(chromium, page, name: str, limit: int = PAGE_LIMIT) -> None:
+    fits_the_phone(page)
+    accessible(page, name)
+    shot(page, name)
+    weigh(chromium, page, name, limit)
+
+
+@pytest.fixture(scope="module")
+def world(platform) -> dict:
+    """A cycle whose first point takes two orders, both taken; an agrobolsa of two products of
+    producers with accounts; the staff account assigned to that point."""
+    coordinator = platform.login("coordinacion")
+    current = platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"][0]
+    point = next(p for p in platform.request(
+        "GET", f"/api/delivery/points?open_on={current['delivery_date']}&limit=50")["items"]
+        if p["id"] in current["delivery_point_ids"])
+    cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
+        "name": "Ciclo de la agrobolsa", "opens_at": current["opens_at"], "closes_at": current["closes_at"],
+        "delivery_date": current["delivery_date"], "delivery_point_ids": current["delivery_point_ids"],
+        "point_capacity": {str(point["id"]): 2}, "status": "open"})
+    products = []
+    for producer in (1, 2, 3):
+        found = [p for p in platform.request("GET", f"/api/catalog/products?producer={producer}&limit=50")["items"]
+                 if not p.get("case_size") and Decimal(p["available"]) >= 5 and Decimal(p["min_order_quantity"]) <= 1]
+        products += found[:1]
+    assert len(products) >= 2
+    basket = platform.request("POST", f"/api/orders/cycles/{cycle['id']}/baskets", token=coordinator, body={
+        "name": "Agrobolsa familiar", "description": "Lo de la semana",
+        "lines": [{"product_id": p["id"], "quantity": "1"} for p in products[:2]]})
+    taken = [platform.request("POST", "/api/orders/orders", token=platform.login(who), key=uuid.uuid4().hex, body={
+        "cycle_id": cycle["id"], "delivery_point_id": point["id"],
+        "lines": [{"product_id": products[2 if len(products) > 2 else 0]["id"], "quantity": "1"}]})
+        for who in (FIRST, SECOND)]
+    staff_id = platform.request("GET", "/api/auth/me", token=platform.login(STAFF))["id"]
+    platform.request("POST", f"/api/delivery/cycles/{cycle['id']}/points/{point['id']}/staff", token=coordinator,
+                     body={"account_id": staff_id})
+    return {"cycle": cycle, "point": point, "basket": basket, "products": products, "taken": taken}
+
+
+def test_consumer_orders_an_agrobolsa_waits_at_a_full_point_and_is_promoted(chromium, phone, platform, world):
+    cycle, point, basket = world["cycle"], world["point"], world["basket"]
+    log_in(phone, platform.url, BUYER)
+    card = phone.locator(f"li[data-basket-id='{basket['id']}']")
+    assert "Agrobolsa familiar" in card.inner_text() and "Bs " in card.locator(".price").inner_text()
+    check(chromium, phone, "consumidor-01-tienda-con-agrobolsas", SHOP_LIMIT)
+    card.locator("button").click()
+    phone.wait_for_load_state()
+    assert "Carrito actualizado" in phone.inner_text("main")
+
+    phone.goto(platform.url + f"/carrito?punto={point['id']}")
+    assert "Agrobolsa «Agrobolsa familiar»" in phone.inner_text("ul.lines")
+    assert cycle["name"] in phone.inner_text("main")
+    assert phone.locator(f"input[name=delivery_point_id][value='{point['id']}']").is_checked()
+    check(chromium, phone, "consumidor-02-carrito")
+    phone.click("#confirm-button")
+    phone.wait_for_load_state()
+    # the point is full: she may wait on its list, or take one of the nearest points with room
+    full = phone.locator("#full-point")
+    assert point["name"] in full.inner_text()
+    check(chromium, phone, "consumidor-03-punto-lleno")
+    phone.click("#wait-button")
+    phone.wait_for_url(re.compile(r"/pedidos/\d+$"))
+    order_id = int(phone.url.rsplit("/", 1)[1])
+    assert "en lista de espera" in phone.inner_text("#order-status")
+    assert "número 1 en la lista de espera" in phone.inner_text("#waitlist")
+    assert phone.locator("#cancel-button").is_visible()
+    check(chromium, phone, "consumidor-04-en-espera")
+    phone.goto(platform.url + "/pedidos")
+    assert "(puesto 1)" in phone.inner_text(f"li[data-order-id='{order_id}']")
+    check(chromium, phone, "consumidor-05-mis-pedidos")
+
+    # another consumer cancels: the first waiting order gets the slot, and she is told
+    first = world["taken"][0]
+    platform.request("POST", f"/api/orders/orders/{first['id']}/cancel", token=platform.login(FIRST))
+    buyer = platform.login(BUYER)
+    promoted = wait_for(lambda: (o := platform.request("GET", f"/api/orders/orders/{order_id}", token=buyer))
+                        ["status"] == "placed" and o, "the promotion")
+    world["promoted"] = promoted
+    assert any(line["basket_id"] == basket["id"] for line in promoted["lines"])
+    wait_for(lambda: phone.goto(platform.url + "/avisos") and f"pedido #{order_id} está confirmado"
+             in phone.inner_text("main"), "the promotion notice")
+    assert phone.locator("header .count").count() == 1  # unread, shown in the header
+    check(chromium, phone, "consumidor-06-avisos")
+    phone.goto(platform.url + f"/pedidos/{order_id}")
+    assert phone.inner_text("#pickup-code").strip() == promoted["pickup_code"]
+    assert phone.locator("svg.qr path").count() == 1
+
+
+def qr_photo(tmp_path, order_id: int, code: str):
+    import qrcode
+
+    path = tmp_path / "qr.png"
+    qrcode.make(payload(order_id, code), border=4, box_size=8).save(path)
+    return path
+
+
+def test_point_staff_receive_goods_rejecting_a_line_and_hand_over_by_code_and_by_qr(
+        chromium, phone, platform, world, tmp_path):
+    cycle, point = world["cycle"], world["point"]
+    promoted = world.get("promoted")
+    assert promoted, "the consumer's journey runs first and leaves a promoted order"
+    coordinator = platform.login("coordinacion")
+    platform.request("POST", f"/api/orders/cycles/{cycle['id']}/close", token=coordinator)
+    consignments = wait_for(lambda: [c for c in platform.request(
+        "GET", f"/api/delivery/consignments?cycle_id={cycle['id']}", token=coordinator)["items"]
+        if c["delivery_point_id"] == point["id"]], "consignments")
+    consignment = next(c for c in consignments if c["producer_id"] <= 10)  # a producer with an account
+
+    log_in(phone, platform.url, STAFF)
+    phone.click("header a[href='/punto']")
+    phone.wait_for_load_state()
+    group = phone.locator(f"section[data-cycle-id='{cycle['id']}']")
+    check(chromium, phone, "punto-staff-01-hoy")
+    second = world["taken"][1]
+    item = group.locator(f"li[data-order-id='{second['id']}']")
+    item.locator("input[name=pickup_code]").fill(second["pickup_code"].lower())
+    item.locator("button").click()
+    phone.wait_for_load_state()
+    assert f"Pedido #{second['id']} entregado." in phone.inner_text("main")
+
+    group = phone.locator(f"section[data-cycle-id='{cycle['id']}']")
+    group.locator("input[name=foto]").set_input_files(str(qr_photo(tmp_path, promoted["id"], promoted["pickup_code"])))
+    group.locator("form[data-scan] button").click()
+    phone.wait_for_load_state()
+    assert f"Pedido #{promoted['id']} entregado." in phone.inner_text("main")
+    picked = platform.request("GET", "/api/delivery/pickups?limit=200", token=platform.login(STAFF))
+    statuses = {str(p["order_id"]): p["status"] for p in picked if p["cycle_id"] == cycle["id"]}
+    assert statuses[str(second["id"])] == statuses[str(promoted["id"])] == "picked_up"
+    # a photo that holds no QR is refused with what to do, not a 500
+    (tmp_path / "blank.png").write_bytes((tmp_path / "qr.png").read_bytes()[:60])
+    group = phone.locator(f"section[data-cycle-id='{cycle['id']}']")
+    group.locator("input[name=foto]").set_input_files(str(tmp_path / "blank.png"))
+    group.locator("form[data-scan] button").click()
+    phone.wait_for_load_state()
+    assert "no es una foto" in phone.inner_text(".alert")
+
+    phone.goto(platform.url + f"/punto/entregas/{consignment['id']}")
+    check(chromium, phone, "punto-staff-02-recibir")
+    line = consignment["lines"][0]
+    fieldset = phone.locator(f"fieldset[data-product-id='{line['product_id']}']")
+    fieldset.locator(f"input[name=rechazado_{line['product_id']}]").fill(
+        f"{Decimal(str(line['ordered_quantity'])).normalize():f}".replace(".", ","))
+    fieldset.locator("select").select_option(label="Plagas o insectos")
+    fieldset.locator(f"input[name=nota_{line['product_id']}]").fill("gorgojo en la bolsa")
+    phone.click("button.primary")
+    phone.wait_for_load_state()
+    assert "Entrega recibida." in phone.inner_text("main")
+    assert "Plagas o insectos: gorgojo en la bolsa" in phone.inner_text(f"tr[data-product-id='{line['product_id']}']")
+
+    phone.click("form[action='/salir'] button")
+    phone.wait_for_load_state()
+    log_in(phone, platform.url, f"productor{consignment['producer_id']}")
+    wait_for(lambda: phone.goto(platform.url + "/avisos") and "gorgojo en la bolsa" in phone.inner_text("main"),
+             "the producer's notice of the rejected line")
+    assert "Plagas o insectos" in phone.inner_text("main")
+
+
+def test_consumer_adds_to_her_cart_offline_and_the_order_goes_through_once(chromium, phone, platform):
+    base = platform.url
+    log_in(phone, base, OFFLINE)
+    until(phone, "navigator.serviceWorker.getRegistration().then(r => !!(r && r.active))")
+    phone.reload()  # now the worker controls the shop and keeps the catalogue it shows
+    until(phone, "navigator.serviceWorker.controller !== null")
+    until(phone, "caches.open('mc-capacitacion-v1').then(c => c.match('/')).then(r => !!r)")
+
+    phone.context.set_offline(True)
+    phone.reload()  # the last catalogue seen, from the phone
+    product = phone.locator("ul.products:not(.baskets) li.product").first
+    product_id = int(product.get_attribute("data-product-id"))
+    name = product.locator(".pname").inner_text()
+    product.locator("button").click()
+    status = phone.locator(".queued")
+    status.wait_for(state="visible")
+    assert "Sin conexión" in status.inner_text() and "se enviarán al volver la señal" in status.inner_text()
+    assert f"{name} al carrito" in status.inner_text()  # what is waiting to be sent
+    shot(phone, "sin-conexion-01-carrito-guardado")
+    # the phone sends the same addition twice (an answer lost on a bad line): its key counts it once
+    phone.evaluate("""() => { const q = JSON.parse(localStorage.getItem('mc-queued-forms'));
+        q.push(Object.assign({}, q[0], {id: q[0].id + 'x'}));
+        localStorage.setItem('mc-queued-forms', JSON.stringify(q)); }""")
+
+    phone.context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    until(phone, "document.querySelector('.queued').textContent.includes('se enviaron')")
+    phone.goto(base + "/carrito")
+    lines = phone.locator("ul.lines li")
+    assert lines.count() == 1 and name in lines.first.inner_text()
+    minimum = Decimal(phone.locator("ul.lines input[name=quantity]").input_value().replace(",", "."))
+    products = platform.request("GET", f"/api/catalog/products/{product_id}")
+    assert minimum == Decimal(str(products["min_order_quantity"]))  # added once, not twice
+    check(chromium, phone, "sin-conexion-02-carrito")
+    phone.click("#confirm-button")
+    phone.wait_for_url(re.compile(r"/pedidos/\d+$"))
+    order_id = int(phone.url.rsplit("/", 1)[1])
+    mine = platform.request("GET", "/api/orders/orders?limit=100", token=platform.login(OFFLINE))["items"]
+    with_it = [o for o in mine if any(line["product_id"] == product_id for line in o["lines"])
+               and o["status"] in ("placed", "waitlisted")]
+    assert [o["id"] for o in with_it] == [order_id]

@@ -241,3 +241,30 @@ def test_consumer_adds_to_her_cart_offline_and_the_order_goes_through_once(chrom
     with_it = [o for o in mine if any(line["product_id"] == product_id for line in o["lines"])
                and o["status"] in ("placed", "waitlisted")]
     assert [o["id"] for o in with_it] == [order_id]
+
+
+def test_producer_edits_a_price_offline_and_it_is_applied_once(phone, platform):
+    log_in(phone, platform.url, "productor6")
+    item = phone.locator("ul.lines li[data-product-id]").first
+    product_id = int(item.get_attribute("data-product-id"))
+    history = platform.request("GET", f"/api/catalog/products/{product_id}/prices?limit=100")["items"]
+    old = Decimal(item.locator("input[name=price]").input_value().replace(",", "."))
+    new = old + Decimal("1.25")
+
+    phone.context.set_offline(True)
+    item.locator("input[name=price]").fill(f"{new:.2f}".replace(".", ","))
+    item.locator("button").click()
+    status = phone.locator(".queued")
+    status.wait_for(state="visible")
+    assert "se enviarán al volver la señal" in status.inner_text() and "Precio y stock de" in status.inner_text()
+    shot(phone, "sin-conexion-03-precio-guardado")
+    phone.evaluate("""() => { const q = JSON.parse(localStorage.getItem('mc-queued-forms'));
+        q.push(Object.assign({}, q[0], {id: q[0].id + 'x'}));
+        localStorage.setItem('mc-queued-forms', JSON.stringify(q)); }""")
+    phone.context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    until(phone, "document.querySelector('.queued').textContent.includes('se enviaron')")
+    product = platform.request("GET", f"/api/catalog/products/{product_id}")
+    assert Decimal(str(product["price"])) == new
+    after = platform.request("GET", f"/api/catalog/products/{product_id}/prices?limit=100")["items"]
+    assert len(after) == len(history) + 1  # one change, though it was sent twice

@@ -23,7 +23,7 @@
 // a form marked data-offline-queue (adding to the cart, a quiz answer, a stock or price edit) sent
 // without connection waits in the phone until the connection returns. Each queued form carries its
 // Idempotency-Key (a form marked data-offline-queue="each" gets a new one per submission: each is
-// a new addition), so sending it twice counts once.
+// a new change), so sending it twice counts once.
 (function () {
   var QUEUE = "mc-queued-forms";
   function queued() {
@@ -88,8 +88,8 @@
       event.preventDefault();
       var data = new FormData(form);
       var id = String(Date.now()) + String(Math.random()).slice(2);
-      if (form.getAttribute("data-offline-queue") === "each" && data.get("idempotency_key")) {
-        data.set("idempotency_key", data.get("idempotency_key") + id.replace(/\D/g, "").slice(-12));
+      if (form.getAttribute("data-offline-queue") === "each") {  // a new change: a key of its own
+        data.set("idempotency_key", (data.get("idempotency_key") || "q") + id.replace(/\D/g, "").slice(-16));
       }
       var items = queued();
       items.push({id: id, url: form.getAttribute("action"), body: new URLSearchParams(data).toString(),

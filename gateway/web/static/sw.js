@@ -1,9 +1,9 @@
-// Mercado Corto's service worker: the shop (the last catalogue seen, the cart) and the lessons read
-// once stay readable offline. Network first; the cache answers only when the network fails. Pages
+// Mercado Corto's service worker: the shop (the last catalogue seen, the cart), a producer's list of
+// products and the lessons read once stay readable offline. Network first; the cache answers only when the network fails. Pages
 // ask it to keep a module's lessons ({precache: [urls]}).
 var CACHE = "mc-capacitacion-v1";
 var KEPT = ["/capacitacion", "/static/"];
-var SHOP = ["/", "/carrito"];
+var SHOP = ["/", "/carrito", "/productor"];  // the shop, and a producer's list to edit offline
 
 function kept(url) {
   return url.origin === self.location.origin && !/\.pdf$/.test(url.pathname) &&

@@ -232,6 +232,8 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
     basket_lines = []
     if cycle and picks:
         basket_lines = [{**b, "count": picks[b["id"]]} for b in await baskets_of(web, cycle["id"]) if b["id"] in picks]
+    # an agrobolsa of another cycle (or withdrawn): shown to be removed, never sent with the order
+    gone = [bid for bid in picks if bid not in {b["id"] for b in basket_lines}]
     full = full_point_choice(points, lleno, cupo)
 
     quote_data, quote_error = None, ""
@@ -250,7 +252,8 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
                 quote_error = exc.message
     figure = points_map([MapPoint(p["name"], p["lat"], p["lon"], number=i + 1, highlight=p["id"] == chosen)
                          for i, p in enumerate(points[:12])], here=here, title="Puntos de entrega") if points else ""
-    return render(request, web, "cart.html", title="Mi carrito", lines=lines, baskets=basket_lines, full=full,
+    return render(request, web, "cart.html", title="Mi carrito", lines=lines, baskets=basket_lines, gone=gone,
+                  full=full,
                   wait_key=uuid.uuid4().hex, move_key=uuid.uuid4().hex, cycle=cycle, points=points,
                   chosen=chosen, quote=quote_data, quote_error=quote_error, map=figure, lat=lat, lon=lon,
                   municipio=municipio, municipalities=municipalities, idempotency_key=uuid.uuid4().hex)

@@ -88,3 +88,14 @@ def test_a_cart_form_that_makes_no_sense_says_what_is_wrong(browser_like, form, 
     response = browser_like.post("/carrito", data={"back": "/", **form})
     assert error in said(response)
     assert "mc_cart" not in browser_like.cookies
+
+
+def test_an_agrobolsa_no_longer_offered_is_shown_to_be_removed_not_ordered(browser_like):
+    log_in(browser_like, "consumidor1")
+    said(browser_like.post("/carrito", data={"basket_id": "999999", "quantity": "1", "back": "/"}))
+    page = browser_like.get("/carrito")
+    assert page.status_code == 200 and "Una agrobolsa que ya no se ofrece en este ciclo" in page.text
+    assert 'id="confirm-button"' not in page.text  # nothing priced, nothing to confirm
+    removed = browser_like.post("/carrito", data={"basket_id": "999999", "quantity": "0", "back": "/carrito"})
+    assert "Carrito actualizado" in said(removed)
+    assert "Su carrito está vacío" in browser_like.get("/carrito").text

@@ -224,6 +224,14 @@ def test_consumer_adds_to_her_cart_offline_and_the_order_goes_through_once(chrom
                and o["status"] in ("placed", "waitlisted")]
     assert [o["id"] for o in with_it] == [order_id]
 
+    # leaving the account, the phone forgets the pages it kept for her (a shared phone's next user)
+    phone.goto(base + "/")
+    until(phone, "caches.open('mc-capacitacion-v1').then(c => c.match('/')).then(r => !!r)")
+    phone.click("form[action='/salir'] button")
+    phone.wait_for_load_state()
+    until(phone, "caches.open('mc-capacitacion-v1').then(c => c.keys()).then(keys => !keys.some("
+                 "r => ['/', '/carrito'].includes(new URL(r.url).pathname) && !new URL(r.url).search))")
+
 
 def test_producer_edits_a_price_offline_and_it_is_applied_once(phone, platform):
     log_in(phone, platform.url, "productor6")

@@ -98,6 +98,15 @@
       describe();
     });
   });
+  // leaving the account: what the phone kept of her pages and forms is hers, not the next person's
+  Array.prototype.forEach.call(document.querySelectorAll("form[action='/salir']"), function (form) {
+    form.addEventListener("submit", function () {
+      localStorage.removeItem(QUEUE);
+      if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+        navigator.serviceWorker.controller.postMessage({forget: true});
+      }
+    });
+  });
   window.addEventListener("online", flush);
   window.addEventListener("offline", describe);
   flush();

@@ -3,17 +3,18 @@
 The QR carries the order and its code (`MC-RECOJO:<order id>:<code>`), so one scan says which
 pickup to confirm. A phone whose browser has no BarcodeDetector sends a photo of the QR instead;
 it is decoded here with zxing-cpp. The photo is checked before it is decoded (size, a real image,
-a bounded number of pixels) and never stored.
+a bounded number of pixels: `services.common.images`) and never stored.
 """
 
-import io
 import re
 from dataclasses import dataclass
+
+from services.common.errors import DomainError
+from services.common.images import PhotoTooLarge, open_photo
 
 PREFIX = "MC-RECOJO"
 PAYLOAD = re.compile(r"^MC-RECOJO:([A-Za-z0-9_.:-]{1,64}):([A-Z0-9]{4,32})$")
 MAX_BYTES = 8 * 1024 * 1024  # a phone photo; more is not a QR worth decoding
-MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 DECODE_SIDE = 1600  # a QR is found as well on a downscaled photo, much faster
 
 
@@ -41,21 +42,18 @@ def parse(text: str) -> PickupQR:
 def decode_photo(data: bytes) -> PickupQR:
     """The pickup in a photo of its QR, or UnreadableQR saying what is wrong with the photo."""
     import zxingcpp
-    from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise UnreadableQR("Elija o tome una foto del código QR.")
-    if len(data) > MAX_BYTES:
-        raise UnreadableQR("La foto es demasiado grande (máximo 8 MB).")
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > MAX_PIXELS:
-            raise UnreadableQR("La foto tiene demasiados píxeles; tómela de nuevo con menos resolución.")
-        image.draft("L", (DECODE_SIDE, DECODE_SIDE))  # JPEG: decode already downscaled
-        image = image.convert("L")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        image, _ = open_photo(data, max_bytes=MAX_BYTES)
+    except PhotoTooLarge:
+        raise UnreadableQR("La foto es demasiado grande (máximo 8 MB).") from None
+    except DomainError as exc:
+        if (exc.details or {}).get("reason") == "pixels":
+            raise UnreadableQR("La foto tiene demasiados píxeles; tómela de nuevo con menos resolución.") from None
         raise UnreadableQR("El archivo no es una foto (JPEG, PNG o WebP).") from None
+    image = image.convert("L")
     image.thumbnail((DECODE_SIDE, DECODE_SIDE))
     results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     if not results:

@@ -6,6 +6,7 @@ and by a photo of the QR; a consumer adds to her cart offline and the order goes
 Every page: axe-core, no sideways scroll, its first-load weight measured by Chromium, a screenshot."""
 
 import re
+import urllib.request
 import uuid
 from decimal import Decimal
 
@@ -113,6 +114,17 @@ def test_consumer_orders_an_agrobolsa_waits_at_a_full_point_and_is_promoted(chro
     assert phone.locator("svg.qr path").count() == 1
 
 
+def goods_photo(tmp_path):
+    """A phone camera's photo of the goods: 3000 × 2250 pixels, about 4.5 MB as it comes."""
+    from PIL import Image
+
+    noise, light = Image.effect_noise((3000, 2250), 40), Image.linear_gradient("L").resize((3000, 2250))
+    path = tmp_path / "goods.jpg"
+    Image.merge("RGB", (noise, light, Image.blend(noise, light, 0.5))).save(path, "JPEG", quality=95)
+    assert path.stat().st_size > 4_000_000
+    return path
+
+
 def qr_photo(tmp_path, order_id: int, code: str):
     import qrcode
 
@@ -169,10 +181,19 @@ def test_point_staff_receive_goods_rejecting_a_line_and_hand_over_by_code_and_by
         f"{Decimal(str(line['ordered_quantity'])).normalize():f}".replace(".", ","))
     fieldset.locator("select").select_option(label="Plagas o insectos")
     fieldset.locator(f"input[name=nota_{line['product_id']}]").fill("gorgojo en la bolsa")
+    phone.locator("input[name=foto]").set_input_files(str(goods_photo(tmp_path)))
     phone.click("button.primary")
     phone.wait_for_load_state()
     assert "Entrega recibida." in phone.inner_text("main")
     assert "Plagas o insectos: gorgojo en la bolsa" in phone.inner_text(f"tr[data-product-id='{line['product_id']}']")
+    until(phone, "document.querySelector('img.receipt-photo').naturalWidth > 0")
+    fits_the_phone(phone)
+    shot(phone, "punto-staff-03-recibido")
+    producer = platform.login(f"productor{consignment['producer_id']}")
+    seen = urllib.request.urlopen(urllib.request.Request(
+        f"{platform.url}/api/delivery/consignments/{consignment['id']}/photo",
+        headers={"Authorization": f"Bearer {producer}"}), timeout=30)
+    assert seen.headers["Content-Type"] == "image/jpeg" and len(seen.read()) < 300_000  # downscaled on the way
 
     phone.click("form[action='/salir'] button")
     phone.wait_for_load_state()

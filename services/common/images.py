@@ -6,7 +6,7 @@ re-encoded without metadata (no GPS of a farm or a house leaks).
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from services.common.errors import DomainError, InvalidInput
 
@@ -42,8 +42,9 @@ def open_photo(data: bytes, *, max_bytes: int) -> tuple[Image.Image, str]:
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
                 return img.copy(), kind
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError):
+    except DomainError:
+        raise
+    except Exception:  # not an image, truncated, a bomb, or a crafted file failing a decoder any other way
         raise InvalidInput("the file is not a readable JPEG, PNG or WebP image", code="invalid_photo",
                            details={"reason": "unreadable"}) from None
 

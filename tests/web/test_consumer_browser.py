@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.web.pickup_qr import payload
-from tests.web.conftest import accessible, shot, weigh
+from tests.web.conftest import PHONE, accessible, shot, weigh
 from tests.web.platform import DEMO_DOMAIN, DEMO_PASSWORD
 from tests.web.test_browser import fits_the_phone, log_in
 from tests.web.test_pages import wait_for
@@ -279,3 +279,24 @@ def test_producer_edits_a_price_offline_and_it_is_applied_once(phone, platform):
     assert Decimal(str(product["price"])) == new
     after = platform.request("GET", f"/api/catalog/products/{product_id}/prices?limit=100")["items"]
     assert len(after) == len(history) + 1  # one change, though it was sent twice
+
+
+def test_with_javascript_off_the_shop_still_takes_an_order(chromium, platform):
+    """No script at all (an old phone, a data saver): adding to the cart and ordering are plain forms."""
+    context = chromium.new_context(**PHONE, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(platform.url + "/ingresar")
+        page.fill("input[name=login]", f"consumidor5@{DEMO_DOMAIN}")
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        page.locator("ul.products:not(.baskets) li.product").first.locator("button").click()
+        page.wait_for_load_state()
+        assert "Carrito actualizado" in page.inner_text("main")
+        page.goto(platform.url + "/carrito")
+        page.click("#confirm-button")
+        page.wait_for_url(re.compile(r"/pedidos/\d+$"))
+        assert page.locator("#pickup-code").count() == 1 or "en lista de espera" in page.inner_text("#order-status")
+    finally:
+        context.close()

@@ -99,3 +99,15 @@ def test_an_agrobolsa_no_longer_offered_is_shown_to_be_removed_not_ordered(brows
     removed = browser_like.post("/carrito", data={"basket_id": "999999", "quantity": "0", "back": "/carrito"})
     assert "Carrito actualizado" in said(removed)
     assert "Su carrito está vacío" in browser_like.get("/carrito").text
+
+
+def test_end_of_day_no_shows_are_marked_by_the_cycle_coordinator_not_by_anyone(browser_like, an_order):
+    form = {"cycle_id": str(an_order["cycle_id"])}
+    log_in(browser_like, "consumidor1")  # works at no point of this cycle
+    assert "Su cuenta no atiende ese punto" in said(browser_like.post("/punto/no-recogidos", data=form))
+    browser_like.cookies.clear()
+    log_in(browser_like, "coordinacion")
+    # the delivery day has not come: no pickup window is over, nothing is marked
+    assert "Ningún pedido quedó sin recoger" in said(browser_like.post("/punto/no-recogidos", data=form))
+    bad = browser_like.post("/punto/no-recogidos", data={"cycle_id": "0"})
+    assert bad.status_code == 422 and "cycle_id" in bad.text  # a clear 4xx, never a 500

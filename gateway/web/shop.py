@@ -253,8 +253,7 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
     figure = points_map([MapPoint(p["name"], p["lat"], p["lon"], number=i + 1, highlight=p["id"] == chosen)
                          for i, p in enumerate(points[:12])], here=here, title="Puntos de entrega") if points else ""
     return render(request, web, "cart.html", title="Mi carrito", lines=lines, baskets=basket_lines, gone=gone,
-                  full=full,
-                  wait_key=uuid.uuid4().hex, move_key=uuid.uuid4().hex, cycle=cycle, points=points,
+                  full=full, wait_key=uuid.uuid4().hex, move_key=uuid.uuid4().hex, cycle=cycle, points=points,
                   chosen=chosen, quote=quote_data, quote_error=quote_error, map=figure, lat=lat, lon=lon,
                   municipio=municipio, municipalities=municipalities, idempotency_key=uuid.uuid4().hex)
 

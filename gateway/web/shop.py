@@ -4,7 +4,6 @@ pickup code, its QR and a WhatsApp share link. Also login and logout, for every 
 """
 
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -134,23 +133,11 @@ async def add_to_cart(request: Request, web: Web, product_id: Annotated[int | No
         return redirect(target + sep + "error=" + quote("Elija un producto o una agrobolsa."))
     if idempotency_key and idempotency_key in keys:  # the same addition sent again: already in the cart
         return redirect(target + sep + "aviso=" + quote("Carrito actualizado."), web)
-    try:
-        q = Decimal(quantity.strip().replace(",", "."))
-    except InvalidOperation:
-        q = Decimal(-1)
-    if not q.is_finite() or q < 0 or q > 100000 or (basket_id is not None and (q != q.to_integral_value() or q > 100)):
+    q = views.cart_quantity(quantity, whole=basket_id is not None)
+    if q is None:
         return redirect(target + sep + "error=" + quote("Escriba la cantidad con números, por ejemplo 2 o 1,5."))
-    replace = back == "/carrito"
-    if basket_id is not None:
-        count = int(q) if replace else picks.get(basket_id, 0) + int(q)
-        if count == 0:
-            picks.pop(basket_id, None)
-        else:
-            picks[basket_id] = min(count, 100)
-    elif q == 0:
-        cart.pop(product_id, None)
-    else:
-        cart[product_id] = q if replace else cart.get(product_id, Decimal(0)) + q
+    views.put_in_cart(cart, picks, product_id=product_id, basket_id=basket_id, quantity=q,
+                      replace=back == "/carrito")
     response = redirect(target + sep + "aviso=" + quote("Carrito actualizado."), web)
     response.set_cookie(views.CART_COOKIE, views.write_cart(cart, picks), max_age=7 * 24 * 3600, path="/",
                         httponly=True, samesite="lax")

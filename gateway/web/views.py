@@ -183,5 +183,33 @@ def write_cart(cart: dict[int, Decimal], baskets: dict[int, int] | None = None) 
     return "|".join(parts)
 
 
+def cart_quantity(text: str, *, whole: bool = False) -> Decimal | None:
+    """A quantity typed in a cart form ("2", "1,5"; 0 removes), or None when it makes no sense;
+    `whole`: agrobolsas are counted, at most 100."""
+    try:
+        q = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    if not q.is_finite() or q < 0 or q > 100000 or (whole and (q != q.to_integral_value() or q > 100)):
+        return None
+    return q
+
+
+def put_in_cart(cart: dict[int, Decimal], picks: dict[int, int], *, product_id: int | None, basket_id: int | None,
+                quantity: Decimal, replace: bool) -> None:
+    """Add `quantity` of a product or an agrobolsa (or set it: `replace`, the cart page's own form);
+    zero takes it out."""
+    if basket_id is not None:
+        count = int(quantity) if replace else picks.get(basket_id, 0) + int(quantity)
+        if count == 0:
+            picks.pop(basket_id, None)
+        else:
+            picks[basket_id] = min(count, 100)
+    elif quantity == 0:
+        cart.pop(product_id, None)
+    else:
+        cart[product_id] = quantity if replace else cart.get(product_id, Decimal(0)) + quantity
+
+
 def read_cart_keys(raw: str | None) -> list[str]:
     return [k for k in (raw or "").split(".") if k.isalnum() and len(k) <= 64][-MAX_CART_KEYS:]

@@ -66,3 +66,15 @@ def test_cart_cookie_keeps_agrobolsas_beside_products():
     assert views.read_baskets(raw + "|b0:1|b4:0|b5:101|bx:1|b6:1.5|b8:3") == {3: 2, 8: 3}
     assert views.read_cart_keys("a1.b2.<script>." + ".".join(f"k{i}" for i in range(40)))[-1] == "k39"
     assert len(views.read_cart_keys(".".join(f"k{i}" for i in range(40)))) == views.MAX_CART_KEYS
+
+
+def test_cart_additions_add_and_the_cart_page_sets():
+    cart, picks = {7: Decimal("1")}, {3: 1}
+    views.put_in_cart(cart, picks, product_id=7, basket_id=None, quantity=Decimal("1.5"), replace=False)
+    views.put_in_cart(cart, picks, product_id=None, basket_id=3, quantity=Decimal(2), replace=False)
+    assert cart == {7: Decimal("2.5")} and picks == {3: 3}
+    views.put_in_cart(cart, picks, product_id=None, basket_id=3, quantity=Decimal(0), replace=True)
+    views.put_in_cart(cart, picks, product_id=7, basket_id=None, quantity=Decimal(4), replace=True)
+    assert cart == {7: Decimal(4)} and picks == {}
+    assert views.cart_quantity("1,5") == Decimal("1.5") and views.cart_quantity("1,5", whole=True) is None
+    assert [views.cart_quantity(t) for t in ("-1", "NaN", "1e9", "mucho")] == [None] * 4

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 def install(app: FastAPI) -> None:
     from gateway.web import (
         admin,
+        consumer,
         coordinator,
         financier,
         municipality,
@@ -26,6 +27,7 @@ def install(app: FastAPI) -> None:
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
+    app.include_router(consumer.router)
     for pages in (producer, coordinator, payouts, municipality, financier, admin):
         app.include_router(pages.router)
     app.include_router(point.router)

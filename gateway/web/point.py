@@ -7,18 +7,22 @@ its API as the logged-in account and say its refusals in Spanish.
 """
 
 import asyncio
+import base64
 import re
 from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
+from starlette.datastructures import UploadFile as StarletteUpload
 
-from gateway.web import views
+from gateway.web import pickup_qr, views
 from gateway.web.csrf import refuse_cross_site_posts
 from gateway.web.session import POINT_COOKIE, UpstreamError, WebSession, optional, web_session
 from gateway.web.shop import redirect
 from gateway.web.templating import render
+from services.common.errors import DomainError
+from services.common.images import PhotoTooLarge, as_jpeg, open_photo
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
 Web = Annotated[WebSession, Depends(web_session)]
@@ -103,6 +107,16 @@ async def point_home(request: Request, web: Web):
                   consignments=pending, duties=duties, notes=notes)
 
 
+async def hand_over(web: WebSession, order_id: str, point_id: int, code: str):
+    """Confirm one pickup with its code; back to today's page saying what happened."""
+    try:
+        await web.call("POST", f"/api/delivery/orders/{order_id}/pickup",
+                       json={"pickup_code": code, "point_id": point_id})
+    except UpstreamError as exc:
+        return redirect("/punto?error=" + quote(said(exc, order_id=order_id)), web)
+    return redirect("/punto?aviso=" + quote(f"Pedido #{order_id} entregado."), web)
+
+
 @router.post("/punto/recojo")
 async def point_pickup(web: Web, order_id: Annotated[str, Form(max_length=64)],
                        point_id: Annotated[int, Form(ge=1, le=2**53)], pickup_code: Annotated[str, Form(max_length=32)] = ""):
@@ -110,12 +124,35 @@ async def point_pickup(web: Web, order_id: Annotated[str, Form(max_length=64)],
     code = pickup_code.strip().upper()
     if not ORDER_ID.match(order_id) or not code:
         return redirect("/punto?error=" + quote("Escriba el código que muestra la persona que recoge."), web)
+    return await hand_over(web, order_id, point_id, code)
+
+
+@router.post("/punto/recojo/qr")
+async def point_pickup_qr(web: Web, point_id: Annotated[int, Form(ge=1, le=2**53)],
+                          foto: Annotated[UploadFile | None, File()] = None):
+    """A photo of the consumer's QR (phones without BarcodeDetector): decoded here, then the same
+    pickup as typing the code."""
+    web.require()
+    data = await foto.read(pickup_qr.MAX_BYTES + 1) if foto is not None else b""
     try:
-        await web.call("POST", f"/api/delivery/orders/{order_id}/pickup",
-                       json={"pickup_code": code, "point_id": point_id})
+        scanned = await asyncio.to_thread(pickup_qr.decode_photo, data)
+    except pickup_qr.UnreadableQR as exc:
+        return redirect("/punto?error=" + quote(str(exc)), web)
+    return await hand_over(web, scanned.order_id, point_id, scanned.code)
+
+
+@router.post("/punto/no-recogidos")
+async def point_no_shows(web: Web, cycle_id: Annotated[int, Form(ge=1, le=2**53)]):
+    """End of the day: the point's orders not picked up within their window become no-shows."""
+    web.require()
+    try:
+        marked = await web.call("POST", f"/api/delivery/cycles/{cycle_id}/no-shows")
     except UpstreamError as exc:
-        return redirect("/punto?error=" + quote(said(exc, order_id=order_id)), web)
-    return redirect("/punto?aviso=" + quote(f"Pedido #{order_id} entregado."), web)
+        return redirect("/punto?error=" + quote(said(exc)), web)
+    count = len(marked.get("no_shows") or [])
+    text = f"Pedidos marcados como no recogidos: {count}." if count else \
+        "Ningún pedido quedó sin recoger fuera de su horario."
+    return redirect("/punto?aviso=" + quote(text), web)
 
 
 # --- receiving a producer's goods ---
@@ -168,16 +205,53 @@ def receipt_lines(form, lines: list[dict]) -> list[dict] | str:
     return out
 
 
+PHOTO_MAX_BYTES = 8 * 1024 * 1024  # a phone's photo as taken; it travels on downscaled
+PHOTO_SIDE = 1280
+
+
+async def photo_for_receipt(data: bytes) -> str:
+    """The photo of the goods, downscaled here so the call to the delivery service stays small, in
+    base64; ValueError saying what is wrong with it (Spanish)."""
+    def shrink() -> bytes:
+        image, _ = open_photo(data, max_bytes=PHOTO_MAX_BYTES)
+        return as_jpeg(image, max_side=PHOTO_SIDE)
+
+    try:
+        return base64.b64encode(await asyncio.to_thread(shrink)).decode()
+    except PhotoTooLarge:
+        raise ValueError("La foto es demasiado grande (máximo 8 MB).") from None
+    except DomainError:
+        raise ValueError("La foto no se pudo leer: use una foto JPEG, PNG o WebP.") from None
+
+
+@router.get("/punto/entregas/{consignment_id}/foto")
+async def point_consignment_photo(web: Web, consignment_id: ConsignmentId):
+    """The photo taken at receiving, for those the delivery service lets read the consignment."""
+    web.require()
+    response = await web.call("GET", f"/api/delivery/consignments/{consignment_id}/photo", raw=True)
+    if response.status_code != 200 or response.headers.get("content-type") != "image/jpeg":
+        return Response(status_code=404 if response.status_code in (403, 404) else 503)
+    return Response(response.content, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
 @router.post("/punto/entregas/{consignment_id}/recibir")
 async def point_receive(request: Request, web: Web, consignment_id: ConsignmentId):
     web.require()
     consignment = await read_consignment(web, consignment_id)
     back = f"/punto/entregas/{consignment_id}"
-    lines = receipt_lines(await request.form(), consignment["lines"])
+    form = await request.form()
+    lines = receipt_lines(form, consignment["lines"])
     if isinstance(lines, str):
         return redirect(back + "?error=" + quote(lines), web)
+    body: dict = {"lines": lines}
+    upload = form.get("foto")
+    if isinstance(upload, StarletteUpload) and upload.filename:
+        try:
+            body["photo"] = await photo_for_receipt(await upload.read(PHOTO_MAX_BYTES + 1))
+        except ValueError as exc:
+            return redirect(back + "?error=" + quote(str(exc)), web)
     try:
-        await web.call("POST", f"/api/delivery/consignments/{consignment_id}/receive", json={"lines": lines})
+        await web.call("POST", f"/api/delivery/consignments/{consignment_id}/receive", json=body)
     except UpstreamError as exc:
         return redirect(back + "?error=" + quote(said(exc)), web)
     return redirect(back + "?aviso=" + quote("Entrega recibida."), web)

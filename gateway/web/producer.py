@@ -82,7 +82,8 @@ async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list
 
 @router.post("/productor/productos/{product_id}")
 async def producer_update(web: Web, product_id: int, price: Annotated[str, Form(max_length=20)],
-                          available: Annotated[str, Form(max_length=20)] = ""):
+                          available: Annotated[str, Form(max_length=20)] = "",
+                          idempotency_key: Annotated[str, Form(max_length=64)] = ""):
     web.require("producer", "organization")
     changes: dict = {}
     try:
@@ -92,7 +93,9 @@ async def producer_update(web: Web, product_id: int, price: Annotated[str, Form(
     except InvalidOperation:
         return redirect("/productor?error=" + quote("Escriba el precio y el stock con números, p. ej. 12,50."), web)
     try:
-        await web.call("PATCH", f"/api/catalog/products/{product_id}", json=changes)
+        # an edit queued offline may reach us twice: the catalogue applies its key once
+        await web.call("PATCH", f"/api/catalog/products/{product_id}", json=changes,
+                       idempotency_key=idempotency_key or None)
     except UpstreamError as exc:
         return redirect("/productor?error=" + quote(exc.message), web)
     return redirect(f"/productor/productos/{product_id}?aviso=" + quote("Precio y stock guardados."), web)

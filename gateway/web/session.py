@@ -24,6 +24,7 @@ MESSAGES = {
     "product_inactive": "Un producto de su carrito ya no está a la venta; quítelo para seguir.",
     "product_not_found": "Un producto de su carrito ya no existe; quítelo para seguir.",
     "product_not_offered": "Un producto de su carrito no se ofrece en este ciclo; quítelo para seguir.",
+    "basket_not_found": "Una agrobolsa de su carrito ya no se ofrece en este ciclo; quítela para seguir.",
     "point_full": "Ese punto de entrega ya no tiene cupo en este ciclo; elija otro o marque «esperar en su lista».",
     "point_closed_on_delivery_day": "Ese punto no abre el día de entrega; elija otro.",
     "point_not_in_cycle": "Ese punto no atiende este ciclo; elija otro.",

@@ -4,7 +4,6 @@ pickup code, its QR and a WhatsApp share link. Also login and logout, for every 
 """
 
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -13,9 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.monitoring.figures import CATEGORY_LABELS
 from gateway.web import views
+from gateway.web.baskets import baskets_of, open_baskets
 from gateway.web.csrf import CrossSitePost, keep_token, refuse_cross_site_posts
 from gateway.web.session import LoginRequired, UpstreamError, WebSession, every_page, web_session
-from gateway.web.svg import MapPoint, points_map, qr_svg
+from gateway.web.svg import MapPoint, points_map
 from gateway.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
@@ -95,7 +95,9 @@ async def catalogue(request: Request, web: Web, categoria: str = "", municipio: 
     names = {m["code"]: m["name"] for m in municipalities if "code" in m}
     for p in products:
         p["municipality"] = names.get(p["municipality"], p["municipality"])
-    cart = views.read_cart(request.cookies.get(views.CART_COOKIE))
+    raw_cart = request.cookies.get(views.CART_COOKIE)
+    cart_count = len(views.read_cart(raw_cart)) + len(views.read_baskets(raw_cart))
+    baskets = await open_baskets(web) if not cursor else []
     next_cursor = page.get("next_cursor") if isinstance(page, dict) else None
     more = None
     if next_cursor:
@@ -105,29 +107,47 @@ async def catalogue(request: Request, web: Web, categoria: str = "", municipio: 
     here = "/" + ("?" + urlencode(kept) if kept else "")
     return render(request, web, "catalogue.html", title="Productos de nuestras comunidades", products=products,
                   categories=CATEGORY_LABELS, category=categoria, municipalities=municipalities,
-                  municipality=municipio, q=q, cart_count=len(cart), more=more, here=here)
+                  municipality=municipio, q=q, cart_count=cart_count, more=more, here=here,
+                  baskets=baskets, add_key=uuid.uuid4().hex)
 
 
 @router.post("/carrito")
-async def add_to_cart(request: Request, web: Web, product_id: Annotated[int, Form(ge=1)],
-                      quantity: Annotated[str, Form(max_length=12)] = "1", back: Annotated[str, Form()] = "/"):
-    cart = views.read_cart(request.cookies.get(views.CART_COOKIE))
+async def add_to_cart(request: Request, web: Web, product_id: Annotated[int | None, Form(ge=1)] = None,
+                      basket_id: Annotated[int | None, Form(ge=1)] = None,
+                      quantity: Annotated[str, Form(max_length=12)] = "1", back: Annotated[str, Form()] = "/",
+                      idempotency_key: Annotated[str, Form(max_length=64)] = ""):
+    raw = request.cookies.get(views.CART_COOKIE)
+    cart, picks = views.read_cart(raw), views.read_baskets(raw)
+    keys = views.read_cart_keys(request.cookies.get(views.CART_KEYS_COOKIE))
     target = safe_next(back) or "/"
     sep = "&" if "?" in target else "?"
-    try:
-        q = Decimal(quantity.strip().replace(",", "."))
-    except InvalidOperation:
-        q = Decimal(-1)
-    if not q.is_finite() or q < 0 or q > 100000:
+    if (product_id is None) == (basket_id is None):
+        return redirect(target + sep + "error=" + quote("Elija un producto o una agrobolsa."))
+    if idempotency_key and idempotency_key in keys:  # the same addition sent again: already in the cart
+        return redirect(target + sep + "aviso=" + quote("Carrito actualizado."), web)
+    q = views.cart_quantity(quantity, whole=basket_id is not None)
+    if q is None:
         return redirect(target + sep + "error=" + quote("Escriba la cantidad con números, por ejemplo 2 o 1,5."))
-    if q == 0:
-        cart.pop(product_id, None)
-    else:
-        cart[product_id] = q if back == "/carrito" else cart.get(product_id, Decimal(0)) + q
+    views.put_in_cart(cart, picks, product_id=product_id, basket_id=basket_id, quantity=q,
+                      replace=back == "/carrito")
     response = redirect(target + sep + "aviso=" + quote("Carrito actualizado."), web)
-    response.set_cookie(views.CART_COOKIE, views.write_cart(cart), max_age=7 * 24 * 3600, path="/",
+    response.set_cookie(views.CART_COOKIE, views.write_cart(cart, picks), max_age=7 * 24 * 3600, path="/",
                         httponly=True, samesite="lax")
+    if idempotency_key and idempotency_key.isalnum():
+        response.set_cookie(views.CART_KEYS_COOKIE, ".".join(views.read_cart_keys(".".join([*keys, idempotency_key]))),
+                            max_age=7 * 24 * 3600, path="/", httponly=True, samesite="lax")
     return response
+
+
+def full_point_choice(points: list[dict], full_id: int, room: str) -> dict | None:
+    """After a full point: that point (to wait on its list) and the nearest points with room the
+    orders service named, among the points this cart offers."""
+    full = next((p for p in points if p["id"] == full_id), None)
+    if full is None:
+        return None
+    by_id = {p["id"]: p for p in points}
+    ids = [int(x) for x in room.split(",")[:5] if x.isdigit()]
+    return {"point": full, "room": [by_id[i] for i in ids if i in by_id and i != full_id]}
 
 
 def _float(value: str) -> float | None:
@@ -156,8 +176,9 @@ async def points_open_for(web: WebSession, cycle: dict, here: tuple[float, float
 
 @router.get("/carrito")
 async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", municipio: str = "",
-                    punto: int = 0):
-    cart = views.read_cart(request.cookies.get(views.CART_COOKIE))
+                    punto: int = 0, lleno: int = 0, cupo: str = ""):
+    raw_cart = request.cookies.get(views.CART_COOKIE)
+    cart, picks = views.read_cart(raw_cart), views.read_baskets(raw_cart)
     lines = []
     for product_id, quantity in cart.items():
         try:
@@ -187,23 +208,31 @@ async def cart_page(request: Request, web: Web, lat: str = "", lon: str = "", mu
             cycle = candidate
             break
     chosen = punto if any(p["id"] == punto for p in points) else (points[0]["id"] if points else 0)
+    basket_lines = []
+    if cycle and picks:
+        basket_lines = [{**b, "count": picks[b["id"]]} for b in await baskets_of(web, cycle["id"]) if b["id"] in picks]
+    # an agrobolsa of another cycle (or withdrawn): shown to be removed, never sent with the order
+    gone = [bid for bid in picks if bid not in {b["id"] for b in basket_lines}]
+    full = full_point_choice(points, lleno, cupo)
 
     quote_data, quote_error = None, ""
-    if cycle and lines and chosen:
+    if cycle and (lines or basket_lines) and chosen:
         if web.principal is None:
             quote_error = "Ingrese con su cuenta para ver las tarifas y confirmar."
         elif web.principal.role.value != "consumer":
             quote_error = "Solo una cuenta de consumidor puede hacer pedidos."
         else:
             body = {"cycle_id": cycle["id"], "delivery_point_id": chosen,
-                    "lines": [{"product_id": p["id"], "quantity": p["quantity_raw"]} for p in lines]}
+                    "lines": [{"product_id": p["id"], "quantity": p["quantity_raw"]} for p in lines],
+                    "baskets": [{"basket_id": b["id"], "count": b["count"]} for b in basket_lines]}
             try:
                 quote_data = await web.call("POST", "/api/orders/orders/quote", json=body)
             except UpstreamError as exc:
                 quote_error = exc.message
     figure = points_map([MapPoint(p["name"], p["lat"], p["lon"], number=i + 1, highlight=p["id"] == chosen)
                          for i, p in enumerate(points[:12])], here=here, title="Puntos de entrega") if points else ""
-    return render(request, web, "cart.html", title="Mi carrito", lines=lines, cycle=cycle, points=points,
+    return render(request, web, "cart.html", title="Mi carrito", lines=lines, baskets=basket_lines, gone=gone,
+                  full=full, wait_key=uuid.uuid4().hex, move_key=uuid.uuid4().hex, cycle=cycle, points=points,
                   chosen=chosen, quote=quote_data, quote_error=quote_error, map=figure, lat=lat, lon=lon,
                   municipio=municipio, municipalities=municipalities, idempotency_key=uuid.uuid4().hex)
 
@@ -214,52 +243,25 @@ async def confirm(request: Request, web: Web, cycle_id: Annotated[int, Form(ge=1
                   idempotency_key: Annotated[str, Form(max_length=64)],
                   wait_if_full: Annotated[bool, Form()] = False):
     web.require("consumer")
-    cart = views.read_cart(request.cookies.get(views.CART_COOKIE))
-    if not cart:
+    raw_cart = request.cookies.get(views.CART_COOKIE)
+    cart, picks = views.read_cart(raw_cart), views.read_baskets(raw_cart)
+    if not cart and not picks:
         return redirect("/carrito?error=" + quote("Su carrito está vacío."), web)
     body = {"cycle_id": cycle_id, "delivery_point_id": delivery_point_id,
             "lines": [{"product_id": pid, "quantity": f"{q.normalize():f}"} for pid, q in cart.items()],
+            "baskets": [{"basket_id": bid, "count": count} for bid, count in picks.items()],
             "wait_if_full": wait_if_full}
     try:
         order = await web.call("POST", "/api/orders/orders", json=body, idempotency_key=idempotency_key)
     except UpstreamError as exc:
+        if exc.code == "point_full":  # the choice: wait there, or one of the nearest points with room
+            room = [str(int(p["point_id"])) for p in (exc.details or {}).get("nearest_points_with_room") or []
+                    if str(p.get("point_id", "")).isdigit()][:5]
+            return redirect(f"/carrito?punto={delivery_point_id}&lleno={delivery_point_id}&cupo={','.join(room)}", web)
         return redirect(f"/carrito?punto={delivery_point_id}&error=" + quote(exc.message), web)
     response = redirect(f"/pedidos/{order['id']}", web)
     response.delete_cookie(views.CART_COOKIE, path="/")
     return response
-
-
-@router.get("/pedidos")
-async def my_orders(request: Request, web: Web):
-    web.require()
-    orders = views.items_of(await web.call("GET", "/api/orders/orders", params={"limit": 20}))
-    return render(request, web, "orders.html", title="Mis pedidos", orders=orders)
-
-
-@router.get("/pedidos/{order_id}")
-async def order_page(request: Request, web: Web, order_id: int):
-    web.require()
-    order = await web.call("GET", f"/api/orders/orders/{order_id}")
-    point = None
-    try:
-        point = await web.call("GET", f"/api/delivery/points/{order['delivery_point_id']}")
-    except UpstreamError:
-        pass
-    cycle = None
-    try:
-        cycle = await web.call("GET", f"/api/orders/cycles/{order['cycle_id']}")
-    except UpstreamError:
-        pass
-    code = order.get("pickup_code")
-    share = ""
-    if code:
-        where = point["name"] if point else "el punto de entrega"
-        when = f" el {views.day(cycle['delivery_date'])}" if cycle else ""
-        text = (f"Mi pedido #{order['id']} de Mercado Corto: recojo en {where}{when}. "
-                f"Código de recojo: {code}. Total {views.bs(order.get('total'))}.")
-        share = "https://wa.me/?text=" + quote(text)
-    return render(request, web, "order.html", title=f"Pedido #{order_id}", order=order, point=point, cycle=cycle,
-                  qr=qr_svg(code) if code else "", share=share)
 
 
 def install_handlers(app) -> None:

@@ -137,10 +137,15 @@ def items_of(page) -> list:
     return []
 
 
-# --- the cart cookie: "7:2.5|12:1" (product id : quantity) ---
+# --- the cart cookie: "7:2.5|12:1|b3:2" (product id : quantity; b + agrobolsa id : how many) ---
 
 CART_COOKIE = "mc_cart"
 MAX_CART_LINES = 40
+MAX_BASKETS = 20  # what an order takes
+# the keys of the last additions to the cart: an addition sent twice (a form queued offline and
+# sent again when the connection returns) changes the cart once
+CART_KEYS_COOKIE = "mc_cart_keys"
+MAX_CART_KEYS = 30
 
 
 def read_cart(raw: str | None) -> dict[int, Decimal]:
@@ -158,5 +163,53 @@ def read_cart(raw: str | None) -> dict[int, Decimal]:
     return cart
 
 
-def write_cart(cart: dict[int, Decimal]) -> str:
-    return "|".join(f"{pid}:{q.normalize():f}" for pid, q in cart.items() if q > 0)
+def read_baskets(raw: str | None) -> dict[int, int]:
+    """The agrobolsas in the cart cookie: {basket id: how many}."""
+    picks: dict[int, int] = {}
+    for part in (raw or "").split("|"):
+        bid, _, count = part.partition(":")
+        if not bid.startswith("b") or not bid[1:].isdigit() or not count.isdigit():
+            continue
+        if int(bid[1:]) > 0 and 0 < int(count) <= 100:
+            picks[int(bid[1:])] = int(count)
+        if len(picks) >= MAX_BASKETS:
+            break
+    return picks
+
+
+def write_cart(cart: dict[int, Decimal], baskets: dict[int, int] | None = None) -> str:
+    parts = [f"{pid}:{q.normalize():f}" for pid, q in cart.items() if q > 0]
+    parts += [f"b{bid}:{count}" for bid, count in (baskets or {}).items() if count > 0]
+    return "|".join(parts)
+
+
+def cart_quantity(text: str, *, whole: bool = False) -> Decimal | None:
+    """A quantity typed in a cart form ("2", "1,5"; 0 removes), or None when it makes no sense;
+    `whole`: agrobolsas are counted, at most 100."""
+    try:
+        q = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    if not q.is_finite() or q < 0 or q > 100000 or (whole and (q != q.to_integral_value() or q > 100)):
+        return None
+    return q
+
+
+def put_in_cart(cart: dict[int, Decimal], picks: dict[int, int], *, product_id: int | None, basket_id: int | None,
+                quantity: Decimal, replace: bool) -> None:
+    """Add `quantity` of a product or an agrobolsa (or set it: `replace`, the cart page's own form);
+    zero takes it out."""
+    if basket_id is not None:
+        count = int(quantity) if replace else picks.get(basket_id, 0) + int(quantity)
+        if count == 0:
+            picks.pop(basket_id, None)
+        else:
+            picks[basket_id] = min(count, 100)
+    elif quantity == 0:
+        cart.pop(product_id, None)
+    else:
+        cart[product_id] = quantity if replace else cart.get(product_id, Decimal(0)) + quantity
+
+
+def read_cart_keys(raw: str | None) -> list[str]:
+    return [k for k in (raw or "").split(".") if k.isalnum() and len(k) <= 64][-MAX_CART_KEYS:]

@@ -7,22 +7,14 @@ bucket when `CATALOG_PHOTO_S3_BUCKET` is set (boto3 is then needed; it is option
 
 import io
 import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from PIL import Image, UnidentifiedImageError
-
-from services.common.errors import DomainError, InvalidInput, NotFound
+from services.common.errors import NotFound
+from services.common.images import FORMATS, as_jpeg, open_photo
+from services.common.images import PhotoTooLarge as PhotoTooLarge  # the routes raise it too
 from services.common.paths import var_dir
-
-FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
-MAX_PIXELS = 40_000_000
-
-
-class PhotoTooLarge(DomainError):
-    status, code = 413, "photo_too_large"
 
 
 class PhotoStore(Protocol):
@@ -104,45 +96,15 @@ class ProcessedPhoto:
 
 def process_photo(data: bytes, *, max_bytes: int, max_side: int, thumbnail_side: int) -> ProcessedPhoto:
     """Check an upload is a real JPEG/PNG/WebP within limits; re-encode it and make its thumbnail."""
-    if len(data) > max_bytes:
-        raise PhotoTooLarge(f"the photo is {len(data) // 1024} KB; the limit is {max_bytes // 1024} KB",
-                            details={"limit_bytes": max_bytes})
-    if not data:
-        raise InvalidInput("the photo file is empty", code="invalid_photo")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                kind = probe.format
-                if kind not in FORMATS:
-                    raise InvalidInput(f"photos must be JPEG, PNG or WebP, not {kind}", code="unsupported_photo_format",
-                                       details={"accepted": ["image/jpeg", "image/png", "image/webp"]})
-                if probe.width * probe.height > MAX_PIXELS:
-                    raise InvalidInput("the photo has too many pixels", code="invalid_photo")
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-                image = img.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError):
-        raise InvalidInput("the file is not a readable JPEG, PNG or WebP image", code="invalid_photo") from None
+    image, kind = open_photo(data, max_bytes=max_bytes)
     content_type, extension = FORMATS[kind]
     image.thumbnail((max_side, max_side))
     if kind == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     full = io.BytesIO()
     image.save(full, format=kind, quality=85) if kind != "PNG" else image.save(full, format="PNG", optimize=True)
-    thumb_img = image.copy()
-    thumb_img.thumbnail((thumbnail_side, thumbnail_side))
-    if thumb_img.mode not in ("RGB", "L"):
-        background = Image.new("RGB", thumb_img.size, "white")
-        rgba = thumb_img.convert("RGBA")
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        thumb_img = background
-    thumb = io.BytesIO()
-    thumb_img.save(thumb, format="JPEG", quality=65, optimize=True)
     return ProcessedPhoto(data=full.getvalue(), content_type=content_type, extension=extension,
-                          thumbnail=thumb.getvalue())
+                          thumbnail=as_jpeg(image, max_side=thumbnail_side, quality=65))
 
 
 def new_keys(product_id: int, extension: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     UniqueConstraint,
@@ -176,6 +177,20 @@ class ConsignmentLine(Base, table=True):
     rejected_quantity: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 3), nullable=True))
     reject_reason: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     accepted_value_centavos: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ConsignmentPhoto(Base, table=True):
+    """The optional photo taken when a consignment was received (a JPEG re-encoded without
+    metadata, at most 1280 px a side): what the producer sees beside a rejected line."""
+
+    __tablename__ = "consignment_photos"
+
+    consignment_id: int = Field(sa_column=Column(BigId, ForeignKey("consignments.id"), primary_key=True,
+                                                 autoincrement=False))
+    content_type: str = Field(default="image/jpeg", sa_column=Column(String(32), nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    taken_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class ConsignmentCorrection(Base, table=True):

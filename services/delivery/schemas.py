@@ -208,6 +208,9 @@ class ReceiveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lines: list[ReceiveLine] = Field(min_length=1, max_length=500)
+    photo: str | None = Field(None, max_length=1_400_000,
+                              description="optional photo of the goods as they arrived: a JPEG, PNG or WebP in "
+                                          "base64, at most 1 MB; kept re-encoded (no metadata, at most 1280 px)")
 
 
 class CorrectionRequest(BaseModel):
@@ -257,6 +260,7 @@ class ConsignmentOut(BaseModel):
     accepted_value: Amount | None
     received_at: UtcTimestamp | None
     lines: list[ConsignmentLineOut]
+    has_photo: bool = Field(False, description="a photo was taken at receiving: GET /consignments/{id}/photo")
 
 
 # --- route planning ---

@@ -122,6 +122,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery POST /cycles/{cycle_id}/no-shows": A_OWNERS,
     "delivery GET /consignments": LOGGED_IN,  # each caller those she may see (none for most)
     "delivery GET /consignments/{consignment_id}": A_OWNERS | only("producer_a", "organization_a"),
+    # the photo taken at receiving: whoever may read the consignment
+    "delivery GET /consignments/{consignment_id}/photo": A_OWNERS | only("producer_a", "organization_a"),
     "delivery POST /consignments/{consignment_id}/receive": A_OWNERS,
     "delivery POST /consignments/{consignment_id}/corrections": only("coordinator_a", "admin"),
     "delivery POST /cycles/{cycle_id}/points/{point_id}/staff": only("coordinator_a", "admin"),
@@ -251,6 +253,7 @@ KNOWN_PENDING: set[str] = set()
 UNEXERCISED = {
     "catalog POST /products/{product_id}/photo": "a multipart upload",
     "delivery GET /cycles/{cycle_id}/routes": "no route plan made yet",
+    "delivery GET /consignments/{consignment_id}/photo": "A's consignment was received without a photo",
     "delivery POST /cycles/{cycle_id}/routes": "needs the road distance provider",
     "gateway POST /api/auth/refresh": "needs a live refresh token",
     "gateway POST /api/auth/logout": "needs a live refresh token",

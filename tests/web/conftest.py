@@ -9,6 +9,7 @@ the tests at a platform already running (loaded with the demo world) instead of 
 import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -100,3 +101,23 @@ def accessible(page, what: str) -> None:
     bad = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
            for v in violations if v.get("impact") in ("serious", "critical")]
     assert not bad, f"{what}: accessibility violations:\n" + "\n".join(bad)
+
+
+def weigh(chromium, page, name: str, limit: int = 150 * 1024) -> int:
+    """What the page's first load transfers (HTML, CSS, JS, images; compressed as sent), counted by
+    Chromium on a phone with an empty cache and the same session; all of it from this site."""
+    context = chromium.new_context(**PHONE, storage_state=page.context.storage_state())
+    fresh = context.new_page()
+    finished = []
+    fresh.on("requestfinished", lambda request: finished.append(request))
+    fresh.goto(page.url, wait_until="load")
+    fresh.wait_for_load_state("networkidle")
+    total = sum(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in finished)
+    hosts = {urlparse(r.url).netloc for r in finished}
+    context.close()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "page-weights.txt", "a") as out:
+        out.write(f"{name}: {total} bytes\n")
+    assert hosts == {urlparse(page.url).netloc}, hosts
+    assert 0 < total < limit, f"{name} transfers {total} bytes on first load (limit {limit})"
+    return total

@@ -19,26 +19,41 @@
   }
 })();
 
-// Offline help: the service worker keeps the lessons of a module once one is opened, and a quiz
-// answered without connection waits in the phone until the connection returns. Each queued answer
-// carries the Idempotency-Key of its form, so sending it twice counts once.
+// Offline help: the service worker keeps the shop and the lessons of a module once one is opened;
+// a form marked data-offline-queue (adding to the cart, a quiz answer, a stock or price edit) sent
+// without connection waits in the phone until the connection returns. Each queued form carries its
+// Idempotency-Key (a form marked data-offline-queue="each" gets a new one per submission: each is
+// a new change), so sending it twice counts once.
 (function () {
   var QUEUE = "mc-queued-forms";
   function queued() {
     try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch (e) { return []; }
   }
   function save(items) { localStorage.setItem(QUEUE, JSON.stringify(items)); }
-  function show(text) {
+  function show(text, labels) {
     var box = document.querySelector(".queued");
-    if (box) { box.hidden = !text; box.textContent = text || ""; }
+    if (!box) { return; }
+    box.hidden = !text;
+    box.textContent = text || "";
+    if (labels && labels.length) {
+      var list = document.createElement("ul");
+      labels.forEach(function (label) {
+        var li = document.createElement("li");
+        li.textContent = label;
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+    }
   }
   function describe() {
-    var n = queued().length;
+    var items = queued();
+    var n = items.length;
+    var labels = items.map(function (item) { return item.label || ""; }).filter(Boolean);
     if (!navigator.onLine) {
-      show(n ? "Sin conexión. " + n + " respuesta(s) guardada(s) en el teléfono: se enviarán al volver la señal."
-             : "Sin conexión: puede leer las lecciones guardadas.");
+      show(n ? "Sin conexión. " + n + " envío(s) guardado(s) en el teléfono: se enviarán al volver la señal."
+             : "Sin conexión: puede ver lo que el teléfono guardó.", labels);
     } else {
-      show(n ? "Enviando " + n + " respuesta(s) guardada(s)…" : "");
+      show(n ? "Enviando " + n + " envío(s) guardado(s)…" : "", labels);
     }
   }
   function flush() {
@@ -50,7 +65,7 @@
       .then(function (response) {
         if (response.ok || response.redirected || response.status < 500) {
           save(queued().filter(function (other) { return other.id !== item.id; }));
-          if (!queued().length) { show("Sus respuestas guardadas se enviaron."); return; }
+          if (!queued().length) { show("Sus envíos guardados en el teléfono se enviaron."); return; }
           flush();
         }
       })
@@ -71,14 +86,50 @@
     form.addEventListener("submit", function (event) {
       if (navigator.onLine) { return; }
       event.preventDefault();
-      var body = new URLSearchParams(new FormData(form)).toString();
+      var data = new FormData(form);
+      var id = String(Date.now()) + String(Math.random()).slice(2);
+      if (form.getAttribute("data-offline-queue") === "each") {  // a new change: a key of its own
+        data.set("idempotency_key", (data.get("idempotency_key") || "q") + id.replace(/\D/g, "").slice(-16));
+      }
       var items = queued();
-      items.push({id: String(Date.now()) + Math.random(), url: form.getAttribute("action"), body: body});
+      items.push({id: id, url: form.getAttribute("action"), body: new URLSearchParams(data).toString(),
+                  label: form.getAttribute("data-offline-label") || ""});
       save(items);
       describe();
+    });
+  });
+  // leaving the account: what the phone kept of her pages and forms is hers, not the next person's
+  Array.prototype.forEach.call(document.querySelectorAll("form[action='/salir']"), function (form) {
+    form.addEventListener("submit", function () {
+      localStorage.removeItem(QUEUE);
+      if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+        navigator.serviceWorker.controller.postMessage({forget: true});
+      }
     });
   });
   window.addEventListener("online", flush);
   window.addEventListener("offline", describe);
   flush();
+})();
+
+// The point's QR form: where the browser has a BarcodeDetector the photo is read on the phone and
+// the pickup confirmed with its code; elsewhere the photo goes to the server, which reads it.
+(function () {
+  if (!("BarcodeDetector" in window) || !window.createImageBitmap) { return; }
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-scan]"), function (form) {
+    var input = form.querySelector("input[type=file]");
+    input.addEventListener("change", function () {
+      if (!input.files.length) { return; }
+      var detector = new window.BarcodeDetector({formats: ["qr_code"]});
+      createImageBitmap(input.files[0]).then(function (bitmap) { return detector.detect(bitmap); })
+        .then(function (found) {
+          var match = found.length && /^MC-RECOJO:([A-Za-z0-9_.:-]{1,64}):([A-Z0-9]{4,32})$/.exec(found[0].rawValue);
+          var item = match && form.parentNode.querySelector("li[data-order-id='" + match[1] + "'] form");
+          if (!item) { form.submit(); return; }  // the server reads it and says what is wrong
+          item.querySelector("input[name=pickup_code]").value = match[2];
+          item.submit();
+        })
+        .catch(function () { form.submit(); });
+    });
+  });
 })();

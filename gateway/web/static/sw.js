@@ -1,12 +1,14 @@
-// Mercado Corto's service worker: lessons read once stay readable offline. Network first; the cache
-// answers only when the network fails. Pages ask it to keep a module's lessons ({precache: [urls]}).
+// Mercado Corto's service worker: the shop (the last catalogue seen, the cart), a producer's list of
+// products and the lessons read once stay readable offline. Network first; the cache answers only when the network fails. Pages
+// ask it to keep a module's lessons ({precache: [urls]}).
 var CACHE = "mc-capacitacion-v1";
 var KEPT = ["/capacitacion", "/static/"];
+var SHOP = ["/", "/carrito", "/productor"];  // the shop, and a producer's list to edit offline
 
 function kept(url) {
-  return url.origin === self.location.origin &&
-    KEPT.some(function (prefix) { return url.pathname.indexOf(prefix) === 0; }) &&
-    !/\.pdf$/.test(url.pathname);
+  return url.origin === self.location.origin && !/\.pdf$/.test(url.pathname) &&
+    (SHOP.indexOf(url.pathname) >= 0 ||
+     KEPT.some(function (prefix) { return url.pathname.indexOf(prefix) === 0; }));
 }
 
 self.addEventListener("install", function () { self.skipWaiting(); });

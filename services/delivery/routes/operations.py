@@ -15,7 +15,7 @@ from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.money import from_centavos
 from services.common.pagination import Page, PageParams, encode_cursor, page_params
 from services.common.tables import utcnow
-from services.delivery import access, consignments, pickup, planning, stats
+from services.delivery import access, consignments, pickup, planning, receipt_photos, stats
 from services.delivery.bookings import CONFIRMED, get_booking
 from services.delivery.models import Consignment, ConsignmentLine, kernel
 from services.delivery.schemas import (
@@ -101,7 +101,7 @@ async def no_shows(cycle_id: CycleId, session: Session, request: Request, princi
 
 # --- consignments ---
 
-def consignment_out(consignment: Consignment, lines: list[ConsignmentLine]) -> ConsignmentOut:
+def consignment_out(consignment: Consignment, lines: list[ConsignmentLine], has_photo: bool = False) -> ConsignmentOut:
     def money(centavos):
         return None if centavos is None else from_centavos(centavos)
 
@@ -114,7 +114,7 @@ def consignment_out(consignment: Consignment, lines: list[ConsignmentLine]) -> C
                 "ordered_quantity": ln.quantity, "unit_price": from_centavos(ln.unit_price_centavos), "kg": ln.kg,
                 "received_quantity": ln.received_quantity, "rejected_quantity": ln.rejected_quantity,
                 "reject_reason": ln.reject_reason, "accepted_value": money(ln.accepted_value_centavos)}
-               for ln in lines])
+               for ln in lines], has_photo=has_photo)
 
 
 @router.get("/consignments", response_model=Page[ConsignmentOut], tags=["consignments"],
@@ -147,7 +147,9 @@ async def list_consignments(
     if len(found) > page.limit:
         found = found[:page.limit]
         next_cursor = encode_cursor([found[-1][0].id])
-    return Page[ConsignmentOut](items=[consignment_out(c, lines) for c, lines in found], next_cursor=next_cursor)
+    photographed = await receipt_photos.with_photo(session, [c.id for c, _ in found])
+    return Page[ConsignmentOut](items=[consignment_out(c, lines, c.id in photographed) for c, lines in found],
+                                next_cursor=next_cursor)
 
 
 @router.get("/consignments/{consignment_id}", response_model=ConsignmentOut, tags=["consignments"],
@@ -157,7 +159,18 @@ async def get_consignment(consignment_id: ConsignmentId, session: Session, reque
     consignment, lines = await consignments.get_consignment(session=session, consignment_id=consignment_id)
     await access.ensure_can_read_consignment(session=session, orders=orders_client(request), principal=principal,
                                              consignment=consignment)
-    return consignment_out(consignment, lines)
+    return consignment_out(consignment, lines, bool(await receipt_photos.with_photo(session, [consignment_id])))
+
+
+@router.get("/consignments/{consignment_id}/photo", tags=["consignments"], response_class=Response,
+            summary="The photo taken when the consignment was received (JPEG), for those who may read it")
+async def consignment_photo(consignment_id: ConsignmentId, session: Session, request: Request,
+                            principal: CurrentPrincipal):
+    consignment, _ = await consignments.get_consignment(session=session, consignment_id=consignment_id)
+    await access.ensure_can_read_consignment(session=session, orders=orders_client(request), principal=principal,
+                                             consignment=consignment)
+    photo = await receipt_photos.read(session, consignment_id)
+    return Response(photo.data, media_type=photo.content_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 def received_lines(body) -> list[consignments.ReceivedLine]:
@@ -174,10 +187,13 @@ async def receive(consignment_id: ConsignmentId, body: ReceiveRequest, session: 
     found, _ = await consignments.get_consignment(session=session, consignment_id=consignment_id)
     await access.ensure_can_receive(session=session, orders=orders_client(request), principal=principal,
                                     consignment=found)
+    photo = receipt_photos.cleaned(body.photo) if body.photo else None  # refused before anything is recorded
     consignment, stored = await consignments.receive_consignment(
         session=session, kernel=kernel, consignment_id=consignment_id, lines=received_lines(body),
         received_by=principal.account_id, margin_percent=request.app.state.settings.receive_margin_percent)
-    return consignment_out(consignment, stored)
+    if photo is not None:
+        receipt_photos.keep(session, consignment_id=consignment_id, data=photo, taken_by=principal.account_id)
+    return consignment_out(consignment, stored, photo is not None)
 
 
 @router.post("/consignments/{consignment_id}/corrections", response_model=ConsignmentOut, tags=["consignments"],

@@ -5,7 +5,16 @@ from services.payments import audit
 from services.payments.corrections import on_consignment_corrected
 from services.payments.models import kernel
 from services.payments.order_book import on_cycle_closed, on_order_cancelled, on_order_placed
-from services.payments.routes import advances, funding, internal, ledger, monitoring, payments, settlement
+from services.payments.routes import (
+    advances,
+    funding,
+    internal,
+    ledger,
+    monitoring,
+    payments,
+    settlement,
+    trust,
+)
 from services.payments.settings import Settings
 from services.payments.settlement import on_consignment_delivered
 
@@ -14,8 +23,8 @@ SPEC = ServiceSpec(
     title="Mercado Corto — payments",
     description="Double-entry ledger, consumer payments, producer settlement and pronto-pago advances.",
     kernel=kernel,
-    routers=[ledger.router, payments.router, settlement.router, funding.router, advances.router, monitoring.router,
-             internal.router, audit.router],
+    routers=[ledger.router, payments.router, settlement.router, funding.router, trust.router, advances.router,
+             monitoring.router, internal.router, audit.router],
     event_handlers={
         "order.placed": on_order_placed,
         "order.cancelled": on_order_cancelled,

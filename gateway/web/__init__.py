@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 def install(app: FastAPI) -> None:
     from gateway.web import (
         admin,
+        advance_terms,
         coordinator,
         financier,
         municipality,
@@ -27,6 +28,7 @@ def install(app: FastAPI) -> None:
     app.include_router(shop.router)
     for pages in (producer, coordinator, municipality, financier, admin):
         app.include_router(pages.router)
+    app.include_router(advance_terms.router)
     app.include_router(point.router)
     app.include_router(training.router)
     app.include_router(offline.router)

@@ -194,7 +194,7 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
     today = today or clock.today()
     if amount is None and not receivable_ids:
         raise InvalidInput("ask for an amount or choose receivables", code="amount_or_receivables")
-    pol = await _choose_policy(session, policy_id)
+    pol = await _choose_policy(session, policy_id, producer_id)
     await terms.require_beneficiary(session, pol.fund_id, producer_id)
     accepted = await terms.require_acceptance(session, pol, producer_id)
     eligible = await eligible_receivables(session=session, producer_id=producer_id)
@@ -255,12 +255,19 @@ def _check_policy_limits(pol, principal: int) -> None:
                        code="above_maximum_advance", details={"max_amount": str(from_centavos(pol.max_amount))})
 
 
-async def _choose_policy(session: AsyncSession, policy_id: int | None):
+async def _choose_policy(session: AsyncSession, policy_id: int | None, producer_id: int):
+    """The policy asked for; without one, the active policy whose terms she accepted last, else the
+    first active one (whose terms she is then asked to accept)."""
     if policy_id is not None:
         pol = await policy(session=session, policy_id=policy_id)
     else:
-        pol = (await session.execute(select(advance_policies).where(advance_policies.c.active.is_(True))
-                                     .order_by(advance_policies.c.id).limit(1))).one_or_none()
+        active = advance_policies.c.active.is_(True)
+        pol = (await session.execute(select(advance_policies).join(
+            terms_acceptances, terms_acceptances.c.policy_id == advance_policies.c.id).where(
+            active, terms_acceptances.c.producer_id == producer_id)
+            .order_by(terms_acceptances.c.id.desc()).limit(1))).one_or_none() or \
+            (await session.execute(select(advance_policies).where(active)
+                                   .order_by(advance_policies.c.id).limit(1))).one_or_none()
         if pol is None:
             raise NotFound("no financier offers advances right now", code="policy_not_found")
     if not pol.active:

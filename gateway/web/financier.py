@@ -183,8 +183,6 @@ async def change_policy(web: Web, policy_id: int, rate: Optional, fee_kind: Anno
         body = policy_fields(rate=rate, fee_kind=fee_kind, fee_value=fee_value, min_amount=min_amount,
                              max_amount=max_amount, producer_limit=producer_limit,
                              auto_approve_up_to=auto_approve_up_to)
-        if body["auto_approve_up_to"] is None:
-            body.pop("auto_approve_up_to")
         made = await web.call("POST", f"{PAY}/advance-policies/{policy_id}/versions", json=body,
                               idempotency_key=idempotency_key)
     except (BadForm, UpstreamError) as exc:

@@ -92,10 +92,14 @@ async def test_a_new_version_keeps_the_old_one_and_needs_a_new_acceptance(db, cl
     await member(client, keys, 7)
     await delivered_goods(db)
     await accept_terms(client, keys, policy_id=v1["id"], producer_id=7)
-    changed = await client.post(f"/advance-policies/{v1['id']}/versions", json={"fee_value": "3"}, headers=h)
+    changed = await client.post(f"/advance-policies/{v1['id']}/versions", headers=h,
+                                json={"fee_value": "3", "name": None, "auto_approve_up_to": None})
     assert changed.status_code == 201, changed.text
     v2 = changed.json()
     assert (v2["version"], v2["fee_value"], v2["advance_rate"], v2["active"]) == (2, "3.0000", "0.8000", True)
+    assert (v2["name"], v2["auto_approve_up_to"]) == (v1["name"], None)  # a null name keeps it; null auto clears
+    bad = await client.post(f"/advance-policies/{v2['id']}/versions", json={"min_amount": "900.00"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_limits"
     history = (await client.get(f"/advance-policies/{v2['id']}/history", headers=h)).json()
     assert [(p["version"], p["active"], p["cost"]) for p in history] == [
         (1, False, "2 % del adelanto"), (2, True, "3 % del adelanto")]

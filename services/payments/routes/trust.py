@@ -72,7 +72,9 @@ async def list_contributions(fund_id: Id, session: Session, principal: CurrentPr
              summary="Change a policy: a new version (the old one is kept); producers accept it again")
 async def change_policy(policy_id: Id, body: PolicyChange, session: Session, principal: CurrentPrincipal):
     await _own_policy(session, principal, policy_id)
-    changes = body.model_dump(exclude_unset=True)
+    # what was sent; a null keeps the old value, except auto_approve_up_to where null means "never automatic"
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
+               if v is not None or k == "auto_approve_up_to"}
     for name in ("min_amount", "max_amount", "producer_limit", "auto_approve_up_to"):
         if name in changes and changes[name] is not None:
             changes[name] = to_centavos(changes[name])

@@ -100,3 +100,12 @@ async def acceptances_by_id(session: AsyncSession, ids) -> dict[int, object]:
     rows = (await session.execute(select(terms_acceptances).where(terms_acceptances.c.id.in_(wanted)))).all()
     return {r.id: r for r in rows}
 
+
+
+def acceptance_summary(row) -> str | None:
+    """One line for a statement: the terms an advance was asked under, who accepted them and when."""
+    if row is None:
+        return None
+    who = "su organización, con su consentimiento" if row.accepted_by_role == "organization" else "la productora"
+    return (f"Condiciones aceptadas por {who} el {row.accepted_at:%d/%m/%Y}: versión {row.policy_version}, "
+            f"costo administrativo {cost_text(row.fee_kind, row.fee_value)}")

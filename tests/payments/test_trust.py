@@ -84,6 +84,11 @@ async def test_an_advance_needs_the_accepted_terms_which_are_printed_on_it(db, c
     seen = (await client.get(f"/advances/{adv.json()['id']}", headers=keys.headers("financier", financier_id=FIN)))
     assert seen.json()["terms"]["accepted_by_account_id"] == accepted["accepted_by_account_id"]
     assert (await client.get("/producers/7/advances", headers=mine)).json()[0]["terms"]["policy_version"] == 1
+    statement = (await client.get("/producers/7/statement?cycle_id=30", headers=mine)).json()
+    assert statement["advances"][0]["terms"].startswith("Condiciones aceptadas por la productora el ")
+    assert statement["advances"][0]["terms"].endswith("versión 1, costo administrativo 2 % del adelanto")
+    pdf = await client.get("/producers/7/statement?cycle_id=30&format=pdf", headers=mine)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert fund["id"] == adv.json()["fund_id"]
 
 

@@ -9,7 +9,8 @@ from tests.payments.test_advances import ADMIN, COORD, FIN, delivered_goods, rec
 ORG, OTHER_ORG = 3, 4
 
 
-async def trust_fund(client, keys, *, cap="1000.00", auto="200.00", fee_value="2"):
+async def trust_fund(client, keys, *, cap="1000.00", auto="200.00", fee_value="2", max_amount="500.00",
+                     producer_limit="600.00"):
     """Financier FIN is the trustee of a fideicomiso whose settlor is the municipality, for organization 3."""
     h = keys.headers("financier", financier_id=FIN)
     assert (await client.post("/financiers", json={"name": "Banco Fiduciario", "kind": "trust_fund"},
@@ -20,7 +21,7 @@ async def trust_fund(client, keys, *, cap="1000.00", auto="200.00", fee_value="2
     assert fund.status_code == 201, fund.text
     policy = await client.post("/advance-policies", headers=h, json={
         "fund_id": fund.json()["id"], "name": "Pronto pago", "advance_rate": "0.8", "fee_kind": "percent",
-        "fee_value": fee_value, "min_amount": "10.00", "max_amount": "500.00", "producer_limit": "600.00",
+        "fee_value": fee_value, "min_amount": "10.00", "max_amount": max_amount, "producer_limit": producer_limit,
         "auto_approve_up_to": auto})
     assert policy.status_code == 201, policy.text
     return h, fund.json(), policy.json()
@@ -154,38 +155,57 @@ async def test_her_organization_accepts_for_her_only_with_her_consent_and_only_f
     assert [a["consent"] for a in listed] == ["Acta de asamblea del 12/11/2026, firmada"]
 
 
-async def test_the_fund_report_shows_money_in_out_repaid_costs_and_losses_per_organization_and_gender(db, client, keys):
-    h, fund, policy = await trust_fund(client, keys)
-    await client.post(f"/funds/{fund['id']}/contributions", json={"amount": "250.00"}, headers=h)
-    await member(client, keys, 7)
-    await member(client, keys, 8, gender="male")
-    await delivered_goods(db, producer=7, cycle=30, consignments=((3000, "100.00"),))
-    await delivered_goods(db, producer=8, cycle=31, consignments=((3100, "50.00"),))
-    for producer in (7, 8):
-        await accept_terms(client, keys, policy_id=policy["id"], producer_id=producer)
+async def test_the_worked_example_of_the_docs_money_in_out_repaid_costs_and_losses_per_organization_and_gender(
+        db, client, keys):
+    """docs/payments.md, "Worked example": the numbers there are these."""
+    h, fund, v1 = await trust_fund(client, keys, cap="100000.00", auto="5000.00", max_amount="5000.00",
+                                   producer_limit="5000.00")
+    await client.post(f"/funds/{fund['id']}/contributions", json={"amount": "50000.00"}, headers=h)
+    rosa, pedro = 7, 8
+    await member(client, keys, rosa)
+    await member(client, keys, pedro, gender="male")
+    await delivered_goods(db, producer=rosa, cycle=30, consignments=((3000, "1000.00"),))
+    await delivered_goods(db, producer=pedro, cycle=31, consignments=((3100, "500.00"),))
+
+    async def ask(producer):
         ids, _ = await receivable_ids(client, keys, producer)
-        r = await client.post("/advances", json={"producer_id": producer, "receivable_ids": ids},
-                              headers=keys.headers("producer", producer_id=producer))
-        assert r.status_code == 201 and r.json()["status"] == "disbursed", r.text
-    # her buyers pay her in full (80.00 + 1.60 repaid); his receivable proves uncollectible (40.00 + 0.80 lost)
-    paid = await client.post("/payments", json={"order_id": 3000, "amount": "100.00", "method": "cash"},
+        return await client.post("/advances", json={"producer_id": producer, "receivable_ids": ids},
+                                 headers=keys.headers("producer", producer_id=producer))
+
+    await accept_terms(client, keys, policy_id=v1["id"], producer_id=rosa)
+    first = (await ask(rosa)).json()
+    assert (first["principal"], first["fee"], first["status"]) == ("800.00", "16.00", "disbursed")
+    view = (await client.get(f"/funds/{fund['id']}", headers=h)).json()
+    assert (view["money_in"], view["committed"], view["available"]) == ("150000.00", "800.00", "149200.00")
+    v2 = (await client.post(f"/advance-policies/{v1['id']}/versions", json={"fee_value": "1.5"}, headers=h)).json()
+    refused = await ask(pedro)
+    assert refused.status_code == 409 and refused.json()["error"]["message"] == (
+        "Antes de pedir un adelanto acepte las condiciones de «Pronto pago» (versión 2): costo administrativo "
+        "1,5 % del adelanto.")
+    await accept_terms(client, keys, policy_id=v2["id"], producer_id=pedro)
+    second = (await ask(pedro)).json()
+    assert (second["principal"], second["fee"]) == ("400.00", "6.00")
+    paid = await client.post("/payments", json={"order_id": 3000, "amount": "1000.00", "method": "transfer"},
                              headers=keys.headers("coordinator", account_id=COORD))
     assert paid.status_code == 201, paid.text
-    bad = [r["id"] for r in (await client.get("/producers/8/receivables", headers=keys.headers(**ADMIN))).json()]
-    assert (await client.post(f"/receivables/{bad[0]}/uncollectible", json={"reason": "no pagó"},
+    assert await balance_of(db, f"producer:{rosa}") == 18400  # she keeps Bs 184,00
+    bad = [r["id"] for r in (await client.get(f"/producers/{pedro}/receivables", headers=keys.headers(**ADMIN))).json()]
+    assert (await client.post(f"/receivables/{bad[0]}/uncollectible", json={"reason": "no pagaron"},
                               headers=keys.headers(**ADMIN))).status_code == 200
+
     report = (await client.get(f"/funds/{fund['id']}/report", headers=h)).json()
-    assert report["money_in"] == "1250.00"
+    assert report["money_in"] == "150000.00"
     t = report["totals"]
-    assert (t["advances"], t["advances_out"], t["repayments"], t["costs_collected"], t["losses"]) == (
-        2, "120.00", "81.60", "1.60", "40.80")
+    assert (t["advances_out"], t["repayments"], t["costs_collected"], t["losses"]) == (
+        "1200.00", "816.00", "16.00", "406.00")
     [org] = report["by_organization"]
-    assert (org["organization_id"], org["beneficiary"], org["advances_out"]) == (ORG, True, "120.00")
+    assert (org["organization_id"], org["beneficiary"], org["advances_out"], org["losses"]) == (
+        ORG, True, "1200.00", "406.00")
     genders = {g["gender"]: g for g in report["by_gender"]}
-    assert (genders["female"]["repayments"], genders["female"]["losses"]) == ("81.60", "0.00")
-    assert (genders["male"]["advances_out"], genders["male"]["losses"]) == ("40.00", "40.80")
+    assert [genders["female"][k] for k in ("advances_out", "repayments", "losses")] == ["800.00", "816.00", "0.00"]
+    assert [genders["male"][k] for k in ("advances_out", "repayments", "losses")] == ["400.00", "0.00", "406.00"]
     view = (await client.get(f"/funds/{fund['id']}", headers=h)).json()
-    assert (view["committed"], view["available"]) == ("40.00", "1210.00")
+    assert (view["committed"], view["available"]) == ("400.00", "149600.00")
     assert (await client.get(f"/funds/{fund['id']}/report",
-                             headers=keys.headers("producer", producer_id=7))).status_code == 403
+                             headers=keys.headers("producer", producer_id=rosa))).status_code == 403
     await ledger_is_consistent(db)

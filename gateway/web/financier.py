@@ -47,11 +47,11 @@ def amount(value: str, what: str, *, required: bool = True) -> str | None:
     return f"{number:.2f}"
 
 
-def percent(value: str, what: str) -> Decimal:
+def percent(value: str, what: str, example: str = "80") -> Decimal:
     try:
         number = Decimal((value or "").strip().replace(",", "."))
     except InvalidOperation:
-        raise BadForm(f"Escriba {what} con números, p. ej. 80.") from None
+        raise BadForm(f"Escriba {what} con números, p. ej. {example}.") from None
     if not number.is_finite() or number < 0:
         raise BadForm(f"{what[0].upper()}{what[1:]} no puede ser negativo.")
     return number
@@ -146,7 +146,7 @@ def policy_fields(*, rate: str, fee_kind: str, fee_value: str, min_amount: str, 
     share = percent(rate, "el porcentaje que se adelanta")
     if not Decimal(0) < share <= Decimal(100):
         raise BadForm("El porcentaje que se adelanta va de 1 a 100.")
-    fee = percent(fee_value, "el costo administrativo")
+    fee = percent(fee_value, "el costo administrativo", "1,5")
     if fee_kind == "flat":
         fee = Decimal(amount(fee_value, "el costo administrativo"))
     return {"advance_rate": str((share / 100).quantize(Decimal("0.0001"))), "fee_kind": fee_kind,

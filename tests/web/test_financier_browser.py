@@ -96,3 +96,22 @@ def test_financier_creates_a_policy_adds_money_approves_an_advance_and_sees_it_i
     assert weight(phone) < 150 * 1024
     shot(phone, "financiador-04-cartera")
     accessible(phone, "financiador-04-cartera")
+
+    # a change of terms is a new version, the old one kept; retiring ends the policy, history stays
+    phone.goto(base + "/financiador/politicas")
+    policy = phone.locator("section.policy", has_text=name)
+    policy.locator("summary", has_text="Cambiar condiciones").click()
+    policy.locator("input[name=fee_value]").fill("2")
+    policy.locator("button", has_text="Guardar como versión 2").click()
+    phone.wait_for_load_state()
+    assert "pasa a la versión 2" in phone.inner_text("main")
+    policy = phone.locator("section.policy", has_text=name)
+    policy.locator("summary", has_text="Historial").click()
+    history = policy.locator("details li").all_inner_texts()
+    assert [h.split(":")[0] for h in history] == ["Versión 2", "Versión 1"]
+    assert "costo 1,5 % del adelanto" in history[1] and "hasta el" in history[1]
+    accessible(phone, "financiador-05-versiones")
+    policy.locator("button", has_text="Retirar política").click()
+    phone.wait_for_load_state()
+    assert f"Política «{name}» retirada" in phone.inner_text("main")
+    assert "retirada" in phone.locator("section.policy", has_text=name).locator("h2").inner_text()

@@ -28,7 +28,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, percent_of, to_centavos
 from services.common.tables import utcnow
-from services.payments import terms
+from services.payments import access, terms
 from services.payments.ledger import CLEARING_BY_METHOD, AccountKind, Posting, ensure_account, post_entry
 from services.payments.models import (
     advance_policies,
@@ -167,11 +167,14 @@ async def eligibility(*, session: AsyncSession, producer_id: int, today: date | 
     value = sum(r.amount for r in rows)
     outstanding = await producer_outstanding(session=session, producer_id=producer_id)
     offers = []
+    organization = await access.producer_organization(session, producer_id)
     accepted = set((await session.execute(select(terms_acceptances.c.policy_id).where(
         terms_acceptances.c.producer_id == producer_id))).scalars().all())
     for pol in (await session.execute(select(advance_policies).where(advance_policies.c.active.is_(True))
                                       .order_by(advance_policies.c.id))).all():
         fund = (await session.execute(select(funds).where(funds.c.id == pol.fund_id))).one()
+        if not terms.serves(fund, organization):
+            continue  # a trust fund for other organizations' members: no offer for her
         limit = min(apply_rate(value, pol.advance_rate), pol.max_amount, pol.producer_limit - outstanding,
                     fund.cap - fund.outstanding_principal)
         expected = max((r.expected_collection_on for r in rows), default=today)

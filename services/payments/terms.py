@@ -43,14 +43,17 @@ def terms_text(pol) -> str:
             f"pagan los compradores, primero el adelanto y después el costo.")
 
 
+def serves(fund, organization_id: int | None) -> bool:
+    """A trust fund serves only the members of its beneficiary organizations; other funds anyone."""
+    if fund.kind != "trust_fund" or not fund.beneficiary_organization_ids:
+        return True
+    return organization_id in set(fund.beneficiary_organization_ids)
+
+
 async def require_beneficiary(session: AsyncSession, fund_id: int, producer_id: int) -> None:
-    """A trust fund serves only the members of its beneficiary organizations."""
     fund = (await session.execute(select(funds.c.kind, funds.c.beneficiary_organization_ids)
                                   .where(funds.c.id == fund_id))).one()
-    if fund.kind != "trust_fund" or not fund.beneficiary_organization_ids:
-        return
-    organization = await access.producer_organization(session, producer_id)
-    if organization not in set(fund.beneficiary_organization_ids):
+    if not serves(fund, await access.producer_organization(session, producer_id)):
         raise Conflict("Este fideicomiso solo adelanta a socias de sus organizaciones beneficiarias.",
                        code="not_a_beneficiary", details={"fund_id": fund_id})
 

@@ -149,6 +149,8 @@ async def test_her_organization_accepts_for_her_only_with_her_consent_and_only_f
         "organization", ORG, 703)
     outsider = await client.post(url, json={"producer_id": 8}, headers=keys.headers("producer", producer_id=8))
     assert outsider.status_code == 409 and outsider.json()["error"]["code"] == "not_a_beneficiary"
+    offers = (await client.get("/producers/8/eligibility", headers=keys.headers("producer", producer_id=8))).json()
+    assert offers["offers"] == []  # no offer from a fideicomiso that is not for her organization
     someone_else = await client.post(url, json={"producer_id": 7}, headers=keys.headers("producer", producer_id=8))
     assert someone_else.status_code == 403
     listed = (await client.get("/producers/7/acceptances", headers=keys.headers("producer", producer_id=7))).json()

@@ -115,3 +115,10 @@ def test_financier_creates_a_policy_adds_money_approves_an_advance_and_sees_it_i
     phone.wait_for_load_state()
     assert f"Política «{name}» retirada" in phone.inner_text("main")
     assert "retirada" in phone.locator("section.policy", has_text=name).locator("h2").inner_text()
+
+    # the same pages on a desk's screen, for the artifacts
+    phone.set_viewport_size({"width": 1280, "height": 900})
+    for path, name in (("/financiador", "cartera"), ("/financiador/politicas", "politicas"),
+                       ("/financiador/fondos", "fondos")):
+        phone.goto(base + path)
+        shot(phone, f"financiador-1280-{name}")

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 def install(app: FastAPI) -> None:
     from gateway.web import (
         admin,
+        advance_terms,
         consumer,
         coordinator,
         financier,
@@ -30,6 +31,7 @@ def install(app: FastAPI) -> None:
     app.include_router(consumer.router)
     for pages in (producer, coordinator, payouts, municipality, financier, admin):
         app.include_router(pages.router)
+    app.include_router(advance_terms.router)
     app.include_router(point.router)
     app.include_router(training.router)
     app.include_router(offline.router)

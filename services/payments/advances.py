@@ -28,6 +28,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, percent_of, to_centavos
 from services.common.tables import utcnow
+from services.payments import access, terms
 from services.payments.ledger import CLEARING_BY_METHOD, AccountKind, Posting, ensure_account, post_entry
 from services.payments.models import (
     advance_policies,
@@ -38,6 +39,7 @@ from services.payments.models import (
     kernel,
     producer_profiles,
     receivables,
+    terms_acceptances,
 )
 from services.payments.order_book import remember_producer
 
@@ -66,11 +68,16 @@ async def financier(*, session: AsyncSession, financier_id: int, missing_ok: boo
     return row
 
 
-async def open_fund(*, session: AsyncSession, financier_id: int, name: str, cap: int):
-    """A fund of `cap` centavos: its capital is posted from the financier into the fund account."""
+async def open_fund(*, session: AsyncSession, financier_id: int, name: str, cap: int, kind: str = "own",
+                    settlor: str | None = None, beneficiary_organization_ids: list[int] | None = None):
+    """A fund of `cap` centavos: its capital is posted from the financier into the fund account. A trust
+    fund (`kind` trust_fund) names its settlor and beneficiary organizations; the financier is its trustee."""
     fin = await financier(session=session, financier_id=financier_id)
     if cap <= 0:
         raise InvalidInput("a fund's cap must be positive", code="invalid_cap")
+    if kind == "trust_fund" and (not (settlor or "").strip() or not beneficiary_organization_ids):
+        raise InvalidInput("Un fideicomiso indica su fideicomitente y al menos una organización beneficiaria.",
+                           code="trust_fund_incomplete")
     existing = (await session.execute(select(funds).where(funds.c.financier_id == financier_id,
                                                           funds.c.name == name))).one_or_none()
     if existing is not None:
@@ -78,7 +85,9 @@ async def open_fund(*, session: AsyncSession, financier_id: int, name: str, cap:
             raise Conflict(f"fund {name!r} already exists with another cap", code="fund_exists")
         return existing
     fund_id = (await session.execute(insert(funds).values(
-        financier_id=financier_id, name=name, cap=cap, outstanding_principal=0, created_at=utcnow())
+        financier_id=financier_id, name=name, cap=cap, outstanding_principal=0, created_at=utcnow(), kind=kind,
+        settlor=(settlor or "").strip() or None,
+        beneficiary_organization_ids=sorted(set(beneficiary_organization_ids)) if beneficiary_organization_ids else None)
         .returning(funds.c.id))).scalar_one()
     account = await ensure_account(session=session, kind=AccountKind.financier_fund, owner_id=fund_id,
                                    name=f"Fondo {name} ({fin.name})")
@@ -92,7 +101,8 @@ async def open_fund(*, session: AsyncSession, financier_id: int, name: str, cap:
 
 async def create_policy(*, session: AsyncSession, financier_id: int, fund_id: int, name: str,
                         advance_rate: Decimal, fee_kind: str, fee_value: Decimal, min_amount: int,
-                        max_amount: int, producer_limit: int, auto_approve_up_to: int | None):
+                        max_amount: int, producer_limit: int, auto_approve_up_to: int | None,
+                        series_id: int | None = None, version: int = 1):
     fund = (await session.execute(select(funds).where(funds.c.id == fund_id))).one_or_none()
     if fund is None or fund.financier_id != financier_id:
         raise NotFound(f"fund {fund_id} is not one of financier {financier_id}'s funds", code="fund_not_found")
@@ -110,7 +120,8 @@ async def create_policy(*, session: AsyncSession, financier_id: int, fund_id: in
     policy_id = (await session.execute(insert(advance_policies).values(
         financier_id=financier_id, fund_id=fund_id, name=name, advance_rate=advance_rate, fee_kind=fee_kind,
         fee_value=fee_value, min_amount=min_amount, max_amount=max_amount, producer_limit=producer_limit,
-        auto_approve_up_to=auto_approve_up_to, active=True, created_at=utcnow()).returning(advance_policies.c.id))
+        auto_approve_up_to=auto_approve_up_to, active=True, created_at=utcnow(), series_id=series_id,
+        version=version).returning(advance_policies.c.id))
     ).scalar_one()
     return await policy(session=session, policy_id=policy_id)
 
@@ -158,9 +169,14 @@ async def eligibility(*, session: AsyncSession, producer_id: int, today: date | 
     value = sum(r.amount for r in rows)
     outstanding = await producer_outstanding(session=session, producer_id=producer_id)
     offers = []
+    organization = await access.producer_organization(session, producer_id)
+    accepted = set((await session.execute(select(terms_acceptances.c.policy_id).where(
+        terms_acceptances.c.producer_id == producer_id))).scalars().all())
     for pol in (await session.execute(select(advance_policies).where(advance_policies.c.active.is_(True))
                                       .order_by(advance_policies.c.id))).all():
         fund = (await session.execute(select(funds).where(funds.c.id == pol.fund_id))).one()
+        if not terms.serves(fund, organization):
+            continue  # a trust fund for other organizations' members: no offer for her
         limit = min(apply_rate(value, pol.advance_rate), pol.max_amount, pol.producer_limit - outstanding,
                     fund.cap - fund.outstanding_principal)
         expected = max((r.expected_collection_on for r in rows), default=today)
@@ -169,7 +185,9 @@ async def eligibility(*, session: AsyncSession, producer_id: int, today: date | 
                        "available": limit >= pol.min_amount,
                        "fee_for_max": advance_fee(fee_kind=pol.fee_kind, fee_value=pol.fee_value,
                                                   principal=max(limit, 0), disbursal_on=today,
-                                                  expected_collection_on=expected) if limit > 0 else 0})
+                                                  expected_collection_on=expected) if limit > 0 else 0,
+                       "policy_version": pol.version, "cost": terms.cost_text(pol.fee_kind, pol.fee_value),
+                       "terms": terms.terms_text(pol), "terms_accepted": pol.id in accepted})
     return {"producer_id": producer_id, "eligible_value": value, "outstanding_principal": outstanding,
             "receivables": rows, "offers": offers}
 
@@ -181,7 +199,9 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
     today = today or clock.today()
     if amount is None and not receivable_ids:
         raise InvalidInput("ask for an amount or choose receivables", code="amount_or_receivables")
-    pol = await _choose_policy(session, policy_id)
+    pol = await _choose_policy(session, policy_id, producer_id)
+    await terms.require_beneficiary(session, pol.fund_id, producer_id)
+    accepted = await terms.require_acceptance(session, pol, producer_id)
     eligible = await eligible_receivables(session=session, producer_id=producer_id)
     by_id = {r.id: r for r in eligible}
     if receivable_ids:
@@ -216,7 +236,7 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
         producer_id=producer_id, financier_id=pol.financier_id, fund_id=pol.fund_id, policy_id=pol.id,
         status="requested", eligible_value=eligible_value, principal=principal, fee=fee, principal_repaid=0,
         fee_repaid=0, expected_collection_on=expected, auto_approved=False, receivable_ids=ids,
-        requested_at=utcnow()).returning(advances.c.id))).scalar_one()
+        requested_at=utcnow(), acceptance_id=accepted.id).returning(advances.c.id))).scalar_one()
     claimed = await session.execute(update(receivables).where(
         receivables.c.id.in_(ids), receivables.c.advance_id.is_(None), receivables.c.status == "open",
         receivables.c.held_for_correction.is_(None), receivables.c.collected == 0,
@@ -241,12 +261,19 @@ def _check_policy_limits(pol, principal: int) -> None:
                        code="above_maximum_advance", details={"max_amount": str(from_centavos(pol.max_amount))})
 
 
-async def _choose_policy(session: AsyncSession, policy_id: int | None):
+async def _choose_policy(session: AsyncSession, policy_id: int | None, producer_id: int):
+    """The policy asked for; without one, the active policy whose terms she accepted last, else the
+    first active one (whose terms she is then asked to accept)."""
     if policy_id is not None:
         pol = await policy(session=session, policy_id=policy_id)
     else:
-        pol = (await session.execute(select(advance_policies).where(advance_policies.c.active.is_(True))
-                                     .order_by(advance_policies.c.id).limit(1))).one_or_none()
+        active = advance_policies.c.active.is_(True)
+        pol = (await session.execute(select(advance_policies).join(
+            terms_acceptances, terms_acceptances.c.policy_id == advance_policies.c.id).where(
+            active, terms_acceptances.c.producer_id == producer_id)
+            .order_by(terms_acceptances.c.id.desc()).limit(1))).one_or_none() or \
+            (await session.execute(select(advance_policies).where(active)
+                                   .order_by(advance_policies.c.id).limit(1))).one_or_none()
         if pol is None:
             raise NotFound("no financier offers advances right now", code="policy_not_found")
     if not pol.active:

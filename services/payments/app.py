@@ -14,6 +14,7 @@ from services.payments.routes import (
     payments,
     payouts,
     settlement,
+    trust,
 )
 from services.payments.settings import Settings
 from services.payments.settlement import on_consignment_delivered
@@ -23,8 +24,8 @@ SPEC = ServiceSpec(
     title="Mercado Corto — payments",
     description="Double-entry ledger, consumer payments, producer settlement and pronto-pago advances.",
     kernel=kernel,
-    routers=[ledger.router, payments.router, settlement.router, funding.router, advances.router, monitoring.router,
-             internal.router, audit.router, payouts.router],
+    routers=[ledger.router, payments.router, settlement.router, funding.router, trust.router, advances.router,
+             monitoring.router, internal.router, audit.router, payouts.router],
     event_handlers={
         "order.placed": on_order_placed,
         "order.cancelled": on_order_cancelled,

@@ -204,6 +204,11 @@ funds = Table(
     Column("outstanding_principal", Money, nullable=False, server_default=text("0")),
     Column("account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # a trust fund (fideicomiso): the settlor (fideicomitente) puts the money in, the financier is the
+    # trustee (fiduciario) and only members of the beneficiary organizations may draw on it
+    Column("kind", String(16), nullable=False, server_default=text("'own'")),  # own | trust_fund
+    Column("settlor", String(200), nullable=True),
+    Column("beneficiary_organization_ids", JSON, nullable=True),
     CheckConstraint("cap > 0", name="cap_positive"),
     CheckConstraint("outstanding_principal >= 0 AND outstanding_principal <= cap", name="within_cap"),
     UniqueConstraint("financier_id", "name"),
@@ -224,6 +229,11 @@ advance_policies = Table(
     Column("auto_approve_up_to", Money, nullable=True),  # None: every request waits for the financier
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", UtcDateTime(), nullable=False),
+    # versions: a change of terms is a new row of the same series (version + 1); the old one is kept,
+    # inactive, with the day it stopped applying (retired_at)
+    Column("series_id", BigInteger, nullable=True, index=True),  # the first version's id (None: itself)
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("retired_at", UtcDateTime(), nullable=True),
     CheckConstraint("fee_kind IN ('flat', 'percent', 'daily')", name="fee_kind"),
     CheckConstraint("advance_rate > 0 AND advance_rate <= 1", name="advance_rate"),
     CheckConstraint("min_amount > 0 AND max_amount >= min_amount", name="min_max"),
@@ -252,6 +262,8 @@ advances = Table(
     Column("decided_at", UtcDateTime(), nullable=True),
     Column("disbursed_at", UtcDateTime(), nullable=True),
     Column("disbursal_entry_id", BigInteger, nullable=True),
+    # the producer's acceptance of the policy version's terms this advance was asked under
+    Column("acceptance_id", BigInteger, ForeignKey("terms_acceptances.id"), nullable=True),
     CheckConstraint("principal > 0 AND fee >= 0", name="amounts"),
     CheckConstraint("principal_repaid <= principal AND fee_repaid <= fee", name="repaid_within_due"),
 )
@@ -349,4 +361,35 @@ payout_parts = Table(
     Column("producer_id", BigInteger, nullable=False),
     Column("amount", Money, nullable=False),
     CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+# ---------------------------------------------------------------- trust funds and accepted terms
+fund_contributions = Table(
+    "fund_contributions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("fund_id", BigInteger, ForeignKey("funds.id"), nullable=False, index=True),
+    Column("client_id", String(160), nullable=False, unique=True),
+    Column("amount", Money, nullable=False),
+    Column("note", String(300), nullable=True),
+    Column("recorded_by", BigInteger, nullable=True),
+    Column("entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount > 0", name="contribution_positive"),
+)
+
+terms_acceptances = Table(
+    "terms_acceptances", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("policy_id", BigInteger, ForeignKey("advance_policies.id"), nullable=False),
+    Column("producer_id", BigInteger, nullable=False, index=True),
+    Column("accepted_by_account_id", BigInteger, nullable=False),
+    Column("accepted_by_role", String(16), nullable=False),  # producer | organization
+    Column("organization_id", BigInteger, nullable=True),  # the organization that accepted for her
+    Column("consent", String(300), nullable=True),  # how she consented (when her organization accepted)
+    # the administrative cost she agreed to, as the version stated it
+    Column("fee_kind", String(16), nullable=False),
+    Column("fee_value", Numeric(12, 4), nullable=False),
+    Column("policy_version", BigInteger, nullable=False),
+    Column("accepted_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("policy_id", "producer_id"),
 )

@@ -13,6 +13,7 @@ from services.common.csv_files import csv_text
 from services.common.disclosure import suppress_for
 from services.common.errors import NotFound
 from services.common.money import format_bs, from_centavos, to_centavos
+from services.payments import terms
 from services.payments.ledger import AccountKind, account_code
 from services.payments.models import (
     accounts,
@@ -53,6 +54,7 @@ async def producer_statement(*, session: AsyncSession, producer_id: int, cycle_i
     fees = sum(r.fees for r in rows)
     net = sum(r.amount for r in rows)
     collected = sum(min(r.amount, r.collected) for r in rows)
+    agreed = await terms.acceptances_by_id(session, [a.acceptance_id for a in advs])
     live = [a for a in advs if a.status in ("disbursed", "repaid", "producer_debt")]
     advanced = sum(a.principal for a in live)
     advance_fees = sum(a.fee for a in live)
@@ -70,7 +72,8 @@ async def producer_statement(*, session: AsyncSession, producer_id: int, cycle_i
         } for r in rows],
         "advances": [{"advance_id": a.id, "status": a.status, "principal": bs(a.principal), "fee": bs(a.fee),
                       "principal_repaid": bs(a.principal_repaid), "fee_repaid": bs(a.fee_repaid),
-                      "financier_id": a.financier_id} for a in advs],
+                      "financier_id": a.financier_id, "terms": terms.acceptance_summary(agreed.get(a.acceptance_id))}
+                     for a in advs],
         "repayments": [{"entry_id": r.id, "advance": r.ref, "amount": bs(r.amount),
                         "at": r.created_at.isoformat()} for r in repayments],
         "totals": {
@@ -137,6 +140,8 @@ def statement_pdf(statement: dict) -> bytes:
     for a in statement["advances"]:
         pdf.cell(0, 5, t(f"Pronto pago {a['advance_id']} ({a['status']}): Bs {a['principal']} + comisión Bs {a['fee']}"),
                  new_x="LMARGIN", new_y="NEXT")
+        if a.get("terms"):
+            pdf.cell(0, 5, t(f"  {a['terms']}"), new_x="LMARGIN", new_y="NEXT")
     for r in statement["repayments"]:
         pdf.cell(0, 5, t(f"Reembolso al financiador ({r['advance']}): Bs {r['amount']}"), new_x="LMARGIN", new_y="NEXT")
     for p in statement.get("payouts", []):

@@ -197,6 +197,9 @@ class FinancierOut(BaseModel):
 class FundCreate(Strict):
     name: Text = Field(min_length=1, max_length=200)
     cap: PositiveAmount
+    kind: Literal["own", "trust_fund"] = Field("own", description="trust_fund: a fideicomiso the financier administers")
+    settlor: Text | None = Field(None, max_length=200, description="the fideicomitente who puts the money in")
+    beneficiary_organization_ids: list[BodyId] | None = Field(None, max_length=200)
 
 
 class FundOut(BaseModel):
@@ -206,6 +209,24 @@ class FundOut(BaseModel):
     cap: Amount
     outstanding_principal: Amount
     account_id: int | None
+    kind: str = "own"
+    settlor: str | None = None
+    beneficiary_organization_ids: list[int] = []
+
+
+class ContributionCreate(Strict):
+    amount: PositiveAmount
+    client_id: ClientId | None = Field(None, description="your unique id for this contribution; a repeat changes nothing")
+    note: Text | None = Field(None, max_length=300)
+
+
+class ContributionOut(BaseModel):
+    id: int
+    fund_id: int
+    amount: Amount
+    note: str | None
+    entry_id: int
+    created_at: UtcTimestamp
 
 
 class PolicyCreate(Strict):
@@ -234,6 +255,43 @@ class PolicyOut(BaseModel):
     producer_limit: Amount
     auto_approve_up_to: Amount | None
     active: bool
+    version: int = 1
+    series_id: int | None = None
+    retired_at: UtcTimestamp | None = None
+    cost: str = Field("", description="the administrative cost per advance, in words (es-BO)")
+    terms: str = Field("", description="the terms a producer accepts before her first advance under this version")
+
+
+class PolicyChange(Strict):
+    """A new version of a policy: what changes (the rest is kept)."""
+    name: Text | None = Field(None, min_length=1, max_length=200)
+    advance_rate: Decimal | None = Field(None, gt=0, le=1, max_digits=6, decimal_places=4)
+    fee_kind: Literal["flat", "percent", "daily"] | None = None
+    fee_value: Decimal | None = Field(None, ge=0, le=100000, max_digits=12, decimal_places=4)
+    min_amount: PositiveAmount | None = None
+    max_amount: PositiveAmount | None = None
+    producer_limit: PositiveAmount | None = None
+    auto_approve_up_to: PositiveAmount | None = None
+
+
+class AcceptanceCreate(Strict):
+    producer_id: BodyId
+    consent: Text | None = Field(None, max_length=300, description="how she consented, when her organization accepts")
+
+
+class AcceptanceOut(BaseModel):
+    id: int
+    policy_id: int
+    policy_version: int
+    producer_id: int
+    accepted_by_account_id: int
+    accepted_by_role: str
+    organization_id: int | None
+    consent: str | None
+    fee_kind: str
+    fee_value: Decimal
+    cost: str
+    accepted_at: UtcTimestamp
 
 
 class AdvanceCreate(Strict):
@@ -272,6 +330,7 @@ class AdvanceOut(BaseModel):
     reason: str | None
     requested_at: UtcTimestamp
     disbursed_at: UtcTimestamp | None
+    terms: AcceptanceOut | None = Field(None, description="the terms the producer accepted for this advance")
 
 
 class OfferOut(BaseModel):
@@ -282,6 +341,10 @@ class OfferOut(BaseModel):
     max_advance: Amount
     fee_for_max: Amount
     available: bool
+    policy_version: int = 1
+    cost: str = ""
+    terms: str = ""
+    terms_accepted: bool = False
 
 
 class EligibilityOut(BaseModel):

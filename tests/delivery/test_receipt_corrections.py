@@ -22,7 +22,7 @@ from services.payments.models import kernel as payments_kernel
 from tests.conftest import app_client, service_settings, transactional_database
 from tests.delivery.conftest import coordinator, create_point, delivery_client, peer_client
 from tests.delivery.test_consignments import apply, closed_cycle, consignment_of
-from tests.payments.helpers import balance_of, close_cycle, ledger_is_consistent, place_order
+from tests.payments.helpers import accept_terms_in, balance_of, close_cycle, ledger_is_consistent, place_order
 
 FULL = {"lines": [{"product_id": 101, "received_quantity": "10"}, {"product_id": 102, "received_quantity": "2"}]}
 SHORT = {"lines": [{"product_id": 101, "received_quantity": "8"}, {"product_id": 102, "received_quantity": "2"}],
@@ -124,6 +124,7 @@ async def test_receipt_correction_after_an_advance_is_refused(services, keys):
             session=session, financier_id=1, fund_id=fund.id, name="pronto", advance_rate=Decimal("0.8"),
             fee_kind="percent", fee_value=Decimal("2"), min_amount=1_000, max_amount=500_000,
             producer_limit=500_000, auto_approve_up_to=500_000)
+        await accept_terms_in(session, policy_id=policy.id, producer_id=11)
         advance = await pronto.request_advance(session=session, producer_id=11, policy_id=policy.id, amount=10_000,
                                                receivable_ids=None)
         assert advance.status == "disbursed"

@@ -83,3 +83,20 @@ async def ledger_is_consistent(db) -> None:
         for account_id, balance in stored.items():
             assert balance == int(derived.get(account_id, 0)), f"account {account_id}"
         assert sum(stored.values()) == 0
+
+
+async def accept_terms(client, keys, *, policy_id: int, producer_id: int) -> dict:
+    """The producer accepts the terms of a policy version through the API (before her first advance)."""
+    r = await client.post(f"/advance-policies/{policy_id}/acceptances", json={"producer_id": producer_id},
+                          headers=keys.headers("producer", producer_id=producer_id))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def accept_terms_in(session, *, policy_id: int, producer_id: int):
+    """The same, straight on a payments session (for tests that call the rules directly)."""
+    from services.payments import advances, terms
+
+    pol = await advances.policy(session=session, policy_id=policy_id)
+    return await terms.accept(session, pol=pol, producer_id=producer_id, account_id=producer_id, role="producer",
+                              organization_id=None, consent=None)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from services.payments.advances import advance_fee
 from services.payments.models import funds
 from tests.payments.helpers import (
+    accept_terms,
     balance_of,
     close_cycle,
     deliver,
@@ -40,7 +41,8 @@ def test_advance_fee_kinds_round_half_up_to_the_centavo(kind, value, principal, 
 
 
 async def setup_financier(client, keys, *, cap="1000.00", fee_kind="percent", fee_value="2", rate="0.8",
-                          min_amount="10.00", max_amount="500.00", producer_limit="600.00", auto="200.00"):
+                          min_amount="10.00", max_amount="500.00", producer_limit="600.00", auto="200.00",
+                          producers=(7, 8)):
     h = keys.headers("financier", financier_id=FIN)
     r = await client.post("/financiers", json={"name": "Banco de Desarrollo Productivo", "kind": "development_bank"},
                           headers=h)
@@ -52,6 +54,8 @@ async def setup_financier(client, keys, *, cap="1000.00", fee_kind="percent", fe
         "fee_value": fee_value, "min_amount": min_amount, "max_amount": max_amount,
         "producer_limit": producer_limit, "auto_approve_up_to": auto})
     assert policy.status_code == 201, policy.text
+    for producer in producers:
+        await accept_terms(client, keys, policy_id=policy.json()["id"], producer_id=producer)
     return h, fund.json(), policy.json()
 
 

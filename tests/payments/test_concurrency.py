@@ -10,16 +10,17 @@ from services.payments.advances import create_policy, open_fund, register_financ
 from services.payments.models import advances, entries
 from tests.conftest import live_database, require_postgres
 from tests.payments.conftest import payments_client
-from tests.payments.helpers import close_cycle, deliver, ledger_is_consistent, place_order
+from tests.payments.helpers import accept_terms_in, close_cycle, deliver, ledger_is_consistent, place_order
 
 
 async def _world(db, *, auto: int | None):
     async with db.session() as s:
         await register_financier(session=s, financier_id=40, name="Banco", kind="development_bank")
         fund = await open_fund(session=s, financier_id=40, name="Fideicomiso", cap=10_000_000)
-        await create_policy(session=s, financier_id=40, fund_id=fund.id, name="p", advance_rate=Decimal("0.8"),
-                            fee_kind="percent", fee_value=Decimal("2"), min_amount=100, max_amount=1_000_000,
-                            producer_limit=5_000_000, auto_approve_up_to=auto)
+        pol = await create_policy(session=s, financier_id=40, fund_id=fund.id, name="p", advance_rate=Decimal("0.8"),
+                                  fee_kind="percent", fee_value=Decimal("2"), min_amount=100, max_amount=1_000_000,
+                                  producer_limit=5_000_000, auto_approve_up_to=auto)
+        await accept_terms_in(s, policy_id=pol.id, producer_id=7)
     await close_cycle(db, 60)
     for i, value in enumerate(("100.00", "150.00")):
         await place_order(db, 600 + i, 60, consumer=1 + i, lines=[(f"{600 + i}-1", 7, 70 + i, "1", value)])

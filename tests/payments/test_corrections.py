@@ -9,7 +9,14 @@ from services.common.errors import Conflict
 from services.payments import advances as pronto
 from services.payments.corrections import hold_for_correction
 from services.payments.models import receivables
-from tests.payments.helpers import apply, close_cycle, deliver, ledger_is_consistent, place_order
+from tests.payments.helpers import (
+    accept_terms_in,
+    apply,
+    close_cycle,
+    deliver,
+    ledger_is_consistent,
+    place_order,
+)
 
 
 async def delivered(db) -> None:
@@ -63,6 +70,7 @@ async def test_a_receivable_backing_an_advance_cannot_be_held(db):
             session=session, financier_id=1, fund_id=fund.id, name="p", advance_rate=Decimal("0.5"),
             fee_kind="flat", fee_value=Decimal("1.00"), min_amount=100, max_amount=50_000, producer_limit=50_000,
             auto_approve_up_to=None)
+        await accept_terms_in(session, policy_id=policy.id, producer_id=4)
         advance = await pronto.request_advance(session=session, producer_id=4, policy_id=policy.id, amount=1_000,
                                                receivable_ids=None)
     async with db.session() as session:

@@ -24,7 +24,14 @@ from services.payments.collections import record_payment, record_refund
 from services.payments.models import accounts, advances, funds, orders
 from services.payments.order_book import order_due
 from tests.conftest import transactional_database
-from tests.payments.helpers import apply, close_cycle, deliver, ledger_is_consistent, place_order
+from tests.payments.helpers import (
+    accept_terms_in,
+    apply,
+    close_cycle,
+    deliver,
+    ledger_is_consistent,
+    place_order,
+)
 
 PRODUCERS = (1, 2, 3)
 CYCLE = 1
@@ -154,6 +161,7 @@ class LedgerMachine(RuleBasedStateMachine):
             producer = data.draw(st.sampled_from(producers))
             eligible = await pronto.eligible_receivables(session=session, producer_id=producer)
             ids = None if amount is not None else [r.id for r in eligible]
+            await accept_terms_in(session, policy_id=self.policies[policy], producer_id=producer)
             return await pronto.request_advance(session=session, producer_id=producer,
                                                 policy_id=self.policies[policy], amount=amount, receivable_ids=ids)
 

@@ -34,7 +34,7 @@ from services.payments.corrections import hold_for_correction
 from services.payments.models import advances, receivables
 from services.payments.order_book import order_due
 from tests.conftest import transactional_database
-from tests.payments.helpers import apply, bs, close_cycle, ledger_is_consistent, place_order
+from tests.payments.helpers import accept_terms_in, apply, bs, close_cycle, ledger_is_consistent, place_order
 
 PRODUCERS = (1, 2)
 CYCLE = 1
@@ -145,6 +145,7 @@ class ReceivableMachine(RuleBasedStateMachine):
             ids = None if amount is not None else [r.id for r in eligible]
             if ids == []:
                 return None
+            await accept_terms_in(session, policy_id=self.policies[0], producer_id=producer)
             return await pronto.request_advance(session=session, producer_id=producer, policy_id=self.policies[0],
                                                 amount=amount, receivable_ids=ids)
 

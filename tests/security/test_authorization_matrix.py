@@ -171,6 +171,17 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments GET /financiers/{financier_id}/portfolio": only("financier_a", "admin"),
     "payments GET /advance-policies": LOGGED_IN,  # financiers their own; others the offers
     "payments POST /advance-policies": only("financier_a", "admin"),
+    # trust funds and accepted terms: a fund and its policies are its financier's (the trustee's);
+    # terms are accepted by the producer herself or her organization for her (never by an admin)
+    "payments GET /funds/{fund_id}": only("financier_a", "admin"),
+    "payments GET /funds/{fund_id}/report": only("financier_a", "admin"),
+    "payments GET /funds/{fund_id}/contributions": only("financier_a", "admin"),
+    "payments POST /funds/{fund_id}/contributions": only("financier_a", "admin"),
+    "payments GET /advance-policies/{policy_id}/history": only("financier_a", "admin"),
+    "payments POST /advance-policies/{policy_id}/versions": only("financier_a", "admin"),
+    "payments DELETE /advance-policies/{policy_id}": only("financier_a", "admin"),
+    "payments POST /advance-policies/{policy_id}/acceptances": only("producer_a", "organization_a"),
+    "payments GET /producers/{producer_id}/acceptances": only("producer_a", "organization_a", "admin"),
     "payments POST /advances": only("producer_a", "admin"),
     "payments GET /advances": only("producer_a", "producer_b", "financier_a", "financier_b", "admin"),  # their own
     "payments GET /advances/{advance_id}": only("producer_a", "financier_a", "admin"),
@@ -359,6 +370,9 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "payments POST /receivables/{receivable_id}/uncollectible": {"reason": "no pagó"},
     "payments POST /financiers": {"name": "Cooperativa Nueva", "kind": "cooperative"},
     "payments POST /financiers/{financier_id}/funds": {"name": "Fondo nuevo", "cap": "5000.00"},
+    "payments POST /funds/{fund_id}/contributions": {"amount": "100.00", "note": "aporte del fideicomitente"},
+    "payments POST /advance-policies/{policy_id}/versions": {"fee_value": "2.5"},
+    "payments POST /advance-policies/{policy_id}/acceptances": {"producer_id": 1, "consent": "acta de asamblea"},
     "payments POST /advance-policies": {"fund_id": 1, "name": "Política nueva", "advance_rate": "0.7",
                                         "fee_kind": "percent", "fee_value": "2", "min_amount": "10.00",
                                         "max_amount": "1000.00", "producer_limit": "2000.00"},

@@ -60,6 +60,7 @@ OWNED_BY_A = {"code": MUNICIPALITY_A, "organization_id": 1, "producer_id": 1, "p
 OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse",
                              "service": "catalog"},
                  "delivery": {"account_id": 950}}  # point staff's assignment  # payments' ledger ids are the world's (World.ids)
+OWNED_BY_A_IN.setdefault("payments", {}).update({"fund_id": 1, "policy_id": 1})  # financier A's fund and policy
 # where an operation acts on something else of A's than the name says everywhere else
 OWNED_BY_A_FOR = {"gateway POST /api/auth/accounts/{account_id}/verify": {"account_id": 700},
                   "catalog POST /memberships/{membership_id}/reject": {"membership_id": 2},

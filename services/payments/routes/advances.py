@@ -19,7 +19,7 @@ from services.payments.models import (
 )
 from services.payments.order_book import remember_producer
 from services.payments.routes.deps import log
-from services.payments.routes.outputs import advance_out
+from services.payments.routes.outputs import advances_out
 from services.payments.schemas import (
     AdvanceCreate,
     AdvanceOut,
@@ -56,7 +56,7 @@ async def request_advance(body: AdvanceCreate, session: Session, principal: Curr
     row = await advances.request_advance(
         session=session, producer_id=body.producer_id, policy_id=body.policy_id,
         amount=None if body.amount is None else to_centavos(body.amount), receivable_ids=body.receivable_ids)
-    return advance_out(row)
+    return (await advances_out(session, [row]))[0]
 
 
 @router.get("/advances", response_model=list[AdvanceOut], tags=["pronto pago"],
@@ -72,7 +72,7 @@ async def list_advances(session: Session, principal: CurrentPrincipal,
         raise Forbidden("advances are seen by their producer and their financier", code="role_required")
     if status:
         query = query.where(advances_table.c.status == status)
-    return [advance_out(r) for r in (await session.execute(query)).all()]
+    return await advances_out(session, (await session.execute(query)).all())
 
 
 @router.get("/advances/{advance_id}", response_model=AdvanceOut, tags=["pronto pago"])
@@ -82,23 +82,25 @@ async def get_advance(advance_id: Id, session: Session, principal: CurrentPrinci
         access.require_financier(principal, row.financier_id)
     else:
         access.require_producer_access(principal, row.producer_id)
-    return advance_out(row)
+    return (await advances_out(session, [row]))[0]
 
 
 @router.post("/advances/{advance_id}/approve", response_model=AdvanceOut, tags=["pronto pago"])
 async def approve(advance_id: Id, session: Session, principal: CurrentPrincipal):
-    return advance_out(await advances.approve_advance(session=session, advance_id=advance_id,
-                                                      financier_id=access.acting_financier(principal)))
+    row = await advances.approve_advance(session=session, advance_id=advance_id,
+                                         financier_id=access.acting_financier(principal))
+    return (await advances_out(session, [row]))[0]
 
 
 @router.post("/advances/{advance_id}/disburse", response_model=AdvanceOut, tags=["pronto pago"])
 async def disburse(advance_id: Id, session: Session, principal: CurrentPrincipal):
-    return advance_out(await advances.disburse_advance(session=session, advance_id=advance_id,
-                                                       financier_id=access.acting_financier(principal)))
+    row = await advances.disburse_advance(session=session, advance_id=advance_id,
+                                          financier_id=access.acting_financier(principal))
+    return (await advances_out(session, [row]))[0]
 
 
 @router.post("/advances/{advance_id}/reject", response_model=AdvanceOut, tags=["pronto pago"])
 async def reject(advance_id: Id, body: DecisionIn, session: Session, principal: CurrentPrincipal):
-    return advance_out(await advances.reject_advance(session=session, advance_id=advance_id,
-                                                     financier_id=access.acting_financier(principal),
-                                                     reason=body.reason))
+    row = await advances.reject_advance(session=session, advance_id=advance_id,
+                                        financier_id=access.acting_financier(principal), reason=body.reason)
+    return (await advances_out(session, [row]))[0]

@@ -59,7 +59,8 @@ async def get_financier(financier_id: Id, session: Session, principal: CurrentPr
 async def create_fund(financier_id: Id, body: FundCreate, session: Session, principal: CurrentPrincipal):
     access.require_financier(principal, financier_id)
     return fund_out(await advances.open_fund(session=session, financier_id=financier_id, name=body.name,
-                                             cap=to_centavos(body.cap)))
+                                             cap=to_centavos(body.cap), kind=body.kind, settlor=body.settlor,
+                                             beneficiary_organization_ids=body.beneficiary_organization_ids))
 
 
 @router.get("/financiers/{financier_id}/funds", response_model=list[FundOut], tags=["pronto pago"])

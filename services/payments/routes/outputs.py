@@ -3,10 +3,12 @@
 
 
 from services.common.money import from_centavos
-from services.payments import ledger
+from services.payments import ledger, terms
 from services.payments.schemas import (
+    AcceptanceOut,
     AccountOut,
     AdvanceOut,
+    ContributionOut,
     EntryOut,
     FundOut,
     PaymentOut,
@@ -31,7 +33,21 @@ def payment_out(row) -> PaymentOut:
                       received_at=row.received_at, entry_id=row.entry_id)
 
 
-def advance_out(row) -> AdvanceOut:
+def acceptance_out(row) -> AcceptanceOut:
+    return AcceptanceOut(id=row.id, policy_id=row.policy_id, policy_version=row.policy_version,
+                         producer_id=row.producer_id, accepted_by_account_id=row.accepted_by_account_id,
+                         accepted_by_role=row.accepted_by_role, organization_id=row.organization_id,
+                         consent=row.consent, fee_kind=row.fee_kind, fee_value=row.fee_value,
+                         cost=terms.cost_text(row.fee_kind, row.fee_value), accepted_at=row.accepted_at)
+
+
+async def advances_out(session, rows) -> list[AdvanceOut]:
+    """Advances with the terms each was asked under (one query for all)."""
+    found = await terms.acceptances_by_id(session, [getattr(r, "acceptance_id", None) for r in rows])
+    return [advance_out(r, found.get(getattr(r, "acceptance_id", None))) for r in rows]
+
+
+def advance_out(row, acceptance=None) -> AdvanceOut:
     outstanding = 0 if row.status in ("rejected", "requested", "approved") else (
         row.principal + row.fee - row.principal_repaid - row.fee_repaid)
     return AdvanceOut(
@@ -40,7 +56,8 @@ def advance_out(row) -> AdvanceOut:
         principal=bs(row.principal), fee=bs(row.fee), principal_repaid=bs(row.principal_repaid),
         fee_repaid=bs(row.fee_repaid), outstanding=bs(outstanding), expected_collection_on=row.expected_collection_on,
         auto_approved=row.auto_approved, receivable_ids=list(row.receivable_ids), reason=row.reason,
-        requested_at=row.requested_at, disbursed_at=row.disbursed_at)
+        requested_at=row.requested_at, disbursed_at=row.disbursed_at,
+        terms=None if acceptance is None else acceptance_out(acceptance))
 
 
 def receivable_out(row) -> ReceivableOut:
@@ -55,12 +72,20 @@ def policy_out(row) -> PolicyOut:
                      advance_rate=row.advance_rate, fee_kind=row.fee_kind, fee_value=row.fee_value,
                      min_amount=bs(row.min_amount), max_amount=bs(row.max_amount),
                      producer_limit=bs(row.producer_limit), auto_approve_up_to=bs(row.auto_approve_up_to),
-                     active=row.active)
+                     active=row.active, version=row.version, series_id=row.series_id, retired_at=row.retired_at,
+                     cost=terms.cost_text(row.fee_kind, row.fee_value), terms=terms.terms_text(row))
 
 
 def fund_out(row) -> FundOut:
     return FundOut(id=row.id, financier_id=row.financier_id, name=row.name, cap=bs(row.cap),
-                   outstanding_principal=bs(row.outstanding_principal), account_id=row.account_id)
+                   outstanding_principal=bs(row.outstanding_principal), account_id=row.account_id,
+                   kind=row.kind, settlor=row.settlor,
+                   beneficiary_organization_ids=list(row.beneficiary_organization_ids or []))
+
+
+def contribution_out(row) -> ContributionOut:
+    return ContributionOut(id=row.id, fund_id=row.fund_id, amount=bs(row.amount), note=row.note,
+                           entry_id=row.entry_id, created_at=row.created_at)
 
 
 async def entry_out(session, entry_id: int) -> EntryOut:

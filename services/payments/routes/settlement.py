@@ -19,7 +19,7 @@ from services.payments.models import (
 )
 from services.payments.order_book import remember_producer
 from services.payments.routes.deps import Admin
-from services.payments.routes.outputs import advance_out, bs, receivable_out
+from services.payments.routes.outputs import advances_out, bs, receivable_out
 from services.payments.schemas import (
     AdvanceOut,
     CycleCoordination,
@@ -117,7 +117,7 @@ async def producer_receivables(producer_id: Id, session: Session, principal: Cur
 async def producer_advances(producer_id: Id, session: Session, principal: CurrentPrincipal):
     access.require_producer_access(principal, producer_id,
                                    organization_id=await access.producer_organization(session, producer_id))
-    return [advance_out(r) for r in await reports.producer_history(session=session, producer_id=producer_id)]
+    return await advances_out(session, await reports.producer_history(session=session, producer_id=producer_id))
 
 @router.post("/receivables/{receivable_id}/uncollectible", response_model=ReceivableOut, tags=["pronto pago"],
              summary="Declare a receivable uncollectible: an unpaid advance on it stays the producer's debt")

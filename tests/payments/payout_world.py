@@ -17,7 +17,7 @@ from services.payments.advances import create_policy, open_fund, register_financ
 from services.payments.collections import record_payment
 from services.payments.order_book import remember_producer
 from services.payments.shares import set_share
-from tests.payments.helpers import close_cycle, deliver, place_order
+from tests.payments.helpers import accept_terms_in, close_cycle, deliver, place_order
 
 COORDINATOR = 900
 ORGANIZATION = 3
@@ -30,9 +30,10 @@ PAYABLE = {ROSA: 9800, JUANA: 4650, ELENA: 3606}
 JUANA_SHARE = 250
 
 
-async def build(db, cycle: int = 30, *, share_advance_and_payments: bool = True) -> None:
+async def build(db, cycle: int = 30, *, share_advance_and_payments: bool = True) -> int:
     """The cycle delivered; with `share_advance_and_payments=False` the organization's share, Elena's
-    advance and the consumers' payments are left for the caller to make (through the API)."""
+    advance (and her acceptance of the terms) and the consumers' payments are left for the caller to
+    make (through the API). The pronto pago policy's id."""
     async with db.session() as s:
         if share_advance_and_payments:
             await set_share(session=s, organization_id=ORGANIZATION, rate=Decimal("5"), collects_for_members=True,
@@ -40,17 +41,19 @@ async def build(db, cycle: int = 30, *, share_advance_and_payments: bool = True)
         await remember_producer(session=s, producer_id=JUANA, name="Juana", organization_id=ORGANIZATION)
         await register_financier(session=s, financier_id=40, name="Fideicomiso", kind="trust_fund")
         fund = await open_fund(session=s, financier_id=40, name="Fondo", cap=10_000_000)
-        await create_policy(session=s, financier_id=40, fund_id=fund.id, name="Pronto pago",
-                            advance_rate=Decimal("0.8"), fee_kind="percent", fee_value=Decimal("2"), min_amount=100,
-                            max_amount=1_000_000, producer_limit=1_000_000, auto_approve_up_to=1_000_000)
+        policy = await create_policy(session=s, financier_id=40, fund_id=fund.id, name="Pronto pago",
+                                     advance_rate=Decimal("0.8"), fee_kind="percent", fee_value=Decimal("2"),
+                                     min_amount=100, max_amount=1_000_000, producer_limit=1_000_000,
+                                     auto_approve_up_to=1_000_000)
     await close_cycle(db, cycle, fee_rules=FEES, coordinator_account_id=COORDINATOR)
     for producer, (consumer, product, kg, price) in SALES.items():
         order = cycle * 100 + producer
         await place_order(db, order, cycle, consumer=consumer, lines=[(f"{order}-1", producer, product, kg, price)])
         await deliver(db, order * 10, cycle, producer=producer, lines=[(product, kg, kg, price)])
     if not share_advance_and_payments:
-        return
+        return policy.id
     async with db.session() as s:
+        await accept_terms_in(s, policy_id=policy.id, producer_id=ELENA)
         advance = await request_advance(session=s, producer_id=ELENA, policy_id=None, amount=15680,
                                         receivable_ids=None)
         assert (advance.status, advance.principal, advance.fee) == ("disbursed", 15680, 314)

@@ -39,7 +39,7 @@ from services.payments.models import accounts, advances, order_lines, payables, 
 from services.payments.order_book import order_due, remember_producer
 from services.payments.shares import set_share
 from tests.conftest import transactional_database
-from tests.payments.helpers import close_cycle, deliver, ledger_is_consistent, place_order
+from tests.payments.helpers import accept_terms_in, close_cycle, deliver, ledger_is_consistent, place_order
 
 PRODUCERS = (1, 2, 3)  # 2 belongs to organization 5 (4 %, collects for her); 3 to organization 6 (2.5 %)
 CYCLES = (1, 2, 3)
@@ -89,10 +89,12 @@ class MoneyMachine(RuleBasedStateMachine):
         async def setup(session):
             await pronto.register_financier(session=session, financier_id=1, name="Fideicomiso", kind="trust_fund")
             fund = await pronto.open_fund(session=session, financier_id=1, name="fondo", cap=CAP)
-            await pronto.create_policy(session=session, financier_id=1, fund_id=fund.id, name="pp",
-                                       advance_rate=Decimal("0.8"), fee_kind="percent", fee_value=Decimal("2.5"),
-                                       min_amount=100, max_amount=100_000, producer_limit=200_000,
-                                       auto_approve_up_to=100_000)
+            policy = await pronto.create_policy(session=session, financier_id=1, fund_id=fund.id, name="pp",
+                                                advance_rate=Decimal("0.8"), fee_kind="percent",
+                                                fee_value=Decimal("2.5"), min_amount=100, max_amount=100_000,
+                                                producer_limit=200_000, auto_approve_up_to=100_000)
+            for producer in PRODUCERS:  # each accepted the fund's terms before her first advance
+                await accept_terms_in(session, policy_id=policy.id, producer_id=producer)
             await set_share(session=session, organization_id=5, rate=Decimal(4), collects_for_members=True, set_by=1)
             await set_share(session=session, organization_id=6, rate=Decimal("2.5"), collects_for_members=False,
                             set_by=1)

@@ -15,7 +15,7 @@ async def test_a_cycle_is_paid_out_through_the_gateway(migrated, keys):
     require_postgres()
     url = migrated.url("payments", "postgres")
     async with transactional_database(url) as db:
-        await w.build(db, share_advance_and_payments=False)
+        policy = await w.build(db, share_advance_and_payments=False)
         payments = create_app(service_settings("payments", url), database=db, verifier=keys.verifier, clients={})
         async with serving(payments) as payments_url, \
                 running_gateway(migrated, "postgres", keys, payments_url=payments_url) as gw, gw.client() as client:
@@ -27,6 +27,9 @@ async def test_a_cycle_is_paid_out_through_the_gateway(migrated, keys):
             share = await client.put(f"{api}/organizations/{w.ORGANIZATION}/share", headers=organization,
                                      json={"rate": "5", "collects_for_members": True})
             assert share.status_code == 200, share.text
+            terms = await client.post(f"{api}/advance-policies/{policy}/acceptances", headers=elena,
+                                      json={"producer_id": w.ELENA})
+            assert terms.status_code == 201, terms.text
             advance = await client.post(f"{api}/advances", headers=elena,
                                         json={"producer_id": w.ELENA, "amount": "156.80"})
             assert advance.status_code == 201, advance.text

@@ -49,6 +49,7 @@ SUPPLY_CONSUMERS = ("consumidor5", "consumidor4", "consumidor3")  # the demo has
 DISRUPTIONS = (*START_ORDER, "postgres", "nats")
 MAX_PAUSE_SECONDS = 20  # the long form goes round the disruptions again and again
 STEP_SECONDS = 60  # how long one step of a supply round keeps trying across restarts
+ORDER_VALUE = Decimal(80)  # Bs per supply order: two received make goods enough for an advance (from Bs 50)
 
 
 def error_code(answer) -> str | None:
@@ -150,11 +151,18 @@ def consumer_load(load: Load, token: str, cycle: dict, products: list[dict], see
                 load.count("cancelled" if cancelled == 200 else "cancel_" + outcome(cancelled, answer, ""))
 
 
+def supply_quantity(product: dict) -> int:
+    """Units of `product` that make one supply order worth ORDER_VALUE."""
+    return max(1, int(-(-ORDER_VALUE // Decimal(product["price"]))))
+
+
 class SupplyRound:
     """One cycle from opening to money: waiting list, restock, receipt, advance, payments."""
 
     def __init__(self, load: Load, tokens: dict[str, str], template: dict, product: dict, restocks: Counter):
         self.load, self.tokens, self.template, self.product, self.restocks = load, tokens, template, product, restocks
+        self.quantity = supply_quantity(product)
+        self.restock_units = 2 * self.quantity  # what a round sells
 
     def step(self, name: str, status, expected=(200, 201)):
         if status not in expected:
@@ -163,7 +171,7 @@ class SupplyRound:
     def order(self, who: str, cycle: dict, point: int, wait: bool = False) -> dict:
         status, order = self.load.retried("POST", "/api/orders/orders", token=self.tokens[who], body={
             "cycle_id": cycle["id"], "delivery_point_id": point, "wait_if_full": wait,
-            "lines": [{"product_id": self.product["id"], "quantity": "2"}]})
+            "lines": [{"product_id": self.product["id"], "quantity": str(self.quantity)}]})
         self.step(f"order by {who}", status)
         return order
 
@@ -223,10 +231,10 @@ class SupplyRound:
         status, product = self.load.retried("GET", path, token=self.tokens["producer"])
         self.step("read product", status)
         available = Decimal(product["available"])
-        status, _ = self.load.retried("PATCH", path, token=self.tokens["producer"], body={"available": str(available + 6)})
+        status, _ = self.load.retried("PATCH", path, token=self.tokens["producer"], body={"available": str(available + self.restock_units)})
         self.step("restock", status)
         with self.load.lock:
-            self.restocks[self.product["id"]] += 6
+            self.restocks[self.product["id"]] += self.restock_units
         self.load.count("restocks")
 
     def advance(self) -> None:
@@ -234,12 +242,12 @@ class SupplyRound:
         producer_id = self.product["producer_id"]
         offer = load.until(lambda: (answer := load.call("GET", f"/api/payments/producers/{producer_id}/eligibility",
                                                         token=producer))[0] == 200
-                           and answer[1]["offers"] and Decimal(answer[1]["eligible_value"]) > 0 and answer[1])
+                           and next((o for o in answer[1]["offers"] if o["available"]), None), seconds=20)
         if not offer:
             load.count("advance_not_eligible")
             return
         status, advance = load.retried("POST", "/api/payments/advances", token=producer, body={
-            "producer_id": producer_id, "amount": offer["offers"][0]["min_advance"]})
+            "producer_id": producer_id, "policy_id": offer["policy_id"], "amount": offer["max_advance"]})
         if status != 201:
             load.count("advance_" + outcome(status, advance, ""))
             return
@@ -327,8 +335,8 @@ def test_every_invariant_holds_after_processes_postgres_and_nats_restart_under_l
             cycle = next(c for c in load.call("GET", "/api/orders/cycles?limit=50", token=tokens["coordinator"])[1]
                          ["items"] if c["status"] == "open")
             # the supply rounds buy one product of producer 1 (whose account asks the advances), only them
-            supplied = next(p for p in load.call("GET", "/api/catalog/products?producer=1&limit=50")[1]["items"]
-                            if not p.get("case_size") and Decimal(p["available"]) >= 4)
+            supplied = max((p for p in load.call("GET", "/api/catalog/products?producer=1&limit=50")[1]["items"]
+                            if not p.get("case_size")), key=lambda p: Decimal(p["available"]) / supply_quantity(p))
             bought = [p for p in load.call("GET", "/api/catalog/products?limit=50")[1]["items"]
                       if not p.get("case_size") and p["id"] != supplied["id"] and Decimal(p["available"]) >= 1]
             before = asyncio.run(_stock(urls["catalog"]))

@@ -116,6 +116,34 @@ def database_unavailable_response() -> "JsonResponse":
                           headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
 
+class DatabaseOutage:
+    """Pure ASGI, outside the idempotency middleware: a database that cannot be reached, raised
+    anywhere below (that middleware, a route, a dependency), is answered 503 here, before it can
+    reach the server as a crash. Once an answer has started it can only be cut."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started or not database_unavailable(exc):
+                raise
+            log.warning("database unavailable on %s %s: %r", scope.get("method"), scope.get("path"), exc)
+            await database_unavailable_response()(scope, receive, send)
+
+
 def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     problems = []
     for err in errors:

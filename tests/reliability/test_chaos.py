@@ -34,7 +34,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.catalog.models import Product
 from services.common.db import make_engine
@@ -308,6 +308,32 @@ def read_while_down(platform, token: str) -> tuple[int | None, str | None]:
         return None, None
 
 
+async def _explain(urls: dict[str, str], discrepancies: list[dict]) -> list[str]:
+    """For a failed run: each order named by a discrepancy, as every database sees it (its row, its
+    events in each outbox, inbox and incoming queue), before the private cluster is thrown away."""
+    order_ids = sorted({d["ids"]["order_id"] for d in discrepancies if "order_id" in d["ids"]})[:5]
+    lines = []
+    for name, url in urls.items():
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                for order_id in order_ids:
+                    for table, where in (("orders", "id" if name == "orders" else "order_id"), ("bookings", "order_id")):
+                        if name in ({"orders": ("orders", "payments"), "bookings": ("delivery",)}[table]):
+                            row = (await conn.execute(text(f"SELECT * FROM {table} WHERE CAST({where} AS TEXT) = :id"),
+                                                      {"id": str(order_id)})).mappings().first()
+                            lines.append(f"{name}.{table} {order_id}: {dict(row) if row else None}")
+                    for table, when in (("outbox", "published_at"), ("inbox", "handled_at"),
+                                        ("incoming_events", "parked_at")):
+                        rows = (await conn.execute(text(
+                            f"SELECT event_id, event_type, {when} FROM {table} WHERE aggregate_id = :id"),
+                            {"id": str(order_id)})).all()
+                        lines += [f"{name}.{table} {order_id}: {tuple(r)}" for r in rows]
+        finally:
+            await engine.dispose()
+    return lines
+
+
 def kill_and_restart(platform, name: str) -> float:
     process = platform.processes[name]
     os.killpg(process.pid, signal.SIGKILL)
@@ -375,6 +401,8 @@ def test_every_invariant_holds_after_processes_postgres_and_nats_restart_under_l
             report = settled_audit(platform, tokens["admin"], seconds=90)
             settled = time.monotonic() - settle_began
             after = asyncio.run(_stock(urls["catalog"]))
+            if report["discrepancies"]:
+                print("\n".join(asyncio.run(_explain(urls, report["discrepancies"]))))
     stock_wrong = stock_discrepancies(before, after, restocks)
     print(f"\nplatform up on a private PostgreSQL and NATS in {started:.1f} s; load for {LOAD_SECONDS:.0f} s")
     for name, what, seconds in disruptions:

@@ -213,7 +213,7 @@ class SupplyRound:
                                          for line in consignment["lines"]]})
             self.step("receive", status)
             load.count("consignments_received")
-        self.advance()
+        advance = self.advance()
         for order in (waiting, other):
             balance = load.until(lambda order=order: (answer := load.call(
                 "GET", f"/api/payments/orders/{order['id']}/balance", token=coordinator))[0] == 200 and answer[1])
@@ -224,6 +224,11 @@ class SupplyRound:
                     "client_id": uuid.uuid4().hex})
                 self.step("payment", status)
                 load.count("payments")
+        if advance is not None:  # the consumers' payments collect the receivable it was drawn on
+            repaid = load.until(lambda: (answer := load.call(
+                "GET", f"/api/payments/advances/{advance['id']}", token=tokens["producer"]))[0] == 200
+                and Decimal(answer[1]["principal_repaid"]) > 0, seconds=20)
+            load.count("advances_repaid" if repaid else "advances_not_repaid_yet")
 
     def restock(self) -> None:
         """The producer adds stock to her product (only this round orders it, so the difference is known)."""
@@ -237,7 +242,8 @@ class SupplyRound:
             self.restocks[self.product["id"]] += self.restock_units
         self.load.count("restocks")
 
-    def advance(self) -> None:
+    def advance(self) -> dict | None:
+        """The producer asks an advance on her received goods; the financier approves and disburses it."""
         load, producer = self.load, self.tokens["producer"]
         producer_id = self.product["producer_id"]
         offer = load.until(lambda: (answer := load.call("GET", f"/api/payments/producers/{producer_id}/eligibility",
@@ -245,12 +251,12 @@ class SupplyRound:
                            and next((o for o in answer[1]["offers"] if o["available"]), None), seconds=20)
         if not offer:
             load.count("advance_not_eligible")
-            return
+            return None
         status, advance = load.retried("POST", "/api/payments/advances", token=producer, body={
             "producer_id": producer_id, "policy_id": offer["policy_id"], "amount": offer["max_advance"]})
         if status != 201:
             load.count("advance_" + outcome(status, advance, ""))
-            return
+            return None
         load.count("advances_requested")
         financier = self.tokens["financier"]
         if advance["status"] == "requested":
@@ -262,6 +268,7 @@ class SupplyRound:
                                            token=financier, body={})
             self.step("disburse", status)
         load.count("advances_disbursed")
+        return advance
 
 
 def supply_load(load: Load, tokens, template, product, restocks: Counter) -> None:

@@ -49,6 +49,7 @@ SUPPLY_CONSUMERS = ("consumidor5", "consumidor4", "consumidor3")  # the demo has
 DISRUPTIONS = (*START_ORDER, "postgres", "nats")
 MAX_PAUSE_SECONDS = 20  # the long form goes round the disruptions again and again
 STEP_SECONDS = 60  # how long one step of a supply round keeps trying across restarts
+GRACE_SECONDS = 20  # after the load, how long a supply round under way may go on
 ORDER_VALUE = Decimal(80)  # Bs per supply order: two received make goods enough for an advance (from Bs 50)
 
 
@@ -122,8 +123,8 @@ class Load:
             time.sleep(0.5)
 
     def stopped_a_while(self) -> bool:
-        """The load ended more than a few seconds ago: steps in flight give up."""
-        return self.stop.is_set() and time.monotonic() > self.stopped_at + 5
+        """The load ended a while ago: steps in flight give up (a supply round under way may finish)."""
+        return self.stop.is_set() and time.monotonic() > self.stopped_at + GRACE_SECONDS
 
     def until(self, probe, seconds: float = STEP_SECONDS):
         deadline = time.monotonic() + seconds

@@ -131,7 +131,7 @@ def events_applied_once(events: dict[str, dict]) -> tuple[list[dict], dict[str, 
         facts = events.get(target)
         if facts is None:
             continue
-        counts["events_applied"] += len(facts["applied"])
+        counts["events_applied"] += len(facts["applied"]) + facts.get("applied_earlier", 0)
         for event_id, recent in sorted(facts["applied"].items()):
             if recent and event_id not in emitted:
                 found.append(discrepancy("event_applied_once", target,

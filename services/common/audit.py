@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.app import Session
@@ -46,23 +46,34 @@ async def event_facts(session: AsyncSession, kernel: KernelTables, retention_day
 
     - `published` {event id: type}, `unpublished` {event id: type}: its outbox (published rows are
       purged after `retention_days`; every one still there must be in each subscriber's inbox);
-    - `applied` {event id: recent}: its inbox; `recent` when handled within the retention, so its
-      source's outbox must still hold it (published only after this inbox row was committed);
+    - `applied` {event id: recent}: its inbox, the rows handled within twice the retention (older
+      ones are only counted, `applied_earlier`: no outbox still holds their events, and an
+      installation's inbox only grows); `recent` when handled well within the retention (an hour
+      to spare), so its source's outbox must still hold it;
     - `waiting`, `parked` [event id]: received and not applied yet (retrying), or given up on.
     """
     outbox, inbox = kernel.outbox, kernel.inbox
     published, unpublished = {}, {}
     for row in (await session.execute(select(outbox.c.event_id, outbox.c.event_type, outbox.c.published_at))).all():
         (unpublished if row.published_at is None else published)[row.event_id] = row.event_type
-    kept_since = utcnow() - timedelta(days=retention_days) if retention_days > 0 else None
-    applied = {row.event_id: kept_since is None or row.handled_at >= kept_since
-               for row in (await session.execute(select(inbox.c.event_id, inbox.c.handled_at))).all()}
+    applied, earlier = {}, 0
+    if retention_days > 0:
+        now = utcnow()
+        recent_since = now - timedelta(days=retention_days) + timedelta(hours=1)
+        listed_since = now - timedelta(days=2 * retention_days)
+        for row in (await session.execute(select(inbox.c.event_id, inbox.c.handled_at)
+                                          .where(inbox.c.handled_at >= listed_since))).all():
+            applied[row.event_id] = row.handled_at >= recent_since
+        earlier = (await session.execute(select(func.count()).select_from(inbox)
+                                         .where(inbox.c.handled_at < listed_since))).scalar_one()
+    else:  # outboxes keep every event: every inbox row must match one
+        applied = dict.fromkeys((await session.execute(select(inbox.c.event_id))).scalars(), True)
     waiting, parked = [], []
     if kernel.incoming is not None:
         queue = kernel.incoming
         for row in (await session.execute(select(queue.c.event_id, queue.c.parked_at).order_by(queue.c.id))).all():
             (waiting if row.parked_at is None else parked).append(row.event_id)
-    return {"published": published, "unpublished": unpublished, "applied": applied,
+    return {"published": published, "unpublished": unpublished, "applied": applied, "applied_earlier": earlier,
             "waiting": waiting, "parked": parked}
 
 

@@ -143,7 +143,7 @@ def consumer_load(load: Load, token: str, cycle: dict, products: list[dict], see
         load.count("browsed" if status == 200 else f"browse_{status or 'no_answer'}")
         if rng.random() < 0.7:
             status, order = load.retried("POST", "/api/orders/orders", token=token, seconds=10, body={
-                "cycle_id": cycle["id"], "delivery_point_id": rng.choice(cycle["delivery_point_ids"][:3]),
+                "cycle_id": cycle["id"], "delivery_point_id": rng.choice(cycle["delivery_point_ids"]),
                 "lines": [{"product_id": rng.choice(products)["id"], "quantity": "1"}]})
             load.count("placed" if status == 201 else "order_" + outcome(status, order, ""))
             if status == 201 and rng.random() < 0.3:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint migrate demo bench audit backup restore clean lessons events-parked events-retry events-drop
+.PHONY: install run test lint migrate demo bench audit backup restore chaos clean lessons events-parked events-retry events-drop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Mercado Corto needs Python 3.11, found " + sys.version.split()[0]'
@@ -41,6 +41,12 @@ bench: migrate
 
 audit: install
 	$(BIN)/python -m gateway.audit
+
+# Chaos under load, long form: ten minutes of load while every process, PostgreSQL and NATS restart
+# (a private PostgreSQL cluster and NATS server of its own; CHAOS_SECONDS=... for another length)
+CHAOS_SECONDS ?= 600
+chaos: install
+	MC_CHAOS_SECONDS=$(CHAOS_SECONDS) $(BIN)/python -m pytest tests/reliability/test_chaos.py -s -q -p no:cacheprovider
 
 # Parked (dead-letter) events of every service: list them, retry one after a fix, or drop one.
 events-parked: install

@@ -24,7 +24,7 @@ from services.common.background import cancel_and_wait
 from services.common.db import Database
 from services.common.dead_letters import dead_letters_router
 from services.common.docs import install_docs
-from services.common.errors import JsonResponse, install_error_handlers
+from services.common.errors import DatabaseOutage, JsonResponse, install_error_handlers
 from services.common.event_health import consumer_health, refresh_event_gauges
 from services.common.http import ServiceClient
 from services.common.idempotency import IdempotencyMiddleware
@@ -190,6 +190,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     install_error_handlers(app)
     app.add_middleware(NulGuard)
     app.add_middleware(IdempotencyMiddleware, kernel=spec.kernel)
+    app.add_middleware(DatabaseOutage)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     for router in spec.routers:
         app.include_router(router)

@@ -2,6 +2,12 @@
 `cycle.closed`, and the ledger entries they cause: a placed order is owed by its consumer, a
 cancelled one is credited back to her. An order waiting for a slot is not known here until it is
 placed (its `order.placed` comes at promotion): waiting orders are never receivables nor sales.
+
+A placed order's `order.cancelled` can arrive before its `order.placed`: over NATS, an event a
+puller fetched and died holding is redelivered only after the ack wait, while the events behind it
+flow on (seen in the chaos test). The cancellation then leaves the order here as cancelled, with
+nothing owed and no entry, and the late `order.placed` finds it and does nothing: whichever comes
+first, the consumer owes nothing for a cancelled order.
 """
 
 import logging
@@ -138,7 +144,12 @@ async def on_order_cancelled(session: AsyncSession, envelope) -> None:
         return  # it waited for a slot and was never placed: nothing was owed, nothing to reverse
     order = (await session.execute(select(orders).where(orders.c.order_id == order_id))).one_or_none()
     if order is None:
-        log.warning("order.cancelled for an order never placed here", extra={"order_id": order_id})
+        # its order.placed is still on its way: remember the order cancelled, so that one does nothing
+        log.warning("order.cancelled before its order.placed; the order is kept cancelled", extra={"order_id": order_id})
+        await session.execute(orders.insert().values(
+            order_id=order_id, cycle_id=int(p["cycle_id"]), consumer_account_id=int(p["consumer_account_id"]),
+            delivery_point_id=_int(p.get("delivery_point_id")), fees_total=0, total=centavos(p.get("total")),
+            status="cancelled", placed_at=_datetime(p.get("placed_at") or envelope.occurred_at)))
         return
     lines = (await session.execute(select(order_lines).where(order_lines.c.order_id == order_id))).all()
     wanted = {str(x) for x in (p.get("line_ids") or [])} or {line.line_id for line in lines}

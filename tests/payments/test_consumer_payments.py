@@ -166,3 +166,22 @@ async def test_short_delivery_credits_the_consumer_for_what_did_not_arrive(db, c
     balance = (await client.get("/orders/100/balance", headers=keys.headers("consumer", account_id=9))).json()
     assert balance["due"] == "28.25"
     await ledger_is_consistent(db)
+
+
+async def test_a_cancellation_that_overtakes_its_placement_leaves_nothing_owed_whichever_comes_first(db, client, keys):
+    """Over NATS an order's order.cancelled can arrive before its order.placed (a redelivery after a
+    puller died holding the placement): the order stays cancelled and nothing is owed or posted."""
+    from tests.payments.helpers import apply
+
+    await close_cycle(db, 10, coordinator_account_id=COORDINATOR)
+    assert await apply(db, "order.cancelled", 100, {
+        "order_id": "100", "cycle_id": "10", "consumer_account_id": "9", "delivery_point_id": 1,
+        "line_ids": ["100-1", "100-2"], "total": "32.00", "reason": "cancelled_by_consumer",
+        "previous_status": "placed"})
+    await place_order(db, 100, 10, consumer=9, fees_total="5.00",
+                      lines=[("100-1", 7, 70, "2", "7.50"), ("100-2", 8, 80, "3", "4.00")])
+    assert await balance_of(db, "consumer:9") == 0
+    assert await balance_of(db, "order_clearing") == 0 and await balance_of(db, "platform_fees") == 0
+    balance = (await client.get("/orders/100/balance", headers=keys.headers("consumer", account_id=9))).json()
+    assert balance["status"] == "cancelled" and balance["due"] == "0.00"
+    await ledger_is_consistent(db)

@@ -3,8 +3,8 @@
 - a fresh demo, then real orders placed and cancelled, report nothing;
 - a backup taken while the platform serves (`make backup`), restored into fresh databases
   (`make restore`), gives back the same installation, and the audit finds nothing there either;
-- one corrupted row (a stock counter, a journal entry) is reported, and only it, by the API and by
-  `make audit`, which then exits 1.
+- one corrupted row (a stock counter, a journal entry, an inbox row lost) is reported, and only it,
+  by the API and by `make audit`, which then exits 1.
 """
 
 import asyncio
@@ -12,10 +12,11 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from services.catalog.models import Product
 from services.common.db import make_engine
+from services.payments.models import kernel as payments_kernel
 from services.payments.models import postings
 from tests.conftest import BACKENDS, require_postgres
 from tests.reliability.conftest import (
@@ -35,7 +36,8 @@ def command(module: str, *args, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 async def _corrupt(platform) -> dict:
-    """Add one unit to a product's `reserved` and a stray centavo to a journal entry; say which rows."""
+    """Add one unit to a product's `reserved`, a stray centavo to a journal entry, and lose the inbox row
+    of the last event payments applied (as if its effect had never happened); say which rows."""
     catalog = make_engine(platform.env["CATALOG_DATABASE_URL"])
     payments = make_engine(platform.env["PAYMENTS_DATABASE_URL"])
     try:
@@ -47,10 +49,15 @@ async def _corrupt(platform) -> dict:
             posting = (await conn.execute(select(postings).order_by(postings.c.id).limit(1))).one()
             await conn.execute(insert(postings).values(entry_id=posting.entry_id, account_id=posting.account_id,
                                                        amount=1))
+            inbox = payments_kernel.inbox
+            event_id = (await conn.execute(select(inbox.c.event_id).order_by(inbox.c.handled_at.desc())
+                                           .limit(1))).scalar_one()
+            await conn.execute(delete(inbox).where(inbox.c.event_id == event_id))
     finally:
         await catalog.dispose()
         await payments.dispose()
-    return {"product_id": product_id, "entry_id": posting.entry_id, "account_id": posting.account_id}
+    return {"product_id": product_id, "entry_id": posting.entry_id, "account_id": posting.account_id,
+            "event_id": event_id}
 
 
 @pytest.mark.slow
@@ -70,6 +77,7 @@ def test_audit_finds_nothing_on_a_sound_or_restored_installation_and_exactly_a_c
         busy = settled_audit(original, tokens["admin"])
         assert busy["discrepancies"] == [], busy["discrepancies"]
         assert (busy["checked"]["placed_orders"], busy["checked"]["ended_orders"]) == (2, 1)
+        assert busy["checked"]["events_applied"] > 0
         taken = command("infra.backup", "backup", backup, env=original.env)
         assert taken.returncode == 0, taken.stdout + taken.stderr
         orders_before = original.request("GET", "/api/orders/orders?limit=50", token=tokens["consumer"])["items"]
@@ -81,6 +89,8 @@ def test_audit_finds_nothing_on_a_sound_or_restored_installation_and_exactly_a_c
             ("stock_conservation", "catalog", (("counter", "reserved"), ("product_id", corrupted["product_id"]))),
             ("ledger_balances", "payments", (("entry_id", corrupted["entry_id"]),)),
             ("ledger_balances", "payments", (("account_id", corrupted["account_id"]),)),
+            ("event_applied_once", "payments", (("event_id", corrupted["event_id"]), ("source", "orders"),
+                                                ("subscriber", "payments"))),
         ])
         cli = command("gateway.audit", env=original.env)
         assert cli.returncode == 1, cli.stderr

@@ -1,13 +1,26 @@
-"""Chaos under load, short form: consumers browse, order and cancel through the gateway while every
-process of the platform is killed with SIGKILL in turn and started again; afterwards, with the
-outboxes drained and the recovery window passed, the consistency audit finds nothing (stock and
-slots conserved, every placed order booked and known to payments, failed and cancelled orders
-holding nothing, the ledger balanced, nothing left pending).
+"""Chaos under load, short form: the platform on a private PostgreSQL cluster with events over a private
+NATS JetStream server (EVENTS_URL). Through the gateway, consumers browse, order and cancel, while a
+supply round runs again and again — a cycle whose first point has one slot (a second order waits on
+it and is promoted when the first is cancelled), restock, close, goods received, an advance asked,
+approved and disbursed, consumers' payments recorded (which repay it). Meanwhile catalog, orders,
+delivery, payments and the gateway are each killed with SIGKILL and started again, PostgreSQL is
+stopped at once (crash recovery at start) and started again, and NATS is restarted.
 
-It prints what it killed and the counts. `MC_CHAOS_SECONDS` makes the long form (default: 30 s of
-load; e.g. `MC_CHAOS_SECONDS=600 .venv/bin/python -m pytest tests/reliability/test_chaos.py -s`).
+Afterwards, with the outboxes drained and the recovery window passed:
+- stock conservation per product, read from the catalog database: initial + restocks = available +
+  reserved + sold, never negative (and the audit: reserved and sold are the sums of their lines);
+- the consistency audit finds nothing: every placed order has one confirmed booking and one
+  payment-side order, failed and cancelled ones hold no stock and no slot, every event's effect was
+  applied exactly once (inbox against outbox ids), the ledger balances, receivables match received
+  goods, nothing is left pending;
+- no answer was a 500 (a service down is a 503, its database down a 503 with Retry-After).
+
+It prints what it killed, how long each took to come back, the load's outcomes and the invariant
+counts. `MC_CHAOS_SECONDS` sets the load's length (default 30 s; `make chaos` runs 600 s).
 """
 
+import asyncio
+import itertools
 import json
 import os
 import random
@@ -21,92 +34,396 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select, text
 
-from tests.reliability.conftest import live_platform, role_tokens, settled_audit
-from tests.web.platform import START_ORDER, spawn, wait_healthy
+from services.catalog.models import Product
+from services.common.db import make_engine
+from tests.conftest import IN_CI
+from tests.reliability.conftest import role_tokens, settled_audit
+from tests.reliability.servers import private_nats, private_postgres, private_servers_missing
+from tests.web.platform import START_ORDER, running_platform, spawn, wait_healthy
 
 LOAD_SECONDS = float(os.environ.get("MC_CHAOS_SECONDS", "30"))
 CONSUMERS = 4
+SUPPLY_CONSUMERS = ("consumidor5", "consumidor4", "consumidor3")  # the demo has five
+DISRUPTIONS = (*START_ORDER, "postgres", "nats")
+MAX_PAUSE_SECONDS = 20  # the long form goes round the disruptions again and again
+STEP_SECONDS = 60  # how long one step of a supply round keeps trying across restarts
+GRACE_SECONDS = 20  # after the load, how long a supply round under way may go on
+ORDER_VALUE = Decimal(80)  # Bs per supply order: two received make goods enough for an advance (from Bs 50)
 
 
-def call(platform, method: str, path: str, *, token: str | None = None, body=None, key: str | None = None):
-    """(status, JSON) of one request to the gateway; (None, None) when the connection fails."""
-    request = urllib.request.Request(platform.url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if key:
-        request.add_header("Idempotency-Key", key)
+def error_code(answer) -> str | None:
+    return answer.get("error", {}).get("code") if isinstance(answer, dict) else None
+
+
+def outcome(status, answer, ok: str) -> str:
+    """What a call's answer counts as: `ok`, or its status and error code."""
+    if status in (200, 201):
+        return ok
+    return f"{status or 'no_answer'}_{error_code(answer) or ''}".rstrip("_")
+
+
+class Load:
+    """Calls to the gateway with their outcomes counted (thread-safe)."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self.counts: Counter = Counter()
+        self.server_errors: list[str] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.stopped_at = 0.0
+
+    def end(self) -> None:
+        self.stopped_at = time.monotonic()
+        self.stop.set()
+
+    def count(self, what: str, n: int = 1) -> None:
+        with self.lock:
+            self.counts[what] += n
+
+    def call(self, method: str, path: str, *, token: str | None = None, body=None, key: str | None = None):
+        """(status, JSON) of one request; (None, None) when the connection fails."""
+        request = urllib.request.Request(self.platform.url + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        if key:
+            request.add_header("Idempotency-Key", key)
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            if exc.code == 500:
+                with self.lock:
+                    self.server_errors.append(f"{method} {path}: {raw[:300]!r}")
+            try:
+                return exc.code, json.loads(raw or b"null")
+            except ValueError:
+                return exc.code, None
+        except (OSError, ValueError):
+            return None, None
+
+    def retried(self, method: str, path: str, *, token: str, body=None, idempotent: bool = True,
+                seconds: float = STEP_SECONDS):
+        """Call until a definite answer (2xx, or a 4xx other than "the same key is still running"),
+        with the same Idempotency-Key every time, so a lost answer never does a thing twice. Gives up
+        at the deadline, or soon after the load ends."""
+        key = uuid.uuid4().hex if idempotent and method != "GET" else None
+        deadline = time.monotonic() + seconds
+        while True:
+            status, answer = self.call(method, path, token=token, body=body, key=key)
+            definite = status is not None and status < 500 and status != 429 and not (
+                status == 409 and error_code(answer) == "idempotency_in_progress")
+            if definite or time.monotonic() > deadline or self.stopped_a_while():
+                return status, answer
+            time.sleep(0.5)
+
+    def stopped_a_while(self) -> bool:
+        """The load ended a while ago: steps in flight give up (a supply round under way may finish)."""
+        return self.stop.is_set() and time.monotonic() > self.stopped_at + GRACE_SECONDS
+
+    def until(self, probe, seconds: float = STEP_SECONDS):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stopped_a_while():
+            found = probe()
+            if found:
+                return found
+            time.sleep(0.5)
+        return None
+
+
+def consumer_load(load: Load, token: str, cycle: dict, products: list[dict], seed: int) -> None:
+    rng = random.Random(seed)
+    while not load.stop.is_set():
+        status, _ = load.call("GET", "/api/catalog/products?limit=20")
+        load.count("browsed" if status == 200 else f"browse_{status or 'no_answer'}")
+        if rng.random() < 0.7:
+            status, order = load.retried("POST", "/api/orders/orders", token=token, seconds=10, body={
+                "cycle_id": cycle["id"], "delivery_point_id": rng.choice(cycle["delivery_point_ids"]),
+                "lines": [{"product_id": rng.choice(products)["id"], "quantity": "1"}]})
+            load.count("placed" if status == 201 else "order_" + outcome(status, order, ""))
+            if status == 201 and rng.random() < 0.3:
+                cancelled, answer = load.retried("POST", f"/api/orders/orders/{order['id']}/cancel", token=token,
+                                                 idempotent=False, seconds=10)
+                load.count("cancelled" if cancelled == 200 else "cancel_" + outcome(cancelled, answer, ""))
+
+
+def supply_quantity(product: dict) -> int:
+    """Units of `product` that make one supply order worth ORDER_VALUE."""
+    return max(1, int(-(-ORDER_VALUE // Decimal(product["price"]))))
+
+
+class SupplyRound:
+    """One cycle from opening to money: waiting list, restock, receipt, advance, payments."""
+
+    def __init__(self, load: Load, tokens: dict[str, str], template: dict, product: dict, restocks: Counter):
+        self.load, self.tokens, self.template, self.product, self.restocks = load, tokens, template, product, restocks
+        self.quantity = supply_quantity(product)
+        self.restock_units = 2 * self.quantity  # what a round sells
+
+    def step(self, name: str, status, expected=(200, 201)):
+        if status not in expected:
+            raise RuntimeError(f"{name}: {status}")
+
+    def order(self, who: str, cycle: dict, point: int, wait: bool = False) -> dict:
+        status, order = self.load.retried("POST", "/api/orders/orders", token=self.tokens[who], body={
+            "cycle_id": cycle["id"], "delivery_point_id": point, "wait_if_full": wait,
+            "lines": [{"product_id": self.product["id"], "quantity": str(self.quantity)}]})
+        self.step(f"order by {who}", status)
+        return order
+
+    def order_status(self, who: str, order_id: int) -> str | None:
+        status, order = self.load.call("GET", f"/api/orders/orders/{order_id}", token=self.tokens[who])
+        return order["status"] if status == 200 else None
+
+    def run(self) -> None:
+        load, tokens, coordinator = self.load, self.tokens, self.tokens["coordinator"]
+        points = self.template["delivery_point_ids"][:2]
+        status, cycle = load.retried("POST", "/api/orders/cycles", token=coordinator, body={
+            "name": f"Ciclo de prueba {uuid.uuid4().hex[:6]}", "opens_at": self.template["opens_at"],
+            "closes_at": self.template["closes_at"], "delivery_date": self.template["delivery_date"],
+            "delivery_point_ids": points, "point_capacity": {str(points[0]): 1}, "status": "open"})
+        self.step("open cycle", status)
+        self.restock()
+        first = self.order(SUPPLY_CONSUMERS[0], cycle, points[0])
+        waiting = self.order(SUPPLY_CONSUMERS[1], cycle, points[0], wait=True)
+        self.step("wait on the full point", waiting["status"], ("waitlisted",))
+        load.count("waitlisted")
+        other = self.order(SUPPLY_CONSUMERS[2], cycle, points[1])
+        status, _ = load.retried("POST", f"/api/orders/orders/{first['id']}/cancel",
+                                 token=tokens[SUPPLY_CONSUMERS[0]], idempotent=False)
+        self.step("cancel the first", status)
+        promoted = load.until(lambda: self.order_status(SUPPLY_CONSUMERS[1], waiting["id"]) == "placed")
+        self.step("promotion", "placed" if promoted else "still waiting", ("placed",))
+        load.count("promoted")
+        status, _ = load.retried("POST", f"/api/orders/cycles/{cycle['id']}/close", token=coordinator,
+                                 idempotent=False)
+        self.step("close", status)
+        consignments = load.until(lambda: (answer := load.call(
+            "GET", f"/api/delivery/consignments?cycle_id={cycle['id']}", token=coordinator))[0] == 200
+            and answer[1]["items"])
+        self.step("consignments", 200 if consignments else None)
+        for consignment in consignments:
+            status, _ = load.retried("POST", f"/api/delivery/consignments/{consignment['id']}/receive",
+                                     token=coordinator, body={"lines": [
+                                         {"product_id": line["product_id"], "received_quantity": line["ordered_quantity"]}
+                                         for line in consignment["lines"]]})
+            self.step("receive", status)
+            load.count("consignments_received")
+        advance = self.advance()
+        for order in (waiting, other):
+            balance = load.until(lambda order=order: (answer := load.call(
+                "GET", f"/api/payments/orders/{order['id']}/balance", token=coordinator))[0] == 200 and answer[1])
+            self.step("balance", 200 if balance else None)
+            if Decimal(balance["due"]) > 0:
+                status, _ = load.retried("POST", "/api/payments/payments", token=coordinator, body={
+                    "order_id": order["id"], "amount": balance["due"], "method": "cash",
+                    "client_id": uuid.uuid4().hex})
+                self.step("payment", status)
+                load.count("payments")
+        if advance is not None:  # the consumers' payments collect the receivable it was drawn on
+            repaid = load.until(lambda: (answer := load.call(
+                "GET", f"/api/payments/advances/{advance['id']}", token=tokens["producer"]))[0] == 200
+                and Decimal(answer[1]["principal_repaid"]) > 0, seconds=20)
+            load.count("advances_repaid" if repaid else "advances_not_repaid_yet")
+
+    def restock(self) -> None:
+        """The producer adds stock to her product (only this round orders it, so the difference is known)."""
+        path = f"/api/catalog/products/{self.product['id']}"
+        status, product = self.load.retried("GET", path, token=self.tokens["producer"])
+        self.step("read product", status)
+        available = Decimal(product["available"])
+        status, _ = self.load.retried("PATCH", path, token=self.tokens["producer"], body={"available": str(available + self.restock_units)})
+        self.step("restock", status)
+        with self.load.lock:
+            self.restocks[self.product["id"]] += self.restock_units
+        self.load.count("restocks")
+
+    def advance(self) -> dict | None:
+        """The producer asks an advance on her received goods; the financier approves and disburses it."""
+        load, producer = self.load, self.tokens["producer"]
+        producer_id = self.product["producer_id"]
+        offer = load.until(lambda: (answer := load.call("GET", f"/api/payments/producers/{producer_id}/eligibility",
+                                                        token=producer))[0] == 200
+                           and next((o for o in answer[1]["offers"] if o["available"]), None), seconds=20)
+        if not offer:
+            load.count("advance_not_eligible")
+            return None
+        status, advance = load.retried("POST", "/api/payments/advances", token=producer, body={
+            "producer_id": producer_id, "policy_id": offer["policy_id"], "amount": offer["max_advance"]})
+        if status != 201:
+            load.count("advance_" + outcome(status, advance, ""))
+            return None
+        load.count("advances_requested")
+        financier = self.tokens["financier"]
+        if advance["status"] == "requested":
+            status, advance = load.retried("POST", f"/api/payments/advances/{advance['id']}/approve",
+                                           token=financier, body={})
+            self.step("approve", status)
+        if advance["status"] == "approved":
+            status, advance = load.retried("POST", f"/api/payments/advances/{advance['id']}/disburse",
+                                           token=financier, body={})
+            self.step("disburse", status)
+        load.count("advances_disbursed")
+        return advance
+
+
+def supply_load(load: Load, tokens, template, product, restocks: Counter) -> None:
+    while not load.stop.is_set():
+        try:
+            SupplyRound(load, tokens, template, product, restocks).run()
+            load.count("supply_rounds")
+        except (RuntimeError, KeyError, TypeError) as exc:
+            load.count(f"supply_round_stopped_at_{str(exc).split(':')[0].replace(' ', '_')}")
+
+
+async def _stock(url: str) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+    engine = make_engine(url)
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read() or b"null")
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(Product.id, Product.available, Product.reserved, Product.sold))).all()
+    finally:
+        await engine.dispose()
+    return {r.id: (Decimal(str(r.available)), Decimal(str(r.reserved)), Decimal(str(r.sold))) for r in rows}
+
+
+def stock_discrepancies(before: dict, after: dict, restocks: Counter) -> list[str]:
+    found = []
+    for product_id, (available, reserved, sold) in sorted(after.items()):
+        initial = sum(before.get(product_id, (Decimal(0),) * 3))
+        if initial + restocks[product_id] != available + reserved + sold:
+            found.append(f"product {product_id}: {initial} + {restocks[product_id]} restocked != "
+                         f"{available} available + {reserved} reserved + {sold} sold")
+        if min(available, reserved, sold) < 0:
+            found.append(f"product {product_id}: a negative counter")
+    return found
+
+
+def read_while_down(platform, token: str) -> tuple[int | None, str | None]:
+    """A read through the gateway while PostgreSQL is down: (status, Retry-After)."""
+    request = urllib.request.Request(platform.url + "/api/orders/orders?limit=1",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            return answer.status, None
     except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except (OSError, ValueError):
+        return exc.code, exc.headers.get("Retry-After")
+    except OSError:
         return None, None
 
 
-def consumer_load(platform, token: str, cycle: dict, products: list[dict], stop: threading.Event,
-                  counts: Counter, lock: threading.Lock, seed: int) -> None:
-    rng = random.Random(seed)
-    while not stop.is_set():
-        status, _ = call(platform, "GET", "/api/catalog/products?limit=20")
-        outcome = ["browse_failed", "browsed"][status == 200]
-        if rng.random() < 0.7:
-            key, body = uuid.uuid4().hex, {
-                "cycle_id": cycle["id"], "delivery_point_id": rng.choice(cycle["delivery_point_ids"][:3]),
-                "lines": [{"product_id": rng.choice(products)["id"], "quantity": "1"}]}
-            for _ in range(5):  # a lost answer is retried with the same key: never two orders
-                status, order = call(platform, "POST", "/api/orders/orders", token=token, body=body, key=key)
-                if status is not None and status < 500 and status != 409:
-                    break
-                time.sleep(0.5)
-            outcome = "placed" if status == 201 else f"order_{status or 'no_answer'}"
-            if status == 201 and rng.random() < 0.3:
-                cancelled, _ = call(platform, "POST", f"/api/orders/orders/{order['id']}/cancel", token=token)
-                with lock:
-                    counts["cancelled" if cancelled == 200 else f"cancel_{cancelled or 'no_answer'}"] += 1
-        with lock:
-            counts[outcome] += 1
+async def _explain(urls: dict[str, str], discrepancies: list[dict]) -> list[str]:
+    """For a failed run: each order named by a discrepancy, as every database sees it (its row, its
+    events in each outbox, inbox and incoming queue), before the private cluster is thrown away."""
+    order_ids = sorted({d["ids"]["order_id"] for d in discrepancies if "order_id" in d["ids"]})[:5]
+    lines = []
+    for name, url in urls.items():
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                for order_id in order_ids:
+                    for table, where in (("orders", "id" if name == "orders" else "order_id"), ("bookings", "order_id")):
+                        if name in ({"orders": ("orders", "payments"), "bookings": ("delivery",)}[table]):
+                            row = (await conn.execute(text(f"SELECT * FROM {table} WHERE CAST({where} AS TEXT) = :id"),
+                                                      {"id": str(order_id)})).mappings().first()
+                            lines.append(f"{name}.{table} {order_id}: {dict(row) if row else None}")
+                    for table, when in (("outbox", "published_at"), ("inbox", "handled_at"),
+                                        ("incoming_events", "parked_at")):
+                        rows = (await conn.execute(text(
+                            f"SELECT event_id, event_type, {when} FROM {table} WHERE aggregate_id = :id"),
+                            {"id": str(order_id)})).all()
+                        lines += [f"{name}.{table} {order_id}: {tuple(r)}" for r in rows]
+        finally:
+            await engine.dispose()
+    return lines
+
+
+def kill_and_restart(platform, name: str) -> float:
+    process = platform.processes[name]
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    down_at = time.monotonic()
+    spawn(platform, name)
+    wait_healthy(platform, [name])
+    return time.monotonic() - down_at
 
 
 @pytest.mark.slow
-def test_every_invariant_holds_after_each_process_is_killed_under_load(tmp_path):
-    with live_platform("sqlite", tmp_path, ORDERS_PENDING_TIMEOUT_SECONDS="3") as platform:
-        tokens = role_tokens(platform)
-        consumers = [tokens["consumer"], *(platform.login(f"consumidor{n}") for n in range(2, CONSUMERS + 1))]
-        cycle = next(c for c in call(platform, "GET", "/api/orders/cycles?limit=50",
-                                     token=tokens["coordinator"])[1]["items"] if c["status"] == "open")
-        products = [p for p in call(platform, "GET", "/api/catalog/products?limit=50")[1]["items"]
-                    if not p.get("case_size") and Decimal(p["available"]) >= 1]
-        stop, lock, counts = threading.Event(), threading.Lock(), Counter()
-        workers = [threading.Thread(target=consumer_load, args=(platform, token, cycle, products, stop, counts, lock, n))
-                   for n, token in enumerate(consumers)]
-        for worker in workers:
-            worker.start()
-        killed = []
-        try:
-            pause = LOAD_SECONDS / (len(START_ORDER) + 1)
-            for name in START_ORDER:
-                time.sleep(pause)
-                process = platform.processes[name]
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
-                down_at = time.monotonic()
-                spawn(platform, name)
-                wait_healthy(platform, [name])
-                killed.append((name, process.pid, round(time.monotonic() - down_at, 1)))
-            time.sleep(pause)
-        finally:
-            stop.set()
+def test_every_invariant_holds_after_processes_postgres_and_nats_restart_under_load(tmp_path):
+    missing = private_servers_missing()
+    if missing:
+        (pytest.fail if IN_CI else pytest.skip)(f"chaos needs a private PostgreSQL and NATS: {missing}")
+    began = time.monotonic()
+    with private_postgres() as pg, private_nats(tmp_path / "nats") as nats:
+        urls = pg.urls("chaos", START_ORDER)
+        with running_platform(tmp_path, urls, EVENTS_URL=nats.url, ORDERS_PENDING_TIMEOUT_SECONDS="3") as platform:
+            started = time.monotonic() - began
+            load = Load(platform)
+            tokens = role_tokens(platform)
+            tokens.update({who: platform.login(who) for who in SUPPLY_CONSUMERS})
+            consumers = [tokens["consumer"], *(platform.login(f"consumidor{n}") for n in range(2, CONSUMERS + 1))]
+            cycle = next(c for c in load.call("GET", "/api/orders/cycles?limit=50", token=tokens["coordinator"])[1]
+                         ["items"] if c["status"] == "open")
+            # the supply rounds buy one product of producer 1 (whose account asks the advances), only them
+            supplied = max((p for p in load.call("GET", "/api/catalog/products?producer=1&limit=50")[1]["items"]
+                            if not p.get("case_size")), key=lambda p: Decimal(p["available"]) / supply_quantity(p))
+            bought = [p for p in load.call("GET", "/api/catalog/products?limit=50")[1]["items"]
+                      if not p.get("case_size") and p["id"] != supplied["id"] and Decimal(p["available"]) >= 1]
+            before = asyncio.run(_stock(urls["catalog"]))
+            restocks: Counter = Counter()
+            while_down: list[tuple[int | None, str | None]] = []
+            workers = [threading.Thread(target=consumer_load, args=(load, token, cycle, bought, n))
+                       for n, token in enumerate(consumers)]
+            workers.append(threading.Thread(target=supply_load, args=(load, tokens, cycle, supplied, restocks)))
             for worker in workers:
-                worker.join(timeout=60)
-        report = settled_audit(platform, tokens["admin"], seconds=60)
-        for name, pid, back_after in killed:
-            print(f"killed {name} (pid {pid}) with SIGKILL; healthy again after {back_after} s")
-        print(f"load: {dict(sorted(counts.items()))}")
-        print(f"audit: {report['checked']} discrepancies={report['by_check']}")
-    assert [name for name, _, _ in killed] == list(START_ORDER)
-    assert counts["placed"] > 0
-    assert report["discrepancies"] == [], report["discrepancies"]
+                worker.start()
+            disruptions = []
+            try:
+                # one pass in the short form; in the long form, pass after pass until the time is up
+                pause = min(LOAD_SECONDS / (len(DISRUPTIONS) + 1), MAX_PAUSE_SECONDS)
+                load_ends = time.monotonic() + LOAD_SECONDS
+                for name in itertools.cycle(DISRUPTIONS):
+                    time.sleep(pause)
+                    if time.monotonic() + pause > load_ends and len(disruptions) >= len(DISRUPTIONS):
+                        break
+                    if name == "postgres":
+                        down_at = time.monotonic()
+                        pg.stop("immediate")
+                        while_down.append(read_while_down(platform, tokens["consumer"]))
+                        pg.start()
+                        disruptions.append(("postgres", "stopped at once, started", time.monotonic() - down_at))
+                    elif name == "nats":
+                        disruptions.append(("nats", "restarted", nats.restart()))
+                    else:
+                        disruptions.append((name, "SIGKILL, started", kill_and_restart(platform, name)))
+                time.sleep(max(0.0, load_ends - time.monotonic()))
+            finally:
+                load.end()
+                for worker in workers:
+                    worker.join(timeout=2 * STEP_SECONDS)
+            settle_began = time.monotonic()
+            report = settled_audit(platform, tokens["admin"], seconds=90)
+            settled = time.monotonic() - settle_began
+            after = asyncio.run(_stock(urls["catalog"]))
+            if report["discrepancies"]:
+                print("\n".join(asyncio.run(_explain(urls, report["discrepancies"]))))
+    stock_wrong = stock_discrepancies(before, after, restocks)
+    print(f"\nplatform up on a private PostgreSQL and NATS in {started:.1f} s; load for {LOAD_SECONDS:.0f} s")
+    for name, what, seconds in disruptions:
+        print(f"{name}: {what}; healthy again after {seconds:.1f} s")
+    print(f"reads while PostgreSQL was down answered (status, Retry-After): {while_down}")
+    print(f"load: {dict(sorted(load.counts.items()))}")
+    print(f"stock: {len(after)} products, {sum(restocks.values())} units restocked, "
+          f"{len(stock_wrong)} not conserved")
+    print(f"audit after {settled:.1f} s: {report['checked']} discrepancies={report['by_check']}")
+    print(f"answers 500: {len(load.server_errors)}")
+    assert [name for name, _, _ in disruptions][:len(DISRUPTIONS)] == list(DISRUPTIONS)
+    assert all(status == 503 and retry_after for status, retry_after in while_down), while_down
+    assert load.counts["placed"] > 0 and load.counts["supply_rounds"] > 0, load.counts
+    assert load.server_errors == [], load.server_errors[:10]
+    assert stock_wrong == [], stock_wrong
+    assert report["discrepancies"] == [], report["discrepancies"][:20]

@@ -24,6 +24,13 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("goods_received", "producer", "Entrega recibida en el punto", "Entrega recibida"),
     Kind("advance_disbursed", "producer", "Adelanto desembolsado", "Adelanto desembolsado"),
     Kind("advance_repaid", "producer", "Adelanto pagado", "Adelanto pagado"),
+    Kind("refund_made", "consumer", "Devolución de dinero", "Devolución"),
+    Kind("cycle_opened", "producer", "Ciclo abierto", "Ciclo abierto"),
+    Kind("settlement_ready", "producer", "Liquidación lista", "Su liquidación está lista"),
+    Kind("advance_approved", "producer", "Adelanto aprobado", "Adelanto aprobado"),
+    Kind("cycle_closing_soon", "coordinator", "Ciclo por cerrar", "El ciclo cierra pronto"),
+    Kind("point_nearly_full", "coordinator", "Punto casi lleno", "Punto de entrega casi lleno"),
+    Kind("advance_requested", "financier", "Adelanto por aprobar", "Adelanto por aprobar"),
     Kind("session_revoked", "any", "Seguridad de la cuenta", "Seguridad de su cuenta", security=True),
 )}
 

@@ -99,7 +99,12 @@ async def record_refund(*, session: AsyncSession, order_id: int, amount: int, me
         client_id=client_id, order_id=order_id, kind="refund", method=method, amount=amount, source="coordinator",
         reference=reference, recorded_by=recorded_by, received_at=utcnow(), entry_id=posted.id))
     await _release_excess(session=session, lines=state["lines"], amount=amount)
-    return await _payment_by_client_id(session, client_id), True
+    refund = await _payment_by_client_id(session, client_id)
+    await emit(session, kernel, event_type="payment.refunded", aggregate_id=refund.id, payload={
+        "payment_id": refund.id, "order_id": order_id, "cycle_id": order.cycle_id,
+        "consumer_account_id": order.consumer_account_id, "amount": str(from_centavos(amount)), "method": method,
+        "refunded_at": refund.received_at.isoformat()})
+    return refund, True
 
 
 async def _payment_by_client_id(session: AsyncSession, client_id: str):

@@ -133,16 +133,17 @@ class Notifying:
         return envelope
 
     async def account(self, *, role: str = "consumer", phone: str | None = "+59171234567",
-                      email: str | None = "ana@example.bo", producer_id: int | None = None) -> Account:
+                      email: str | None = "ana@example.bo", producer_id: int | None = None, **links) -> Account:
         async with self.db.session() as session:
             account = Account(phone=phone, email=email, password_hash="-", name="Ana Quispe", role=role,
-                              producer_id=producer_id)
+                              producer_id=producer_id, **links)
             session.add(account)
             await session.flush()
             return account
 
     def headers(self, account: Account) -> dict:
-        return self.keys.headers(account.role, account_id=account.id, producer_id=account.producer_id)
+        return self.keys.headers(account.role, account_id=account.id, producer_id=account.producer_id,
+                                 financier_id=account.financier_id)
 
     async def send(self):
         return await self.app.state.notifier.send_due()

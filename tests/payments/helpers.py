@@ -83,3 +83,10 @@ async def ledger_is_consistent(db) -> None:
         for account_id, balance in stored.items():
             assert balance == int(derived.get(account_id, 0)), f"account {account_id}"
         assert sum(stored.values()) == 0
+
+
+async def emitted(db, event_type: str) -> list[dict]:
+    """The payloads of the events of this type in the payments outbox, oldest first."""
+    async with db.session() as s:
+        return list((await s.execute(select(kernel.outbox.c.payload).where(kernel.outbox.c.event_type == event_type)
+                                     .order_by(kernel.outbox.c.id))).scalars())

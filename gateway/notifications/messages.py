@@ -130,7 +130,8 @@ def _moment(at: datetime | None) -> str:
 
 def refund_made(*, order_id, amount, method: str | None) -> str:
     how = f" ({METHOD_NAMES[method]})" if method in METHOD_NAMES else ""
-    return fit(f"Le devolvimos {bs(amount)} de su pedido #{order_id}{how}.", INBOX_LIMIT)
+    source = f"de su pedido #{order_id}" if order_id else "de su saldo a favor"
+    return fit(f"Le devolvimos {bs(amount)} {source}{how}.", INBOX_LIMIT)
 
 
 def cycle_opened(*, cycle_name: str, closes_at: datetime | None, day: date | None) -> str:

@@ -3,19 +3,28 @@
 from services.common.app import ServiceSpec, create_service_app
 from services.payments import audit
 from services.payments.corrections import on_consignment_corrected
+from services.payments.credit import on_consignment_delivered, on_order_cancelled
 from services.payments.models import kernel
-from services.payments.order_book import on_cycle_closed, on_order_cancelled, on_order_placed
-from services.payments.routes import advances, funding, internal, ledger, monitoring, payments, settlement
+from services.payments.order_book import on_cycle_closed, on_order_placed
+from services.payments.routes import (
+    advances,
+    credit,
+    funding,
+    internal,
+    ledger,
+    monitoring,
+    payments,
+    settlement,
+)
 from services.payments.settings import Settings
-from services.payments.settlement import on_consignment_delivered
 
 SPEC = ServiceSpec(
     name="payments",
     title="Mercado Corto — payments",
     description="Double-entry ledger, consumer payments, producer settlement and pronto-pago advances.",
     kernel=kernel,
-    routers=[ledger.router, payments.router, settlement.router, funding.router, advances.router, monitoring.router,
-             internal.router, audit.router],
+    routers=[ledger.router, payments.router, credit.router, settlement.router, funding.router, advances.router,
+             monitoring.router, internal.router, audit.router],
     event_handlers={
         "order.placed": on_order_placed,
         "order.cancelled": on_order_cancelled,

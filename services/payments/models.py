@@ -185,6 +185,27 @@ consumer_payments = Table(
     UniqueConstraint("provider", "provider_event_id"),
 )
 
+# ---------------------------------------------------------------- consumer credit (saldo a favor)
+# Each movement of a consumer's credit balance (services/payments/credit.py): `banked` (an order's
+# excess: cancellation after payment, short delivery, overpayment), `spent` (paid an order with it),
+# `refunded` (paid back to her). The balance itself is her `consumer_credit` ledger account.
+credit_movements = Table(
+    "credit_movements", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("client_id", String(160), nullable=False, unique=True),
+    Column("consumer_account_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("order_id", BigInteger, nullable=True),
+    Column("method", String(16), nullable=True),  # of a refund: cash | qr | transfer
+    Column("recorded_by", BigInteger, nullable=True),
+    Column("entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("kind IN ('banked', 'spent', 'refunded')", name="kind"),
+    Index("ix_credit_movements_consumer", "consumer_account_id", "id"),
+)
+
 # ---------------------------------------------------------------- pronto pago
 financiers = Table(
     "financiers", metadata,

@@ -100,6 +100,33 @@ class RefundCreate(PaymentCreate):
     pass
 
 
+class CreditSpend(Strict):
+    order_id: BodyId
+    amount: PositiveAmount | None = Field(None, description="omitted: as much as the credit and the order allow")
+    client_id: ClientId | None = Field(None, description="your unique id for this payment; a repeat changes nothing")
+
+
+class CreditRefund(Strict):
+    amount: PositiveAmount
+    method: Method
+    client_id: ClientId | None = Field(None, description="your unique id for this refund; a repeat changes nothing")
+
+
+class CreditMovementOut(BaseModel):
+    id: int
+    kind: str  # banked | spent | refunded
+    amount: Amount
+    order_id: int | None
+    method: str | None
+    created_at: UtcTimestamp
+
+
+class CreditOut(BaseModel):
+    consumer_account_id: int
+    balance: Amount
+    movements: list[CreditMovementOut]
+
+
 class PaymentOut(BaseModel):
     id: int
     client_id: str

@@ -150,6 +150,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments POST /payments": only("coordinator_a", "admin"),
     "payments POST /refunds": only("coordinator_a", "admin"),
     "payments GET /orders/{order_id}/balance": only("consumer_a", "coordinator_a", "admin"),
+    # a consumer's saldo a favor is hers to read and spend on her orders; an admin pays it back
+    "payments GET /credit/{consumer_account_id}": only("consumer_a", "admin"),
+    "payments POST /credit/{consumer_account_id}/spend": only("consumer_a", "admin"),
+    "payments POST /credit/{consumer_account_id}/refunds": only("admin"),
     "payments POST /webhooks/payments": NOBODY,  # the payment provider's signature only
     "payments PUT /cycles/{cycle_id}/coordination": only("admin"),
     "payments PUT /producers/{producer_id}/profile": only("producer_a", "admin"),
@@ -246,6 +250,8 @@ UNEXERCISED = {
     "payments GET /orders/{order_id}/balance": "no payment recorded for A's order",
     "payments POST /payments": "the order is known to payments through its events",
     "payments POST /refunds": "the order is known to payments through its events",
+    "payments POST /credit/{consumer_account_id}/spend": "the order is known to payments through its events",
+    "payments POST /credit/{consumer_account_id}/refunds": "consumer A holds no credit",
     "payments POST /advances": "producer A has no eligible receivable",
     "payments POST /entries/{entry_id}/reverse": "no manual entry to reverse",
     "payments POST /receivables/{receivable_id}/uncollectible": "no receivable",
@@ -327,6 +333,8 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "payments POST /entries/{entry_id}/reverse": {"client_id": "matrix-2", "reason": "error"},
     "payments POST /payments": {"order_id": 1, "amount": "10.00", "method": "cash"},
     "payments POST /refunds": {"order_id": 1, "amount": "1.00", "method": "cash"},
+    "payments POST /credit/{consumer_account_id}/spend": {"order_id": 1},
+    "payments POST /credit/{consumer_account_id}/refunds": {"amount": "1.00", "method": "cash"},
     "payments POST /webhooks/payments": {"event": "payment.succeeded", "order_id": 1, "amount": "10.00"},
     "payments PUT /cycles/{cycle_id}/coordination": {"coordinator_account_id": 900},
     "payments PUT /producers/{producer_id}/profile": {"name": "Juana Mamani Quispe"},

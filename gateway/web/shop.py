@@ -237,17 +237,48 @@ async def confirm(request: Request, web: Web, cycle_id: Annotated[int, Form(ge=1
     return response
 
 
+async def credit_of(web: WebSession) -> Decimal | None:
+    """Her saldo a favor (payments), or None when she is not a consumer or payments does not answer."""
+    principal = web.principal
+    if principal is None or principal.role.value != "consumer":
+        return None
+    try:
+        found = await web.call("GET", f"/api/payments/credit/{principal.account_id}")
+    except UpstreamError:
+        return None
+    return Decimal(str(found.get("balance") or 0))
+
+
 @router.get("/pedidos")
 async def my_orders(request: Request, web: Web):
     web.require()
     orders = views.items_of(await web.call("GET", "/api/orders/orders", params={"limit": 20}))
-    return render(request, web, "orders.html", title="Mis pedidos", orders=orders)
+    return render(request, web, "orders.html", title="Mis pedidos", orders=orders, credit=await credit_of(web))
+
+
+@router.post("/pedidos/{order_id}/saldo")
+async def pay_with_credit(request: Request, web: Web, order_id: int,
+                          idempotency_key: Annotated[str, Form(max_length=64)]):
+    """Her saldo a favor pays as much of the order as it can (payment method credito)."""
+    principal = web.require("consumer")
+    try:
+        await web.call("POST", f"/api/payments/credit/{principal.account_id}/spend",
+                       json={"order_id": order_id, "client_id": f"web-{idempotency_key}"[:120]})
+    except UpstreamError as exc:
+        return redirect(f"/pedidos/{order_id}?error=" + quote(exc.message), web)
+    return redirect(f"/pedidos/{order_id}", web)
 
 
 @router.get("/pedidos/{order_id}")
-async def order_page(request: Request, web: Web, order_id: int):
+async def order_page(request: Request, web: Web, order_id: int, error: str = ""):
     web.require()
     order = await web.call("GET", f"/api/orders/orders/{order_id}")
+    credit, due = await credit_of(web), None
+    if credit:
+        try:
+            due = Decimal(str((await web.call("GET", f"/api/payments/orders/{order_id}/balance"))["due"]))
+        except (UpstreamError, KeyError, InvalidOperation):
+            due = None
     point = None
     try:
         point = await web.call("GET", f"/api/delivery/points/{order['delivery_point_id']}")
@@ -267,7 +298,8 @@ async def order_page(request: Request, web: Web, order_id: int):
                 f"Código de recojo: {code}. Total {views.bs(order.get('total'))}.")
         share = "https://wa.me/?text=" + quote(text)
     return render(request, web, "order.html", title=f"Pedido #{order_id}", order=order, point=point, cycle=cycle,
-                  qr=qr_svg(code) if code else "", share=share)
+                  qr=qr_svg(code) if code else "", share=share, credit=credit, due=due, error=error[:300],
+                  idempotency_key=uuid.uuid4().hex)
 
 
 def install_handlers(app) -> None:

@@ -6,9 +6,11 @@ wait at positions 1 and 2 with their stock reserved; a placed order is cancelled
 promoted, gets a pickup code and an "Avisos" entry with it, position 2 becomes 1; the cycle closes
 -> the last one is cancelled, its stock released, its consumer told. Consolidation, the sales
 figures and monitoring never count the waiting orders as sold. On the way, the new cycle's
-`cycle.opened` reaches the producers and the full point's `point.nearly_full` its coordinator.
+`cycle.opened` reaches the producers and the full point's `point.nearly_full` its coordinator, and the
+cancelled order she had paid becomes the first consumer's saldo a favor, shown on her orders page.
 """
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,9 +18,11 @@ from decimal import Decimal
 
 import pytest
 
+from services.common.money import format_bs, to_centavos
 from tests.conftest import BACKENDS, require_postgres
 from tests.reliability.conftest import live_platform
 from tests.web.platform import Platform
+from tests.web.test_pages import BrowserLike, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +48,19 @@ def _stock(p: Platform, product_id: int) -> tuple[Decimal, Decimal]:
     commits what was sold (out of both), a release gives it back to the first."""
     found = p.request("GET", f"/api/catalog/products/{product_id}")
     return Decimal(found["available"]), Decimal(found["reserved"])
+
+
+def _known_to_payments(p: Platform, token: str, order_id: int) -> bool:
+    try:
+        p.request("GET", f"/api/payments/orders/{order_id}/balance", token=token)
+    except AssertionError:  # 404 until order.placed has reached payments
+        return False
+    return True
+
+
+def bs_text(amount: str) -> str:
+    """`Bs 45,00` as the pages print a decimal string of bolivianos."""
+    return format_bs(to_centavos(Decimal(amount)))
 
 
 def _program(p: Platform, token: str) -> dict:
@@ -88,6 +105,11 @@ def test_a_full_point_keeps_its_waitlist_promise_and_tells_everyone(backend, tmp
         doc = p.request("GET", f"/api/orders/cycles/{cycle['id']}/consolidation", token=coordinator)
         assert doc["totals"]["orders"] == 2 and doc["waitlisted"]["orders"] == 2
 
+        # the first consumer paid before cancelling: what she paid becomes her saldo a favor
+        _eventually(lambda: _known_to_payments(p, consumers[0], first["id"]), "payments learns of the order")
+        p.request("POST", "/api/payments/payments", token=coordinator, key=uuid.uuid4().hex,
+                  body={"order_id": first["id"], "amount": first["total"], "method": "cash"})
+
         # a placed order is cancelled: position 1 gets the slot and her code, position 2 moves up
         p.request("POST", f"/api/orders/orders/{first['id']}/cancel", token=consumers[0])
         promoted = _eventually(
@@ -114,6 +136,32 @@ def test_a_full_point_keeps_its_waitlist_promise_and_tells_everyone(backend, tmp
         figures = _program(p, coordinator)
         assert figures["orders"] - before["orders"] == 2
         assert figures["waitlisted_orders"] == before["waitlisted_orders"]
+
+        # her credit is on her orders page, through the gateway
+        ana = p.request("GET", "/api/auth/me", token=consumers[0])["id"]
+        credit = _eventually(lambda: (c := p.request("GET", f"/api/payments/credit/{ana}", token=consumers[0]))
+                             ["balance"] == first["total"] and c, "the paid, cancelled order becomes credit")
+        assert [m["kind"] for m in credit["movements"]] == ["banked"]
+        # ... and pays (part of) her next order, from that order's page
+        again = p.request("POST", "/api/orders/orders", token=consumers[0], key=uuid.uuid4().hex, body={
+            "cycle_id": demo["id"], "delivery_point_id": point_id,
+            "lines": [{"product_id": product["id"], "quantity": "2"}]})
+        _eventually(lambda: _known_to_payments(p, consumers[0], again["id"]), "payments learns of her next order")
+        with BrowserLike(base_url=p.url, follow_redirects=False, timeout=30) as browser:
+            assert log_in(browser, "consumidor1").status_code == 303
+            listing = browser.get("/pedidos")
+            assert listing.status_code == 200 and "Saldo a favor" in listing.text
+            assert bs_text(first["total"]) in listing.text
+            page = browser.get(f"/pedidos/{again['id']}")
+            assert 'id="pay-with-credit"' in page.text
+            key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)
+            paid = browser.post(f"/pedidos/{again['id']}/saldo", data={"idempotency_key": key})
+            assert paid.status_code == 303 and "error" not in paid.headers["location"]
+        used = min(Decimal(first["total"]), Decimal(again["total"]))
+        due = p.request("GET", f"/api/payments/orders/{again['id']}/balance", token=consumers[0])["due"]
+        assert Decimal(due) == Decimal(again["total"]) - used
+        left = p.request("GET", f"/api/payments/credit/{ana}", token=consumers[0])["balance"]
+        assert Decimal(left) == Decimal(first["total"]) - used
 
         # the cycle's opening reached the producers, the full point its coordinator (once)
         opened = _eventually(lambda: _inbox(p, producer, "cycle_opened"), "producers hear the cycle opened")

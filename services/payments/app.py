@@ -2,8 +2,7 @@
 
 from services.common.app import ServiceSpec, create_service_app
 from services.payments import audit
-from services.payments.corrections import on_consignment_corrected
-from services.payments.credit import on_consignment_delivered, on_order_cancelled
+from services.payments.credit import on_consignment_corrected, on_consignment_delivered, on_order_cancelled
 from services.payments.models import kernel
 from services.payments.order_book import on_cycle_closed, on_order_placed
 from services.payments.routes import (

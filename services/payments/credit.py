@@ -3,7 +3,7 @@ to spend on her next order (payment method `credito`) or to be paid back.
 
 Money rules, each one balanced entry in the ledger and one row in `credit_movements`:
 1. **Banked.** Whenever an order's payments exceed what it now costs — a cancellation after payment,
-   a short delivery credited at receipt, a provider payment above what was due — the excess leaves
+   a short delivery credited at receipt (or at its correction), a provider payment above the due — the excess leaves
    the order (a `refund` of method `credito`, so the order owes and holds nothing more) and goes to
    her `consumer_credit` account: consumer (debit) / consumer_credit (credit). The entry's client id
    names the order and what it had refunded before, so an event applied again banks nothing twice.
@@ -27,7 +27,7 @@ from services.common.auth import Principal, Role
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.money import from_centavos
 from services.common.tables import utcnow
-from services.payments import order_book, settlement
+from services.payments import corrections, order_book, settlement
 from services.payments.collections import CREDIT_METHOD, emit_refunded, record_payment, take_back
 from services.payments.ledger import (
     CLEARING_BY_METHOD,
@@ -37,7 +37,7 @@ from services.payments.ledger import (
     normal_balance,
     post_entry,
 )
-from services.payments.models import accounts, credit_movements, order_lines
+from services.payments.models import accounts, credit_movements, order_lines, receivables
 from services.payments.order_book import order_due
 
 
@@ -178,6 +178,19 @@ async def on_order_cancelled(session: AsyncSession, envelope) -> None:
 async def on_consignment_delivered(session: AsyncSession, envelope) -> None:
     """A short delivery credits its consumers; what they had paid beyond it becomes their credit."""
     receivable_id = await settlement.record_delivery(session=session, payload=envelope.payload)
+    await _bank_orders_of(session, receivable_id)
+
+
+async def on_consignment_corrected(session: AsyncSession, envelope) -> None:
+    """A corrected receipt may credit its consumers more: that too becomes their credit."""
+    await corrections.on_consignment_corrected(session, envelope)
+    receivable_id = (await session.execute(select(receivables.c.id).where(
+        receivables.c.consignment_id == int(envelope.payload["consignment_id"])))).scalar_one_or_none()
+    if receivable_id is not None:
+        await _bank_orders_of(session, receivable_id)
+
+
+async def _bank_orders_of(session: AsyncSession, receivable_id: int) -> None:
     order_ids = (await session.execute(select(order_lines.c.order_id).where(
         order_lines.c.receivable_id == receivable_id).distinct().order_by(order_lines.c.order_id))).scalars().all()
     for order_id in order_ids:

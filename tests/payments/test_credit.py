@@ -106,3 +106,21 @@ async def test_two_spends_racing_for_the_same_credit_never_take_it_twice(migrate
         assert codes == [201, 409, 409, 409], [r.text for r in answers]
         assert await balance_of(db, "consumer_credit:77") == 0
         await ledger_is_consistent(db)
+
+
+async def test_a_corrected_receipt_that_finds_less_becomes_credit_once(db, client, keys):
+    from tests.payments.test_corrections import correct, delivered
+
+    await delivered(db)  # she ordered 10 kg at Bs 10,00; all 10 kg were received
+    # she paid Bs 90,00 of the Bs 100,00 (a receivable paid in full is no longer corrected)
+    paid = await client.post("/payments", json={"order_id": 30, "amount": "90.00", "method": "cash"},
+                             headers=keys.headers("admin", account_id=1))
+    assert paid.status_code == 201, paid.text
+    assert await balance_of(db, "consumer_credit:9") == 0
+    await correct(db, 1, "8")  # the scale was wrong: 8 kg
+    await correct(db, 1, "8")
+    assert await balance_of(db, "consumer_credit:9") == 1000  # Bs 90,00 paid for Bs 80,00 received
+    ana = keys.headers("consumer", account_id=9)
+    assert (await client.get("/orders/30/balance", headers=ana)).json()["due"] == "0.00"
+    assert [m["kind"] for m in (await client.get("/credit/9", headers=ana)).json()["movements"]] == ["banked"]
+    await ledger_is_consistent(db)

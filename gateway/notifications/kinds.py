@@ -34,5 +34,12 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("session_revoked", "any", "Seguridad de la cuenta", "Seguridad de su cuenta", security=True),
 )}
 
+
+
+def kinds_for(role: str) -> list[Kind]:
+    """The kinds an account of this role can receive (administrators: all), as its preferences list them."""
+    return [k for k in KINDS.values() if role == "admin" or k.audience in (role, "any")]
+
+
 CHANNELS = ("whatsapp", "sms", "email")
 PHONE_CHANNELS = frozenset({"whatsapp", "sms"})  # quiet hours and the daily cap apply to these

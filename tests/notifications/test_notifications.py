@@ -388,3 +388,16 @@ async def test_refunds_cycles_settlements_and_advance_decisions_reach_who_acts_o
         assert await inbox(financier) == {"advance_requested": [
             "El adelanto #9 de la productora #7 espera su aprobación: Bs 500,00, comisión Bs 10,00."]}
         assert await inbox(other_financier) == {}
+
+
+async def test_preferences_offer_the_kinds_of_the_accounts_role(backend, migrated, keys):
+    async with notifying_gateway(migrated, backend, keys) as gw:
+        ana = await gw.account()
+        fondo = await gw.account(role="financier", phone="+59171111130", email="fondo@example.bo", financier_id=3)
+        offered = {}
+        for account in (ana, fondo):
+            prefs = (await gw.client.get("/api/notifications/preferences", headers=gw.headers(account))).json()
+            offered[account.role] = {k["kind"] for k in prefs["kinds"]}
+        assert {"order_placed", "refund_made", "session_revoked"} <= offered["consumer"]
+        assert not offered["consumer"] & {"advance_requested", "point_nearly_full", "cycle_opened"}
+        assert offered["financier"] == {"advance_requested", "session_revoked"}

@@ -194,12 +194,16 @@ class NotificationRoom:
         await self._send(session, envelope, [Outgoing(a, "point_nearly_full", text, subject=subject) for a in people])
 
     async def cycle_settled(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Each producer who sold in the cycle, with what she receives (her statement, from payments)."""
         p = envelope.payload
-        text = messages.settlement_ready(cycle_name=_cycle_name(p))
         outgoing = []
         for producer_id in p.get("producer_ids") or []:
-            outgoing += [Outgoing(a, "settlement_ready", text, subject=_cycle_subject(p))
-                         for a in await producer_accounts(session=session, producer_id=producer_id)]
+            people = await producer_accounts(session=session, producer_id=producer_id)
+            if not people:
+                continue
+            text = messages.settlement_ready(cycle_name=_cycle_name(p), net_payable=await self.directory.net_payable(
+                producer_id, p.get("cycle_id")))
+            outgoing += [Outgoing(a, "settlement_ready", text, subject=_cycle_subject(p)) for a in people]
         await self._send(session, envelope, outgoing)
 
     # --- the cycle closes: pick lists for producers, pickup reminders for consumers ---

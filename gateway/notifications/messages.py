@@ -82,8 +82,8 @@ def pickup_reminder(*, order_id, point: PointInfo, day: date, today: bool) -> st
 
 
 def order_cancelled(*, order_id, total) -> str:
-    return fit(f"Su pedido #{order_id} ({bs(total)}) fue cancelado. Si ya lo pagó, le avisaremos del "
-               f"reembolso.", INBOX_LIMIT)
+    return fit(f"Su pedido #{order_id} ({bs(total)}) fue cancelado. Si ya lo pagó, ese monto queda como saldo a "
+               f"favor para su próximo pedido.", INBOX_LIMIT)
 
 
 def waiting_order_cancelled(*, order_id, point: PointInfo, cycle_closed: bool) -> str:
@@ -152,7 +152,10 @@ def point_nearly_full(*, cycle_name: str, point: PointInfo, booked, capacity) ->
                f"su capacidad o sumar otro punto.", INBOX_LIMIT)
 
 
-def settlement_ready(*, cycle_name: str) -> str:
+def settlement_ready(*, cycle_name: str, net_payable=None) -> str:
+    if net_payable is not None:
+        return fit(f"Su liquidación del ciclo {cycle_name} está lista: cobra {bs(net_payable)}. Vea el detalle en "
+                   f"Mercado Corto.", INBOX_LIMIT)
     return fit(f"Su liquidación del ciclo {cycle_name} está lista: vea sus ventas, comisiones y lo que cobra en "
                f"Mercado Corto.", INBOX_LIMIT)
 

@@ -24,6 +24,7 @@ from services.catalog.app import create_app as create_catalog
 from services.common.events import Envelope
 from services.common.http import ServiceClient
 from services.delivery.app import create_app as create_delivery
+from services.payments.app import create_app as create_payments
 from tests.conftest import app_client, service_settings, transactional_database
 from tests.delivery.conftest import create_point
 from tests.gateway.conftest import gateway_settings
@@ -115,6 +116,7 @@ class Notifying:
     db: object
     delivery: httpx.AsyncClient
     keys: object
+    payments_db: object = None
 
     async def deliver(self, event_type: str, payload: dict, *, event_id: str | None = None,
                       occurred_at=None) -> Envelope:
@@ -153,8 +155,11 @@ class Notifying:
 
 
 @asynccontextmanager
-async def notifying_gateway(migrated, backend, keys, **settings) -> AsyncIterator[Notifying]:
-    urls = {s: migrated.url(s, backend) for s in ("gateway", "delivery", "catalog")}
+async def notifying_gateway(migrated, backend, keys, *, with_payments: bool = False,
+                            **settings) -> AsyncIterator[Notifying]:
+    """`with_payments`: a payments app too (statements for 'settlement ready'); its database is `payments_db`."""
+    names = ("gateway", "delivery", "catalog", "payments") if with_payments else ("gateway", "delivery", "catalog")
+    urls = {s: migrated.url(s, backend) for s in names}
     async with AsyncExitStack() as stack:
         dbs = {s: await stack.enter_async_context(transactional_database(u)) for s, u in urls.items()}
         delivery_app = create_delivery(service_settings("delivery", urls["delivery"]), database=dbs["delivery"],
@@ -163,13 +168,20 @@ async def notifying_gateway(migrated, backend, keys, **settings) -> AsyncIterato
                                      verifier=keys.verifier)
         delivery = await stack.enter_async_context(app_client(delivery_app))
         await stack.enter_async_context(LifespanManager(catalog_app))
+        peers = [("delivery", delivery_app), ("catalog", catalog_app)]
+        if with_payments:
+            payments_app = create_payments(service_settings("payments", urls["payments"]), database=dbs["payments"],
+                                           verifier=keys.verifier, clients={})
+            await stack.enter_async_context(LifespanManager(payments_app))
+            peers.append(("payments", payments_app))
         clients = {name: ServiceClient(name, f"http://{name}", secret="test-service-secret", caller="gateway",
                                        transport=httpx.ASGITransport(app))
-                   for name, app in (("delivery", delivery_app), ("catalog", catalog_app))}
+                   for name, app in peers}
         gateway = create_gateway(gateway_settings(urls["gateway"], keys, **settings), database=dbs["gateway"],
                                  verifier=keys.verifier, clients=clients)
         client = await stack.enter_async_context(app_client(gateway))
-        yield Notifying(app=gateway, client=client, db=dbs["gateway"], delivery=delivery, keys=keys)
+        yield Notifying(app=gateway, client=client, db=dbs["gateway"], delivery=delivery, keys=keys,
+                        payments_db=dbs.get("payments"))
         for c in clients.values():
             await c.aclose()
 

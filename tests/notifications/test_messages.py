@@ -28,6 +28,7 @@ def test_every_message_fits_one_sms_with_usual_names_and_amounts():
                              waitlisted=56),
         m.point_nearly_full(cycle_name="Feria del sábado de Villa Fátima", point=POINT, booked=80, capacity=100),
         m.settlement_ready(cycle_name="Feria del sábado de Villa Fátima"),
+        m.settlement_ready(cycle_name="Feria del sábado de Villa Fátima", net_payable="12345.50"),
         m.advance_requested(advance_id=123456, producer_id=123456, principal="12500.00", fee="250.00"),
         m.advance_approved(principal="12500.00", fee="250.00"),
         m.session_revoked(),

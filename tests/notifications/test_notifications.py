@@ -347,7 +347,13 @@ async def test_an_order_moved_to_a_point_with_room_names_the_new_point(backend, 
 
 
 async def test_refunds_cycles_settlements_and_advance_decisions_reach_who_acts_on_them(backend, migrated, keys):
-    async with notifying_gateway(migrated, backend, keys) as gw:
+    from tests.payments.helpers import close_cycle, deliver, place_order
+
+    async with notifying_gateway(migrated, backend, keys, with_payments=True) as gw:
+        # Flora sold 2 kg at Bs 7,50 in cycle 3: her statement says she receives Bs 15,00
+        await close_cycle(gw.payments_db, 3)
+        await place_order(gw.payments_db, 41, 3, consumer=9, lines=[("41-1", 7, 70, "2", "7.50")])
+        await deliver(gw.payments_db, 300, 3, producer=7, lines=[(70, "2", "2", "7.50")])
         ana = await gw.account()
         flora = await gw.account(role="producer", producer_id=7, phone="+59171111117", email="flora@example.bo")
         rosa = await gw.account(role="producer", producer_id=8, phone="+59171111118", email="rosa@example.bo")
@@ -379,6 +385,8 @@ async def test_refunds_cycles_settlements_and_advance_decisions_reach_who_acts_o
         assert await inbox(ana) == {"refund_made": ["Le devolvimos Bs 32,00 de su pedido #41 (efectivo)."]}
         mine = await inbox(flora)
         assert set(mine) == {"cycle_opened", "settlement_ready", "advance_approved"}
+        assert mine["settlement_ready"] == [
+            "Su liquidación del ciclo Feria del sábado está lista: cobra Bs 15,00. Vea el detalle en Mercado Corto."]
         assert "pedidos hasta el vie 27/11 a las 12:00" in mine["cycle_opened"][0]
         assert mine["advance_approved"] == [  # the automatic approval is told by its disbursal instead
             "Su adelanto (pronto pago) de Bs 500,00 fue aprobado (comisión Bs 10,00). Le avisamos cuando se desembolse."]

@@ -183,6 +183,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments DELETE /internal/events/parked/{event_id}": NOBODY,
     "payments GET /internal/audit": NOBODY,
     "payments POST /internal/receivables/hold": NOBODY,
+    "payments GET /internal/producers/{producer_id}/statement-totals": NOBODY,
     # --- gateway: accounts; an unverified organization may read and edit its own profile only ---
     "gateway GET /healthz": EVERYONE,
     "gateway POST /api/auth/register": EVERYONE,  # consumer, producer, organization (unverified)

@@ -237,8 +237,9 @@ async def confirm(request: Request, web: Web, cycle_id: Annotated[int, Form(ge=1
     return response
 
 
-async def credit_of(web: WebSession) -> Decimal | None:
-    """Her saldo a favor (payments), or None when she is not a consumer or payments does not answer."""
+async def credit_of(web: WebSession) -> dict | None:
+    """Her saldo a favor (payments): `{balance: Decimal, refund_request}`, or None when she is not a
+    consumer or payments does not answer."""
     principal = web.principal
     if principal is None or principal.role.value != "consumer":
         return None
@@ -246,14 +247,27 @@ async def credit_of(web: WebSession) -> Decimal | None:
         found = await web.call("GET", f"/api/payments/credit/{principal.account_id}")
     except UpstreamError:
         return None
-    return Decimal(str(found.get("balance") or 0))
+    return {"balance": Decimal(str(found.get("balance") or 0)), "refund_request": found.get("refund_request")}
+
+
+@router.post("/pedidos/saldo/devolucion")
+async def ask_credit_back(request: Request, web: Web, method: Annotated[str, Form(pattern="^(cash|qr|transfer)$")]):
+    """She asks for all her saldo a favor back, the way she chose; an administrator pays it."""
+    principal = web.require("consumer")
+    try:
+        await web.call("POST", f"/api/payments/credit/{principal.account_id}/refund-requests",
+                       json={"method": method})
+    except UpstreamError as exc:
+        return redirect("/pedidos?error=" + quote(exc.message), web)
+    return redirect("/pedidos", web)
 
 
 @router.get("/pedidos")
-async def my_orders(request: Request, web: Web):
+async def my_orders(request: Request, web: Web, error: str = ""):
     web.require()
     orders = views.items_of(await web.call("GET", "/api/orders/orders", params={"limit": 20}))
-    return render(request, web, "orders.html", title="Mis pedidos", orders=orders, credit=await credit_of(web))
+    return render(request, web, "orders.html", title="Mis pedidos", orders=orders, credit=await credit_of(web),
+                  error=error[:300])
 
 
 @router.post("/pedidos/{order_id}/saldo")
@@ -274,6 +288,7 @@ async def order_page(request: Request, web: Web, order_id: int, error: str = "")
     web.require()
     order = await web.call("GET", f"/api/orders/orders/{order_id}")
     credit, due = await credit_of(web), None
+    credit = credit["balance"] if credit else None
     if credit:
         try:
             due = Decimal(str((await web.call("GET", f"/api/payments/orders/{order_id}/balance"))["due"]))

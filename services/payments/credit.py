@@ -9,8 +9,9 @@ Money rules, each one balanced entry in the ledger and one row in `credit_moveme
    names the order and what it had refunded before, so an event applied again banks nothing twice.
 2. **Spent.** A payment of method `credito` on one of her placed orders, at most what it still owes:
    consumer_credit (debit) / consumer (credit); allocated to the order's lines like any payment.
-3. **Refunded.** An administrator hands it back (cash, QR or transfer): consumer_credit (debit) /
-   the method's clearing account (credit); `payment.refunded` tells her.
+3. **Refunded.** She asks for it back (a pending refund request, the way she wants it); an
+   administrator hands it back (cash, QR or transfer), paying her request or on his own:
+   consumer_credit (debit) / the method's clearing account (credit); `payment.refunded` tells her.
 
 Never negative: `consumer_credit` is not designated to go negative, so the ledger refuses an entry
 that would take more than the balance, deciding under the account's row lock (PostgreSQL; SQLite
@@ -20,7 +21,7 @@ serialises writers): of two spends racing for the same credit, the second is ref
 
 import uuid
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
@@ -37,7 +38,13 @@ from services.payments.ledger import (
     normal_balance,
     post_entry,
 )
-from services.payments.models import accounts, credit_movements, order_lines, receivables
+from services.payments.models import (
+    accounts,
+    credit_movements,
+    credit_refund_requests,
+    order_lines,
+    receivables,
+)
 from services.payments.order_book import order_due
 
 
@@ -114,9 +121,69 @@ async def spend_credit(*, session: AsyncSession, principal: Principal, consumer_
     return payment, created
 
 
-async def refund_credit(*, session: AsyncSession, consumer_account_id: int, amount: int, method: str,
-                        client_id: str | None, recorded_by: int | None) -> dict:
-    """Rule 3: pay her credit back; returns the movement."""
+async def request_refund(*, session: AsyncSession, principal: Principal, consumer_account_id: int,
+                         amount: int | None, method: str) -> dict:
+    """She asks for (part of) her credit back, the way she wants it; an administrator pays it (rule 3).
+    One request waits at a time; `amount` None asks for all of it."""
+    require_own_credit(principal, consumer_account_id)
+    if method not in CLEARING_BY_METHOD:
+        raise InvalidInput(f"unknown method {method!r}; use cash, qr or transfer", code="invalid_method")
+    waiting = await pending_request(session=session, consumer_account_id=consumer_account_id)
+    if waiting is not None:
+        raise Conflict("a refund of this credit was already asked for and waits to be paid",
+                       code="refund_already_requested", details={"request_id": waiting["id"]})
+    balance = await credit_balance(session=session, consumer_account_id=consumer_account_id)
+    amount = balance if amount is None else amount
+    if amount <= 0 or amount > balance:
+        raise Conflict(f"the credit holds {from_centavos(balance)} Bs; asked {from_centavos(max(amount, 0))}",
+                       code="insufficient_credit", details={"credit": str(from_centavos(balance))})
+    request_id = (await session.execute(insert(credit_refund_requests).values(
+        consumer_account_id=consumer_account_id, amount=amount, method=method, status="pending",
+        created_at=utcnow()).returning(credit_refund_requests.c.id))).scalar_one()
+    return await _request(session, request_id)
+
+
+async def pending_request(*, session: AsyncSession, consumer_account_id: int) -> dict | None:
+    row = (await session.execute(select(credit_refund_requests).where(
+        credit_refund_requests.c.consumer_account_id == consumer_account_id,
+        credit_refund_requests.c.status == "pending").order_by(credit_refund_requests.c.id).limit(1))
+    ).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def refund_requests(*, session: AsyncSession, status: str | None, limit: int = 100) -> list[dict]:
+    """Refund requests, oldest first (administrators pay the pending ones)."""
+    query = select(credit_refund_requests).order_by(credit_refund_requests.c.id).limit(limit)
+    if status:
+        query = query.where(credit_refund_requests.c.status == status)
+    return [dict(r) for r in (await session.execute(query)).mappings().all()]
+
+
+async def _request(session: AsyncSession, request_id: int) -> dict:
+    row = (await session.execute(select(credit_refund_requests).where(credit_refund_requests.c.id == request_id))
+           ).mappings().one_or_none()
+    if row is None:
+        raise NotFound(f"refund request {request_id} does not exist", code="refund_request_not_found")
+    return dict(row)
+
+
+async def refund_credit(*, session: AsyncSession, consumer_account_id: int, amount: int | None, method: str | None,
+                        client_id: str | None, recorded_by: int | None, request_id: int | None = None) -> dict:
+    """Rule 3: pay her credit back; returns the movement. Paying a request takes its amount and method
+    (unless given) and marks it paid."""
+    request = None
+    if request_id is not None:
+        request = await _request(session, request_id)
+        if request["consumer_account_id"] != consumer_account_id:
+            raise NotFound(f"refund request {request_id} is not this consumer's", code="refund_request_not_found")
+        if request["status"] == "paid":  # asked again: the payment that settled it
+            return (await session.execute(select(credit_movements).where(
+                credit_movements.c.id == request["movement_id"]))).mappings().one()
+        amount = amount if amount is not None else request["amount"]
+        method = method or request["method"]
+        client_id = client_id or f"request-{request_id}"
+    if amount is None or method is None:
+        raise InvalidInput("give the amount and the method, or the refund request to pay", code="amount_or_request")
     if method not in CLEARING_BY_METHOD:
         raise InvalidInput(f"unknown method {method!r}; use cash, qr or transfer", code="invalid_method")
     client_id = f"credit-refund:{client_id or uuid.uuid4()}"
@@ -126,6 +193,10 @@ async def refund_credit(*, session: AsyncSession, consumer_account_id: int, amou
     credit = await ensure_account(session=session, kind=AccountKind.consumer_credit, owner_id=consumer_account_id,
                                   name=f"Saldo a favor {consumer_account_id}")
     clearing = await ensure_account(session=session, kind=CLEARING_BY_METHOD[method])
+    balance = await credit_balance(session=session, consumer_account_id=consumer_account_id)
+    if amount > balance:  # said first; the ledger still decides under its lock if another spend races
+        raise Conflict(f"the credit holds {from_centavos(balance)} Bs; asked {from_centavos(amount)}",
+                       code="insufficient_credit", details={"credit": str(from_centavos(balance))})
     try:
         posted = await post_entry(session=session, client_id=client_id, kind="credit_refund",
                                   description=f"Devolución del saldo a favor de {consumer_account_id} ({method})",
@@ -134,6 +205,9 @@ async def refund_credit(*, session: AsyncSession, consumer_account_id: int, amou
     except Conflict as exc:
         if exc.code != "insufficient_balance":
             raise
+        if not str((exc.details or {}).get("account", "")).startswith(AccountKind.consumer_credit.value):
+            raise Conflict(f"the platform holds too little collected by {method} to pay this back; choose another "
+                           "method", code="clearing_insufficient", details={"method": method}) from None
         balance = await credit_balance(session=session, consumer_account_id=consumer_account_id)
         raise Conflict(f"the credit holds {from_centavos(balance)} Bs; asked {from_centavos(amount)}",
                        code="insufficient_credit", details={"credit": str(from_centavos(balance))}) from None
@@ -142,6 +216,10 @@ async def refund_credit(*, session: AsyncSession, consumer_account_id: int, amou
                         amount=amount, method=method, entry_id=posted.id, recorded_by=recorded_by)
     movement = await movement_by_client_id(session=session, client_id=client_id)
     if posted.created:
+        if request is not None:
+            await session.execute(update(credit_refund_requests).where(
+                credit_refund_requests.c.id == request["id"], credit_refund_requests.c.status == "pending")
+                .values(status="paid", movement_id=movement["id"]))
         await emit_refunded(session=session, refund_id=movement["id"], order_id=None, cycle_id=None,
                             consumer_account_id=consumer_account_id, amount=amount, method=method,
                             at=movement["created_at"])
@@ -161,7 +239,8 @@ async def statement(*, session: AsyncSession, consumer_account_id: int, limit: i
         .order_by(credit_movements.c.id.desc()).limit(limit))).mappings().all()
     return {"consumer_account_id": consumer_account_id,
             "balance": await credit_balance(session=session, consumer_account_id=consumer_account_id),
-            "movements": [dict(r) for r in rows]}
+            "movements": [dict(r) for r in rows],
+            "refund_request": await pending_request(session=session, consumer_account_id=consumer_account_id)}
 
 
 # ---------------------------------------------------------------- where credit arises (event handlers)

@@ -206,6 +206,22 @@ credit_movements = Table(
     Index("ix_credit_movements_consumer", "consumer_account_id", "id"),
 )
 
+# A consumer asks for her credit back (pending), an administrator pays it (paid: `movement_id`).
+credit_refund_requests = Table(
+    "credit_refund_requests", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("consumer_account_id", BigInteger, nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("method", String(16), nullable=False),  # how she wants it: cash | qr | transfer
+    Column("status", String(16), nullable=False),  # pending | paid
+    Column("movement_id", BigInteger, ForeignKey("credit_movements.id"), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("status IN ('pending', 'paid')", name="status"),
+    Index("ix_credit_refund_requests_status", "status", "id"),
+    Index("ix_credit_refund_requests_consumer", "consumer_account_id", "id"),
+)
+
 # ---------------------------------------------------------------- pronto pago
 financiers = Table(
     "financiers", metadata,

@@ -107,9 +107,25 @@ class CreditSpend(Strict):
 
 
 class CreditRefund(Strict):
-    amount: PositiveAmount
-    method: Method
+    amount: PositiveAmount | None = Field(None, description="omitted: the refund request's")
+    method: Method | None = Field(None, description="omitted: the refund request's")
+    request_id: BodyId | None = Field(None, description="the consumer's refund request this pays")
     client_id: ClientId | None = Field(None, description="your unique id for this refund; a repeat changes nothing")
+
+
+class CreditRefundRequestIn(Strict):
+    amount: PositiveAmount | None = Field(None, description="omitted: all of her credit")
+    method: Method
+
+
+class CreditRefundRequestOut(BaseModel):
+    id: int
+    consumer_account_id: int
+    amount: Amount
+    method: str
+    status: str  # pending | paid
+    movement_id: int | None
+    created_at: UtcTimestamp
 
 
 class CreditMovementOut(BaseModel):
@@ -125,6 +141,7 @@ class CreditOut(BaseModel):
     consumer_account_id: int
     balance: Amount
     movements: list[CreditMovementOut]
+    refund_request: CreditRefundRequestOut | None = None  # her request waiting to be paid
 
 
 class PaymentOut(BaseModel):

@@ -124,3 +124,34 @@ async def test_a_corrected_receipt_that_finds_less_becomes_credit_once(db, clien
     assert (await client.get("/orders/30/balance", headers=ana)).json()["due"] == "0.00"
     assert [m["kind"] for m in (await client.get("/credit/9", headers=ana)).json()["movements"]] == ["banked"]
     await ledger_is_consistent(db)
+
+
+async def test_she_asks_for_her_credit_back_and_an_admin_pays_that_request_once(db, client, keys):
+    await _paid_order_delivered_short(db, client, keys)  # Bs 3,75 of credit
+    ana, admin = keys.headers("consumer", account_id=9), keys.headers("admin", account_id=1)
+    too_much = await client.post("/credit/9/refund-requests", json={"amount": "3.76", "method": "qr"}, headers=ana)
+    assert too_much.status_code == 409 and too_much.json()["error"]["code"] == "insufficient_credit"
+    assert (await client.post("/credit/9/refund-requests", json={"method": "qr"},
+                              headers=keys.headers("consumer", account_id=8))).status_code == 403
+    asked = await client.post("/credit/9/refund-requests", json={"method": "cash"}, headers=ana)
+    assert asked.status_code == 201, asked.text
+    request = asked.json()
+    assert (request["amount"], request["method"], request["status"]) == ("3.75", "cash", "pending")
+    twice = await client.post("/credit/9/refund-requests", json={"method": "cash"}, headers=ana)
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "refund_already_requested"
+    assert (await client.get("/credit/9", headers=ana)).json()["refund_request"]["id"] == request["id"]
+    assert [r["id"] for r in (await client.get("/credit-refund-requests", headers=admin)).json()] == [request["id"]]
+    assert (await client.get("/credit-refund-requests", headers=ana)).status_code == 403
+
+    # nothing was collected by QR: that clearing cannot pay it back
+    by_qr = await client.post("/credit/9/refunds", json={"request_id": request["id"], "method": "qr"}, headers=admin)
+    assert by_qr.status_code == 409 and by_qr.json()["error"]["code"] == "clearing_insufficient"
+    paid = await client.post("/credit/9/refunds", json={"request_id": request["id"]}, headers=admin)
+    assert paid.status_code == 201, paid.text
+    assert (paid.json()["amount"], paid.json()["method"]) == ("3.75", "cash")
+    again = await client.post("/credit/9/refunds", json={"request_id": request["id"]}, headers=admin)
+    assert again.status_code == 201 and again.json()["id"] == paid.json()["id"]  # the same payment, once
+    assert await balance_of(db, "consumer_credit:9") == 0 and await balance_of(db, "cash_clearing") == 1500 - 375
+    assert (await client.get("/credit/9", headers=ana)).json()["refund_request"] is None
+    assert (await client.get("/credit-refund-requests", headers=admin)).json() == []
+    await ledger_is_consistent(db)

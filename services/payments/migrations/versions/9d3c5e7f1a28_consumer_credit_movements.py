@@ -1,4 +1,4 @@
-"""consumer credit movements (saldo a favor)
+"""consumer credit movements and refund requests (saldo a favor)
 
 Revision ID: 9d3c5e7f1a28
 Revises: 3cc2dfa3718c
@@ -36,8 +36,29 @@ def upgrade() -> None:
         sa.UniqueConstraint('client_id', name=op.f('uq_credit_movements_client_id')),
     )
     op.create_index('ix_credit_movements_consumer', 'credit_movements', ['consumer_account_id', 'id'], unique=False)
+    op.create_table(
+        'credit_refund_requests',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+        sa.Column('consumer_account_id', sa.BigInteger(), nullable=False),
+        sa.Column('amount', sa.BigInteger(), nullable=False),
+        sa.Column('method', sa.String(length=16), nullable=False),
+        sa.Column('status', sa.String(length=16), nullable=False),
+        sa.Column('movement_id', sa.BigInteger(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint('amount > 0', name=op.f('ck_credit_refund_requests_amount_positive')),
+        sa.CheckConstraint("status IN ('pending', 'paid')", name=op.f('ck_credit_refund_requests_status')),
+        sa.ForeignKeyConstraint(['movement_id'], ['credit_movements.id'],
+                                name=op.f('fk_credit_refund_requests_movement_id_credit_movements')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_credit_refund_requests')),
+    )
+    op.create_index('ix_credit_refund_requests_status', 'credit_refund_requests', ['status', 'id'], unique=False)
+    op.create_index('ix_credit_refund_requests_consumer', 'credit_refund_requests', ['consumer_account_id', 'id'],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_credit_refund_requests_consumer', table_name='credit_refund_requests')
+    op.drop_index('ix_credit_refund_requests_status', table_name='credit_refund_requests')
+    op.drop_table('credit_refund_requests')
     op.drop_index('ix_credit_movements_consumer', table_name='credit_movements')
     op.drop_table('credit_movements')

@@ -1,6 +1,9 @@
-"""Run every benchmark in turn (`make bench`), or the ones named: `python -m bench catalog orders`."""
+"""Run every benchmark in turn (`make bench`), or the ones named: `python -m bench catalog orders`.
+
+A flag `--some-thing` sets BENCH_SOME_THING=1 for the benchmarks (e.g. `python -m bench orders --reduced`)."""
 
 import importlib
+import os
 import pkgutil
 import sys
 import time
@@ -9,6 +12,9 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    for flag in [a for a in argv if a.startswith("--")]:
+        os.environ["BENCH_" + flag[2:].upper().replace("-", "_")] = "1"
+    argv = [a for a in argv if not a.startswith("--")]
     names = argv or sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                            if not m.name.startswith("_"))
     failed = []

@@ -5,7 +5,6 @@ Not a benchmark itself: `python -m bench` skips modules whose name starts with a
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -74,11 +73,6 @@ def service_database(service: str) -> Iterator[str]:
         yield urls[service]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_app(app_path: str, port: int, env: dict[str, str], log: Path, workers: int = 1,
@@ -120,3 +114,98 @@ def stop(processes: Iterable[subprocess.Popen]) -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# --- what each process spent: CPU time and memory, read from /proc (Linux) -----------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every process now: pid -> (parent pid, CPU seconds spent in user and kernel mode)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        found[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+def _descendants(root: int, processes: dict[int, tuple[int, float]]) -> set[int]:
+    family, grew = {root}, True
+    while grew:
+        more = {pid for pid, (parent, _) in processes.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return family
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class CpuMeter:
+    """CPU seconds of named process trees (a uvicorn process and its workers) and of the PostgreSQL
+    backends serving the named databases, between `start()` and `stop()`.
+
+    Per-pid deltas, so a backend that connects during the window counts from zero; one that exits
+    during it is lost (the services' connection pools keep theirs open)."""
+
+    def __init__(self, roots: dict[str, int], databases: Iterable[str] = ()):
+        self.roots = roots
+        self.databases = tuple(databases)
+        self.before: dict[int, float] = {}
+        self.spent: dict[str, float] = {}
+
+    def _groups(self, processes) -> dict[str, set[int]]:
+        groups = {name: _descendants(pid, processes) for name, pid in self.roots.items()}
+        if self.databases:
+            groups["postgres"] = {pid for pid in processes
+                                  if (line := _cmdline(pid)).startswith("postgres:")
+                                  and any(f" {db} " in line for db in self.databases)}
+        return groups
+
+    def start(self) -> None:
+        self.before = {pid: cpu for pid, (_, cpu) in _processes().items()}
+
+    def stop(self) -> dict[str, float]:
+        processes = _processes()
+        self.spent = {name: sum(processes[pid][1] - self.before.get(pid, 0.0) for pid in pids)
+                      for name, pids in self._groups(processes).items()}
+        return self.spent
+
+
+def rss_mb(root: int) -> float:
+    """Peak resident memory (high-water mark) of the largest process in a tree (a uvicorn process, or
+    the biggest of its workers), in MB."""
+    peak = 0
+    for pid in _descendants(root, _processes()):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                peak = max(peak, next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")))
+        except (OSError, StopIteration):
+            continue
+    return peak / 1024
+
+
+def print_cpu_per_unit(spent: dict[str, float], units: int, unit: str) -> None:
+    """One line per process: CPU ms per unit of work, then the services' total and PostgreSQL's."""
+    if not units:
+        print(f"  no {unit} completed: no CPU per {unit}")
+        return
+    services = {k: v for k, v in spent.items() if k != "postgres"}
+    print(f"  CPU ms per {unit}: " + "   ".join(f"{k} {v * 1000 / units:.1f}" for k, v in services.items()))
+    total = sum(services.values()) * 1000 / units
+    pg = spent.get("postgres")
+    print(f"  CPU ms per {unit}, services together: {total:.1f}"
+          + (f"   PostgreSQL backends: {pg * 1000 / units:.1f}   all: {total + pg * 1000 / units:.1f}"
+             if pg is not None else ""))

@@ -24,7 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench._support import free_port, start_app, stop, wait_ok
+from bench._support import start_app, stop, wait_ok
+from infra.ports import free_ports
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -95,7 +96,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         folder = Path(tmp)
-        catalog_port, gateway_port = free_port(), free_port()
+        catalog_port, gateway_port = free_ports(2)
         catalog_db = os.environ.get("CATALOG_DATABASE_URL") or f"sqlite+aiosqlite:///{folder / 'catalog.db'}"
         gateway_db = f"sqlite+aiosqlite:///{folder / 'gateway.db'}"
         upgrade("catalog", catalog_db)

@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,6 +142,25 @@ async def get_account(*, session: AsyncSession, account_id: int) -> Account:
     if account is None:
         raise NotFound(f"there is no account {account_id}", code="account_not_found")
     return account
+
+
+async def search_accounts(*, session: AsyncSession, text: str = "", role: Role | None = None,
+                          unverified: bool = False, limit: int = 50, after: int | None = None) -> list[Account]:
+    """Accounts for an administrator, oldest first: by a part of the name, e-mail or phone (any case),
+    by role, or only organization accounts still waiting to be verified; `after` an id to page on."""
+    query = select(Account).order_by(Account.id).limit(limit)
+    words = text.strip().lower()
+    if words:
+        pattern = f"%{words.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(func.lower(Account.name).like(pattern), func.lower(Account.email).like(pattern),
+                                Account.phone.like(pattern)))
+    if role is not None:
+        query = query.where(Account.role == role.value)
+    if unverified:
+        query = query.where(Account.role == Role.organization.value, Account.organization_id.is_(None))
+    if after is not None:
+        query = query.where(Account.id > after)
+    return list((await session.execute(query)).scalars())
 
 
 def _check_may_create(*, role: Role, links: dict[str, Any], actor: Principal | None) -> None:

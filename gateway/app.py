@@ -25,6 +25,8 @@ from gateway.api.auth import router as auth_router
 from gateway.api.events_admin import router as events_admin_router
 from gateway.api.operations import MERGED_OPENAPI_URL, gateway_openapi
 from gateway.api.operations import router as operations_router
+from gateway.fair_prices.api import router as fair_prices_router
+from gateway.fair_prices.room import FairPriceWatch
 from gateway.forwarded import TrustedProxyHeaders
 from gateway.login_throttle import LoginThrottle, ThrottlePolicy
 from gateway.models import kernel
@@ -97,9 +99,28 @@ def notification_channels(settings: Settings) -> Channels:
                      "email": settings.notify_email_url})
 
 
+def both(*rooms: dict) -> dict:
+    """The event handlers of several rooms: for an event type more than one listens to, each in turn
+    (in the same inbox transaction, so the event has all its effects once, or comes again)."""
+    listeners: dict[str, list] = {}
+    for handlers in rooms:
+        for event_type, handler in handlers.items():
+            listeners.setdefault(event_type, []).append(handler)
+
+    def chain(handlers: list):
+        async def handle(session, envelope) -> None:
+            for handler in handlers:
+                await handler(session, envelope)
+        return handle
+
+    return {event_type: found[0] if len(found) == 1 else chain(found) for event_type, found in listeners.items()}
+
+
 def _spec(settings: Settings) -> ServiceSpec:
     room = NotificationRoom(channels_configured=notification_channels(settings).configured,
                             stale_after_hours=settings.notify_stale_after_hours)
+
+    watch = FairPriceWatch(channels_configured=room.channels_configured)
 
     async def start(app: FastAPI) -> None:
         app.state.http = make_session(connect_timeout=settings.proxy_connect_timeout_seconds,
@@ -110,6 +131,8 @@ def _spec(settings: Settings) -> ServiceSpec:
         app.state.limiter = _make_limiter(settings, counters)
         app.state.login_throttle = _make_login_throttle(settings, counters)
         room.bind(app.state.clients)
+        watch.bind(app.state.clients)
+        app.state.fair_price_watch = watch
         app.state.notifier = Sender(
             app.state.db, app.state.notification_channels, batch_size=settings.notify_batch_size,
             max_attempts=settings.notify_max_attempts, backoff_seconds=settings.notify_backoff_seconds,
@@ -128,13 +151,16 @@ def _spec(settings: Settings) -> ServiceSpec:
                     "forwarded to that service.",
         kernel=kernel,
         routers=[auth_router, internal_router, operations_router, training_router, audit_router,
-                 events_admin_router, notifications_router],
+                 events_admin_router, notifications_router, fair_prices_router],
         revocation_source=_revocations_from_own_database,
-        event_handlers=room.handlers,
+        event_handlers=both(room.handlers, watch.handlers),
         on_startup=[start],
         on_shutdown=[stop],
         periodic=[Periodic("send notifications", run=lambda app: app.state.notifier.send_due(),
-                           every=lambda s: s.notify_send_every_seconds)],
+                           every=lambda s: s.notify_send_every_seconds),
+                  Periodic("check offers against the fair bands",
+                           run=lambda app: app.state.fair_price_watch.check_offers(app.state.db),
+                           every=lambda s: s.fair_price_check_every_seconds)],
     )
 
 

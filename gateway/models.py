@@ -86,5 +86,7 @@ class LessonProgress(Base, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
 
-# the notifications room keeps its tables in the gateway's database (same metadata, same migrations)
+# the notifications and fair-price rooms keep their tables in the gateway's database (same metadata,
+# same migrations)
+from gateway.fair_prices import models as _fair_price_tables  # noqa: E402, F401
 from gateway.notifications import models as _notification_tables  # noqa: E402, F401

@@ -71,6 +71,8 @@ class Settings(ServiceSettings):
     notify_daily_cap: int = 6  # WhatsApp + SMS messages per account and Bolivian day (0: no cap)
     notify_lease_seconds: float = 300.0  # a send still unrecorded after this is taken as interrupted
     notify_stale_after_hours: float = 48.0  # older events (a replay) reach the inbox only
+    # fair-price alerts (gateway.fair_prices): how often today's offers are checked against the bands
+    fair_price_check_every_seconds: float = 900.0
 
     # Argon2id cost (RFC 9106 second recommended profile by default).
     password_time_cost: int = 3

@@ -5,7 +5,7 @@ from datetime import UTC, timedelta
 from typing import Annotated
 
 from argon2 import PasswordHasher
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from gateway import accounts
 from gateway.monitoring.sources import clients
@@ -105,6 +105,17 @@ async def verify_organization(account_id: int, body: OrganizationVerification, r
         await clients(request)["catalog"].call("GET", f"/organizations/{body.organization_id}")
     return _public(await accounts.verify_organization_account(
         session=session, account_id=account_id, organization_id=body.organization_id, actor=actor))
+
+
+@router.get("/accounts", response_model=list[AccountPublic],
+            summary="Search accounts by name, e-mail or phone, role, or those waiting to be verified (admin)")
+async def search_accounts(session: Session, _: Admin, q: Annotated[str, Query(max_length=100)] = "",
+                          role: Role | None = None, unverified: bool = False,
+                          limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                          after: Annotated[int | None, Query(ge=0)] = None):
+    found = await accounts.search_accounts(session=session, text=q, role=role, unverified=unverified, limit=limit,
+                                           after=after)
+    return [_public(a) for a in found]
 
 
 @router.get("/accounts/{account_id}", response_model=AccountPublic, summary="An account (admin)")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Kind:
     code: str
-    audience: str  # consumer | producer | coordinator | financier | any
+    audience: str  # consumer | producer | coordinator | financier | municipality | any
     label: str  # Spanish, as the preferences page shows it
     title: str  # the e-mail subject and the inbox heading
     security: bool = False
@@ -31,14 +31,16 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("cycle_closing_soon", "coordinator", "Ciclo por cerrar", "El ciclo cierra pronto"),
     Kind("point_nearly_full", "coordinator", "Punto casi lleno", "Punto de entrega casi lleno"),
     Kind("advance_requested", "financier", "Adelanto por aprobar", "Adelanto por aprobar"),
+    Kind("price_below_band", "municipality organization", "Precio bajo el mínimo justo",
+         "Precio bajo el mínimo justo"),
+    Kind("price_above_band", "municipality", "Oferta sobre el máximo justo", "Oferta sobre el máximo justo"),
     Kind("session_revoked", "any", "Seguridad de la cuenta", "Seguridad de su cuenta", security=True),
 )}
 
 
-
 def kinds_for(role: str) -> list[Kind]:
     """The kinds an account of this role can receive (administrators: all), as its preferences list them."""
-    return [k for k in KINDS.values() if role == "admin" or k.audience in (role, "any")]
+    return [k for k in KINDS.values() if role == "admin" or k.audience == "any" or role in k.audience.split()]
 
 
 CHANNELS = ("whatsapp", "sms", "email")

@@ -173,3 +173,15 @@ def advance_approved(*, principal, fee) -> str:
 def session_revoked() -> str:
     return ("Cerramos su sesión en todos sus equipos porque alguien reusó un acceso ya gastado. Ingrese de "
             "nuevo y, si no fue usted, cambie su contraseña.")
+
+
+def price_below_band(*, product: str, unit: str, price: int, band_min: int, order_id, to_organization: bool) -> str:
+    """A sale below the fair band's minimum; amounts in centavos."""
+    who = "Un socio vendió" if to_organization else "Se vendió"
+    return fit(f"{who} {product} a {format_bs(price)} por {unit} en el pedido #{order_id}, bajo el mínimo justo "
+               f"de {format_bs(band_min)} que fijó el municipio.", INBOX_LIMIT)
+
+
+def price_above_band(*, product: str, unit: str, price: int, band_max: int) -> str:
+    return fit(f"{product} se ofrece hasta {format_bs(price)} por {unit}, sobre el máximo justo de "
+               f"{format_bs(band_max)} que fijó el municipio.", INBOX_LIMIT)

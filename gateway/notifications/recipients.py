@@ -46,3 +46,23 @@ async def role_accounts(*, session: AsyncSession, role: Role, **links) -> list[A
 
 async def producer_accounts(*, session: AsyncSession, producer_id) -> list[Account]:
     return await role_accounts(session=session, role=Role.producer, producer_id=producer_id)
+
+
+async def municipality_accounts(*, session: AsyncSession, municipality_code: str | None) -> list[Account]:
+    if not municipality_code:
+        return []
+    rows = await session.execute(select(Account).where(
+        Account.municipality_code == municipality_code, Account.role == Role.municipality.value,
+        Account.is_active.is_(True)).order_by(Account.id))
+    return list(rows.scalars())
+
+
+async def organization_accounts(*, session: AsyncSession, organization_id) -> list[Account]:
+    """The verified accounts that speak for an organization (an unverified one has no organization_id)."""
+    organization_id = as_id(organization_id)
+    if organization_id is None:
+        return []
+    rows = await session.execute(select(Account).where(
+        Account.organization_id == organization_id, Account.role == Role.organization.value,
+        Account.is_active.is_(True)).order_by(Account.id))
+    return list(rows.scalars())

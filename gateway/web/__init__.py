@@ -1,5 +1,5 @@
 """The web pages the gateway serves: server-rendered Spanish pages for consumers, producers,
-coordinators, delivery point staff, municipalities and financiers, with one small local script and no external assets.
+coordinators, delivery point staff, municipalities, financiers and admins, with one small local script and no external assets.
 
 `install(app)` adds the page routes, the static files under `/static` and the handlers that turn a
 missing login into the login form.
@@ -11,11 +11,13 @@ from fastapi.staticfiles import StaticFiles
 
 def install(app: FastAPI) -> None:
     from gateway.web import (
+        admin,
         coordinator,
         financier,
         municipality,
         notices,
         offline,
+        payouts,
         point,
         producer,
         shop,
@@ -24,7 +26,7 @@ def install(app: FastAPI) -> None:
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
-    for pages in (producer, coordinator, municipality, financier):
+    for pages in (producer, coordinator, payouts, municipality, financier, admin):
         app.include_router(pages.router)
     app.include_router(point.router)
     app.include_router(training.router)

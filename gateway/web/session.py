@@ -38,6 +38,27 @@ MESSAGES = {
     "rate_limited": "Demasiadas solicitudes; espere un minuto e intente de nuevo.",
     "role_required": "Su cuenta no puede hacer esto.",
     "service_unavailable": "El servicio no responde en este momento; intente de nuevo en un rato.",
+    "price_outside_band": "La banda justa debe contener el precio: mínimo ≤ precio de referencia ≤ máximo.",
+    "reference_price_before_latest": "Ya hay un precio vigente desde el {latest_valid_from}; el nuevo debe regir "
+                                     "desde ese día o después.",
+    "not_your_municipality": "Solo puede cambiar los precios de referencia de su municipio.",
+    "account_not_found": "Esa cuenta no existe.",
+    "organization_not_found": "Esa organización no está en el registro.",
+    "producer_not_found": "Ese productor no está en el registro.",
+    "not_an_organization_account": "Solo se verifican cuentas de organización.",
+    "link_required": "Ese rol necesita su vínculo: guarde antes el municipio o el financiador en «Vínculos».",
+    "not_your_cycle": "Este ciclo es de otra coordinación.",
+    "not_your_point": "Ese punto lo registró otra coordinación.",
+    "nothing_to_plan": "El ciclo no tiene entregas que repartir todavía.",
+    "drop_exceeds_vehicle_capacity": "La carga de un punto ({load_kg} kg) no cabe en un vehículo de {capacity_kg} kg; "
+                                     "use vehículos más grandes.",
+    "fleet_capacity_exceeded": "La carga del ciclo ({total_load_kg} kg) es más de lo que llevan los vehículos "
+                               "({fleet_capacity_kg} kg); agregue vehículos o capacidad.",
+    "window_unreachable": "Ningún vehículo llega a tiempo a un punto (llegaría a las {earliest_arrival}); "
+                          "salga más temprano.",
+    "no_feasible_plan": "No hay un plan posible con estos vehículos; agregue vehículos o salga más temprano.",
+    "cycle_not_editable": "El ciclo ya no se puede cambiar.",
+    "point_not_found": "Uno de los puntos elegidos ya no existe.",
 }
 
 
@@ -200,6 +221,21 @@ async def _unread(request: Request, account_id: int) -> int:
 
 
 Web = Annotated[WebSession, Depends(web_session)]
+
+
+async def every_page(web: WebSession, path: str, params: dict | None = None, *, pages: int = 10) -> list[dict]:
+    """The items of a paged list (`items`, `next_cursor`), up to `pages` pages of 100."""
+    found: list[dict] = []
+    cursor = None
+    for _ in range(pages):
+        page = await web.call("GET", path, params={**(params or {}), "limit": 100, "cursor": cursor})
+        if not isinstance(page, dict):
+            return found + (page if isinstance(page, list) else [])
+        found += page.get("items") or []
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return found
 
 
 async def optional(web: WebSession, method: str, path: str, notes: list[str], what: str, **kw):

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.monitoring.figures import CATEGORY_LABELS
 from gateway.web import views
 from gateway.web.csrf import CrossSitePost, keep_token, refuse_cross_site_posts
-from gateway.web.session import LoginRequired, UpstreamError, WebSession, web_session
+from gateway.web.session import LoginRequired, UpstreamError, WebSession, every_page, web_session
 from gateway.web.svg import MapPoint, points_map, qr_svg
 from gateway.web.templating import render
 
@@ -78,18 +78,10 @@ async def logout(request: Request, web: Web):
 
 async def municipalities_of(web: WebSession) -> list[dict]:
     """Every municipality the catalog knows (for the selects), page by page; none if it is down."""
-    found: list[dict] = []
-    cursor = None
-    try:
-        for _ in range(10):  # Bolivia has 340 municipalities: at most a few pages
-            page = await web.call("GET", "/api/catalog/municipalities", params={"limit": 100, "cursor": cursor})
-            found += views.items_of(page)
-            cursor = page.get("next_cursor") if isinstance(page, dict) else None
-            if not cursor:
-                break
+    try:  # Bolivia has 340 municipalities: at most a few pages
+        return await every_page(web, "/api/catalog/municipalities")
     except UpstreamError:
-        pass
-    return found
+        return []
 
 
 @router.get("/")

@@ -159,3 +159,53 @@ def qr_svg(data: str, *, size_mm: int = 40) -> Markup:
     svg = re.sub(r'\swidth="[^"]*"\s+height="[^"]*"', f' width="{size_mm}mm" height="{size_mm}mm"', svg, count=1)
     svg = svg.replace("<svg ", '<svg class="qr" role="img" aria-label="Código QR" ', 1)
     return Markup(svg)
+
+
+@dataclass(frozen=True)
+class RouteLeg:
+    """One vehicle's trip: the hub, then its stops in order (each a labelled place), back to the hub."""
+    vehicle: int
+    stops: Sequence[MapPoint]
+
+
+def route_map(routes: Sequence[RouteLeg], *, depot: tuple[float, float], others: Sequence[MapPoint] = (),
+              title: str = "Rutas", width: int = 340, height: int = 260) -> Markup:
+    """The delivery day on the same plain sketch as `points_map`: the hub as a square, each vehicle's
+    trip as a coloured line through its numbered stops, and `others` (places with no stop, for
+    example a point whose orders no vehicle carries) as grey markers."""
+    coords = [depot] + [(p.lat, p.lon) for r in routes for p in r.stops] + [(p.lat, p.lon) for p in others]
+    lats = [c[0] for c in coords]
+    lons = [c[1] for c in coords]
+    kx = math.cos(math.radians((min(lats) + max(lats)) / 2))
+    span_x = max((max(lons) - min(lons)) * kx, 1e-3)
+    span_y = max(max(lats) - min(lats), 1e-3)
+    pad = 24
+    scale = min((width - 2 * pad) / span_x, (height - 2 * pad) / span_y)
+
+    def xy(lat: float, lon: float) -> tuple[float, float]:
+        return (pad + (lon - min(lons)) * kx * scale, height - pad - (lat - min(lats)) * scale)
+
+    parts = [f'<svg class="map routes" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+             f'width="100%"><title>{escape(title)}</title>'
+             f'<rect x="0" y="0" width="{width}" height="{height}" class="land"/>']
+    hx, hy = xy(*depot)
+    for route in routes:
+        color = PALETTE[(route.vehicle - 1) % len(PALETTE)]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in [(hx, hy), *(xy(p.lat, p.lon) for p in route.stops), (hx, hy)])
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="3" '
+                     f'stroke-linejoin="round" data-vehicle="{route.vehicle}"/>')
+    for p in others:
+        px, py = xy(p.lat, p.lon)
+        parts.append(f'<g class="off"><title>{escape(p.label)}</title>'
+                     f'<circle cx="{px:.1f}" cy="{py:.1f}" r="7" fill="#757575" stroke="#fff" stroke-width="2"/></g>')
+    for route in routes:
+        color = PALETTE[(route.vehicle - 1) % len(PALETTE)]
+        for p in route.stops:
+            px, py = xy(p.lat, p.lon)
+            parts.append(f'<g class="stop" data-vehicle="{route.vehicle}"><title>{escape(p.label)}</title>'
+                         f'<circle cx="{px:.1f}" cy="{py:.1f}" r="9" fill="{color}" stroke="#fff" stroke-width="2"/>'
+                         f'<text x="{px:.1f}" y="{py + 4:.1f}" text-anchor="middle" font-size="10" font-weight="700" '
+                         f'fill="#fff">{p.number or ""}</text></g>')
+    parts.append(f'<g class="hub"><title>Centro de acopio</title>'
+                 f'<rect x="{hx - 7:.1f}" y="{hy - 7:.1f}" width="14" height="14" fill="#1b1b1b"/></g></svg>')
+    return Markup("".join(parts))

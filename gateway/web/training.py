@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from gateway.training.lessons import AUDIENCES, find
-from gateway.training.pdf import module_pdf
 from gateway.web.csrf import refuse_cross_site_posts
 from gateway.web.session import UpstreamError, WebSession, web_session
 from gateway.web.shop import redirect
@@ -59,6 +58,7 @@ async def module_print(module: str):
     found, _ = find(module)
     if found is None:
         return Response("Ese módulo no existe.", status_code=404, media_type="text/plain; charset=utf-8")
+    from gateway.training.pdf import module_pdf  # the PDF library loads on the first download
     return Response(module_pdf(found), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="capacitacion-{found.slug}.pdf"',
                              "Cache-Control": "public, max-age=3600"})

@@ -22,7 +22,7 @@ STATUS_LABELS = {
     "collected": "cobrado", "received": "recibido", "uncollectible": "incobrable",
 }
 ROLE_HOME = {"consumer": "/", "producer": "/productor", "organization": "/productor", "coordinator": "/coordinacion",
-             "municipality": "/municipio", "financier": "/financiador", "admin": "/municipio"}
+             "municipality": "/municipio", "financier": "/financiador", "admin": "/admin"}
 
 
 def centavos(value) -> int | None:

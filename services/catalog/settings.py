@@ -1,5 +1,6 @@
 """Settings of the catalog service (environment prefix `CATALOG_`, e.g. `CATALOG_DATABASE_URL`)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -17,3 +18,7 @@ class Settings(ServiceSettings):
     photo_s3_bucket: str = ""
     photo_s3_endpoint_url: str = ""
     photo_s3_public_url: str = ""
+    # Public catalogue reads kept in memory this long (seconds; 0: never); this process's own writes
+    # drop them at once, another worker's are seen when the time runs out.
+    read_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    read_cache_entries: int = Field(default=512, ge=1, le=100_000)

@@ -8,6 +8,7 @@ check at start, and the event relay and inbox endpoint. A service adds only its 
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -53,13 +54,36 @@ class Periodic:
     every: Callable[[ServiceSettings], float]
 
 
-async def _run_periodically(app: FastAPI, duty: Periodic, every: float) -> None:
+async def _run_periodically(app: FastAPI, service: str, duty: Periodic, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await duty.run(app)
+            await run_alone(app.state.db, f"{service}:{duty.name}", lambda: duty.run(app))
         except Exception:  # a failed round is retried next round; the loop must survive it
             log.exception("periodic duty failed", extra={"duty": duty.name})
+
+
+async def run_alone(db, name: str, work: Callable[[], Awaitable[Any]]) -> bool:
+    """Run `work` unless another process (a second uvicorn worker of the same service) is running the
+    same duty right now, in which case this round is skipped: on PostgreSQL a session advisory lock
+    named after the duty, held on a connection of its own for the round (released when the round
+    ends, or when the process dies and its connection closes). SQLite runs one worker. Whether the
+    round ran."""
+    if db.is_sqlite:
+        await work()
+        return True
+    key = zlib.crc32(f"mercado-duty-{name}".encode())
+    async with db.engine.connect() as conn:
+        held = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})).scalar()
+        await conn.commit()
+        if not held:
+            return False
+        try:
+            await work()
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            await conn.commit()
+    return True
 
 
 @dataclass
@@ -135,7 +159,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
             for duty in spec.periodic:
                 every = duty.every(settings)
                 if every > 0:
-                    duties.append(asyncio.create_task(_run_periodically(app, duty, every), name=duty.name))
+                    duties.append(asyncio.create_task(_run_periodically(app, spec.name, duty, every), name=duty.name))
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ import logging
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from services.common.auth import require_service
 from services.common.db import Database
@@ -20,6 +20,12 @@ from services.common.tables import KernelTables, insert_ignoring_conflict, utcno
 log = logging.getLogger("mercado.events")
 
 EVENTS_PATH = "/internal/events"
+EVENTS_BATCH_PATH = "/internal/events/batch"
+MAX_BATCH = 500
+
+
+class EventBatch(BaseModel):
+    events: list[Envelope] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 async def handle_event(db: Database, kernel: KernelTables, handlers: dict, envelope: Envelope) -> bool:
@@ -63,5 +69,29 @@ def events_router(spec) -> APIRouter:
         else:
             handled = await incoming.receive_pushed(envelope)
         return {"event_id": envelope.id, "handled": handled}
+
+    @router.post(EVENTS_BATCH_PATH, summary="Deliver many events at once (service credential required)")
+    async def deliver_events(request: Request):
+        """What a relay sends when it has several events for this service: kept in the incoming queue
+        in one transaction (repeats ignored), then applied at once in batches, in order per
+        aggregate; 2xx once kept. One HTTP request and a few commits for the lot instead of one
+        request and one commit each."""
+        raw = await request.body()
+        try:
+            batch = EventBatch.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+        incoming = getattr(request.app.state, "incoming_events", None)
+        if incoming is None:
+            kept = sum([await handle_event(request.app.state.db, spec.kernel, spec.event_handlers, envelope)
+                        for envelope in batch.events])
+        else:
+            kept = await incoming.store(batch.events)
+            if kept:
+                try:  # applied now, as a single pushed event is; what fails stays queued and is retried
+                    await incoming.run_once()
+                except Exception:
+                    log.exception("events kept, not applied yet", extra={"events": kept})
+        return {"received": len(batch.events), "kept": kept}
 
     return router

@@ -143,11 +143,22 @@ class Relay:
                 log.exception("event publish crashed", extra={"event_id": row.event_id})
                 return repr(exc)
 
+    async def _publish_batch(self, publish_batch, rows) -> list[str | None]:
+        try:
+            return await publish_batch([self.envelope(row) for row in rows])
+        except Exception as exc:  # a transport bug must not stop the relay; keep and retry
+            log.exception("event batch publish crashed", extra={"events": len(rows)})
+            return [repr(exc)] * len(rows)
+
     async def run_once(self, *, ignore_schedule: bool = False) -> RelayRound:
         rows = await self.claim(ignore_schedule=ignore_schedule)
         if not rows:
             return RelayRound()
-        errors = await asyncio.gather(*(self._publish(row) for row in rows))
+        publish_batch = getattr(self.transport, "publish_batch", None)
+        if publish_batch is not None and len(rows) > 1:
+            errors = await self._publish_batch(publish_batch, rows)
+        else:
+            errors = await asyncio.gather(*(self._publish(row) for row in rows))
         outbox = self.kernel.outbox
         now = utcnow()
         done = [row.id for row, error in zip(rows, errors, strict=True) if error is None]

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 import orjson
@@ -26,7 +26,7 @@ import orjson
 from services.common.errors import DomainError
 from services.common.events import Envelope
 from services.common.http import ServiceClient
-from services.common.inbox import EVENTS_PATH
+from services.common.inbox import EVENTS_BATCH_PATH, EVENTS_PATH
 from services.common.settings import EVENT_PROCESSES, ServiceSettings
 
 log = logging.getLogger("mercado.events")
@@ -111,6 +111,38 @@ class HttpTransport:
                     if isinstance(result, BaseException)]
         if failures:
             raise PublishError("; ".join(failures))
+
+    async def publish_batch(self, envelopes: Sequence[Envelope]) -> list[str | None]:
+        """Several events in one request per subscriber (what a busy relay claims in one round: at
+        most one per aggregate, so no order is at stake within it). Per event: None when every one
+        of its subscribers kept it, else why not (the relay retries those; subscribers dedupe)."""
+        bodies = [envelope.model_dump(mode="json") for envelope in envelopes]
+        by_target: dict[str, list[int]] = {}
+        for n, envelope in enumerate(envelopes):
+            for name in self.subscribers(envelope.type):
+                by_target.setdefault(name, []).append(n)
+        targets = list(by_target)
+        results = await asyncio.gather(*(self._deliver_many(name, [bodies[n] for n in by_target[name]])
+                                         for name in targets), return_exceptions=True)
+        errors: list[str | None] = [None] * len(envelopes)
+        for name, result in zip(targets, results, strict=True):
+            if isinstance(result, BaseException):
+                for n in by_target[name]:
+                    errors[n] = "; ".join(filter(None, [errors[n], f"{name}: {result}"]))
+        return errors
+
+    async def _deliver_many(self, name: str, bodies: list[dict]) -> None:
+        if len(bodies) == 1:
+            return await self._deliver(name, bodies[0])
+        client = self.clients.get(name)
+        if client is None:
+            raise PublishError(f"no client configured for the {name} service")
+        try:
+            response = await client.request("POST", EVENTS_BATCH_PATH, json={"events": bodies})
+        except DomainError as exc:
+            raise PublishError(exc.message) from None
+        if not 200 <= response.status_code < 300:
+            raise PublishError(f"{name} answered {response.status_code}: {response.text[:300]}")
 
     async def _deliver(self, name: str, body: dict) -> None:
         client = self.clients.get(name)

@@ -9,6 +9,10 @@ docs/architecture.md, "Ownership model"). Admins pass every check.
 - advance: requested by the producer herself; decided and disbursed by the financier whose policy
   it falls under; read by both.
 - fund and policy: the financier's own; producers see active policies only (the offers).
+- organization share and statement: the organization's own.
+- final settlement: made by the cycle's coordinator; payout batch: made by the cycle's coordinator
+  (any payee) or an organization (its members, or itself for the members it collects for), and
+  then worked (exported, marked paid or failed, retried) by whoever may make it for that cycle.
 - ledger account: its owner (consumer, producer, financier, the financier of a fund).
 """
 
@@ -23,6 +27,10 @@ from services.payments.ledger import AccountKind
 from services.payments.models import cycles, funds, orders, producer_profiles
 
 log = logging.getLogger("mercado.payments")
+
+
+# the ledger accounts a producer owns: what she is owed, what she owes on advances, what is payable to her
+PRODUCER_KINDS = (AccountKind.producer, AccountKind.producer_advances, AccountKind.producer_payable)
 
 
 def require_producer_access(principal: Principal, producer_id: int, *, organization_id: int | None = None) -> None:
@@ -71,13 +79,34 @@ async def require_cycle_coordinator(session: AsyncSession, principal: Principal,
     cycle_id = (await session.execute(select(orders.c.cycle_id).where(orders.c.order_id == order_id))).scalar_one_or_none()
     if cycle_id is None:
         raise NotFound(f"order {order_id} is not known to payments yet", code="order_not_found")
-    cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one()
+    await require_coordinates_cycle(session, principal, cycle_id, orders_client=orders_client)
+
+
+async def require_coordinates_cycle(session: AsyncSession, principal: Principal, cycle_id: int,
+                                    *, orders_client=None) -> None:
+    """The cycle's own coordinator (or an admin): she settles it and pays its producers."""
+    if principal.is_admin:
+        return
+    if principal.role != Role.coordinator:
+        raise Forbidden("only the cycle's coordinator does this", code="role_required")
+    cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one_or_none()
+    if cycle is None:
+        raise NotFound(f"cycle {cycle_id} is not known to payments yet", code="cycle_not_found")
     if cycle.coordinator_account_id is None and orders_client is not None:
         await _learn_coordinator(session, orders_client, cycle_id)
         cycle = (await session.execute(select(cycles).where(cycles.c.cycle_id == cycle_id))).one()
     if not coordinates(principal, cycle):
         raise Forbidden(f"you do not coordinate cycle {cycle_id}", code="not_your_cycle",
                         details={"cycle_id": cycle_id})
+
+
+def require_organization(principal: Principal, organization_id: int) -> None:
+    """An organization's shares and statement are its own (and admins')."""
+    if principal.is_admin:
+        return
+    if principal.role == Role.organization and principal.organization_id == organization_id:
+        return
+    raise Forbidden("an organization sees and sets only its own shares and statement", code="not_your_organization")
 
 
 def coordinates(principal: Principal, cycle) -> bool:
@@ -92,8 +121,10 @@ async def require_account_access(session: AsyncSession, principal: Principal, ac
     ok = False
     if kind == AccountKind.consumer:
         ok = principal.role == Role.consumer and principal.account_id == owner
-    elif kind in (AccountKind.producer, AccountKind.producer_advances):
+    elif kind in PRODUCER_KINDS:
         ok = principal.role == Role.producer and principal.producer_id == owner
+    elif kind == AccountKind.organization:
+        ok = principal.role == Role.organization and principal.organization_id == owner
     elif kind in (AccountKind.financier_capital, AccountKind.financier_fees):
         ok = principal.role == Role.financier and principal.financier_id == owner
     elif kind == AccountKind.financier_fund:

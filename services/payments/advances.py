@@ -32,6 +32,7 @@ from services.payments.ledger import CLEARING_BY_METHOD, AccountKind, Posting, e
 from services.payments.models import (
     advance_policies,
     advances,
+    cycle_settlements,
     financiers,
     funds,
     kernel,
@@ -138,7 +139,8 @@ async def eligible_receivables(*, session: AsyncSession, producer_id: int) -> li
     corrected."""
     return (await session.execute(select(receivables).where(
         receivables.c.producer_id == producer_id, receivables.c.status == "open", receivables.c.collected == 0,
-        receivables.c.advance_id.is_(None), receivables.c.held_for_correction.is_(None), receivables.c.amount > 0)
+        receivables.c.advance_id.is_(None), receivables.c.held_for_correction.is_(None), receivables.c.amount > 0,
+        receivables.c.cycle_id.not_in(select(cycle_settlements.c.cycle_id)))  # a final settlement pays them
         .order_by(receivables.c.id))).all()
 
 
@@ -217,7 +219,8 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
         requested_at=utcnow()).returning(advances.c.id))).scalar_one()
     claimed = await session.execute(update(receivables).where(
         receivables.c.id.in_(ids), receivables.c.advance_id.is_(None), receivables.c.status == "open",
-        receivables.c.held_for_correction.is_(None), receivables.c.collected == 0).values(advance_id=advance_id))
+        receivables.c.held_for_correction.is_(None), receivables.c.collected == 0,
+        receivables.c.cycle_id.not_in(select(cycle_settlements.c.cycle_id))).values(advance_id=advance_id))
     if claimed.rowcount != len(ids):
         raise Conflict("these receivables were just advanced by another request", code="receivables_already_advanced",
                        details={"receivable_ids": ids})

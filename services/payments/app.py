@@ -13,6 +13,7 @@ from services.payments.routes import (
     ledger,
     monitoring,
     payments,
+    payouts,
     settlement,
 )
 from services.payments.settings import Settings
@@ -23,7 +24,7 @@ SPEC = ServiceSpec(
     description="Double-entry ledger, consumer payments, producer settlement and pronto-pago advances.",
     kernel=kernel,
     routers=[ledger.router, payments.router, credit.router, settlement.router, funding.router, advances.router,
-             monitoring.router, internal.router, audit.router],
+             monitoring.router, internal.router, audit.router, payouts.router],
     event_handlers={
         "order.placed": on_order_placed,
         "order.cancelled": on_order_cancelled,

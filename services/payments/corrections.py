@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict
+from services.payments.final_settlement import is_settled
 from services.payments.ledger import reverse_entry
 from services.payments.models import advances, entries, order_lines, receivables
 from services.payments.settlement import closed_cycle, link_order_lines, post_receipt
@@ -40,6 +41,10 @@ async def hold_for_correction(*, session: AsyncSession, consignment_id: int, cor
                        "correct it again in a minute", code="receivable_not_recorded",
                        details={"consignment_id": consignment_id})
     await _refuse_if_advanced(session, row)
+    if await is_settled(session=session, cycle_id=row.cycle_id):  # its payable is fixed, maybe paid out
+        raise Conflict(f"cycle {row.cycle_id}'s settlement is final; the receipt of consignment {consignment_id} "
+                       "can no longer be corrected", code="receivable_settled",
+                       details={"consignment_id": consignment_id, "status": "final_settlement"})
     if row.status != "open":
         raise Conflict(f"the producer's receivable for consignment {consignment_id} is {row.status}; "
                        "its receipt can no longer be corrected", code="receivable_settled",

@@ -37,6 +37,8 @@ class AccountKind(StrEnum):
     bank_clearing = "bank_clearing"  # debit: bank transfers received
     order_clearing = "order_clearing"  # credit: goods ordered and owed by consumers, not yet delivered
     adjustments = "adjustments"  # debit: manual corrections, may go either way
+    producer_payable = "producer_payable"  # credit: a producer's net payable after a cycle's final settlement
+    payouts_in_transit = "payouts_in_transit"  # credit: payouts sent to a bank or wallet, not yet confirmed
 
 
 NORMAL_SIDE = {
@@ -46,6 +48,7 @@ NORMAL_SIDE = {
     AccountKind.platform_fees: "credit", AccountKind.cash_clearing: "debit",
     AccountKind.qr_clearing: "debit", AccountKind.bank_clearing: "debit",
     AccountKind.order_clearing: "credit", AccountKind.adjustments: "debit",
+    AccountKind.producer_payable: "credit", AccountKind.payouts_in_transit: "credit",
 }
 
 # The only kinds allowed to cross to the other side of their normal balance:
@@ -63,6 +66,7 @@ SINGLETONS = {
     AccountKind.bank_clearing: "Cobros por transferencia bancaria",
     AccountKind.order_clearing: "Pedidos por entregar y liquidar",
     AccountKind.adjustments: "Ajustes manuales",
+    AccountKind.payouts_in_transit: "Pagos a productoras en curso",
 }
 
 CURRENCY = "BOB"

@@ -292,3 +292,98 @@ advances = Table(
     CheckConstraint("principal > 0 AND fee >= 0", name="amounts"),
     CheckConstraint("principal_repaid <= principal AND fee_repaid <= fee", name="repaid_within_due"),
 )
+
+# ---------------------------------------------------------------- payouts and organization shares
+organization_shares = Table(
+    # an organization's commission on its members' sales, with history: a new rate closes the old one
+    "organization_shares", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("organization_id", BigInteger, nullable=False),
+    Column("rate", Numeric(6, 4), nullable=False),  # percent of the member's accepted sales: 5.0000 = 5 %
+    # the organization receives its members' payouts and passes them on (the split is on both statements)
+    Column("collects_for_members", Boolean, nullable=False, server_default=text("false")),
+    Column("valid_from", UtcDateTime(), nullable=False),
+    Column("valid_to", UtcDateTime(), nullable=True),  # None: in force
+    Column("set_by", BigInteger, nullable=True),
+    CheckConstraint("rate >= 0 AND rate <= 50", name="rate_range"),
+    Index("ix_organization_shares_org", "organization_id", "valid_from"),
+)
+
+cycle_settlements = Table(
+    # a cycle's final settlement, made once: its payables are fixed from then on
+    "cycle_settlements", metadata,
+    Column("cycle_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("settled_at", UtcDateTime(), nullable=False),
+    Column("settled_by", BigInteger, nullable=True),
+)
+
+payables = Table(
+    # what the final settlement leaves payable to one producer for one cycle, and how much of it is
+    # committed to payout lines; `committed` only grows by a conditional UPDATE that never passes `amount`
+    "payables", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("cycle_id", BigInteger, nullable=False),
+    Column("producer_id", BigInteger, nullable=False),
+    Column("organization_id", BigInteger, nullable=True),  # her organization (its share was taken)
+    Column("collected_by_organization", Boolean, nullable=False, server_default=text("false")),
+    Column("sales", Money, nullable=False),
+    Column("fees", Money, nullable=False),
+    Column("advance_deduction", Money, nullable=False),
+    Column("share_rate", Numeric(6, 4), nullable=False),
+    Column("organization_share", Money, nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("committed", Money, nullable=False, server_default=text("0")),  # in pending or paid payout lines
+    Column("paid", Money, nullable=False, server_default=text("0")),
+    Column("entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=True),
+    CheckConstraint("amount >= 0 AND organization_share >= 0", name="amounts_non_negative"),
+    CheckConstraint("committed >= 0 AND committed <= amount AND paid >= 0 AND paid <= committed",
+                    name="committed_within_amount"),
+    UniqueConstraint("cycle_id", "producer_id"),
+)
+
+payout_batches = Table(
+    "payout_batches", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("cycle_id", BigInteger, nullable=False, index=True),
+    Column("organization_id", BigInteger, nullable=True),  # set when an organization made it
+    Column("created_by", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+payout_lines = Table(
+    # one transfer, wallet payment or cash hand-over: pending -> paid | failed; a failed line is
+    # retried as a new line (`retry_of`)
+    "payout_lines", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("batch_id", BigInteger, ForeignKey("payout_batches.id"), nullable=False, index=True),
+    Column("cycle_id", BigInteger, nullable=False),
+    Column("payee_kind", String(16), nullable=False),  # producer | organization
+    Column("payee_id", BigInteger, nullable=False),
+    Column("method", String(16), nullable=False),  # bank_transfer | mobile_wallet | cash
+    Column("bank", String(80), nullable=True),
+    Column("account_number", String(40), nullable=True),
+    Column("wallet_number", String(20), nullable=True),
+    Column("amount", Money, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reference", String(120), nullable=True),  # the provider's reference once paid
+    Column("received_by", String(120), nullable=True),  # cash: who received it
+    Column("failure_reason", String(300), nullable=True),
+    Column("retry_of", BigInteger, ForeignKey("payout_lines.id"), nullable=True, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("settled_at", UtcDateTime(), nullable=True),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("status IN ('pending', 'paid', 'failed')", name="status"),
+    CheckConstraint("method IN ('bank_transfer', 'mobile_wallet', 'cash')", name="method"),
+    CheckConstraint("payee_kind IN ('producer', 'organization')", name="payee_kind"),
+)
+
+payout_parts = Table(
+    # the split of a payout line per producer (one part for a producer's own line)
+    "payout_parts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("line_id", BigInteger, ForeignKey("payout_lines.id"), nullable=False, index=True),
+    Column("payable_id", BigInteger, ForeignKey("payables.id"), nullable=False, index=True),
+    Column("producer_id", BigInteger, nullable=False),
+    Column("amount", Money, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)

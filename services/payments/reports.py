@@ -24,6 +24,7 @@ from services.payments.models import (
     producer_profiles,
     receivables,
 )
+from services.payments.payout_statements import producer_payouts
 
 FEMALE = ("female", "f", "mujer", "femenino")
 
@@ -56,7 +57,9 @@ async def producer_statement(*, session: AsyncSession, producer_id: int, cycle_i
     advanced = sum(a.principal for a in live)
     advance_fees = sum(a.fee for a in live)
     repaid = sum(r.amount for r in repayments)
+    paid_out = await producer_payouts(session=session, producer_id=producer_id, cycle_id=cycle_id)
     return {
+        **paid_out,  # `settlement` (once final: share taken, payable, paid out) and each `payouts` line
         "producer_id": producer_id, "cycle_id": cycle_id, "currency": "BOB",
         "consignments": [{
             "receivable_id": r.id, "consignment_id": r.consignment_id, "delivery_point_id": r.delivery_point_id,
@@ -96,6 +99,11 @@ def statement_csv(statement: dict) -> str:
         add(["advance_fee", a["advance_id"], "", "", "", "", "", "", a["fee"]])
     for r in statement["repayments"]:
         add(["repayment", r["advance"], "", "", "", "", "", "", r["amount"]])
+    for p in statement.get("payouts", []):
+        add(["payout", p["payout_id"], p["method"], "", "", "", "", p["status"], p["amount"]])
+    for key, value in (statement.get("settlement") or {}).items():
+        if key in ("organization_share", "payable", "paid_out", "left_to_pay"):
+            add(["settlement", key, "", "", "", "", "", "", value])
     for key, value in statement["totals"].items():
         add(["total", key, "", "", "", "", "", "", value])
     return csv_text(rows, header=["section", "ref", "product", "ordered", "received", "rejected", "unit",
@@ -131,6 +139,9 @@ def statement_pdf(statement: dict) -> bytes:
                  new_x="LMARGIN", new_y="NEXT")
     for r in statement["repayments"]:
         pdf.cell(0, 5, t(f"Reembolso al financiador ({r['advance']}): Bs {r['amount']}"), new_x="LMARGIN", new_y="NEXT")
+    for p in statement.get("payouts", []):
+        pdf.cell(0, 5, t(f"Pago {p['payout_id']} ({p['method']}, {p['status']}): {format_bs(to_centavos(p['amount']))}"),
+                 new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "B", 10)
     labels = {"accepted_value": "Valor aceptado", "fees": "Comisiones", "net_receivable": "Por cobrar neto",
               "collected": "Cobrado", "advanced": "Anticipado", "advance_fees": "Comisión de anticipo",

@@ -337,3 +337,112 @@ class EligibilityOut(BaseModel):
 
 
 Report = dict[str, Any]
+
+
+# ---------------------------------------------------------------- payouts and organization shares
+PayoutMethod = Literal["bank_transfer", "mobile_wallet", "cash"]
+Short = Annotated[Text, Field(min_length=1, max_length=80)]
+
+
+class ShareIn(Strict):
+    rate: Decimal = Field(ge=0, le=50, max_digits=6, decimal_places=4,
+                          description="percent of each member's accepted sales: 5 = 5 %")
+    collects_for_members: bool = Field(False, description="the organization receives its members' payouts")
+
+
+class ShareOut(BaseModel):
+    id: int
+    organization_id: int
+    rate: Decimal
+    collects_for_members: bool
+    valid_from: UtcTimestamp
+    valid_to: UtcTimestamp | None
+
+
+class PayableOut(BaseModel):
+    producer_id: int
+    organization_id: int | None
+    collected_by_organization: bool
+    sales: Amount
+    fees: Amount
+    advance_deduction: Amount
+    share_rate: Decimal
+    organization_share: Amount
+    amount: Amount = Field(description="net payable: sales - fees - advance repayment - organization share")
+    committed: Amount = Field(description="in payout lines pending or paid")
+    paid: Amount
+
+
+class SettlementOut(BaseModel):
+    cycle_id: int
+    settled_at: UtcTimestamp
+    payables: list[PayableOut]
+
+
+class PayoutLineIn(Strict):
+    producer_id: BodyId | None = None
+    organization_id: BodyId | None = Field(None, description="an organization that collects for its members")
+    amount: PositiveAmount | None = Field(None, description="default: all that is left to pay")
+    method: PayoutMethod
+    bank: Short | None = None
+    account_number: Annotated[str, Field(min_length=4, max_length=40, pattern=r"^[0-9A-Za-z\- ]+$")] | None = None
+    wallet_number: Annotated[str, Field(min_length=7, max_length=20, pattern=r"^\+?[0-9 ]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_payee(self):
+        if (self.producer_id is None) == (self.organization_id is None):
+            raise ValueError("each line pays either a producer_id or an organization_id")
+        return self
+
+
+class PayoutBatchIn(Strict):
+    cycle_id: BodyId
+    lines: list[PayoutLineIn] = Field(min_length=1, max_length=500)
+
+
+class PayoutPartOut(BaseModel):
+    producer_id: int
+    amount: Amount
+
+
+class PayoutLineOut(BaseModel):
+    id: int
+    batch_id: int
+    cycle_id: int
+    payee_kind: str
+    payee_id: int
+    method: str
+    bank: str | None
+    account_number: str | None
+    wallet_number: str | None
+    amount: Amount
+    status: str
+    reference: str | None
+    received_by: str | None
+    failure_reason: str | None
+    retry_of: int | None
+    parts: list[PayoutPartOut]
+
+
+class PayoutBatchOut(BaseModel):
+    id: int
+    cycle_id: int
+    organization_id: int | None
+    created_at: UtcTimestamp
+    lines: list[PayoutLineOut]
+
+
+class PayoutPaidIn(Strict):
+    reference: Annotated[Text, Field(min_length=1, max_length=120)] | None = None
+    received_by: Annotated[Text, Field(min_length=1, max_length=120)] | None = None
+
+
+class PayoutFailedIn(Strict):
+    reason: Annotated[Text, Field(min_length=1, max_length=300)]
+
+
+class PayoutRetryIn(Strict):
+    method: PayoutMethod | None = None
+    bank: Short | None = None
+    account_number: Annotated[str, Field(min_length=4, max_length=40, pattern=r"^[0-9A-Za-z\- ]+$")] | None = None
+    wallet_number: Annotated[str, Field(min_length=7, max_length=20, pattern=r"^\+?[0-9 ]+$")] | None = None

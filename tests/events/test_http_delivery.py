@@ -49,6 +49,54 @@ async def test_committed_event_reaches_the_subscriber_once(backend, migrated, ke
                 assert 'events_published_total{service="orders"} 1.0' in metrics
 
 
+async def test_a_busy_relay_sends_each_subscriber_its_events_in_one_request_each_applied_once(backend, migrated,
+                                                                                              keys):
+    pub_url, sub_url = migrated.url("orders", backend), migrated.url("payments", backend)
+    async with live_kernel_database(pub_url, orders_kernel) as pub_db, live_kernel_database(sub_url, payments_kernel) as sub_db:
+        subscriber = subscriber_app(sub_db, sub_url, keys)
+        requests = []
+
+        @subscriber.middleware("http")
+        async def count(request, call_next):
+            requests.append(request.url.path)
+            return await call_next(request)
+
+        async with serving(subscriber) as sub:
+            app = publisher_app(pub_db, pub_url, keys, subscriber_url=sub.url)
+            async with app_client(app):
+                ids = await emit_events(pub_db, [(f"b-{n}", 1) for n in range(12)] + [("b-0", 2)], together=True)
+                result = await app.state.relay.drain()
+                assert (result.published, result.failed) == (13, 0)
+                # the twelve heads in one request; b-0's second event after its first was kept
+                assert requests == ["/internal/events/batch", "/internal/events"]
+                assert sorted(e for *_, e in await handled(sub_db)) == sorted(ids)
+                # a relay that died before marking them sends them again: nothing is applied twice
+                async with pub_db.session() as session:
+                    await session.execute(update(orders_kernel.outbox).values(
+                        published_at=None, next_attempt_at=utcnow() - timedelta(seconds=1)))
+                assert (await app.state.relay.drain()).published == 13
+                assert sorted(e for *_, e in await handled(sub_db)) == sorted(ids)
+
+
+async def test_a_batch_needs_the_service_credential_and_only_envelopes(backend, migrated, keys):
+    sub_url = migrated.url("payments", backend)
+    async with live_kernel_database(sub_url, payments_kernel) as sub_db:
+        app = subscriber_app(sub_db, sub_url, keys)
+        async with app_client(app) as client:
+            good = Envelope(type="order.placed", aggregate_id="9", source="orders",
+                            payload={"schema_version": 1, "order_id": "9", "seq": 1}).model_dump(mode="json")
+            body = {"events": [good, {"type": "order.placed"}]}
+            assert (await client.post("/internal/events/batch", json=body)).status_code == 403
+            service = {"X-Service-Key": app.state.service_secret, "X-Service-Name": "orders"}
+            bad = await client.post("/internal/events/batch", json=body, headers=service)
+            assert bad.status_code == 422
+            assert (await client.post("/internal/events/batch", json={"events": []}, headers=service)).status_code == 422
+            assert await handled(sub_db) == []
+            kept = await client.post("/internal/events/batch", json={"events": [good, good]}, headers=service)
+            assert kept.status_code == 200 and kept.json()["received"] == 2
+            assert [(a, s) for a, s, _ in await handled(sub_db)] == [("9", 1)]
+
+
 async def test_internal_event_endpoint_needs_the_service_credential_and_an_envelope(backend, migrated, keys):
     sub_url = migrated.url("payments", backend)
     async with live_kernel_database(sub_url, payments_kernel) as sub_db:

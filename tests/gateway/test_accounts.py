@@ -176,3 +176,18 @@ async def test_two_tabs_refreshing_at_once_do_not_sign_the_account_out(backend, 
         # the first tab's new pair still works
         again = await client.post("/api/auth/refresh", json={"refresh_token": first.json()["refresh_token"]})
         assert again.status_code == 200, again.text
+
+
+async def test_an_admin_finds_accounts_by_a_part_of_the_name_and_the_organizations_to_verify(backend, migrated, keys):
+    async with running_gateway(migrated, backend, keys) as gw, gw.client() as client:
+        admin = keys.headers("admin", account_id=1)
+        for login, name, role in (("coop@ejemplo.bo", "Cooperativa Sartawi", "organization"),
+                                  ("ana@ejemplo.bo", "Ana Quispe", "consumer")):
+            r = await client.post("/api/auth/register", json={"email": login, "password": "clave segura",
+                                                              "name": name, "role": role})
+            assert r.status_code == 201, r.text
+        by_name = await client.get("/api/auth/accounts", headers=admin, params={"q": "QUISPE"})
+        assert [a["email"] for a in by_name.json()] == ["ana@ejemplo.bo"]
+        waiting = await client.get("/api/auth/accounts", headers=admin, params={"unverified": "true"})
+        assert [(a["name"], a["verified"]) for a in waiting.json()] == [("Cooperativa Sartawi", False)]
+        assert (await client.get("/api/auth/accounts", headers=keys.headers("coordinator"))).status_code == 403

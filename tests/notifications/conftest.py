@@ -116,6 +116,8 @@ class Notifying:
     db: object
     delivery: httpx.AsyncClient
     keys: object
+    catalog: httpx.AsyncClient | None = None
+    catalog_db: object = None
     payments_db: object = None
 
     async def deliver(self, event_type: str, payload: dict, *, event_id: str | None = None,
@@ -167,7 +169,7 @@ async def notifying_gateway(migrated, backend, keys, *, with_payments: bool = Fa
         catalog_app = create_catalog(service_settings("catalog", urls["catalog"]), database=dbs["catalog"],
                                      verifier=keys.verifier)
         delivery = await stack.enter_async_context(app_client(delivery_app))
-        await stack.enter_async_context(LifespanManager(catalog_app))
+        catalog = await stack.enter_async_context(app_client(catalog_app))
         peers = [("delivery", delivery_app), ("catalog", catalog_app)]
         if with_payments:
             payments_app = create_payments(service_settings("payments", urls["payments"]), database=dbs["payments"],
@@ -180,8 +182,8 @@ async def notifying_gateway(migrated, backend, keys, *, with_payments: bool = Fa
         gateway = create_gateway(gateway_settings(urls["gateway"], keys, **settings), database=dbs["gateway"],
                                  verifier=keys.verifier, clients=clients)
         client = await stack.enter_async_context(app_client(gateway))
-        yield Notifying(app=gateway, client=client, db=dbs["gateway"], delivery=delivery, keys=keys,
-                        payments_db=dbs.get("payments"))
+        yield Notifying(app=gateway, client=client, db=dbs["gateway"], delivery=delivery, keys=keys, catalog=catalog,
+                        catalog_db=dbs["catalog"], payments_db=dbs.get("payments"))
         for c in clients.values():
             await c.aclose()
 

@@ -72,6 +72,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog DELETE /reference-prices/{reference_id}": only("municipality_a", "admin"),
     "catalog GET /stats/supply": MONITORING,  # small groups suppressed for municipalities
     "catalog POST /internal/events": NOBODY,  # the service credential only
+    "catalog POST /internal/events/batch": NOBODY,
     "catalog GET /internal/events/parked": NOBODY,
     "catalog POST /internal/events/parked/{event_id}/retry": NOBODY,
     "catalog DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -100,6 +101,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "orders POST /orders/{order_id}/status": A_OWNERS,
     "orders GET /stats/sales": MONITORING,
     "orders POST /internal/events": NOBODY,
+    "orders POST /internal/events/batch": NOBODY,
     "orders GET /internal/events/parked": NOBODY,
     "orders POST /internal/events/parked/{event_id}/retry": NOBODY,
     "orders DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -135,6 +137,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "delivery POST /internal/bookings/{order_id}/move": NOBODY,
     "delivery POST /internal/points/room": NOBODY,
     "delivery POST /internal/events": NOBODY,
+    "delivery POST /internal/events/batch": NOBODY,
     "delivery GET /internal/events/parked": NOBODY,
     "delivery POST /internal/events/parked/{event_id}/retry": NOBODY,
     "delivery DELETE /internal/events/parked/{event_id}": NOBODY,
@@ -180,12 +183,28 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments POST /advances/{advance_id}/reject": only("financier_a", "admin"),
     "payments GET /stats/advances": MONITORING,
     "payments POST /internal/events": NOBODY,
+    "payments POST /internal/events/batch": NOBODY,
     "payments GET /internal/events/parked": NOBODY,
     "payments POST /internal/events/parked/{event_id}/retry": NOBODY,
     "payments DELETE /internal/events/parked/{event_id}": NOBODY,
     "payments GET /internal/audit": NOBODY,
     "payments POST /internal/receivables/hold": NOBODY,
     "payments GET /internal/producers/{producer_id}/statement-totals": NOBODY,
+    # payouts: a cycle's final settlement and its payout batches are its coordinator's; an organization
+    # pays its own members (never a batch the coordinator made); its share and statement are its own
+    "payments POST /cycles/{cycle_id}/settlement/final": only("coordinator_a", "admin"),
+    "payments GET /cycles/{cycle_id}/settlement": only("coordinator_a", "admin"),
+    "payments PUT /organizations/{organization_id}/share": only("organization_a", "admin"),
+    "payments GET /organizations/{organization_id}/shares": only("organization_a", "admin"),
+    "payments GET /organizations/{organization_id}/statement": only("organization_a", "admin"),
+    "payments POST /payout-batches": only("coordinator_a", "organization_a", "admin"),
+    "payments GET /payout-batches/{batch_id}": only("coordinator_a", "admin"),
+    # the coordinator every payout of her cycle; an organization those of its own batches (none for B)
+    "payments GET /cycles/{cycle_id}/payouts": only("coordinator_a", "organization_a", "organization_b", "admin"),
+    "payments GET /payout-batches/{batch_id}/export": only("coordinator_a", "admin"),
+    "payments POST /payouts/{payout_id}/paid": only("coordinator_a", "admin"),
+    "payments POST /payouts/{payout_id}/failed": only("coordinator_a", "admin"),
+    "payments POST /payouts/{payout_id}/retry": only("coordinator_a", "admin"),
     # --- gateway: accounts; an unverified organization may read and edit its own profile only ---
     "gateway GET /healthz": EVERYONE,
     "gateway POST /api/auth/register": EVERYONE,  # consumer, producer, organization (unverified)
@@ -205,6 +224,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway PUT /api/notifications/preferences": LOGGED_IN,  # the consistency audit: reads every service
     "gateway GET /api/auth/me": LOGGED_IN,
     "gateway PATCH /api/auth/me": LOGGED_IN,
+    "gateway GET /api/auth/accounts": only("admin"),  # search: names, phones and e-mails of everyone
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
     "gateway PATCH /api/auth/accounts/{account_id}": only("admin"),
     "gateway POST /api/auth/accounts/{account_id}/verify": STAFF,  # links an organization account
@@ -214,6 +234,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway GET /api/monitoring/municipalities/{code}/supply": MONITORING - {"municipality_b"},
     "gateway GET /api/monitoring/program-report": MONITORING,
     "gateway GET /api/monitoring/program-report.csv": MONITORING,
+    # fair-price alerts: a municipality only its own territory (no scope = its own), staff any
+    "gateway GET /api/price-alerts": MONITORING,
     # training: lessons are public; answers and progress each account's own; completion views
     # the organization's (its members) and monitoring's (a territory, counts only)
     "gateway GET /api/training/modules": EVERYONE,
@@ -282,7 +304,8 @@ def row_key(service: str, method: str, path: str) -> str:
 
 def concrete(service: str, method: str, path: str, made: dict) -> str:
     values = {**OWNED_BY_A, **OWNED_BY_A_IN.get(service, {}), **made.get(service, {}),
-              **OWNED_BY_A_FOR.get(row_key(service, method, path), {})}
+              **OWNED_BY_A_FOR.get(row_key(service, method, path), {}),
+              **made.get(service, {}).get(row_key(service, method, path), {})}
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))
     assert "{" not in path, f"no value owned by A for a parameter of {path}"
@@ -351,6 +374,13 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
                                         "max_amount": "1000.00", "producer_limit": "2000.00"},
     "payments POST /advances": {"producer_id": 1, "amount": "10.00"},
     "payments POST /advances/{advance_id}/reject": {"reason": "sin garantía"},
+    "payments PUT /organizations/{organization_id}/share": {"rate": "5", "collects_for_members": False},
+    "payments POST /payout-batches": {"cycle_id": 1, "lines": [{"producer_id": 1, "amount": "1.00",
+                                                                "method": "mobile_wallet",
+                                                                "wallet_number": "71234567"}]},
+    "payments POST /payouts/{payout_id}/paid": {"reference": "TRX-1"},
+    "payments POST /payouts/{payout_id}/failed": {"reason": "cuenta cerrada"},
+    "payments POST /payouts/{payout_id}/retry": {},
     # gateway
     "gateway POST /api/auth/register": {"phone": "+591 71999999", "password": "una clave larga", "name": "Ana",
                                         "role": "consumer"},

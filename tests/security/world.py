@@ -138,6 +138,43 @@ async def _requested_advance(db, client, keys) -> dict:
     return {"account_id": fund.json()["account_id"], "entry_id": entry, "capital_account_id": capital}
 
 
+async def _payouts_of_a(db) -> dict:
+    """Coordinator A's cycle 1 in payments: producer A's goods (Bs 58.00, paid by transfer) settled
+    for good, and two payout lines of Bs 10.00 waiting (one to mark paid, one to fail and retry)."""
+    from services.payments import payouts
+    from services.payments.final_settlement import settle_cycle
+    from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry
+    from services.payments.models import cycles, receivables
+
+    async with db.session() as s:
+        await s.execute(insert(cycles).values(cycle_id=1, name="Ciclo 1", coordinator_account_id=900, closed_at=NOW))
+        producer = await ensure_account(session=s, kind=AccountKind.producer, owner_id=1)
+        clearing = await ensure_account(session=s, kind=AccountKind.order_clearing)
+        bank = await ensure_account(session=s, kind=AccountKind.bank_clearing)
+        consumer = await ensure_account(session=s, kind=AccountKind.consumer, owner_id=501)
+        await post_entry(session=s, client_id="matrix:order", kind="order_placed", description="pedido",
+                         lines=[Posting(consumer, 5800), Posting(clearing, -5800)], cycle_id=1)
+        await post_entry(session=s, client_id="matrix:payment", kind="consumer_payment", description="pago",
+                         lines=[Posting(bank, 5800), Posting(consumer, -5800)], cycle_id=1)
+        receipt = await post_entry(session=s, client_id="matrix:receipt", kind="consignment_delivered",
+                                   description="entrega", lines=[Posting(clearing, 5800), Posting(producer, -5800)],
+                                   producer_id=1, cycle_id=1)
+        await s.execute(insert(receivables).values(
+            consignment_id=1001, cycle_id=1, producer_id=1, organization_id=1, delivery_point_id=1,
+            accepted_value=5800, fees=0, amount=5800, collected=5800, status="collected", lines=[], fee_lines=[],
+            received_at=NOW, expected_collection_on=date(2026, 3, 24), entry_id=receipt.id))
+        await settle_cycle(session=s, cycle_id=1, settled_by=900)
+        line = payouts.LineRequest(payee_kind="producer", payee_id=1, method="bank_transfer", amount=1000,
+                                   bank="Banco Unión", account_number="10000001")
+        maker = payouts.Maker(account_id=900)
+        first = await payouts.create_batch(session=s, cycle_id=1, lines=[line], maker=maker)
+        second = await payouts.create_batch(session=s, cycle_id=1, lines=[line], maker=maker)
+        lines = {n: (await payouts.batch(session=s, batch_id=b))["lines"][0][0].id
+                 for n, b in (("first", first), ("second", second))}
+    return {"batch_id": first, "payout_id": lines["first"],
+            "payments POST /payouts/{payout_id}/paid": {"payout_id": lines["second"]}}
+
+
 async def _gateway_accounts(db, hasher) -> None:
     from gateway.accounts import hash_password
     from gateway.models import Account
@@ -241,7 +278,8 @@ async def world(migrated, keys, backend):
         for name, transport in transports.items():
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url=f"http://{name}", timeout=30))
-        ids = {"payments": await _requested_advance(dbs["payments"], clients["payments"], keys),
+        ids = {"payments": {**await _requested_advance(dbs["payments"], clients["payments"], keys),
+                            **await _payouts_of_a(dbs["payments"])},
                "catalog": {"reference_id": await _reference_price_of_a(dbs["catalog"])}}
         for cycle in (1, 2):
             assigned = await clients["delivery"].post(f"/cycles/{cycle}/points/1/staff", json={"account_id": 950},

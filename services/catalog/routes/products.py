@@ -4,11 +4,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from pydantic import TypeAdapter
 
 from services.catalog import products
 from services.catalog.models import CATEGORY_LABELS, Category
 from services.catalog.photos import PhotoTooLarge, process_photo
-from services.catalog.routes.deps import Paging, Photos
+from services.catalog.routes.deps import Cache, Paging, Photos
 from services.catalog.schemas import (
     ERROR_RESPONSES,
     MAX_ID,
@@ -23,19 +24,26 @@ from services.common.app import Session
 from services.common.auth import CurrentPrincipal
 from services.common.money import PositiveAmount
 from services.common.pagination import Page
+from services.common.read_cache import conditional_json, encoded, query_key
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["products"])
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
+CATEGORIES = TypeAdapter(list[CategoryOut]).dump_json(
+    [CategoryOut(slug=c.value, label=CATEGORY_LABELS[c]) for c in Category])
+
+
 @router.get("/categories", response_model=list[CategoryOut])
-async def list_categories():
-    return [{"slug": c.value, "label": CATEGORY_LABELS[c]} for c in Category]
+async def list_categories(request: Request):
+    return conditional_json(request, CATEGORIES)
 
 
+# The public reads a shop makes on every visit are answered from memory while nothing changed (see
+# services/common/read_cache.py), with an ETag a phone sends back to get 304 instead of the page.
 @router.get("/products", response_model=Page[ProductOut], summary="Search products on sale")
-async def search(session: Session, paging: Paging, store: Photos,
+async def search(request: Request, session: Session, paging: Paging, store: Photos, cache: Cache,
                  q: Annotated[str | None, Query(max_length=100, description="accents and case do not matter")] = None,
                  category: Category | None = None,
                  municipality: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
@@ -46,8 +54,13 @@ async def search(session: Session, paging: Paging, store: Photos,
     filters = SearchFilters(q=q, category=category.value if category else None, municipality=municipality,
                             organization=organization, producer=producer, certified=certified,
                             min_price=min_price, max_price=max_price)
-    items, cursor = await search_products(session=session, filters=filters, sort=sort, params=paging, store=store)
-    return {"items": items, "next_cursor": cursor}
+    key = query_key(request)
+    cached = cache.get(key)
+    if cached is None:
+        generation = cache.generation
+        items, cursor = await search_products(session=session, filters=filters, sort=sort, params=paging, store=store)
+        cached = cache.put(key, encoded(Page[ProductOut](items=items, next_cursor=cursor)), generation)
+    return conditional_json(request, cached.body, cached.etag)
 
 
 @router.post("/products", response_model=ProductOut, status_code=201)
@@ -56,8 +69,14 @@ async def create_product(body: ProductIn, session: Session, principal: CurrentPr
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-async def get_product(product_id: IdPath, session: Session, store: Photos):
-    return await products.get_product(session=session, product_id=product_id, store=store)
+async def get_product(product_id: IdPath, request: Request, session: Session, store: Photos, cache: Cache):
+    key = ("product", product_id)
+    cached = cache.get(key)
+    if cached is None:
+        generation = cache.generation
+        product = await products.get_product(session=session, product_id=product_id, store=store)
+        cached = cache.put(key, encoded(product), generation)
+    return conditional_json(request, cached.body, cached.etag)
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)

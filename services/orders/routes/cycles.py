@@ -9,7 +9,7 @@ from services.common.app import Session
 from services.common.auth import CurrentPrincipal
 from services.common.errors import Conflict, DomainError
 from services.common.pagination import PageParams, page_params
-from services.orders import consolidation, cycles, exports, waitlist
+from services.orders import consolidation, cycles, waitlist
 from services.orders.routes.deps import (
     Coordinator,
     CyclePath,
@@ -100,6 +100,7 @@ async def get_consolidation(cycle_id: CyclePath, principal: Coordinator, session
     cycles.check_owner(principal=principal, cycle=await cycles.load_cycle(session=session, cycle_id=cycle_id))
     doc = await consolidation.build_consolidation(session=session, cycle_id=cycle_id)
     name = f"ciclo-{cycle_id}-consolidado"
+    from services.orders import exports  # the PDF library is loaded by the first export, not by every worker
     if format == "csv":
         return Response(exports.consolidation_csv(doc).encode("utf-8"), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -41,8 +41,10 @@ async def my_accounts(session: Session, principal: CurrentPrincipal):
     if principal.role == Role.consumer:
         conditions.append(and_(accounts.c.kind == k.consumer, accounts.c.owner_id == principal.account_id))
     if principal.producer_id is not None:
-        conditions.append(and_(accounts.c.kind.in_((k.producer, k.producer_advances)),
+        conditions.append(and_(accounts.c.kind.in_(access.PRODUCER_KINDS),
                                accounts.c.owner_id == principal.producer_id))
+    if principal.role == Role.organization and principal.organization_id is not None:
+        conditions.append(and_(accounts.c.kind == k.organization, accounts.c.owner_id == principal.organization_id))
     if principal.financier_id is not None:
         conditions.append(and_(accounts.c.kind.in_((k.financier_capital, k.financier_fees)),
                                accounts.c.owner_id == principal.financier_id))

@@ -1,7 +1,7 @@
 """consumer credit movements and refund requests (saldo a favor)
 
 Revision ID: 9d3c5e7f1a28
-Revises: 3cc2dfa3718c
+Revises: 4295a35dae22
 Create Date: 2026-11-26 01:20:00.000000
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '9d3c5e7f1a28'
-down_revision: str | None = '3cc2dfa3718c'
+down_revision: str | None = '4295a35dae22'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

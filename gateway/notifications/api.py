@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from gateway import accounts
 from gateway.notifications import inbox, preferences
-from gateway.notifications.kinds import CHANNELS, KINDS
+from gateway.notifications.kinds import CHANNELS, KINDS, kinds_for
 from services.common.app import Session
 from services.common.auth import CurrentPrincipal
 from services.common.pagination import Page, PageParams, page_params
@@ -102,17 +102,18 @@ async def read_one(notification_id: Annotated[int, Path(ge=1, le=2**62)], princi
     return await inbox.mark_read(session=session, account_id=principal.account_id, notification_id=notification_id)
 
 
-def _preferences_out(channels: list[str], muted: list[str], available: frozenset[str]) -> PreferencesOut:
+def _preferences_out(channels: list[str], muted: list[str], available: frozenset[str], role: str) -> PreferencesOut:
+    """`kinds`: what an account of her role can receive (a consumer is not offered to mute a financier's)."""
     return PreferencesOut(channels=channels, muted_kinds=muted,
                           available_channels=[c for c in CHANNELS if c in available],
-                          kinds=[KindOut(kind=k.code, label=k.label, security=k.security) for k in KINDS.values()])
+                          kinds=[KindOut(kind=k.code, label=k.label, security=k.security) for k in kinds_for(role)])
 
 
 @router.get("/preferences", response_model=PreferencesOut, summary="My channels and muted kinds")
 async def get_preferences(principal: CurrentPrincipal, session: Session, available: Available):
     account = await accounts.get_account(session=session, account_id=principal.account_id)
     channels, muted = await preferences.preferences_of(session=session, account=account)
-    return _preferences_out(channels, muted, available)
+    return _preferences_out(channels, muted, available, account.role)
 
 
 @router.put("/preferences", response_model=PreferencesOut, summary="Choose my channels and muted kinds")
@@ -120,4 +121,4 @@ async def put_preferences(body: PreferencesIn, principal: CurrentPrincipal, sess
     account = await accounts.get_account(session=session, account_id=principal.account_id)
     channels, muted = await preferences.save_preferences(session=session, account=account, channels=body.channels,
                                                          muted_kinds=body.muted_kinds)
-    return _preferences_out(channels, muted, available)
+    return _preferences_out(channels, muted, available, account.role)

@@ -1,5 +1,6 @@
 """Names and hours the messages need and the events do not carry: a delivery point's name and
-opening hours (delivery service) and a product's name (catalog), asked over their public APIs and
+opening hours (delivery service), a product's name (catalog), a cycle's coordinator (orders) and
+what a producer receives for a settled cycle (payments), asked over their public APIs and
 kept for a few minutes. A peer that is down makes the event handler fail; the event comes again."""
 
 import time as clock
@@ -55,6 +56,29 @@ class Directory:
             return PointInfo(name=f"el punto {point_id}")
         return PointInfo(name=found.get("name") or f"el punto {point_id}",
                          schedule=tuple(found.get("schedule") or ()))
+
+    async def cycle(self, cycle_id) -> dict:
+        """`{coordinator_account_id, ...}` of a cycle, from orders' service-only owner route ({} if unknown)."""
+        cycle_id = as_id(cycle_id)
+        if cycle_id is None:
+            return {}
+        found = await self._get("orders", f"/internal/cycles/{cycle_id}/owner", ("cycle", cycle_id))
+        return found if isinstance(found, dict) else {}
+
+    async def net_payable(self, producer_id, cycle_id) -> str | None:
+        """What a producer receives for a cycle (her statement's `net_payable`), or None if unknown."""
+        producer_id, cycle_id = as_id(producer_id), as_id(cycle_id)
+        if producer_id is None or cycle_id is None:
+            return None
+        try:
+            found = await self.clients["payments"].call(
+                "GET", f"/internal/producers/{producer_id}/statement-totals", params={"cycle_id": cycle_id})
+        except DomainError as exc:
+            if exc.status >= 500:
+                raise  # payments down: the event comes again
+            return None
+        totals = found.get("totals") if isinstance(found, dict) else None
+        return totals.get("net_payable") if isinstance(totals, dict) else None
 
     async def product_name(self, product_id) -> str:
         product_id = as_id(product_id)

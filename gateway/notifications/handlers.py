@@ -8,16 +8,17 @@ so an event has its effect once; a peer that is down makes it raise, and the eve
 
 import logging
 from collections import defaultdict
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.notifications import messages
 from gateway.notifications.directory import Directory
-from gateway.notifications.recipients import accounts_by_id, as_id, consumer, producer_accounts
+from gateway.notifications.recipients import accounts_by_id, as_id, consumer, producer_accounts, role_accounts
 from gateway.notifications.record import Outgoing, record, was_told
 from gateway.notifications.schedule import PICKUP_DAY_FROM, QUIET_FROM, REMINDER_EVE_AT, at_bolivian, local
+from services.common.auth import Role
 from services.common.events import Envelope
 from services.common.tables import utcnow
 
@@ -25,7 +26,9 @@ log = logging.getLogger("mercado.notifications")
 
 # the waitlist events are read defensively: their payloads may gain fields as that work lands
 HANDLED_EVENTS = ("order.placed", "order.cancelled", "order.waitlisted", "order.promoted", "cycle.closed",
-                  "consignment.delivered", "advance.disbursed", "advance.repaid")
+                  "consignment.delivered", "advance.disbursed", "advance.repaid", "payment.refunded",
+                  "cycle.opened", "cycle.closing_soon", "point.nearly_full", "cycle.settled",
+                  "advance.requested", "advance.approved")
 
 
 def _dicts(value) -> list[dict]:
@@ -46,11 +49,26 @@ def _tolerant(handler):
     return handle
 
 
+def _moment(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
 def _date(value) -> date | None:
     try:
         return date.fromisoformat(str(value)[:10]) if value else None
     except ValueError:
         return None
+
+
+def _cycle_name(p: dict) -> str:
+    return str(p.get("name") or f"#{p.get('cycle_id')}")
+
+
+def _cycle_subject(p: dict) -> str:
+    return f"cycle:{p.get('cycle_id')}"
 
 
 class NotificationRoom:
@@ -65,6 +83,10 @@ class NotificationRoom:
             "order.waitlisted": self.order_waitlisted, "order.promoted": self.order_promoted,
             "cycle.closed": self.cycle_closed, "consignment.delivered": self.consignment_delivered,
             "advance.disbursed": self.advance_disbursed, "advance.repaid": self.advance_repaid,
+            "payment.refunded": self.payment_refunded, "cycle.opened": self.cycle_opened,
+            "cycle.closing_soon": self.cycle_closing_soon, "point.nearly_full": self.point_nearly_full,
+            "cycle.settled": self.cycle_settled, "advance.requested": self.advance_requested,
+            "advance.approved": self.advance_approved,
         }.items()}
         assert set(self.handlers) == set(HANDLED_EVENTS)
 
@@ -129,6 +151,60 @@ class NotificationRoom:
         people = await consumer(session=session, account_id=p.get("consumer_account_id"))
         subject = f"order:{p.get('order_id')}"
         await self._send(session, envelope, [Outgoing(a, "order_cancelled", text, subject=subject) for a in people])
+
+    async def payment_refunded(self, session: AsyncSession, envelope: Envelope) -> None:
+        p = envelope.payload
+        text = messages.refund_made(order_id=p.get("order_id"), amount=p.get("amount"), method=p.get("method"))
+        people = await consumer(session=session, account_id=p.get("consumer_account_id"))
+        subject = f"order:{p.get('order_id')}"
+        await self._send(session, envelope, [Outgoing(a, "refund_made", text, subject=subject) for a in people])
+
+    # --- a cycle opens, closes soon, fills a point, is settled ---
+
+    async def cycle_opened(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Every producer of the platform: a cycle is open to all of them."""
+        p = envelope.payload
+        text = messages.cycle_opened(cycle_name=_cycle_name(p), closes_at=_moment(p.get("closes_at")),
+                                     day=_date(p.get("delivery_date")))
+        people = await role_accounts(session=session, role=Role.producer)
+        await self._send(session, envelope, [Outgoing(a, "cycle_opened", text, subject=_cycle_subject(p))
+                                             for a in people])
+
+    async def cycle_closing_soon(self, session: AsyncSession, envelope: Envelope) -> None:
+        p = envelope.payload
+        text = messages.cycle_closing_soon(cycle_name=_cycle_name(p), closes_at=_moment(p.get("closes_at")),
+                                           placed=p.get("orders_placed", 0), waitlisted=p.get("orders_waitlisted", 0))
+        people = await consumer(session=session, account_id=p.get("coordinator_account_id"))
+        await self._send(session, envelope, [Outgoing(a, "cycle_closing_soon", text, subject=_cycle_subject(p))
+                                             for a in people])
+
+    async def point_nearly_full(self, session: AsyncSession, envelope: Envelope) -> None:
+        """The cycle's coordinator (asked of orders), once per point and cycle however often the point
+        fills up again after cancellations."""
+        p = envelope.payload
+        cycle = await self.directory.cycle(p.get("cycle_id"))
+        subject = f"point:{p.get('cycle_id')}:{p.get('point_id')}"
+        people = [a for a in await consumer(session=session, account_id=cycle.get("coordinator_account_id"))
+                  if not await was_told(session=session, account_id=a.id, kind="point_nearly_full", subject=subject)]
+        if not people:
+            return
+        point = await self.directory.point(p.get("point_id"))
+        text = messages.point_nearly_full(cycle_name=cycle.get("name") or f"#{p.get('cycle_id')}", point=point,
+                                          booked=p.get("booked"), capacity=p.get("capacity"))
+        await self._send(session, envelope, [Outgoing(a, "point_nearly_full", text, subject=subject) for a in people])
+
+    async def cycle_settled(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Each producer who sold in the cycle, with what she receives (her statement, from payments)."""
+        p = envelope.payload
+        outgoing = []
+        for producer_id in p.get("producer_ids") or []:
+            people = await producer_accounts(session=session, producer_id=producer_id)
+            if not people:
+                continue
+            text = messages.settlement_ready(cycle_name=_cycle_name(p), net_payable=await self.directory.net_payable(
+                producer_id, p.get("cycle_id")))
+            outgoing += [Outgoing(a, "settlement_ready", text, subject=_cycle_subject(p)) for a in people]
+        await self._send(session, envelope, outgoing)
 
     # --- the cycle closes: pick lists for producers, pickup reminders for consumers ---
 
@@ -206,6 +282,23 @@ class NotificationRoom:
         text = messages.advance_disbursed(principal=p.get("principal"), fee=p.get("fee"))
         people = await producer_accounts(session=session, producer_id=p.get("producer_id"))
         await self._send(session, envelope, [Outgoing(a, "advance_disbursed", text) for a in people])
+
+    async def advance_approved(self, session: AsyncSession, envelope: Envelope) -> None:
+        """An advance approved by its financier; one approved automatically is told by its disbursal."""
+        p = envelope.payload
+        if p.get("auto_approved"):
+            return
+        text = messages.advance_approved(principal=p.get("principal"), fee=p.get("fee"))
+        people = await producer_accounts(session=session, producer_id=p.get("producer_id"))
+        await self._send(session, envelope, [Outgoing(a, "advance_approved", text) for a in people])
+
+    async def advance_requested(self, session: AsyncSession, envelope: Envelope) -> None:
+        """The accounts of the financier whose policy the advance falls under."""
+        p = envelope.payload
+        text = messages.advance_requested(advance_id=p.get("advance_id"), producer_id=p.get("producer_id"),
+                                          principal=p.get("principal"), fee=p.get("fee"))
+        people = await role_accounts(session=session, role=Role.financier, financier_id=p.get("financier_id"))
+        await self._send(session, envelope, [Outgoing(a, "advance_requested", text) for a in people])
 
     async def advance_repaid(self, session: AsyncSession, envelope: Envelope) -> None:
         p = envelope.payload

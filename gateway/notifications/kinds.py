@@ -24,10 +24,24 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("goods_received", "producer", "Entrega recibida en el punto", "Entrega recibida"),
     Kind("advance_disbursed", "producer", "Adelanto desembolsado", "Adelanto desembolsado"),
     Kind("advance_repaid", "producer", "Adelanto pagado", "Adelanto pagado"),
-    Kind("price_below_band", "municipality", "Precio bajo el mínimo justo", "Precio bajo el mínimo justo"),
+    Kind("refund_made", "consumer", "Devolución de dinero", "Devolución"),
+    Kind("cycle_opened", "producer", "Ciclo abierto", "Ciclo abierto"),
+    Kind("settlement_ready", "producer", "Liquidación lista", "Su liquidación está lista"),
+    Kind("advance_approved", "producer", "Adelanto aprobado", "Adelanto aprobado"),
+    Kind("cycle_closing_soon", "coordinator", "Ciclo por cerrar", "El ciclo cierra pronto"),
+    Kind("point_nearly_full", "coordinator", "Punto casi lleno", "Punto de entrega casi lleno"),
+    Kind("advance_requested", "financier", "Adelanto por aprobar", "Adelanto por aprobar"),
+    Kind("price_below_band", "municipality organization", "Precio bajo el mínimo justo",
+         "Precio bajo el mínimo justo"),
     Kind("price_above_band", "municipality", "Oferta sobre el máximo justo", "Oferta sobre el máximo justo"),
     Kind("session_revoked", "any", "Seguridad de la cuenta", "Seguridad de su cuenta", security=True),
 )}
+
+
+def kinds_for(role: str) -> list[Kind]:
+    """The kinds an account of this role can receive (administrators: all), as its preferences list them."""
+    return [k for k in KINDS.values() if role == "admin" or k.audience == "any" or role in k.audience.split()]
+
 
 CHANNELS = ("whatsapp", "sms", "email")
 PHONE_CHANNELS = frozenset({"whatsapp", "sms"})  # quiet hours and the daily cap apply to these

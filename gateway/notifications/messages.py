@@ -2,10 +2,11 @@
 `sms_text` shortens a longer one (a long pick list) for WhatsApp and SMS, while the inbox and the
 e-mail keep it whole. Amounts in Bs as people read them (`Bs 1.234,50`), days as `sáb 28/11`."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from gateway.notifications.directory import PointInfo
+from gateway.notifications.schedule import local
 from services.common.money import format_bs, to_centavos
 
 SMS_LIMIT = 160
@@ -81,8 +82,8 @@ def pickup_reminder(*, order_id, point: PointInfo, day: date, today: bool) -> st
 
 
 def order_cancelled(*, order_id, total) -> str:
-    return fit(f"Su pedido #{order_id} ({bs(total)}) fue cancelado. Si ya lo pagó, le avisaremos del "
-               f"reembolso.", INBOX_LIMIT)
+    return fit(f"Su pedido #{order_id} ({bs(total)}) fue cancelado. Si ya lo pagó, ese monto queda como saldo a "
+               f"favor para su próximo pedido.", INBOX_LIMIT)
 
 
 def waiting_order_cancelled(*, order_id, point: PointInfo, cycle_closed: bool) -> str:
@@ -114,6 +115,59 @@ def advance_disbursed(*, principal, fee) -> str:
 def advance_repaid(*, principal_repaid, fee_repaid, outstanding) -> str:
     return fit(f"Se cobró su adelanto: {bs(principal_repaid)} más comisión {bs(fee_repaid)}. Saldo pendiente: "
                f"{bs(outstanding)}.", INBOX_LIMIT)
+
+
+METHOD_NAMES = {"cash": "efectivo", "qr": "QR", "transfer": "transferencia", "credito": "saldo a favor"}
+
+
+def _moment(at: datetime | None) -> str:
+    """`vie 27/11 a las 18:00`, Bolivian time ('' when unknown)."""
+    if at is None:
+        return ""
+    there = local(at)
+    return f"{short_day(there.date())} a las {there:%H:%M}"
+
+
+def refund_made(*, order_id, amount, method: str | None) -> str:
+    how = f" ({METHOD_NAMES[method]})" if method in METHOD_NAMES else ""
+    source = f"de su pedido #{order_id}" if order_id else "de su saldo a favor"
+    return fit(f"Le devolvimos {bs(amount)} {source}{how}.", INBOX_LIMIT)
+
+
+def cycle_opened(*, cycle_name: str, closes_at: datetime | None, day: date | None) -> str:
+    until = f": pedidos hasta el {_moment(closes_at)}" if closes_at else ""
+    delivery = f", entrega el {short_day(day)}" if day else ""
+    return fit(f"Abrió el ciclo {cycle_name}{until}{delivery}. Revise su oferta y su stock en Mercado Corto.",
+               INBOX_LIMIT)
+
+
+def cycle_closing_soon(*, cycle_name: str, closes_at: datetime | None, placed, waitlisted) -> str:
+    when = f" el {_moment(closes_at)}" if closes_at else " pronto"
+    waiting = f", {waitlisted} en lista de espera" if waitlisted else ""
+    return fit(f"El ciclo {cycle_name} cierra{when}: {placed} pedidos confirmados{waiting}.", INBOX_LIMIT)
+
+
+def point_nearly_full(*, cycle_name: str, point: PointInfo, booked, capacity) -> str:
+    return fit(f"{point.name} tiene {booked} de {capacity} cupos ocupados en el ciclo {cycle_name}. Puede subir "
+               f"su capacidad o sumar otro punto.", INBOX_LIMIT)
+
+
+def settlement_ready(*, cycle_name: str, net_payable=None) -> str:
+    if net_payable is not None:
+        return fit(f"Su liquidación del ciclo {cycle_name} está lista: cobra {bs(net_payable)}. Vea el detalle en "
+                   f"Mercado Corto.", INBOX_LIMIT)
+    return fit(f"Su liquidación del ciclo {cycle_name} está lista: vea sus ventas, comisiones y lo que cobra en "
+               f"Mercado Corto.", INBOX_LIMIT)
+
+
+def advance_requested(*, advance_id, producer_id, principal, fee) -> str:
+    return fit(f"El adelanto #{advance_id} de la productora #{producer_id} espera su aprobación: {bs(principal)}, "
+               f"comisión {bs(fee)}.", INBOX_LIMIT)
+
+
+def advance_approved(*, principal, fee) -> str:
+    return fit(f"Su adelanto (pronto pago) de {bs(principal)} fue aprobado (comisión {bs(fee)}). Le avisamos "
+               f"cuando se desembolse.", INBOX_LIMIT)
 
 
 def session_revoked() -> str:

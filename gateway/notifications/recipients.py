@@ -32,14 +32,20 @@ async def consumer(*, session: AsyncSession, account_id) -> list[Account]:
     return list(found.values())
 
 
+async def role_accounts(*, session: AsyncSession, role: Role, **links) -> list[Account]:
+    """The active accounts of a role, optionally linked to an owner (`financier_id=3`); a link that
+    is not an id finds nobody."""
+    query = select(Account).where(Account.role == role.value, Account.is_active.is_(True))
+    for field, value in links.items():
+        owner_id = as_id(value)
+        if owner_id is None:
+            return []
+        query = query.where(getattr(Account, field) == owner_id)
+    return list((await session.execute(query.order_by(Account.id))).scalars())
+
+
 async def producer_accounts(*, session: AsyncSession, producer_id) -> list[Account]:
-    producer_id = as_id(producer_id)
-    if producer_id is None:
-        return []
-    rows = await session.execute(select(Account).where(
-        Account.producer_id == producer_id, Account.role == Role.producer.value, Account.is_active.is_(True))
-        .order_by(Account.id))
-    return list(rows.scalars())
+    return await role_accounts(session=session, role=Role.producer, producer_id=producer_id)
 
 
 async def municipality_accounts(*, session: AsyncSession, municipality_code: str | None) -> list[Account]:

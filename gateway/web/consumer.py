@@ -5,6 +5,8 @@ a waiting order to another point with room. The catalogue and the cart are in `s
 Whose order it is stays in the orders service: these pages call its API as the logged-in account.
 """
 
+import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import quote
 
@@ -40,11 +42,49 @@ def is_open(cycle: dict | None) -> bool:
     return bool(cycle) and cycle.get("status") == "open"
 
 
+async def credit_of(web: WebSession) -> dict | None:
+    """Her saldo a favor (payments): `{balance: Decimal, refund_request}`, or None when she is not a
+    consumer or payments does not answer."""
+    principal = web.principal
+    if principal is None or principal.role.value != "consumer":
+        return None
+    try:
+        found = await web.call("GET", f"/api/payments/credit/{principal.account_id}")
+    except UpstreamError:
+        return None
+    return {"balance": Decimal(str(found.get("balance") or 0)), "refund_request": found.get("refund_request")}
+
+
 @router.get("/pedidos")
 async def my_orders(request: Request, web: Web):
     web.require()
     orders = views.items_of(await web.call("GET", "/api/orders/orders", params={"limit": 20}))
-    return render(request, web, "consumer/orders.html", title="Mis pedidos", orders=orders)
+    return render(request, web, "consumer/orders.html", title="Mis pedidos", orders=orders,
+                  credit=await credit_of(web))
+
+
+@router.post("/pedidos/saldo/devolucion")
+async def ask_credit_back(web: Web, method: Annotated[str, Form(pattern="^(cash|qr|transfer)$")]):
+    """She asks for all her saldo a favor back, the way she chose; an administrator pays it."""
+    principal = web.require("consumer")
+    try:
+        await web.call("POST", f"/api/payments/credit/{principal.account_id}/refund-requests",
+                       json={"method": method})
+    except UpstreamError as exc:
+        return redirect("/pedidos?error=" + quote(exc.message), web)
+    return redirect("/pedidos", web)
+
+
+@router.post("/pedidos/{order_id}/saldo")
+async def pay_with_credit(web: Web, order_id: OrderId, idempotency_key: Annotated[str, Form(max_length=64)]):
+    """Her saldo a favor pays as much of the order as it can (payment method credito)."""
+    principal = web.require("consumer")
+    try:
+        await web.call("POST", f"/api/payments/credit/{principal.account_id}/spend",
+                       json={"order_id": order_id, "client_id": f"web-{idempotency_key}"[:120]})
+    except UpstreamError as exc:
+        return redirect(f"/pedidos/{order_id}?error=" + quote(exc.message), web)
+    return redirect(f"/pedidos/{order_id}", web)
 
 
 @router.get("/pedidos/{order_id}")
@@ -69,9 +109,17 @@ async def order_page(request: Request, web: Web, order_id: OrderId):
             others = [p for p in await points_open_for(web, cycle, None) if p["id"] != order["delivery_point_id"]]
         except UpstreamError as exc:
             notes.append(f"Otros puntos: {exc.message}")
+    credit, due = await credit_of(web), None
+    credit = credit["balance"] if credit else None
+    if credit:
+        try:
+            due = Decimal(str((await web.call("GET", f"/api/payments/orders/{order_id}/balance"))["due"]))
+        except (UpstreamError, KeyError, InvalidOperation):
+            due = None
     return render(request, web, "consumer/order.html", title=f"Pedido #{order_id}", order=order, point=point,
                   cycle=cycle, qr=qr_svg(payload(order["id"], code)) if code else "", share=share,
-                  changeable=changeable, others=others, notes=notes)
+                  changeable=changeable, others=others, notes=notes, credit=credit, due=due,
+                  idempotency_key=uuid.uuid4().hex)
 
 
 @router.post("/pedidos/{order_id}/cancelar")

@@ -19,6 +19,8 @@ EVENT_TYPES = (
     "order.placed", "order.cancelled", "cycle.closed", "consignment.delivered", "order.picked_up",
     "order.no_show", "booking.promoted", "payment.received", "advance.disbursed", "advance.repaid",
     "order.waitlisted", "order.promoted", "cycle.capacity_changed",
+    "cycle.opened", "cycle.closing_soon", "cycle.settled", "point.nearly_full", "payment.refunded",
+    "advance.requested", "advance.approved",
 )  # the catalogue in docs/events.md
 
 

@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.errors import Conflict, NotFound
 from services.common.events import emit
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
-from services.delivery.models import Booking, DeliveryPoint, PointCapacity
+from services.delivery.models import Booking, Cycle, DeliveryPoint, PointCapacity
 from services.delivery.points import get_point, haversine_km
 
 HELD, CONFIRMED, WAITLISTED, RELEASED, PICKED_UP, NO_SHOW = (
     "held", "confirmed", "waitlisted", "released", "picked_up", "no_show")
 HOLDING_STATUSES = (HELD, CONFIRMED)
+# a point's coordinator is told once this share of its slots in a cycle is booked (point.nearly_full)
+NEARLY_FULL_PERCENT = 80
 
 # Pickup codes: 8 characters from 31 symbols that cannot be mistaken for one another when read
 # aloud or from a screen (no 0/O, 1/I/L): 31**8 ≈ 8.5e11 codes, about 39.6 bits.
@@ -72,19 +74,27 @@ async def _point_full(*, session: AsyncSession, booking: Booking) -> PointFull:
 
 async def _ensure_capacity_row(*, session: AsyncSession, kernel: KernelTables, point: DeliveryPoint,
                                cycle_id: int, capacity: int | None) -> None:
+    """The point's slot row for the cycle; `capacity` (the cycle's own, when it sets one) is applied."""
     table = PointCapacity.__table__
     await session.execute(insert_ignoring_conflict(session, table).values(
         point_id=point.id, cycle_id=cycle_id,
-        capacity=capacity if capacity is not None else point.max_orders_per_cycle, booked=0))
+        capacity=capacity if capacity is not None else point.max_orders_per_cycle, booked=0,
+        cycle_capacity=capacity))
     if capacity is not None:
-        result = await session.execute(update(table).where(
-            table.c.point_id == point.id, table.c.cycle_id == cycle_id, table.c.capacity < capacity,
-        ).values(capacity=capacity))
-        await session.execute(update(table).where(
-            table.c.point_id == point.id, table.c.cycle_id == cycle_id, table.c.capacity > capacity,
-        ).values(capacity=capacity))
-        if result.rowcount:
-            await promote_waiting(session=session, kernel=kernel, point_id=point.id, cycle_id=cycle_id)
+        await _set_slots(session=session, kernel=kernel, point_id=point.id, cycle_id=cycle_id, capacity=capacity,
+                         cycle_capacity=capacity)
+
+
+async def _set_slots(*, session: AsyncSession, kernel: KernelTables, point_id: int, cycle_id: int, capacity: int,
+                     **values) -> None:
+    """Set a slot row's capacity; a raise promotes waiting orders in the same transaction."""
+    table = PointCapacity.__table__
+    row = (table.c.point_id == point_id, table.c.cycle_id == cycle_id)
+    raised = await session.execute(update(table).where(*row, table.c.capacity < capacity)
+                                   .values(capacity=capacity, **values))
+    await session.execute(update(table).where(*row, table.c.capacity >= capacity).values(capacity=capacity, **values))
+    if raised.rowcount:
+        await promote_waiting(session=session, kernel=kernel, point_id=point_id, cycle_id=cycle_id)
 
 
 async def set_capacity(*, session: AsyncSession, kernel: KernelTables, point_id: int, cycle_id: int,
@@ -97,13 +107,40 @@ async def set_capacity(*, session: AsyncSession, kernel: KernelTables, point_id:
                                    capacity=capacity)
 
 
-async def _take_slot(*, session: AsyncSession, point_id: int, cycle_id: int) -> bool:
-    """One conditional UPDATE: True if a slot was free and is now taken."""
+async def follow_point_capacity(*, session: AsyncSession, kernel: KernelTables, point: DeliveryPoint) -> list[int]:
+    """The point's own `max_orders_per_cycle` changed: the open cycles that use it without a capacity
+    of their own follow it, and a raise promotes their waiting orders. Returns those cycles' ids."""
     table = PointCapacity.__table__
-    result = await session.execute(update(table).where(
+    closed = select(Cycle.id)  # delivery learns a cycle on `cycle.closed`: those keep their slots
+    cycle_ids = (await session.execute(select(table.c.cycle_id).where(
+        table.c.point_id == point.id, table.c.cycle_capacity.is_(None), table.c.cycle_id.notin_(closed))
+        .order_by(table.c.cycle_id))).scalars().all()
+    for cycle_id in cycle_ids:
+        await _set_slots(session=session, kernel=kernel, point_id=point.id, cycle_id=cycle_id,
+                         capacity=point.max_orders_per_cycle)
+    return list(cycle_ids)
+
+
+def crossed_nearly_full(*, booked: int, capacity: int) -> bool:
+    """True for the booking that brings a point to NEARLY_FULL_PERCENT of its slots."""
+    threshold = capacity * NEARLY_FULL_PERCENT
+    return capacity > 0 and booked * 100 >= threshold > (booked - 1) * 100
+
+
+async def _take_slot(*, session: AsyncSession, kernel: KernelTables, point_id: int, cycle_id: int) -> bool:
+    """One conditional UPDATE: True if a slot was free and is now taken. The slot that brings the
+    point to NEARLY_FULL_PERCENT emits `point.nearly_full` (its coordinator is told)."""
+    table = PointCapacity.__table__
+    taken = (await session.execute(update(table).where(
         table.c.point_id == point_id, table.c.cycle_id == cycle_id, table.c.booked < table.c.capacity,
-    ).values(booked=table.c.booked + 1))
-    return result.rowcount == 1
+    ).values(booked=table.c.booked + 1).returning(table.c.booked, table.c.capacity))).first()
+    if taken is None:
+        return False
+    if crossed_nearly_full(booked=taken.booked, capacity=taken.capacity):
+        await emit(session, kernel, event_type="point.nearly_full", aggregate_id=f"{cycle_id}:{point_id}", payload={
+            "point_id": point_id, "cycle_id": cycle_id, "booked": taken.booked, "capacity": taken.capacity,
+            "percent": NEARLY_FULL_PERCENT})
+    return True
 
 
 async def _give_back_slot(*, session: AsyncSession, point_id: int, cycle_id: int) -> None:
@@ -139,7 +176,7 @@ async def hold_booking(*, session: AsyncSession, kernel: KernelTables, order_id:
         raise Conflict(f"delivery point {point_id} ({point.name}) is not active", code="point_inactive",
                        details={"point_id": point_id})
     await _ensure_capacity_row(session=session, kernel=kernel, point=point, cycle_id=cycle_id, capacity=capacity)
-    took = await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id)
+    took = await _take_slot(session=session, kernel=kernel, point_id=point_id, cycle_id=cycle_id)
     if not took and not wait_if_full:
         raise PointFull(f"delivery point {point_id} is full for cycle {cycle_id}",
                         details={"point_id": point_id, "cycle_id": cycle_id})
@@ -225,7 +262,8 @@ async def promote_waiting(*, session: AsyncSession, kernel: KernelTables, point_
                                        Booking.status == WAITLISTED)
                  .order_by(Booking.id).limit(1).with_for_update(skip_locked=True))
         waiting = (await session.execute(query)).scalar_one_or_none()
-        if waiting is None or not await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id):
+        if waiting is None or not await _take_slot(session=session, kernel=kernel, point_id=point_id,
+                                                   cycle_id=cycle_id):
             return promoted
         await _issue_pickup_code(session=session, booking=waiting)
         await emit(session, kernel, event_type="booking.promoted", aggregate_id=f"{cycle_id}:{point_id}",
@@ -267,7 +305,7 @@ async def move_waiting_booking(*, session: AsyncSession, kernel: KernelTables, o
         raise Conflict(f"delivery point {point_id} ({point.name}) is not active", code="point_inactive",
                        details={"point_id": point_id})
     await _ensure_capacity_row(session=session, kernel=kernel, point=point, cycle_id=cycle_id, capacity=capacity)
-    if not await _take_slot(session=session, point_id=point_id, cycle_id=cycle_id):
+    if not await _take_slot(session=session, kernel=kernel, point_id=point_id, cycle_id=cycle_id):
         raise PointFull(f"delivery point {point_id} is full for cycle {cycle_id}",
                         details={"point_id": point_id, "cycle_id": cycle_id})
     booking.point_id = point_id

@@ -58,7 +58,8 @@ class DeliveryPoint(Base, table=True):
 
 
 class PointCapacity(Base, table=True):
-    """Slots of one point in one cycle: `booked` only moves by conditional UPDATEs."""
+    """Slots of one point in one cycle: `booked` only moves by conditional UPDATEs. `cycle_capacity`
+    is the cycle's own override; without one, `capacity` follows the point's `max_orders_per_cycle`."""
 
     __tablename__ = "point_capacities"
 
@@ -66,6 +67,7 @@ class PointCapacity(Base, table=True):
     cycle_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
     capacity: int = Field(sa_column=Column(Integer, nullable=False))
     booked: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    cycle_capacity: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class Booking(Base, table=True):

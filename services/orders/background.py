@@ -1,6 +1,6 @@
 """Background duties of the orders service, run from the app's lifespan.
 
-Every few seconds: close cycles whose `closes_at` has passed (cancelling their waiting orders), consolidate closed cycles (retrying
+Every few seconds: announce cycles that close within `closing_soon_hours` (once each), close cycles whose `closes_at` has passed (cancelling their waiting orders), consolidate closed cycles (retrying
 when catalog was down), and compensate orders a crash left half-placed or not yet released.
 """
 
@@ -9,6 +9,7 @@ import logging
 from sqlalchemy import select
 
 from services.orders.consolidation import consolidate_cycle
+from services.orders.cycle_notices import announce_closing_soon
 from services.orders.cycles import due_cycle_ids
 from services.orders.models import cycles
 from services.orders.placement import recover_orders
@@ -17,7 +18,9 @@ from services.orders.waitlist import close_cycle
 log = logging.getLogger("mercado.orders")
 
 
-async def run_duties_once(*, db, kernel, clients, pending_older_than: float) -> None:
+async def run_duties_once(*, db, kernel, clients, pending_older_than: float, closing_soon_hours: float = 6.0) -> None:
+    async with db.session() as session:
+        await announce_closing_soon(session=session, kernel=kernel, within_hours=closing_soon_hours)
     async with db.session() as session:
         for cycle_id in await due_cycle_ids(session=session):
             await close_cycle(session=session, kernel=kernel, cycle_id=cycle_id)
@@ -34,4 +37,5 @@ async def run_duties_once(*, db, kernel, clients, pending_older_than: float) -> 
 async def run_duties(app) -> None:
     """One round of the service's periodic duties (see ServiceSpec.periodic)."""
     await run_duties_once(db=app.state.db, kernel=app.state.kernel, clients=app.state.clients,
-                          pending_older_than=app.state.settings.pending_timeout_seconds)
+                          pending_older_than=app.state.settings.pending_timeout_seconds,
+                          closing_soon_hours=app.state.settings.closing_soon_hours)

@@ -23,6 +23,7 @@ from services.common.errors import (
 from services.common.events import emit
 from services.common.schedules import WEEKDAYS, closed_on, days_text
 from services.common.tables import utcnow
+from services.orders import cycle_notices
 from services.orders.models import baskets, cycles
 
 TRANSITIONS = {
@@ -121,7 +122,7 @@ def _fee_rules_json(rules) -> list[dict]:
     return [r.model_dump() if hasattr(r, "model_dump") else dict(r) for r in rules]
 
 
-async def create_cycle(*, session: AsyncSession, delivery, principal: Principal, data) -> dict:
+async def create_cycle(*, session: AsyncSession, kernel, delivery, principal: Principal, data) -> dict:
     await check_cycle_points(delivery=delivery, point_ids=data.delivery_point_ids, delivery_date=data.delivery_date)
     now = utcnow()
     values = dict(
@@ -131,7 +132,10 @@ async def create_cycle(*, session: AsyncSession, delivery, principal: Principal,
         product_ids=data.product_ids, fee_rules=_fee_rules_json(data.fee_rules), created_at=now,
     )
     cycle_id = (await session.execute(insert(cycles).values(**values).returning(cycles.c.id))).scalar_one()
-    return cycle_out(await load_cycle(session=session, cycle_id=cycle_id))
+    cycle = await load_cycle(session=session, cycle_id=cycle_id)
+    if cycle.status == "open":
+        await cycle_notices.emit_opened(session=session, kernel=kernel, cycle=cycle)
+    return cycle_out(cycle)
 
 
 async def update_cycle(*, session: AsyncSession, kernel, delivery, principal: Principal, cycle_id: int,
@@ -181,7 +185,12 @@ async def update_cycle(*, session: AsyncSession, kernel, delivery, principal: Pr
     if "point_capacity" in values and values["point_capacity"] != cycle.point_capacity:
         await emit(session, kernel, event_type="cycle.capacity_changed", aggregate_id=cycle_id,
                    payload={"cycle_id": cycle_id, "point_capacity": values["point_capacity"]})
-    return cycle_out(await load_cycle(session=session, cycle_id=cycle_id))
+    updated = await load_cycle(session=session, cycle_id=cycle_id)
+    if values.get("status") == "open":
+        await cycle_notices.emit_opened(session=session, kernel=kernel, cycle=updated)
+    elif values.get("status") == "settled":
+        await cycle_notices.emit_settled(session=session, kernel=kernel, cycle=updated)
+    return cycle_out(updated)
 
 
 async def mark_closed(*, session: AsyncSession, cycle_id: int) -> bool:

@@ -54,6 +54,8 @@ cycles = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("closed_at", UtcDateTime(), nullable=True),
     Column("consolidated_at", UtcDateTime(), nullable=True),
+    # when coordinators were told the cycle closes soon (`cycle.closing_soon`, once per cycle)
+    Column("closing_soon_at", UtcDateTime(), nullable=True),
     Index("ix_cycles_status_closes_at", "status", "closes_at"),
 )
 

@@ -13,3 +13,5 @@ class Settings(ServiceSettings):
     duties_interval_seconds: float = 5.0
     # a placement still pending after this long is taken as crashed and compensated
     pending_timeout_seconds: float = 120.0
+    # coordinators are told a cycle closes soon this many hours before `closes_at` (cycle.closing_soon)
+    closing_soon_hours: float = 6.0

@@ -249,7 +249,18 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
                               .values(auto_approved=True))
         await approve_advance(session=session, advance_id=advance_id, financier_id=pol.financier_id, today=today)
         await disburse_advance(session=session, advance_id=advance_id, financier_id=pol.financier_id)
+    else:  # the financier decides: it is told an advance waits for its approval
+        await emit(session, kernel, event_type="advance.requested", aggregate_id=advance_id,
+                   payload=_advance_payload(await advance(session=session, advance_id=advance_id)))
     return await advance(session=session, advance_id=advance_id)
+
+
+def _advance_payload(row) -> dict:
+    """The fields `advance.requested` and `advance.approved` carry."""
+    return {"advance_id": row.id, "producer_id": row.producer_id, "financier_id": row.financier_id,
+            "fund_id": row.fund_id, "policy_id": row.policy_id, "principal": str(from_centavos(row.principal)),
+            "fee": str(from_centavos(row.fee)), "expected_collection_on": row.expected_collection_on.isoformat(),
+            "auto_approved": bool(row.auto_approved)}
 
 
 def _check_policy_limits(pol, principal: int) -> None:
@@ -314,7 +325,10 @@ async def approve_advance(*, session: AsyncSession, advance_id: int, financier_i
         raise Conflict("approving would pass the producer's limit on outstanding advances", code="producer_limit")
     await session.execute(update(advances).where(advances.c.id == advance_id)
                           .values(status="approved", decided_at=utcnow()))
-    return await advance(session=session, advance_id=advance_id)
+    approved = await advance(session=session, advance_id=advance_id)
+    await emit(session, kernel, event_type="advance.approved", aggregate_id=advance_id,
+               payload=_advance_payload(approved))
+    return approved
 
 
 async def reject_advance(*, session: AsyncSession, advance_id: int, financier_id: int | None, reason: str | None):

@@ -2,11 +2,12 @@
 
 from services.common.app import ServiceSpec, create_service_app
 from services.payments import audit
-from services.payments.corrections import on_consignment_corrected
+from services.payments.credit import on_consignment_corrected, on_consignment_delivered, on_order_cancelled
 from services.payments.models import kernel
-from services.payments.order_book import on_cycle_closed, on_order_cancelled, on_order_placed
+from services.payments.order_book import on_cycle_closed, on_order_placed
 from services.payments.routes import (
     advances,
+    credit,
     funding,
     internal,
     ledger,
@@ -17,15 +18,14 @@ from services.payments.routes import (
     trust,
 )
 from services.payments.settings import Settings
-from services.payments.settlement import on_consignment_delivered
 
 SPEC = ServiceSpec(
     name="payments",
     title="Mercado Corto — payments",
     description="Double-entry ledger, consumer payments, producer settlement and pronto-pago advances.",
     kernel=kernel,
-    routers=[ledger.router, payments.router, settlement.router, funding.router, trust.router, advances.router,
-             monitoring.router, internal.router, audit.router, payouts.router],
+    routers=[ledger.router, payments.router, credit.router, settlement.router, funding.router, trust.router,
+             advances.router, monitoring.router, internal.router, audit.router, payouts.router],
     event_handlers={
         "order.placed": on_order_placed,
         "order.cancelled": on_order_cancelled,

@@ -26,6 +26,7 @@ from services.payments.models import consumer_payments, kernel, order_lines, rec
 from services.payments.order_book import order_due
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+CREDIT_METHOD = "credito"  # a payment from the consumer's saldo a favor (services/payments/credit.py)
 
 
 async def record_payment(*, session: AsyncSession, order_id: int, amount: int, method: str, client_id: str | None,
@@ -33,7 +34,7 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
                          provider_event_id: str | None = None, reference: str | None = None,
                          received_at: datetime | None = None, allow_overpayment: bool = False):
     """Record one consumer payment (partial payments welcome); a repeated client id changes nothing."""
-    if method not in CLEARING_BY_METHOD:
+    if method not in CLEARING_BY_METHOD and method != CREDIT_METHOD:
         raise InvalidInput(f"unknown method {method!r}; use cash, qr or transfer", code="invalid_method")
     if amount <= 0:
         raise InvalidInput("a payment amount must be positive", code="invalid_amount")
@@ -50,7 +51,11 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
         raise Conflict(f"the payment exceeds what is due on order {order_id}",
                        code="overpayment", details={"due": str(from_centavos(max(state["due"], 0)))})
     order = state["order"]
-    clearing = await ensure_account(session=session, kind=CLEARING_BY_METHOD[method])
+    if method == CREDIT_METHOD:  # her saldo a favor pays: the ledger refuses more than she holds
+        clearing = await ensure_account(session=session, kind=AccountKind.consumer_credit,
+                                        owner_id=order.consumer_account_id)
+    else:
+        clearing = await ensure_account(session=session, kind=CLEARING_BY_METHOD[method])
     consumer = await ensure_account(session=session, kind=AccountKind.consumer, owner_id=order.consumer_account_id)
     posted = await post_entry(session=session, client_id=f"payment:{client_id}"[:160], kind="consumer_payment",
                               description=f"Pago del pedido {order_id} ({method})", cycle_id=order.cycle_id,
@@ -63,7 +68,9 @@ async def record_payment(*, session: AsyncSession, order_id: int, amount: int, m
         provider=provider, provider_event_id=provider_event_id, reference=reference, recorded_by=recorded_by,
         received_at=received_at, entry_id=posted.id))
     touched = await _allocate(session=session, lines=state["lines"], amount=amount)
-    await refresh_collected(session=session, receivable_ids=touched, method=method, source=client_id)
+    # money from her credit is already the platform's: no clearing account to repay an advance from
+    await refresh_collected(session=session, receivable_ids=touched,
+                            method=None if method == CREDIT_METHOD else method, source=client_id)
     payment = await _payment_by_client_id(session, client_id)
     await emit(session, kernel, event_type="payment.received", aggregate_id=payment.id, payload={
         "payment_id": payment.id, "order_id": order_id, "cycle_id": order.cycle_id,
@@ -87,19 +94,46 @@ async def record_refund(*, session: AsyncSession, order_id: int, amount: int, me
     if amount <= 0 or amount > credit:
         raise Conflict(f"order {order_id} has {from_centavos(max(credit, 0))} Bs to refund; asked {from_centavos(amount)}",
                        code="refund_exceeds_credit", details={"refundable": str(from_centavos(max(credit, 0)))})
-    order = state["order"]
     clearing = await ensure_account(session=session, kind=CLEARING_BY_METHOD[method])
+    refund, created = await take_back(session=session, state=state, amount=amount, counter_account=clearing,
+                                      method=method, client_id=client_id, source="coordinator",
+                                      description=f"Devolución del pedido {order_id} ({method})",
+                                      recorded_by=recorded_by, reference=reference)
+    if created:
+        await emit_refunded(session=session, refund_id=refund.id, order_id=order_id, cycle_id=state["order"].cycle_id,
+                            consumer_account_id=state["order"].consumer_account_id, amount=amount, method=method,
+                            at=refund.received_at)
+    return refund, created
+
+
+async def take_back(*, session: AsyncSession, state: dict, amount: int, counter_account: int, method: str,
+                    client_id: str, source: str, description: str, recorded_by: int | None = None,
+                    reference: str | None = None):
+    """Take `amount` of an order's excess payment off the order (a `refund` row, so the order owes
+    and holds nothing more) to `counter_account`: a clearing account (money paid back) or her credit.
+    `state` is `order_due(..., lock=True)`; the caller checked the amount."""
+    order = state["order"]
     consumer = await ensure_account(session=session, kind=AccountKind.consumer, owner_id=order.consumer_account_id)
     posted = await post_entry(session=session, client_id=f"refund:{client_id}"[:160], kind="consumer_refund",
-                              description=f"Devolución del pedido {order_id} ({method})", cycle_id=order.cycle_id,
-                              ref=f"order:{order_id}", lines=[Posting(consumer, amount), Posting(clearing, -amount)])
+                              description=description, cycle_id=order.cycle_id, ref=f"order:{order.order_id}",
+                              lines=[Posting(consumer, amount), Posting(counter_account, -amount)])
     if not posted.created:  # a concurrent request with this client id committed first
         return await _payment_by_client_id(session, client_id), False
     await session.execute(consumer_payments.insert().values(
-        client_id=client_id, order_id=order_id, kind="refund", method=method, amount=amount, source="coordinator",
+        client_id=client_id, order_id=order.order_id, kind="refund", method=method, amount=amount, source=source,
         reference=reference, recorded_by=recorded_by, received_at=utcnow(), entry_id=posted.id))
     await _release_excess(session=session, lines=state["lines"], amount=amount)
     return await _payment_by_client_id(session, client_id), True
+
+
+async def emit_refunded(*, session: AsyncSession, refund_id: int, order_id: int | None, cycle_id: int | None,
+                        consumer_account_id: int, amount: int, method: str, at: datetime) -> None:
+    """`payment.refunded`: money went back to a consumer (for an order, or from her credit)."""
+    await emit(session, kernel, event_type="payment.refunded", aggregate_id=f"{'order' if order_id else 'credit'}:"
+               f"{refund_id}", payload={
+                   "payment_id": refund_id, "order_id": order_id, "cycle_id": cycle_id,
+                   "consumer_account_id": consumer_account_id, "amount": str(from_centavos(amount)),
+                   "method": method, "refunded_at": at.isoformat()})
 
 
 async def _payment_by_client_id(session: AsyncSession, client_id: str):

@@ -24,6 +24,7 @@ from services.payments.models import accounts, entries, postings
 
 class AccountKind(StrEnum):
     consumer = "consumer"  # debit: what a consumer owes (a credit balance is her credit with us)
+    consumer_credit = "consumer_credit"  # credit: a consumer's saldo a favor, to spend or be refunded
     producer = "producer"  # credit: what is owed to a producer for accepted goods (net payable)
     organization = "organization"  # credit: what is owed to an organization
     producer_advances = "producer_advances"  # debit: a producer's advances to repay (principal + fee)
@@ -41,7 +42,7 @@ class AccountKind(StrEnum):
 
 
 NORMAL_SIDE = {
-    AccountKind.consumer: "debit", AccountKind.producer: "credit", AccountKind.organization: "credit",
+    AccountKind.consumer: "debit", AccountKind.consumer_credit: "credit", AccountKind.producer: "credit", AccountKind.organization: "credit",
     AccountKind.producer_advances: "debit", AccountKind.financier_fund: "debit",
     AccountKind.financier_capital: "credit", AccountKind.financier_fees: "credit",
     AccountKind.platform_fees: "credit", AccountKind.cash_clearing: "debit",

@@ -185,6 +185,43 @@ consumer_payments = Table(
     UniqueConstraint("provider", "provider_event_id"),
 )
 
+# ---------------------------------------------------------------- consumer credit (saldo a favor)
+# Each movement of a consumer's credit balance (services/payments/credit.py): `banked` (an order's
+# excess: cancellation after payment, short delivery, overpayment), `spent` (paid an order with it),
+# `refunded` (paid back to her). The balance itself is her `consumer_credit` ledger account.
+credit_movements = Table(
+    "credit_movements", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("client_id", String(160), nullable=False, unique=True),
+    Column("consumer_account_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("order_id", BigInteger, nullable=True),
+    Column("method", String(16), nullable=True),  # of a refund: cash | qr | transfer
+    Column("recorded_by", BigInteger, nullable=True),
+    Column("entry_id", BigInteger, ForeignKey("journal_entries.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("kind IN ('banked', 'spent', 'refunded')", name="kind"),
+    Index("ix_credit_movements_consumer", "consumer_account_id", "id"),
+)
+
+# A consumer asks for her credit back (pending), an administrator pays it (paid: `movement_id`).
+credit_refund_requests = Table(
+    "credit_refund_requests", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("consumer_account_id", BigInteger, nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("method", String(16), nullable=False),  # how she wants it: cash | qr | transfer
+    Column("status", String(16), nullable=False),  # pending | paid
+    Column("movement_id", BigInteger, ForeignKey("credit_movements.id"), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("status IN ('pending', 'paid')", name="status"),
+    Index("ix_credit_refund_requests_status", "status", "id"),
+    Index("ix_credit_refund_requests_consumer", "consumer_account_id", "id"),
+)
+
 # ---------------------------------------------------------------- pronto pago
 financiers = Table(
     "financiers", metadata,

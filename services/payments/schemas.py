@@ -100,6 +100,50 @@ class RefundCreate(PaymentCreate):
     pass
 
 
+class CreditSpend(Strict):
+    order_id: BodyId
+    amount: PositiveAmount | None = Field(None, description="omitted: as much as the credit and the order allow")
+    client_id: ClientId | None = Field(None, description="your unique id for this payment; a repeat changes nothing")
+
+
+class CreditRefund(Strict):
+    amount: PositiveAmount | None = Field(None, description="omitted: the refund request's")
+    method: Method | None = Field(None, description="omitted: the refund request's")
+    request_id: BodyId | None = Field(None, description="the consumer's refund request this pays")
+    client_id: ClientId | None = Field(None, description="your unique id for this refund; a repeat changes nothing")
+
+
+class CreditRefundRequestIn(Strict):
+    amount: PositiveAmount | None = Field(None, description="omitted: all of her credit")
+    method: Method
+
+
+class CreditRefundRequestOut(BaseModel):
+    id: int
+    consumer_account_id: int
+    amount: Amount
+    method: str
+    status: str  # pending | paid
+    movement_id: int | None
+    created_at: UtcTimestamp
+
+
+class CreditMovementOut(BaseModel):
+    id: int
+    kind: str  # banked | spent | refunded
+    amount: Amount
+    order_id: int | None
+    method: str | None
+    created_at: UtcTimestamp
+
+
+class CreditOut(BaseModel):
+    consumer_account_id: int
+    balance: Amount
+    movements: list[CreditMovementOut]
+    refund_request: CreditRefundRequestOut | None = None  # her request waiting to be paid
+
+
 class PaymentOut(BaseModel):
     id: int
     client_id: str

@@ -156,3 +156,19 @@ async def test_retired_point_is_kept_but_hidden_and_takes_no_bookings(delivery, 
     r = await client.post("/internal/bookings", json={"order_id": "77", "point_id": point["id"], "cycle_id": 1},
                           headers=SERVICE_KEY)
     assert r.status_code == 409 and r.json()["error"]["code"] == "point_inactive"
+
+
+async def test_the_booking_that_fills_four_fifths_of_a_point_says_it_is_nearly_full(delivery, keys):
+    client, db = delivery
+    pid = (await create_point(client, keys, max_orders_per_cycle=5))["id"]
+
+    async def hold(order: str) -> int:
+        return (await client.post("/internal/bookings", json={"order_id": order, "point_id": pid, "cycle_id": 4},
+                                  headers=SERVICE_KEY)).status_code
+
+    assert [await hold(o) for o in ("a", "b", "c")] == [201, 201, 201]
+    assert await outbox_events(db, "point.nearly_full") == []
+    assert await hold("d") == 201  # 4 of 5: 80 %
+    assert await hold("e") == 201  # full: already told
+    [event] = await outbox_events(db, "point.nearly_full")
+    assert (event["point_id"], event["cycle_id"], event["booked"], event["capacity"]) == (pid, 4, 4, 5)

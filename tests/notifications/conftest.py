@@ -15,6 +15,7 @@ import httpx
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app as create_gateway
 from gateway.models import Account
@@ -23,6 +24,7 @@ from services.catalog.app import create_app as create_catalog
 from services.common.events import Envelope
 from services.common.http import ServiceClient
 from services.delivery.app import create_app as create_delivery
+from services.payments.app import create_app as create_payments
 from tests.conftest import app_client, service_settings, transactional_database
 from tests.delivery.conftest import create_point
 from tests.gateway.conftest import gateway_settings
@@ -116,6 +118,7 @@ class Notifying:
     keys: object
     catalog: httpx.AsyncClient | None = None
     catalog_db: object = None
+    payments_db: object = None
 
     async def deliver(self, event_type: str, payload: dict, *, event_id: str | None = None,
                       occurred_at=None) -> Envelope:
@@ -134,16 +137,17 @@ class Notifying:
         return envelope
 
     async def account(self, *, role: str = "consumer", phone: str | None = "+59171234567",
-                      email: str | None = "ana@example.bo", producer_id: int | None = None) -> Account:
+                      email: str | None = "ana@example.bo", producer_id: int | None = None, **links) -> Account:
         async with self.db.session() as session:
             account = Account(phone=phone, email=email, password_hash="-", name="Ana Quispe", role=role,
-                              producer_id=producer_id)
+                              producer_id=producer_id, **links)
             session.add(account)
             await session.flush()
             return account
 
     def headers(self, account: Account) -> dict:
-        return self.keys.headers(account.role, account_id=account.id, producer_id=account.producer_id)
+        return self.keys.headers(account.role, account_id=account.id, producer_id=account.producer_id,
+                                 financier_id=account.financier_id)
 
     async def send(self):
         return await self.app.state.notifier.send_due()
@@ -153,8 +157,11 @@ class Notifying:
 
 
 @asynccontextmanager
-async def notifying_gateway(migrated, backend, keys, **settings) -> AsyncIterator[Notifying]:
-    urls = {s: migrated.url(s, backend) for s in ("gateway", "delivery", "catalog")}
+async def notifying_gateway(migrated, backend, keys, *, with_payments: bool = False,
+                            **settings) -> AsyncIterator[Notifying]:
+    """`with_payments`: a payments app too (statements for 'settlement ready'); its database is `payments_db`."""
+    names = ("gateway", "delivery", "catalog", "payments") if with_payments else ("gateway", "delivery", "catalog")
+    urls = {s: migrated.url(s, backend) for s in names}
     async with AsyncExitStack() as stack:
         dbs = {s: await stack.enter_async_context(transactional_database(u)) for s, u in urls.items()}
         delivery_app = create_delivery(service_settings("delivery", urls["delivery"]), database=dbs["delivery"],
@@ -163,14 +170,20 @@ async def notifying_gateway(migrated, backend, keys, **settings) -> AsyncIterato
                                      verifier=keys.verifier)
         delivery = await stack.enter_async_context(app_client(delivery_app))
         catalog = await stack.enter_async_context(app_client(catalog_app))
+        peers = [("delivery", delivery_app), ("catalog", catalog_app)]
+        if with_payments:
+            payments_app = create_payments(service_settings("payments", urls["payments"]), database=dbs["payments"],
+                                           verifier=keys.verifier, clients={})
+            await stack.enter_async_context(LifespanManager(payments_app))
+            peers.append(("payments", payments_app))
         clients = {name: ServiceClient(name, f"http://{name}", secret="test-service-secret", caller="gateway",
                                        transport=httpx.ASGITransport(app))
-                   for name, app in (("delivery", delivery_app), ("catalog", catalog_app))}
+                   for name, app in peers}
         gateway = create_gateway(gateway_settings(urls["gateway"], keys, **settings), database=dbs["gateway"],
                                  verifier=keys.verifier, clients=clients)
         client = await stack.enter_async_context(app_client(gateway))
         yield Notifying(app=gateway, client=client, db=dbs["gateway"], delivery=delivery, keys=keys, catalog=catalog,
-                        catalog_db=dbs["catalog"])
+                        catalog_db=dbs["catalog"], payments_db=dbs.get("payments"))
         for c in clients.values():
             await c.aclose()
 

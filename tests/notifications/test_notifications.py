@@ -344,3 +344,68 @@ async def test_an_order_moved_to_a_point_with_room_names_the_new_point(backend, 
         [item] = (await gw.client.get("/api/notifications", headers=gw.headers(ana))).json()["items"]
         assert item["text"].startswith("Su pedido #62 pasó a Mercado Rodríguez y está confirmado.")
         assert "M0VE" in item["text"] and len(item["text"]) <= 160
+
+
+async def test_refunds_cycles_settlements_and_advance_decisions_reach_who_acts_on_them(backend, migrated, keys):
+    from tests.payments.helpers import close_cycle, deliver, place_order
+
+    async with notifying_gateway(migrated, backend, keys, with_payments=True) as gw:
+        # Flora sold 2 kg at Bs 7,50 in cycle 3: her statement says she receives Bs 15,00
+        await close_cycle(gw.payments_db, 3)
+        await place_order(gw.payments_db, 41, 3, consumer=9, lines=[("41-1", 7, 70, "2", "7.50")])
+        await deliver(gw.payments_db, 300, 3, producer=7, lines=[(70, "2", "2", "7.50")])
+        ana = await gw.account()
+        flora = await gw.account(role="producer", producer_id=7, phone="+59171111117", email="flora@example.bo")
+        rosa = await gw.account(role="producer", producer_id=8, phone="+59171111118", email="rosa@example.bo")
+        coordinator = await gw.account(role="coordinator", phone="+59171111119", email="coord@example.bo")
+        financier = await gw.account(role="financier", phone="+59171111120", email="fondo@example.bo",
+                                     financier_id=3)
+        other_financier = await gw.account(role="financier", phone="+59171111121", email="banco@example.bo",
+                                           financier_id=4)
+        cycle = {"cycle_id": 3, "name": "Feria del sábado", "coordinator_account_id": coordinator.id,
+                 "closes_at": "2026-11-27T16:00:00+00:00", "delivery_date": "2026-11-28"}
+        await gw.deliver("payment.refunded", {"payment_id": 5, "order_id": 41, "cycle_id": 3,
+                                              "consumer_account_id": ana.id, "amount": "32.00", "method": "cash"})
+        await gw.deliver("cycle.opened", {**cycle, "opens_at": "2026-11-24T12:00:00+00:00"})
+        await gw.deliver("cycle.closing_soon", {**cycle, "orders_placed": 23, "orders_waitlisted": 2})
+        await gw.deliver("cycle.settled", {**cycle, "producer_ids": [7]})
+        advance = {"advance_id": 9, "producer_id": 7, "financier_id": 3, "fund_id": 1, "policy_id": 1,
+                   "principal": "500.00", "fee": "10.00", "expected_collection_on": "2026-12-12"}
+        await gw.deliver("advance.requested", {**advance, "auto_approved": False})
+        await gw.deliver("advance.approved", {**advance, "auto_approved": False})
+        await gw.deliver("advance.approved", {**advance, "advance_id": 10, "auto_approved": True})
+
+        async def inbox(account) -> dict[str, list[str]]:
+            items = (await gw.client.get("/api/notifications", headers=gw.headers(account))).json()["items"]
+            found: dict[str, list[str]] = {}
+            for item in items:
+                found.setdefault(item["kind"], []).append(item["text"])
+            return found
+
+        assert await inbox(ana) == {"refund_made": ["Le devolvimos Bs 32,00 de su pedido #41 (efectivo)."]}
+        mine = await inbox(flora)
+        assert set(mine) == {"cycle_opened", "settlement_ready", "advance_approved"}
+        assert mine["settlement_ready"] == [
+            "Su liquidación del ciclo Feria del sábado está lista: cobra Bs 15,00. Vea el detalle en Mercado Corto."]
+        assert "pedidos hasta el vie 27/11 a las 12:00" in mine["cycle_opened"][0]
+        assert mine["advance_approved"] == [  # the automatic approval is told by its disbursal instead
+            "Su adelanto (pronto pago) de Bs 500,00 fue aprobado (comisión Bs 10,00). Le avisamos cuando se desembolse."]
+        assert set(await inbox(rosa)) == {"cycle_opened"}  # she sold nothing in it: no settlement
+        assert await inbox(coordinator) == {"cycle_closing_soon": [
+            "El ciclo Feria del sábado cierra el vie 27/11 a las 12:00: 23 pedidos confirmados, 2 en lista de espera."]}
+        assert await inbox(financier) == {"advance_requested": [
+            "El adelanto #9 de la productora #7 espera su aprobación: Bs 500,00, comisión Bs 10,00."]}
+        assert await inbox(other_financier) == {}
+
+
+async def test_preferences_offer_the_kinds_of_the_accounts_role(backend, migrated, keys):
+    async with notifying_gateway(migrated, backend, keys) as gw:
+        ana = await gw.account()
+        fondo = await gw.account(role="financier", phone="+59171111130", email="fondo@example.bo", financier_id=3)
+        offered = {}
+        for account in (ana, fondo):
+            prefs = (await gw.client.get("/api/notifications/preferences", headers=gw.headers(account))).json()
+            offered[account.role] = {k["kind"] for k in prefs["kinds"]}
+        assert {"order_placed", "refund_made", "session_revoked"} <= offered["consumer"]
+        assert not offered["consumer"] & {"advance_requested", "point_nearly_full", "cycle_opened"}
+        assert offered["financier"] == {"advance_requested", "session_revoked"}

@@ -12,6 +12,7 @@ from services.orders.models import kernel
 from services.payments.app import SPEC as PAYMENTS
 from services.payments.order_book import orders as payment_orders
 from tests.conftest import transactional_database
+from tests.delivery.conftest import POINT_REGISTRAR
 from tests.orders.conftest import platform
 
 
@@ -178,6 +179,34 @@ async def test_a_capacity_raised_by_the_coordinator_promotes_waiting_orders_at_o
         last = await _order(p, orders[2]["id"], 3)
         assert (last["status"], last["waitlist_position"]) == ("waitlisted", 1)
         assert (await _availability(p, point, cycle["id"]))["booked"] == 2
+
+
+async def test_a_point_given_more_slots_promotes_the_orders_waiting_in_the_cycles_that_use_it(
+        migrated, keys, backend):
+    """The point's own capacity (no override in the cycle) raised by its coordinator reaches the open
+    cycle at once; a cycle with a capacity of its own keeps it."""
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product()
+        point = await p.point(capacity=1)
+        follows = await p.open_cycle(points=[point])
+        keeps = await p.open_cycle(points=[point], capacity={str(point): 1})
+        lines = [{"product_id": papa, "quantity": "1"}]
+        orders = {cycle["id"]: [(await p.order(consumer=c, cycle=cycle["id"], point=point, lines=lines,
+                                               wait_if_full=True)).json() for c in (1, 2, 3)]
+                  for cycle in (follows, keeps)}
+        assert [o["status"] for o in orders[follows["id"]]] == ["placed", "waitlisted", "waitlisted"]
+        raised = await p.delivery.patch(f"/points/{point}", json={"max_orders_per_cycle": 2},
+                                        headers=keys.headers("coordinator", account_id=POINT_REGISTRAR))
+        assert raised.status_code == 200, raised.text
+        await p.pump()
+        second, third = orders[follows["id"]][1:]
+        assert (await _order(p, second["id"], 2))["status"] == "placed"
+        last = await _order(p, third["id"], 3)
+        assert (last["status"], last["waitlist_position"]) == ("waitlisted", 1)
+        assert (await _availability(p, point, follows["id"]))["capacity"] == 2
+        assert [(await _order(p, o["id"], c))["status"] for o, c in zip(orders[keeps["id"]], (1, 2, 3), strict=True)
+                ] == ["placed", "waitlisted", "waitlisted"]
+        assert (await _availability(p, point, keeps["id"]))["capacity"] == 1
 
 
 async def test_a_slot_freed_before_the_waiting_order_is_written_places_it_at_once(migrated, keys, backend):

@@ -100,3 +100,10 @@ async def accept_terms_in(session, *, policy_id: int, producer_id: int):
     pol = await advances.policy(session=session, policy_id=policy_id)
     return await terms.accept(session, pol=pol, producer_id=producer_id, account_id=producer_id, role="producer",
                               organization_id=None, consent=None)
+
+
+async def emitted(db, event_type: str) -> list[dict]:
+    """The payloads of the events of this type in the payments outbox, oldest first."""
+    async with db.session() as s:
+        return list((await s.execute(select(kernel.outbox.c.payload).where(kernel.outbox.c.event_type == event_type)
+                                     .order_by(kernel.outbox.c.id))).scalars())

@@ -13,6 +13,7 @@ from tests.payments.helpers import (
     balance_of,
     close_cycle,
     deliver,
+    emitted,
     ledger_is_consistent,
     place_order,
 )
@@ -97,6 +98,10 @@ async def test_advance_on_chosen_receivables_within_policy_is_approved_and_disbu
     adv = r.json()
     assert adv["status"] == "disbursed" and adv["auto_approved"]
     assert adv["principal"] == "80.00" and adv["fee"] == "1.60"
+    # nobody is asked to approve it; its approval is marked automatic (the disbursal tells the producer)
+    assert await emitted(db, "advance.requested") == []
+    [approved] = await emitted(db, "advance.approved")
+    assert (approved["advance_id"], approved["auto_approved"]) == (adv["id"], True)
     assert await balance_of(db, "producer_advances:7") == 8160
     assert await balance_of(db, f"financier_fund:{fund['id']}") == 100000 - 8000
     assert await balance_of(db, f"financier_fees:{FIN}") == 160
@@ -117,13 +122,19 @@ async def test_advance_for_an_amount_above_auto_approval_waits_for_the_financier
     adv = r.json()
     assert adv["status"] == "requested" and len(adv["receivable_ids"]) == 2
     assert adv["fee"] == "3.00"
+    [waiting] = await emitted(db, "advance.requested")  # the financier is told it waits for her
+    assert (waiting["advance_id"], waiting["financier_id"], waiting["principal"], waiting["fee"]) == (
+        adv["id"], FIN, "150.00", "3.00")
     not_yet = await client.post(f"/advances/{adv['id']}/disburse", headers=h)
     assert not_yet.status_code == 409
     other = await client.post(f"/advances/{adv['id']}/approve", headers=keys.headers("financier", financier_id=41))
     assert other.status_code == 403
     producer = await client.post(f"/advances/{adv['id']}/approve", headers=keys.headers("producer", producer_id=7))
     assert producer.status_code == 403
+    assert await emitted(db, "advance.approved") == []  # the refused attempts approved nothing
     assert (await client.post(f"/advances/{adv['id']}/approve", headers=h)).json()["status"] == "approved"
+    [approved] = await emitted(db, "advance.approved")
+    assert (approved["advance_id"], approved["producer_id"], approved["auto_approved"]) == (adv["id"], 7, False)
     done = await client.post(f"/advances/{adv['id']}/disburse", headers=h)
     assert done.json()["status"] == "disbursed"
     assert await balance_of(db, "producer_advances:7") == 15300

@@ -6,7 +6,14 @@ import time
 
 from services.payments.collections import sign_webhook
 from services.payments.settings import development_webhook_secret
-from tests.payments.helpers import balance_of, close_cycle, deliver, ledger_is_consistent, place_order
+from tests.payments.helpers import (
+    balance_of,
+    close_cycle,
+    deliver,
+    emitted,
+    ledger_is_consistent,
+    place_order,
+)
 
 COORDINATOR = 501
 
@@ -126,7 +133,7 @@ async def test_provider_webhook_is_signed_and_replay_safe(db, client):
     await ledger_is_consistent(db)
 
 
-async def test_cancelled_order_is_credited_and_the_credit_can_be_refunded(db, client, keys):
+async def test_a_cancelled_paid_order_becomes_her_credit_not_a_refund_on_the_order(db, client, keys):
     from tests.payments.helpers import apply
 
     await _cycle_with_order(db)
@@ -134,17 +141,35 @@ async def test_cancelled_order_is_credited_and_the_credit_can_be_refunded(db, cl
     await client.post("/payments", json={"order_id": 100, "amount": "32.00", "method": "cash"}, headers=h)
     await apply(db, "order.cancelled", 100, {"order_id": "100", "cycle_id": "10", "consumer_account_id": "9",
                                              "line_ids": ["100-1", "100-2"], "total": "32.00", "reason": "viaje"})
-    assert await balance_of(db, "consumer:9") == -3200  # she holds a credit of Bs 32
+    assert await balance_of(db, "consumer:9") == 0
+    assert await balance_of(db, "consumer_credit:9") == 3200  # her saldo a favor (tests/payments/test_credit.py)
     assert await balance_of(db, "platform_fees") == 0
     balance = (await client.get("/orders/100/balance", headers=keys.headers("consumer", account_id=9))).json()
-    assert balance["due"] == "-32.00" and balance["status"] == "cancelled"
-    over = await client.post("/refunds", json={"order_id": 100, "amount": "32.01", "method": "cash"}, headers=h)
-    assert over.status_code == 409
+    assert balance["due"] == "0.00" and balance["status"] == "cancelled"
     refund = await client.post("/refunds", json={"order_id": 100, "amount": "32.00", "method": "cash"}, headers=h)
-    assert refund.status_code == 201 and refund.json()["kind"] == "refund"
-    assert await balance_of(db, "consumer:9") == 0
-    assert await balance_of(db, "cash_clearing") == 0
+    assert refund.status_code == 409 and refund.json()["error"]["code"] == "refund_exceeds_credit"
+    assert await emitted(db, "payment.refunded") == []
     await ledger_is_consistent(db)
+
+
+async def test_an_order_refund_tells_the_consumer(db, client, keys):
+    """A refund on the order itself (what a provider overpaid before the credit took it) is announced."""
+    from services.payments.collections import record_refund
+    from services.payments.order_book import order_due
+
+    await _cycle_with_order(db)
+    h = keys.headers("coordinator", account_id=COORDINATOR)
+    await client.post("/payments", json={"order_id": 100, "amount": "32.00", "method": "cash"}, headers=h)
+    async with db.session() as s:  # a line cancelled in the order book without the event's banking
+        from sqlalchemy import update
+
+        from services.payments.models import order_lines
+        await s.execute(update(order_lines).where(order_lines.c.line_id == "100-2").values(cancelled=True))
+        assert (await order_due(session=s, order_id=100))["due"] == -1200
+        refund, created = await record_refund(session=s, order_id=100, amount=1200, method="cash", client_id="r-1")
+    assert created and refund.kind == "refund"
+    [told] = await emitted(db, "payment.refunded")  # she is told her money came back
+    assert (told["order_id"], told["consumer_account_id"], told["amount"], told["method"]) == (100, 9, "12.00", "cash")
 
 
 async def test_cancelling_some_lines_credits_just_those_lines(db):

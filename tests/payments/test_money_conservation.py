@@ -1,4 +1,5 @@
-"""Random orders, deliveries, payments, refunds, advances (with their repayments), final settlements,
+"""Random orders, deliveries, payments, refunds, credit spent and paid back, advances (with their
+repayments), final settlements,
 payout batches, paid and failed payouts and retries, over three cycles: money is conserved and no
 account outside the designated ones goes negative.
 
@@ -6,7 +7,8 @@ Conservation, with the money in and out tallied by this test from what each call
 
     consumer payments = payouts paid + refunds + organization shares + platform fees
                         + advances repaid to financiers (principal and cost)
-                        + consumer credit outstanding - consumer debt outstanding
+                        + consumer credit outstanding (on her orders and her saldo a favor)
+                        - consumer debt outstanding
                         + goods ordered not yet delivered (order clearing)
                         + payable not yet paid (producer, producer payable, payouts in transit)
 
@@ -30,9 +32,10 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
+from services.common.auth import Principal, Role
 from services.common.errors import DomainError
 from services.payments import advances as pronto
-from services.payments import payouts
+from services.payments import credit, payouts
 from services.payments.collections import record_payment, record_refund
 from services.payments.final_settlement import settle_cycle
 from services.payments.models import accounts, advances, order_lines, payables, payout_lines
@@ -47,6 +50,7 @@ FEES = [{"kind": "admin", "basis": "percent", "value": "3", "payer": "producer"}
         {"kind": "packing", "basis": "flat", "value": "1"}]
 CAP = 500_000
 METHODS = ("cash", "qr", "transfer")
+ADMIN = Principal(account_id=1, role=Role.admin)
 PAYOUT_METHODS = {"bank_transfer": {"bank": "BNB", "account_number": "1234567"},
                   "mobile_wallet": {"wallet_number": "71234567"}, "cash": {}}
 
@@ -175,6 +179,31 @@ class MoneyMachine(RuleBasedStateMachine):
             if done is not None:
                 self.refunded += -state["due"]
 
+    @precondition(lambda self: self.next_order > 1)
+    @rule(data=st.data())
+    def spend_credit(self, data):
+        """Her saldo a favor pays (part of) another of her orders."""
+        order_id = data.draw(st.integers(1, self.next_order - 1))
+        state = self.run(self._in_session(order_due, order_id=order_id))
+        if not state or state["due"] <= 0 or state["order"].status == "cancelled":
+            return
+        who = state["order"].consumer_account_id
+        self.run(self._in_session(credit.spend_credit, principal=ADMIN, consumer_account_id=who,
+                                  order_id=order_id, amount=None, client_id=None))
+
+    @rule(consumer=st.integers(1, 3), method=st.sampled_from(METHODS))
+    def refund_credit(self, consumer, method):
+        """An administrator pays a consumer's saldo a favor back."""
+        async def balance(session):
+            return await credit.credit_balance(session=session, consumer_account_id=consumer)
+
+        amount = self.run(self._in_session(balance))
+        if amount:
+            done = self.run(self._in_session(credit.refund_credit, consumer_account_id=consumer, amount=amount,
+                                             method=method, client_id=None, recorded_by=1))
+            if done is not None:
+                self.refunded += amount
+
     @precondition(lambda self: self.pending)
     @rule(data=st.data())
     def cancel(self, data):
@@ -278,7 +307,7 @@ class MoneyMachine(RuleBasedStateMachine):
                 advances.c.principal_repaid + advances.c.fee_repaid), 0)))).scalar_one()
             k = by_kind.get
             assert self.paid_in == (self.paid_out + self.refunded + k("organization", 0) + k("platform_fees", 0)
-                                    + int(repaid) + credit - debt + k("order_clearing", 0)
+                                    + int(repaid) + credit + k("consumer_credit", 0) - debt + k("order_clearing", 0)
                                     + k("producer", 0) + k("producer_payable", 0) + k("payouts_in_transit", 0))
             disbursed = (await session.execute(select(func.coalesce(func.sum(advances.c.principal), 0)).where(
                 advances.c.status.in_(("disbursed", "repaid", "producer_debt"))))).scalar_one()

@@ -155,6 +155,12 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments POST /payments": only("coordinator_a", "admin"),
     "payments POST /refunds": only("coordinator_a", "admin"),
     "payments GET /orders/{order_id}/balance": only("consumer_a", "coordinator_a", "admin"),
+    # a consumer's saldo a favor is hers to read and spend on her orders; an admin pays it back
+    "payments GET /credit/{consumer_account_id}": only("consumer_a", "admin"),
+    "payments POST /credit/{consumer_account_id}/spend": only("consumer_a", "admin"),
+    "payments POST /credit/{consumer_account_id}/refunds": only("admin"),
+    "payments POST /credit/{consumer_account_id}/refund-requests": only("consumer_a", "admin"),
+    "payments GET /credit-refund-requests": only("admin"),
     "payments POST /webhooks/payments": NOBODY,  # the payment provider's signature only
     "payments PUT /cycles/{cycle_id}/coordination": only("admin"),
     "payments PUT /producers/{producer_id}/profile": only("producer_a", "admin"),
@@ -196,6 +202,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments DELETE /internal/events/parked/{event_id}": NOBODY,
     "payments GET /internal/audit": NOBODY,
     "payments POST /internal/receivables/hold": NOBODY,
+    "payments GET /internal/producers/{producer_id}/statement-totals": NOBODY,
     # payouts: a cycle's final settlement and its payout batches are its coordinator's; an organization
     # pays its own members (never a batch the coordinator made); its share and statement are its own
     "payments POST /cycles/{cycle_id}/settlement/final": only("coordinator_a", "admin"),
@@ -282,6 +289,9 @@ UNEXERCISED = {
     "payments GET /orders/{order_id}/balance": "no payment recorded for A's order",
     "payments POST /payments": "the order is known to payments through its events",
     "payments POST /refunds": "the order is known to payments through its events",
+    "payments POST /credit/{consumer_account_id}/spend": "the order is known to payments through its events",
+    "payments POST /credit/{consumer_account_id}/refunds": "consumer A holds no credit",
+    "payments POST /credit/{consumer_account_id}/refund-requests": "consumer A holds no credit",
     "payments POST /advances": "producer A has no eligible receivable",
     "payments POST /entries/{entry_id}/reverse": "no manual entry to reverse",
     "payments POST /receivables/{receivable_id}/uncollectible": "no receivable",
@@ -364,6 +374,9 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "payments POST /entries/{entry_id}/reverse": {"client_id": "matrix-2", "reason": "error"},
     "payments POST /payments": {"order_id": 1, "amount": "10.00", "method": "cash"},
     "payments POST /refunds": {"order_id": 1, "amount": "1.00", "method": "cash"},
+    "payments POST /credit/{consumer_account_id}/spend": {"order_id": 1},
+    "payments POST /credit/{consumer_account_id}/refunds": {"amount": "1.00", "method": "cash"},
+    "payments POST /credit/{consumer_account_id}/refund-requests": {"method": "cash"},
     "payments POST /webhooks/payments": {"event": "payment.succeeded", "order_id": 1, "amount": "10.00"},
     "payments PUT /cycles/{cycle_id}/coordination": {"coordinator_account_id": 900},
     "payments PUT /producers/{producer_id}/profile": {"name": "Juana Mamani Quispe"},

@@ -56,7 +56,7 @@ ROLES: dict[str, tuple[str, int, dict] | None] = {
 OWNED_BY_A = {"code": MUNICIPALITY_A, "organization_id": 1, "producer_id": 1, "product_id": 1,
               "certification_id": 1, "membership_id": 1, "reference_id": 1, "cycle_id": 1, "order_id": 1,
               "point_id": 1, "consignment_id": 1, "financier_id": 1, "advance_id": 8, "receivable_id": 1,
-              "entry_id": 1, "event_id": "no-such-event", "notification_id": 1}
+              "entry_id": 1, "event_id": "no-such-event", "notification_id": 1, "consumer_account_id": 501}
 OWNED_BY_A_IN = {"gateway": {"account_id": 501, "module": "01-vender", "lesson": "01-registrarse",
                              "service": "catalog"},
                  "delivery": {"account_id": 950}}  # point staff's assignment  # payments' ledger ids are the world's (World.ids)

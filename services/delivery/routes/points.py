@@ -12,7 +12,7 @@ from services.common.auth import Principal, Role, require_roles
 from services.common.errors import InvalidInput, NotFound
 from services.common.pagination import Page, PageParams, encode_cursor, page_params
 from services.delivery import access, bookings, points
-from services.delivery.models import Cycle, DeliveryPoint
+from services.delivery.models import Cycle, DeliveryPoint, kernel
 from services.delivery.schemas import MAX_ID, Availability, PointCreate, PointKind, PointOut, PointUpdate
 
 router = APIRouter(tags=["points"])
@@ -76,8 +76,13 @@ async def get_point(point_id: PointId, session: Session):
 
 @router.patch("/points/{point_id}", response_model=PointOut, summary="Edit a delivery point")
 async def update_point(point_id: PointId, body: PointUpdate, session: Session, principal: Staff):
+    """A changed `max_orders_per_cycle` reaches the open cycles that use the point without a capacity
+    of their own: a raise promotes their waiting orders at once."""
     access.ensure_can_edit_point(principal, await points.get_point(session=session, point_id=point_id))
-    return point_out(await points.update_point(session=session, point_id=point_id, changes=body))
+    point = await points.update_point(session=session, point_id=point_id, changes=body)
+    if "max_orders_per_cycle" in body.model_fields_set:
+        await bookings.follow_point_capacity(session=session, kernel=kernel, point=point)
+    return point_out(point)
 
 
 @router.get("/points/{point_id}/availability", response_model=Availability, summary="Slots left in a cycle")

@@ -30,7 +30,8 @@ router = APIRouter()
 
 @router.post("/cycles", status_code=201, response_model=CycleOut, tags=["cycles"], summary="Open a cycle (coordinator)")
 async def create_cycle(data: CycleCreate, principal: Coordinator, session: Session, request: Request):
-    return await cycles.create_cycle(session=session, delivery=request.app.state.clients["delivery"],
+    return await cycles.create_cycle(session=session, kernel=request.app.state.kernel,
+                                     delivery=request.app.state.clients["delivery"],
                                      principal=principal, data=data)
 
 

@@ -12,8 +12,8 @@ router = APIRouter()
 
 
 @router.get("/internal/cycles/{cycle_id}/owner", tags=["internal"],
-            summary="Who coordinates a cycle and which points it serves (for delivery's access rules)")
+            summary="Who coordinates a cycle and which points it serves (delivery's access rules, the gateway's notices)")
 async def cycle_owner(cycle_id: CyclePath, session: Session, _: ServiceCaller):
     cycle = await cycles.load_cycle(session=session, cycle_id=cycle_id)
-    return {"cycle_id": cycle.id, "coordinator_account_id": cycle.coordinator_account_id,
+    return {"cycle_id": cycle.id, "name": cycle.name, "coordinator_account_id": cycle.coordinator_account_id,
             "delivery_point_ids": list(cycle.point_ids), "status": cycle.status}

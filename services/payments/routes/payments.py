@@ -11,7 +11,7 @@ from services.common.auth import (
 )
 from services.common.errors import InvalidInput, NotFound
 from services.common.money import to_centavos
-from services.payments import access, collections
+from services.payments import access, collections, credit
 from services.payments.order_book import order_due
 from services.payments.routes.deps import Coordinator
 from services.payments.routes.outputs import bs, payment_out
@@ -81,4 +81,6 @@ async def provider_webhook(request: Request, session: Session):
     payment, created = await collections.record_provider_payment(
         session=session, provider=settings.webhook_provider, event_id=body.event_id, order_id=body.order_id,
         amount=to_centavos(body.amount), method=body.method, reference=body.reference, paid_at=body.paid_at)
+    if created:  # the money already moved: what is above the order's due becomes her saldo a favor
+        await credit.bank_order_excess(session=session, order_id=body.order_id)
     return WebhookAnswer(payment=payment_out(payment), replayed=not created)

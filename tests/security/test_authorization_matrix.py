@@ -77,6 +77,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog DELETE /internal/events/parked/{event_id}": NOBODY,
     "catalog GET /internal/audit": NOBODY,
     "catalog POST /internal/reservations": NOBODY,
+    "catalog POST /internal/producers": NOBODY,  # the gateway, for a producer who registered herself
     "catalog POST /internal/reservations/release": NOBODY,
     "catalog POST /internal/reservations/commit": NOBODY,
     "catalog POST /internal/reservations/adjust": NOBODY,
@@ -201,6 +202,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
     "gateway PATCH /api/auth/accounts/{account_id}": only("admin"),
     "gateway POST /api/auth/accounts/{account_id}/verify": STAFF,  # links an organization account
+    # a producer account with no producer yet gets its own registry record, once; every account of
+    # A's world already has one or is not a producer (tests/security/test_trust_boundaries.py)
+    "gateway POST /api/auth/me/producer": NOBODY,
     # notifications: every account reads, marks and chooses its own (someone else's is a 404)
     "gateway GET /api/monitoring/report": MONITORING,
     "gateway GET /api/monitoring/report.csv": MONITORING,
@@ -348,6 +352,8 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "gateway PATCH /api/auth/me": {"name": "Nombre nuevo"},
     "gateway PATCH /api/auth/accounts/{account_id}": {"name": "Ana Quispe"},
     "gateway POST /api/auth/accounts/{account_id}/verify": {"organization_id": 1},
+    "gateway POST /api/auth/me/producer": {"gender": "female", "community": "Chojñapata",
+                                           "municipality_code": "020101"},
     "gateway POST /api/training/modules/{module}/lessons/{lesson}/answers": {"answers": [0, 1, 1]},
 }
 QUERIES: dict[str, dict] = {

@@ -16,6 +16,7 @@ def install(app: FastAPI) -> None:
         municipality,
         notices,
         offline,
+        organization,
         point,
         producer,
         shop,
@@ -24,7 +25,7 @@ def install(app: FastAPI) -> None:
     from gateway.web.templating import HERE
 
     app.include_router(shop.router)
-    for pages in (producer, coordinator, municipality, financier):
+    for pages in (producer, organization, coordinator, municipality, financier):
         app.include_router(pages.router)
     app.include_router(point.router)
     app.include_router(training.router)

@@ -1,0 +1,123 @@
+"""The organization's pages (`/organizacion`): its members and the requests to join it (confirm or
+reject), registering a member who has no phone or e-mail, and acting for a member: her products and
+a new one with its photo and the fair-band check (`listing`), as the producer herself would.
+
+Every call goes through the gateway's API as the organization's account, so the catalog decides what
+it may do (its own verified organization, its confirmed members only); the pages check the same
+before showing a member, so another organization's producer is a 404, not an empty page.
+"""
+
+import asyncio
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+
+from gateway.web import listing, views
+from gateway.web.csrf import refuse_cross_site_posts
+from gateway.web.producer import GENDERS
+from gateway.web.session import UpstreamError, Web, WebSession
+from gateway.web.shop import redirect
+from gateway.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site_posts)])
+
+
+def organization_of(web: WebSession) -> int:
+    """The organization this account speaks for (a verified organization account)."""
+    return web.require("organization").organization_id
+
+
+async def member_of(web: WebSession, organization_id: int, producer_id: int) -> dict:
+    producer = await web.call("GET", f"/api/catalog/producers/{producer_id}")
+    if producer.get("organization_id") != organization_id:
+        raise UpstreamError("Esa productora no es socia de su organización.", code="not_your_member", status=404)
+    return producer
+
+
+@router.get("/organizacion")
+async def home(request: Request, web: Web):
+    organization_id = organization_of(web)
+    base = f"/api/catalog/organizations/{organization_id}"
+    organization, members, pending = await asyncio.gather(
+        web.call("GET", base),
+        web.call("GET", "/api/catalog/producers", params={"organization": organization_id, "limit": 100}),
+        web.call("GET", f"{base}/memberships", params={"status": "pending"}))
+    asking = await asyncio.gather(*(web.call("GET", f"/api/catalog/producers/{r['producer_id']}") for r in pending))
+    for request_row, producer in zip(pending, asking, strict=True):
+        request_row["producer"] = producer
+    return render(request, web, "organization/home.html", title=organization["name"], organization=organization,
+                  members=sorted(views.items_of(members), key=lambda p: p["name"]), pending=pending,
+                  genders=GENDERS)
+
+
+@router.post("/organizacion/solicitudes/{membership_id:int}/{answer}")
+async def answer_request(web: Web, membership_id: int, answer: str):
+    organization_of(web)
+    if answer not in ("confirmar", "rechazar"):
+        return redirect("/organizacion?error=" + quote("Responda confirmar o rechazar."), web)
+    verb = "confirm" if answer == "confirmar" else "reject"
+    try:
+        await web.call("POST", f"/api/catalog/memberships/{membership_id}/{verb}")
+    except UpstreamError as exc:
+        return redirect("/organizacion?error=" + quote(exc.message), web)
+    told = "Socia confirmada: ya puede vender con la organización." if verb == "confirm" else "Pedido rechazado."
+    return redirect("/organizacion?aviso=" + quote(told), web)
+
+
+@router.post("/organizacion/socias")
+async def register_member(web: Web, name: Annotated[str, Form(max_length=200)],
+                          gender: Annotated[str, Form(max_length=10)],
+                          community: Annotated[str, Form(max_length=120)] = ""):
+    """A member with no phone or e-mail: the organization registers her and acts for her."""
+    organization_id = organization_of(web)
+    if not name.strip() or gender not in GENDERS:
+        return redirect("/organizacion?error=" + quote("Escriba el nombre de la socia y cómo se identifica."), web)
+    try:
+        organization = await web.call("GET", f"/api/catalog/organizations/{organization_id}")
+        member = await web.call("POST", "/api/catalog/producers", json={
+            "name": name.strip(), "gender": gender, "community": community.strip() or None,
+            "municipality_code": organization["municipality_code"], "organization_id": organization_id})
+    except UpstreamError as exc:
+        return redirect("/organizacion?error=" + quote(exc.message), web)
+    return redirect(f"/organizacion/socias/{member['id']}?aviso=" + quote(f"{member['name']} registrada."), web)
+
+
+@router.get("/organizacion/socias/{producer_id:int}")
+async def member(request: Request, web: Web, producer_id: int):
+    organization_id = organization_of(web)
+    producer = await member_of(web, organization_id, producer_id)
+    products = await web.call("GET", "/api/catalog/products", params={"producer": producer_id, "limit": 100})
+    return render(request, web, "organization/member.html", title=producer["name"], producer=producer,
+                  products=[views.product_view(p) for p in views.items_of(products)])
+
+
+def _new_product_action(producer_id: int) -> str:
+    return f"/organizacion/socias/{producer_id}/productos/nuevo"
+
+
+@router.get("/organizacion/socias/{producer_id:int}/productos/nuevo")
+async def new_product(request: Request, web: Web, producer_id: int):
+    producer = await member_of(web, organization_of(web), producer_id)
+    references = await listing.references_of(web, producer["municipality_code"])
+    return listing.form_page(request, web, action=_new_product_action(producer_id), producer=producer,
+                             references=references, for_member=True)
+
+
+@router.post("/organizacion/socias/{producer_id:int}/productos/nuevo")
+async def create_product(request: Request, web: Web, producer_id: int,
+                         name: Annotated[str, Form(max_length=200)] = "",
+                         category: Annotated[str, Form(max_length=40)] = "",
+                         unit: Annotated[str, Form(max_length=20)] = "",
+                         price: Annotated[str, Form(max_length=20)] = "",
+                         available: Annotated[str, Form(max_length=20)] = "",
+                         confirmed: Annotated[str, Form(max_length=1)] = "",
+                         photo: Annotated[UploadFile | None, File()] = None):
+    producer = await member_of(web, organization_of(web), producer_id)
+    offer = listing.read_offer(name, category, unit, price, available)
+    page, done = await listing.submit(request, web, action=_new_product_action(producer_id), producer=producer,
+                                      offer=offer, photo=photo, confirmed=confirmed == "1", for_member=True)
+    if page is not None:
+        return page
+    _product, message = done
+    return redirect(f"/organizacion/socias/{producer_id}?aviso=" + quote(message), web)

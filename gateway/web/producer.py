@@ -47,12 +47,12 @@ async def producer_home(request: Request, web: Web):
                       statement=None, receivables=[], eligibility=None, advances=[], picks=[], notes=notes,
                       idempotency_key="", producer_id=None)
     base = f"/api/payments/producers/{producer_id}"
-    page, receivables, eligibility, advances, picks = await asyncio.gather(
+    page, receivables, eligibility, advances, (picks, deliveries) = await asyncio.gather(
         products_call,
         optional(web, "GET", f"{base}/receivables", notes, "Estado de cuenta"),
         optional(web, "GET", f"{base}/eligibility", notes, "Pronto pago"),
         optional(web, "GET", f"{base}/advances", notes, "Adelantos"),
-        pick_list(web, producer_id, notes))
+        consignments(web, producer_id, notes))
     receivables, advances = receivables or [], advances or []
     statement = None
     if receivables:
@@ -61,27 +61,44 @@ async def producer_home(request: Request, web: Web):
     return render(request, web, "producer.html", title="Mis productos",
                   products=[views.product_view(p) for p in views.items_of(page)], statement=statement,
                   receivables=receivables[:10], eligibility=eligibility, advances=advances[:10], picks=picks,
-                  notes=notes, idempotency_key=uuid.uuid4().hex, producer_id=producer_id)
+                  deliveries=deliveries, notes=notes, idempotency_key=uuid.uuid4().hex, producer_id=producer_id)
 
 
 async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list[dict]:
-    """What the producer brings to each point: her pending consignments of closed cycles (delivery)."""
+    """What the producer brings, where and when: her pending consignments of closed cycles."""
+    pending, _received = await consignments(web, producer_id, notes)
+    return pending
+
+
+async def consignments(web: WebSession, producer_id: int, notes: list[str]) -> tuple[list[dict], list[dict]]:
+    """Her consignments (delivery): pending ones (the pick list) and received ones (what was accepted,
+    what rejected and why), each with its point's name and address and its cycle's delivery day."""
     response = await web.call("GET", "/api/delivery/consignments", raw=True,
                               params={"producer_id": producer_id, "limit": 50})
     if response.status_code in (401, 403):
         notes.append("Lista de recojo: su cuenta aún no está vinculada a un productor; "
                      "pida a la coordinación que la vincule.")
-        return []
+        return [], []
     if response.status_code != 200:
         notes.append("Lista de recojo: no disponible en este momento.")
-        return []
-    pending = [c for c in views.items_of(response.json()) if c.get("status") == "pending"]
-    if pending:
-        points = views.items_of(await web.call("GET", "/api/delivery/points", params={"limit": 100}))
-        names = {p["id"]: p["name"] for p in points}
-        for c in pending:
-            c["point_name"] = names.get(c["delivery_point_id"], f"punto {c['delivery_point_id']}")
-    return pending
+        return [], []
+    mine = views.items_of(response.json())
+    if mine:
+        cycle_ids = sorted({c["cycle_id"] for c in mine})
+        points, *cycles = await asyncio.gather(
+            web.call("GET", "/api/delivery/points", params={"limit": 100}),
+            *(web.call("GET", f"/api/orders/cycles/{cycle_id}", raw=True) for cycle_id in cycle_ids))
+        places = {p["id"]: p for p in views.items_of(points)}
+        days = {cycle_id: r.json().get("delivery_date") for cycle_id, r in zip(cycle_ids, cycles, strict=True)
+                if r.status_code == 200}
+        for c in mine:
+            place = places.get(c["delivery_point_id"], {})
+            c["point_name"] = place.get("name", f"punto {c['delivery_point_id']}")
+            c["point_address"] = place.get("address", "")
+            c["delivery_date"] = days.get(c["cycle_id"])
+    pending = [c for c in mine if c.get("status") == "pending"]
+    received = [c for c in mine if c.get("status") != "pending"]
+    return pending, received[:10]
 
 
 @router.post("/productor/productos/{product_id:int}")

@@ -75,3 +75,22 @@ def test_registration_refuses_a_taken_phone_and_a_new_producer_first_completes_h
     assert again.status_code == 409 and "Ya hay una cuenta con ese celular" in again.text
     short = browser_like.post("/productor/registro", data={"name": "Otra", "phone": "12", "password": "clave larga 2"})
     assert short.status_code == 422 and "número de celular" in short.text
+
+
+def test_the_producer_reads_what_the_point_rejected_and_why(browser_like, platform, saturday_cycle):
+    from html import unescape
+
+    from tests.web.point_world import set_up_point_day
+
+    day = set_up_point_day(platform, staff="coordinacion", consumer="consumidor5", producer_id=4)
+    product, consignment = day["product"], day["consignment"]
+    platform.request("POST", f"/api/delivery/consignments/{consignment['id']}/receive",
+                     token=platform.login("coordinacion"), body={"lines": [{
+                         "product_id": product["id"], "received_quantity": "3", "rejected_quantity": "1",
+                         "reject_reason": "No está fresco: hojas marchitas"}]})
+    assert log_in(browser_like, "productor4").status_code == 303
+    page = unescape(browser_like.get("/productor").text)
+    delivery = page.split(f'data-consignment-id="{consignment["id"]}"', 1)[1].split("</table>", 1)[0]
+    line = delivery.split(f'data-product-id="{product["id"]}"', 1)[1].split("</tr>", 1)[0]
+    assert product["name"] in line and "No está fresco: hojas marchitas" in line
+    assert ">1<" in line.replace(" ", "")  # one rejected

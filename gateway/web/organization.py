@@ -1,6 +1,7 @@
 """The organization's pages (`/organizacion`): its members and the requests to join it (confirm or
-reject), registering a member who has no phone or e-mail, and acting for a member: her products and
-a new one with its photo and the fair-band check (`listing`), as the producer herself would.
+reject), registering a member who has no phone or e-mail, the organization's consolidated delivery
+(what its members bring, per day and point), and acting for a member: her products and a new one
+with its photo and the fair-band check (`listing`), her pick list, deliveries and statement.
 
 Every call goes through the gateway's API as the organization's account, so the catalog decides what
 it may do (its own verified organization, its confirmed members only); the pages check the same
@@ -8,6 +9,7 @@ before showing a member, so another organization's producer is a 404, not an emp
 """
 
 import asyncio
+from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote
 
@@ -15,8 +17,8 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from gateway.web import listing, views
 from gateway.web.csrf import refuse_cross_site_posts
-from gateway.web.producer import GENDERS
-from gateway.web.session import UpstreamError, Web, WebSession
+from gateway.web.producer import GENDERS, consignments
+from gateway.web.session import UpstreamError, Web, WebSession, optional
 from gateway.web.shop import redirect
 from gateway.web.templating import render
 
@@ -39,16 +41,32 @@ async def member_of(web: WebSession, organization_id: int, producer_id: int) -> 
 async def home(request: Request, web: Web):
     organization_id = organization_of(web)
     base = f"/api/catalog/organizations/{organization_id}"
-    organization, members, pending = await asyncio.gather(
+    notes: list[str] = []
+    organization, members, pending, (to_deliver, _received) = await asyncio.gather(
         web.call("GET", base),
         web.call("GET", "/api/catalog/producers", params={"organization": organization_id, "limit": 100}),
-        web.call("GET", f"{base}/memberships", params={"status": "pending"}))
+        web.call("GET", f"{base}/memberships", params={"status": "pending"}),
+        consignments(web, None, notes))
     asking = await asyncio.gather(*(web.call("GET", f"/api/catalog/producers/{r['producer_id']}") for r in pending))
     for request_row, producer in zip(pending, asking, strict=True):
         request_row["producer"] = producer
     return render(request, web, "organization/home.html", title=organization["name"], organization=organization,
                   members=sorted(views.items_of(members), key=lambda p: p["name"]), pending=pending,
-                  genders=GENDERS)
+                  genders=GENDERS, consolidated=consolidated(to_deliver), notes=notes)
+
+
+def consolidated(pending: list[dict]) -> list[dict]:
+    """The organization's delivery: per delivery day and point, each product's total and how many
+    members bring it."""
+    totals: dict[tuple, dict] = {}
+    for c in pending:
+        for line in c.get("lines", []):
+            key = (c.get("delivery_date") or "", c["point_name"], line["product_name"], line["unit"])
+            row = totals.setdefault(key, {"delivery_date": key[0], "point_name": key[1], "product_name": key[2],
+                                          "unit": key[3], "quantity": Decimal(0), "members": set()})
+            row["quantity"] += Decimal(str(line["ordered_quantity"]))
+            row["members"].add(c["producer_id"])
+    return [{**row, "members": len(row["members"])} for _, row in sorted(totals.items())]
 
 
 @router.post("/organizacion/solicitudes/{membership_id:int}/{answer}")
@@ -87,9 +105,14 @@ async def register_member(web: Web, name: Annotated[str, Form(max_length=200)],
 async def member(request: Request, web: Web, producer_id: int):
     organization_id = organization_of(web)
     producer = await member_of(web, organization_id, producer_id)
-    products = await web.call("GET", "/api/catalog/products", params={"producer": producer_id, "limit": 100})
+    notes: list[str] = []
+    products, (picks, deliveries), receivables = await asyncio.gather(
+        web.call("GET", "/api/catalog/products", params={"producer": producer_id, "limit": 100}),
+        consignments(web, producer_id, notes),
+        optional(web, "GET", f"/api/payments/producers/{producer_id}/receivables", notes, "Estado de cuenta"))
     return render(request, web, "organization/member.html", title=producer["name"], producer=producer,
-                  products=[views.product_view(p) for p in views.items_of(products)])
+                  products=[views.product_view(p) for p in views.items_of(products)], picks=picks,
+                  deliveries=deliveries, receivables=(receivables or [])[:10], notes=notes)
 
 
 def _new_product_action(producer_id: int) -> str:

@@ -9,7 +9,7 @@ change what stays in the services; a part a service cannot answer is left out wi
 
 import asyncio
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote
 
@@ -70,11 +70,12 @@ async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list
     return pending
 
 
-async def consignments(web: WebSession, producer_id: int, notes: list[str]) -> tuple[list[dict], list[dict]]:
+async def consignments(web: WebSession, producer_id: int | None, notes: list[str]) -> tuple[list[dict], list[dict]]:
     """Her consignments (delivery): pending ones (the pick list) and received ones (what was accepted,
-    what rejected and why), each with its point's name and address and its cycle's delivery day."""
+    what rejected and why), each with its point's name and address and its cycle's delivery day.
+    Without `producer_id`, all the account may read (an organization: its members')."""
     response = await web.call("GET", "/api/delivery/consignments", raw=True,
-                              params={"producer_id": producer_id, "limit": 50})
+                              params={"producer_id": producer_id, "limit": 100})
     if response.status_code in (401, 403):
         notes.append("Lista de recojo: su cuenta aún no está vinculada a un productor; "
                      "pida a la coordinación que la vincule.")
@@ -154,17 +155,36 @@ async def product_page(request: Request, web: WebSession, product_id: int, *, wa
                   available_text=available_text or product["available_raw"].replace(".", ","))
 
 
-@router.post("/productor/adelanto")
-async def producer_advance(web: Web, amount: Annotated[str, Form(max_length=20)],
-                           idempotency_key: Annotated[str, Form(max_length=64)]):
+@router.post("/productor/adelanto/oferta")
+async def advance_offer(request: Request, web: Web, amount: Annotated[str, Form(max_length=20)],
+                        idempotency_key: Annotated[str, Form(max_length=64)]):
+    """Before asking: what the advance would be (amount, fee, what she repays and when), to confirm."""
     principal = web.require("producer")
-    try:
-        value = f"{Decimal(amount.replace(',', '.').strip()):.2f}"
-    except InvalidOperation:
+    value = listing.decimal_of(amount)
+    if value is None or value <= 0:
         return redirect("/productor?error=" + quote("Escriba el monto con números, p. ej. 150,00."), web)
     try:
-        await web.call("POST", "/api/payments/advances", json={"producer_id": principal.producer_id, "amount": value},
-                       idempotency_key=idempotency_key)
+        offer = await web.call("POST", "/api/payments/advances/offer",
+                               json={"producer_id": principal.producer_id, "amount": f"{value:.2f}"})
+    except UpstreamError as exc:
+        return redirect("/productor?error=" + quote(exc.message), web)
+    return render(request, web, "producer/advance_offer.html", title="Su adelanto", offer=offer,
+                  idempotency_key=idempotency_key)
+
+
+@router.post("/productor/adelanto")
+async def producer_advance(web: Web, amount: Annotated[str, Form(max_length=20)],
+                           idempotency_key: Annotated[str, Form(max_length=64)],
+                           policy_id: Annotated[str, Form(max_length=20)] = ""):
+    principal = web.require("producer")
+    value = listing.decimal_of(amount)
+    if value is None or value <= 0:
+        return redirect("/productor?error=" + quote("Escriba el monto con números, p. ej. 150,00."), web)
+    body = {"producer_id": principal.producer_id, "amount": f"{value:.2f}"}
+    if policy_id.isdigit():
+        body["policy_id"] = int(policy_id)  # the policy of the offer she read
+    try:
+        await web.call("POST", "/api/payments/advances", json=body, idempotency_key=idempotency_key)
     except UpstreamError as exc:
         return redirect("/productor?error=" + quote(exc.message), web)
     return redirect("/productor?aviso=" + quote("Solicitud de pronto pago enviada."), web)

@@ -34,6 +34,7 @@ MESSAGES = {
     "below_minimum_advance": "El monto pedido es menor que el mínimo del fondo.",
     "above_maximum_advance": "El monto pedido supera lo que puede adelantar ahora.",
     "producer_limit": "Superaría su límite de adelantos pendientes.",
+    "over_eligible_value": "Sobre sus entregas aceptadas puede pedir como máximo Bs {max_advance}.",
     "insufficient_balance": "El fondo no tiene saldo suficiente.",
     "rate_limited": "Demasiadas solicitudes; espere un minuto e intente de nuevo.",
     "role_required": "Su cuenta no puede hacer esto.",

@@ -253,6 +253,21 @@ class DecisionIn(Strict):
     reason: Text | None = Field(None, max_length=300)
 
 
+class AdvanceOfferOut(BaseModel):
+    """An advance as it would be if asked for now (nothing is written): shown before confirming."""
+
+    producer_id: int
+    policy_id: int
+    policy_name: str
+    financier_id: int
+    principal: Amount
+    fee: Amount
+    repay: Amount = Field(description="principal and fee, taken from her collections")
+    expected_collection_on: date
+    eligible_value: Amount
+    receivable_ids: list[int]
+
+
 class AdvanceOut(BaseModel):
     id: int
     producer_id: int

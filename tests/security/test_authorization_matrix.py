@@ -168,6 +168,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments GET /advance-policies": LOGGED_IN,  # financiers their own; others the offers
     "payments POST /advance-policies": only("financier_a", "admin"),
     "payments POST /advances": only("producer_a", "admin"),
+    "payments POST /advances/offer": only("producer_a", "admin"),  # the same rule as asking, nothing saved
     "payments GET /advances": only("producer_a", "producer_b", "financier_a", "financier_b", "admin"),  # their own
     "payments GET /advances/{advance_id}": only("producer_a", "financier_a", "admin"),
     "payments POST /advances/{advance_id}/approve": only("financier_a", "admin"),
@@ -251,6 +252,7 @@ UNEXERCISED = {
     "payments POST /payments": "the order is known to payments through its events",
     "payments POST /refunds": "the order is known to payments through its events",
     "payments POST /advances": "producer A has no eligible receivable",
+    "payments POST /advances/offer": "producer A has no eligible receivable",
     "payments POST /entries/{entry_id}/reverse": "no manual entry to reverse",
     "payments POST /receivables/{receivable_id}/uncollectible": "no receivable",
 }
@@ -341,6 +343,7 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
                                         "fee_kind": "percent", "fee_value": "2", "min_amount": "10.00",
                                         "max_amount": "1000.00", "producer_limit": "2000.00"},
     "payments POST /advances": {"producer_id": 1, "amount": "10.00"},
+    "payments POST /advances/offer": {"producer_id": 1, "amount": "10.00"},
     "payments POST /advances/{advance_id}/reject": {"reason": "sin garantía"},
     # gateway
     "gateway POST /api/auth/register": {"phone": "+591 71999999", "password": "una clave larga", "name": "Ana",

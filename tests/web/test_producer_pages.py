@@ -77,13 +77,20 @@ def test_registration_refuses_a_taken_phone_and_a_new_producer_first_completes_h
     assert short.status_code == 422 and "número de celular" in short.text
 
 
-def test_the_producer_reads_what_the_point_rejected_and_why(browser_like, platform, saturday_cycle):
+def test_the_organization_sees_its_delivery_and_the_producer_what_the_point_rejected_and_why(browser_like, platform, saturday_cycle):
     from html import unescape
 
     from tests.web.point_world import set_up_point_day
 
     day = set_up_point_day(platform, staff="coordinacion", consumer="consumidor5", producer_id=4)
     product, consignment = day["product"], day["consignment"]
+    assert log_in(browser_like, "organizacion4").status_code == 303  # producer 4's organization
+    home = unescape(browser_like.get("/organizacion").text)
+    together = home.split('id="consolidated"', 1)[1].split("</table>", 1)[0]
+    assert product["name"] in together and day["point"]["name"] in together
+    member = unescape(browser_like.get("/organizacion/socias/4").text)
+    assert product["name"] in member.split('id="pick-list"', 1)[1].split("</table>", 1)[0]
+    browser_like.cookies.clear()
     platform.request("POST", f"/api/delivery/consignments/{consignment['id']}/receive",
                      token=platform.login("coordinacion"), body={"lines": [{
                          "product_id": product["id"], "received_quantity": "3", "rejected_quantity": "1",
@@ -94,3 +101,6 @@ def test_the_producer_reads_what_the_point_rejected_and_why(browser_like, platfo
     line = delivery.split(f'data-product-id="{product["id"]}"', 1)[1].split("</tr>", 1)[0]
     assert product["name"] in line and "No está fresco: hojas marchitas" in line
     assert ">1<" in line.replace(" ", "")  # one rejected
+    browser_like.cookies.clear()
+    assert log_in(browser_like, "organizacion4").status_code == 303  # her organization reads it too
+    assert "No está fresco: hojas marchitas" in unescape(browser_like.get("/organizacion/socias/4").text)

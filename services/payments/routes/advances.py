@@ -19,9 +19,10 @@ from services.payments.models import (
 )
 from services.payments.order_book import remember_producer
 from services.payments.routes.deps import log
-from services.payments.routes.outputs import advance_out
+from services.payments.routes.outputs import advance_offer_out, advance_out
 from services.payments.schemas import (
     AdvanceCreate,
+    AdvanceOfferOut,
     AdvanceOut,
     DecisionIn,
     Id,
@@ -46,6 +47,16 @@ async def complete_profile_from_catalog(request: Request, session, producer_id: 
     await remember_producer(session=session, producer_id=producer_id, name=found.get("name"),
                             gender=found.get("gender"), municipality_code=found.get("municipality_code"),
                             organization_id=found.get("organization_id"))
+
+
+@router.post("/advances/offer", response_model=AdvanceOfferOut, tags=["pronto pago"],
+             summary="What an advance would be (amount, fee, repayment day), before asking for it; nothing is saved")
+async def offer_advance(body: AdvanceCreate, session: Session, principal: CurrentPrincipal):
+    access.require_producer_access(principal, body.producer_id)
+    offer = await advances.offer_advance(
+        session=session, producer_id=body.producer_id, policy_id=body.policy_id,
+        amount=None if body.amount is None else to_centavos(body.amount), receivable_ids=body.receivable_ids)
+    return advance_offer_out(body.producer_id, offer)
 
 
 @router.post("/advances", response_model=AdvanceOut, status_code=201, tags=["pronto pago"],

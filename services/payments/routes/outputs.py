@@ -6,6 +6,7 @@ from services.common.money import from_centavos
 from services.payments import ledger
 from services.payments.schemas import (
     AccountOut,
+    AdvanceOfferOut,
     AdvanceOut,
     EntryOut,
     FundOut,
@@ -29,6 +30,15 @@ def payment_out(row) -> PaymentOut:
     return PaymentOut(id=row.id, client_id=row.client_id, order_id=row.order_id, kind=row.kind, method=row.method,
                       amount=bs(row.amount), source=row.source, reference=row.reference,
                       received_at=row.received_at, entry_id=row.entry_id)
+
+
+def advance_offer_out(producer_id: int, offer) -> AdvanceOfferOut:
+    pol = offer.policy
+    return AdvanceOfferOut(
+        producer_id=producer_id, policy_id=pol.id, policy_name=pol.name, financier_id=pol.financier_id,
+        principal=bs(offer.principal), fee=bs(offer.fee), repay=bs(offer.principal + offer.fee),
+        expected_collection_on=offer.expected_collection_on, eligible_value=bs(offer.eligible_value),
+        receivable_ids=[r.id for r in offer.receivables])
 
 
 def advance_out(row) -> AdvanceOut:

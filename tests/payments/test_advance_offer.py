@@ -1,0 +1,27 @@
+"""The advance offer a producer reads before confirming: exactly what asking would make, nothing saved."""
+
+from tests.payments.helpers import ledger_is_consistent
+from tests.payments.test_advances import delivered_goods, receivable_ids, setup_financier
+
+
+async def test_the_offer_is_what_asking_then_makes_and_saves_nothing(db, client, keys):
+    await setup_financier(client, keys, auto="50.00")
+    await delivered_goods(db)
+    her = keys.headers("producer", producer_id=7)
+    offer = await client.post("/advances/offer", json={"producer_id": 7, "amount": "150.00"}, headers=her)
+    assert offer.status_code == 200, offer.text
+    shown = offer.json()
+    assert (shown["principal"], shown["fee"], shown["repay"], shown["policy_name"]) == \
+        ("150.00", "3.00", "153.00", "Pronto pago")
+    assert (await client.get("/advances", headers=her)).json() == []  # nothing asked yet
+    ids, _ = await receivable_ids(client, keys)
+    assert sorted(shown["receivable_ids"]) == sorted(ids)  # still eligible: none was claimed
+    asked = (await client.post("/advances", json={"producer_id": 7, "amount": "150.00"}, headers=her)).json()
+    assert (asked["principal"], asked["fee"], asked["expected_collection_on"], sorted(asked["receivable_ids"])) == \
+        (shown["principal"], shown["fee"], shown["expected_collection_on"], sorted(shown["receivable_ids"]))
+    too_much = await client.post("/advances/offer", json={"producer_id": 7, "amount": "900.00"}, headers=her)
+    assert too_much.status_code == 409 and too_much.json()["error"]["code"] == "over_eligible_value"
+    other = await client.post("/advances/offer", json={"producer_id": 7, "amount": "50.00"},
+                              headers=keys.headers("producer", producer_id=8))
+    assert other.status_code == 403
+    await ledger_is_consistent(db)

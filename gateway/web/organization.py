@@ -9,6 +9,7 @@ before showing a member, so another organization's producer is a 404, not an emp
 """
 
 import asyncio
+import uuid
 from decimal import Decimal
 from typing import Annotated
 from urllib.parse import quote
@@ -112,7 +113,58 @@ async def member(request: Request, web: Web, producer_id: int):
         optional(web, "GET", f"/api/payments/producers/{producer_id}/receivables", notes, "Estado de cuenta"))
     return render(request, web, "organization/member.html", title=producer["name"], producer=producer,
                   products=[views.product_view(p) for p in views.items_of(products)], picks=picks,
-                  deliveries=deliveries, receivables=(receivables or [])[:10], notes=notes)
+                  deliveries=deliveries, receivables=(receivables or [])[:10], notes=notes,
+                  idempotency_key=uuid.uuid4().hex)
+
+
+def _advance_form(amount: str, consent: str) -> tuple[dict | None, str]:
+    """The advance asked for a member: the amount and how she agreed, or what is wrong."""
+    value = listing.decimal_of(amount)
+    if value is None or value <= 0:
+        return None, "Escriba el monto con números, p. ej. 150,00."
+    if len(consent.strip()) < 10:
+        return None, "Escriba cómo y cuándo la socia dijo que sí (p. ej. «en la reunión del lunes, ante la secretaria»)."
+    return {"amount": f"{value:.2f}", "consent": consent.strip()}, ""
+
+
+@router.post("/organizacion/socias/{producer_id:int}/adelanto/oferta")
+async def advance_offer(request: Request, web: Web, producer_id: int, amount: Annotated[str, Form(max_length=20)],
+                        idempotency_key: Annotated[str, Form(max_length=64)],
+                        consent: Annotated[str, Form(max_length=500)] = ""):
+    """Her advance as it would be, read before confirming; the organization asks only with her consent."""
+    await member_of(web, organization_of(web), producer_id)
+    here = f"/organizacion/socias/{producer_id}"
+    asked, problem = _advance_form(amount, consent)
+    if asked is None:
+        return redirect(f"{here}?error=" + quote(problem), web)
+    try:
+        offer = await web.call("POST", "/api/payments/advances/offer",
+                               json={"producer_id": producer_id, "amount": asked["amount"]})
+    except UpstreamError as exc:
+        return redirect(f"{here}?error=" + quote(exc.message), web)
+    return render(request, web, "producer/advance_offer.html", title="Su adelanto", offer=offer,
+                  idempotency_key=idempotency_key, confirm_action=f"{here}/adelanto", back=here,
+                  consent=asked["consent"])
+
+
+@router.post("/organizacion/socias/{producer_id:int}/adelanto")
+async def ask_advance(web: Web, producer_id: int, amount: Annotated[str, Form(max_length=20)],
+                      idempotency_key: Annotated[str, Form(max_length=64)],
+                      consent: Annotated[str, Form(max_length=500)] = "",
+                      policy_id: Annotated[str, Form(max_length=20)] = ""):
+    await member_of(web, organization_of(web), producer_id)
+    here = f"/organizacion/socias/{producer_id}"
+    asked, problem = _advance_form(amount, consent)
+    if asked is None:
+        return redirect(f"{here}?error=" + quote(problem), web)
+    body = {"producer_id": producer_id, **asked}
+    if policy_id.isdigit():
+        body["policy_id"] = int(policy_id)
+    try:
+        await web.call("POST", "/api/payments/advances", json=body, idempotency_key=idempotency_key)
+    except UpstreamError as exc:
+        return redirect(f"{here}?error=" + quote(exc.message), web)
+    return redirect(f"{here}?aviso=" + quote("Adelanto pedido por la socia, con su consentimiento anotado."), web)
 
 
 def _new_product_action(producer_id: int) -> str:

@@ -169,7 +169,7 @@ async def advance_offer(request: Request, web: Web, amount: Annotated[str, Form(
     except UpstreamError as exc:
         return redirect("/productor?error=" + quote(exc.message), web)
     return render(request, web, "producer/advance_offer.html", title="Su adelanto", offer=offer,
-                  idempotency_key=idempotency_key)
+                  idempotency_key=idempotency_key, confirm_action="/productor/adelanto", back="/productor")
 
 
 @router.post("/productor/adelanto")

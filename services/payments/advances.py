@@ -229,7 +229,8 @@ async def offer_advance(*, session: AsyncSession, producer_id: int, policy_id: i
 
 
 async def request_advance(*, session: AsyncSession, producer_id: int, policy_id: int | None,
-                          amount: int | None, receivable_ids: list[int] | None, today: date | None = None):
+                          amount: int | None, receivable_ids: list[int] | None, today: date | None = None,
+                          requested_by: int | None = None, consent: str | None = None):
     """Create an advance request; within the policy's auto-approval limit it is disbursed at once."""
     today = today or clock.today()
     offer = await offer_advance(session=session, producer_id=producer_id, policy_id=policy_id, amount=amount,
@@ -241,7 +242,7 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
         producer_id=producer_id, financier_id=pol.financier_id, fund_id=pol.fund_id, policy_id=pol.id,
         status="requested", eligible_value=eligible_value, principal=principal, fee=fee, principal_repaid=0,
         fee_repaid=0, expected_collection_on=expected, auto_approved=False, receivable_ids=ids,
-        requested_at=utcnow()).returning(advances.c.id))).scalar_one()
+        requested_at=utcnow(), requested_by=requested_by, consent=consent).returning(advances.c.id))).scalar_one()
     claimed = await session.execute(update(receivables).where(
         receivables.c.id.in_(ids), receivables.c.advance_id.is_(None), receivables.c.status == "open",
         receivables.c.held_for_correction.is_(None), receivables.c.collected == 0).values(advance_id=advance_id))

@@ -241,6 +241,8 @@ class AdvanceCreate(Strict):
     policy_id: BodyId | None = None
     amount: PositiveAmount | None = None
     receivable_ids: list[BodyId] | None = Field(None, min_length=1, max_length=200)
+    consent: Text | None = Field(None, min_length=10, max_length=500, description=(
+        "required when her organization asks for her: how and when she agreed, as recorded"))
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -271,6 +273,8 @@ class AdvanceOfferOut(BaseModel):
 class AdvanceOut(BaseModel):
     id: int
     producer_id: int
+    requested_by: int | None = None
+    consent: str | None = None
     financier_id: int
     fund_id: int
     policy_id: int

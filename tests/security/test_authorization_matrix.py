@@ -167,8 +167,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments GET /financiers/{financier_id}/portfolio": only("financier_a", "admin"),
     "payments GET /advance-policies": LOGGED_IN,  # financiers their own; others the offers
     "payments POST /advance-policies": only("financier_a", "admin"),
-    "payments POST /advances": only("producer_a", "admin"),
-    "payments POST /advances/offer": only("producer_a", "admin"),  # the same rule as asking, nothing saved
+    # the producer, or her organization acting for her with her consent recorded
+    "payments POST /advances": only("producer_a", "organization_a", "admin"),
+    "payments POST /advances/offer": only("producer_a", "organization_a", "admin"),  # the same rule, nothing saved
     "payments GET /advances": only("producer_a", "producer_b", "financier_a", "financier_b", "admin"),  # their own
     "payments GET /advances/{advance_id}": only("producer_a", "financier_a", "admin"),
     "payments POST /advances/{advance_id}/approve": only("financier_a", "admin"),
@@ -342,7 +343,7 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "payments POST /advance-policies": {"fund_id": 1, "name": "Política nueva", "advance_rate": "0.7",
                                         "fee_kind": "percent", "fee_value": "2", "min_amount": "10.00",
                                         "max_amount": "1000.00", "producer_limit": "2000.00"},
-    "payments POST /advances": {"producer_id": 1, "amount": "10.00"},
+    "payments POST /advances": {"producer_id": 1, "amount": "10.00", "consent": "Dijo que sí en la reunión"},
     "payments POST /advances/offer": {"producer_id": 1, "amount": "10.00"},
     "payments POST /advances/{advance_id}/reject": {"reason": "sin garantía"},
     # gateway

@@ -3,10 +3,11 @@ open what (another organization's member is a 404, never an empty page), and bad
 Spanish with a 4xx that leaves nothing behind."""
 
 import random
+import re
 
 import pytest
 
-from tests.web.test_pages import BrowserLike, log_in
+from tests.web.test_pages import BrowserLike, log_in, wait_for
 
 RUN = f"{random.randint(0, 999999):06d}"
 
@@ -82,7 +83,8 @@ def test_the_organization_sees_its_delivery_and_the_producer_what_the_point_reje
 
     from tests.web.point_world import set_up_point_day
 
-    day = set_up_point_day(platform, staff="coordinacion", consumer="consumidor5", producer_id=4)
+    day = set_up_point_day(platform, staff="coordinacion", consumer="consumidor5", producer_id=4,
+                           quantity=20)  # enough accepted for the smallest advance
     product, consignment = day["product"], day["consignment"]
     assert log_in(browser_like, "organizacion4").status_code == 303  # producer 4's organization
     home = unescape(browser_like.get("/organizacion").text)
@@ -93,7 +95,7 @@ def test_the_organization_sees_its_delivery_and_the_producer_what_the_point_reje
     browser_like.cookies.clear()
     platform.request("POST", f"/api/delivery/consignments/{consignment['id']}/receive",
                      token=platform.login("coordinacion"), body={"lines": [{
-                         "product_id": product["id"], "received_quantity": "3", "rejected_quantity": "1",
+                         "product_id": product["id"], "received_quantity": "20", "rejected_quantity": "1",
                          "reject_reason": "No está fresco: hojas marchitas"}]})
     assert log_in(browser_like, "productor4").status_code == 303
     page = unescape(browser_like.get("/productor").text)
@@ -103,4 +105,24 @@ def test_the_organization_sees_its_delivery_and_the_producer_what_the_point_reje
     assert ">1<" in line.replace(" ", "")  # one rejected
     browser_like.cookies.clear()
     assert log_in(browser_like, "organizacion4").status_code == 303  # her organization reads it too
-    assert "No está fresco: hojas marchitas" in unescape(browser_like.get("/organizacion/socias/4").text)
+    member_page = unescape(browser_like.get("/organizacion/socias/4").text)
+    assert "No está fresco: hojas marchitas" in member_page
+
+    # and asks for her advance on what was accepted, with her consent recorded, after reading the offer
+    eligibility = wait_for(lambda: (e := platform.request("GET", "/api/payments/producers/4/eligibility",
+                                                          token=platform.login("productor4")))["offers"]
+                           and any(o["available"] for o in e["offers"]) and e, "eligibility")
+    amount = next(o for o in eligibility["offers"] if o["available"])["min_advance"].replace(".", ",")
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', member_page).group(1)
+    without = browser_like.post("/organizacion/socias/4/adelanto/oferta", data={"amount": amount,
+                                                                               "idempotency_key": key})
+    assert without.status_code == 303 and "dijo%20que%20s" in without.headers["location"]
+    said = "En la reunión del lunes, ante la secretaria"
+    offer = browser_like.post("/organizacion/socias/4/adelanto/oferta",
+                              data={"amount": amount, "idempotency_key": key, "consent": said})
+    assert offer.status_code == 200 and "Nada está pedido todavía" in offer.text and said in unescape(offer.text)
+    confirm = dict(re.findall(r'name="(amount|idempotency_key|policy_id|consent)" value="([^"]*)"', offer.text))
+    asked = browser_like.post("/organizacion/socias/4/adelanto", data={k: unescape(v) for k, v in confirm.items()})
+    assert asked.status_code == 303 and "aviso=" in asked.headers["location"]
+    hers = platform.request("GET", "/api/payments/advances", token=platform.login("productor4"))
+    assert hers and hers[0]["consent"] == said  # she (and her financier) read who asked and how she agreed

@@ -50,7 +50,8 @@ def advance_out(row) -> AdvanceOut:
         principal=bs(row.principal), fee=bs(row.fee), principal_repaid=bs(row.principal_repaid),
         fee_repaid=bs(row.fee_repaid), outstanding=bs(outstanding), expected_collection_on=row.expected_collection_on,
         auto_approved=row.auto_approved, receivable_ids=list(row.receivable_ids), reason=row.reason,
-        requested_at=row.requested_at, disbursed_at=row.disbursed_at)
+        requested_at=row.requested_at, disbursed_at=row.disbursed_at, requested_by=row.requested_by,
+        consent=row.consent)
 
 
 def receivable_out(row) -> ReceivableOut:

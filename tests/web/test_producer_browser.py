@@ -65,6 +65,13 @@ def looks_right(page, name: str) -> None:
     first_load(page, urlparse(page.url).path)
 
 
+def wide_too(page, name: str) -> None:
+    """The same page at 1280 px (issue 14 asks both widths of its pages), then back to the phone."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    shot(page, f"{name}-1280")
+    page.set_viewport_size({"width": 360, "height": 740})
+
+
 def submit(page, selector: str = "button.primary") -> None:
     page.click(selector)
     page.wait_for_load_state()
@@ -189,6 +196,7 @@ def test_a_producer_pricing_below_the_fair_band_is_warned_and_confirms(phone, pl
     assert "por debajo del mínimo justo" in warning and "Bs 40,00" in warning and "Bs 25,00" in warning
     assert platform.request("GET", "/api/catalog/products?q=" + crop.replace(" ", "+"))["items"] == []  # not yet
     looks_right(phone, "productor-05-banda-justa")
+    wide_too(phone, "productor-05-banda-justa")
     phone.check("input[name=confirmed]")
     submit(phone)
     assert "Producto publicado." in phone.inner_text("main")

@@ -1,6 +1,6 @@
 """The organization's pages (`/organizacion`): its members and the requests to join it (confirm or
 reject), registering a member who has no phone or e-mail, the organization's consolidated delivery
-(what its members bring, per day and point), and acting for a member: her products and a new one
+(what its members bring, per day and point), its statement per member, and acting for a member: her products and a new one
 with its photo and the fair-band check (`listing`), her pick list, deliveries and statement.
 
 Every call goes through the gateway's API as the organization's account, so the catalog decides what
@@ -43,17 +43,18 @@ async def home(request: Request, web: Web):
     organization_id = organization_of(web)
     base = f"/api/catalog/organizations/{organization_id}"
     notes: list[str] = []
-    organization, members, pending, (to_deliver, _received) = await asyncio.gather(
+    organization, members, pending, (to_deliver, _received), statement = await asyncio.gather(
         web.call("GET", base),
         web.call("GET", "/api/catalog/producers", params={"organization": organization_id, "limit": 100}),
         web.call("GET", f"{base}/memberships", params={"status": "pending"}),
-        consignments(web, None, notes))
+        consignments(web, None, notes),
+        optional(web, "GET", f"/api/payments/organizations/{organization_id}/statement", notes, "Estado de cuenta"))
     asking = await asyncio.gather(*(web.call("GET", f"/api/catalog/producers/{r['producer_id']}") for r in pending))
     for request_row, producer in zip(pending, asking, strict=True):
         request_row["producer"] = producer
     return render(request, web, "organization/home.html", title=organization["name"], organization=organization,
                   members=sorted(views.items_of(members), key=lambda p: p["name"]), pending=pending,
-                  genders=GENDERS, consolidated=consolidated(to_deliver), notes=notes)
+                  genders=GENDERS, consolidated=consolidated(to_deliver), notes=notes, statement=statement)
 
 
 def consolidated(pending: list[dict]) -> list[dict]:

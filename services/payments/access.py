@@ -37,6 +37,15 @@ def require_producer_access(principal: Principal, producer_id: int, *, organizat
     raise Forbidden("a producer sees only her own accounts", code="not_your_account")
 
 
+def require_organization(principal: Principal, organization_id: int) -> None:
+    """The organization's own (verified) account, or an admin."""
+    if principal.is_admin:
+        return
+    if principal.role == Role.organization and principal.organization_id == organization_id:
+        return
+    raise Forbidden("an organization sees only its own statement", code="not_your_organization")
+
+
 async def require_may_ask_advance(session: AsyncSession, principal: Principal, producer_id: int) -> None:
     """The producer herself, or the account of the organization she is a member of."""
     organization_id = await producer_organization(session, producer_id) \

@@ -255,6 +255,23 @@ class DecisionIn(Strict):
     reason: Text | None = Field(None, max_length=300)
 
 
+class MemberStatementOut(BaseModel):
+    producer_id: int
+    name: str | None
+    deliveries: int
+    cycles: int
+    accepted_value: Amount
+    fees: Amount
+    amount: Amount = Field(description="what she is owed: accepted value less fees")
+    collected: Amount
+
+
+class OrganizationStatementOut(BaseModel):
+    organization_id: int
+    members: list[MemberStatementOut]
+    totals: dict[str, Amount]
+
+
 class AdvanceOfferOut(BaseModel):
     """An advance as it would be if asked for now (nothing is written): shown before confirming."""
 

@@ -167,6 +167,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments GET /financiers/{financier_id}/portfolio": only("financier_a", "admin"),
     "payments GET /advance-policies": LOGGED_IN,  # financiers their own; others the offers
     "payments POST /advance-policies": only("financier_a", "admin"),
+    "payments GET /organizations/{organization_id}/statement": only("organization_a", "admin"),
     # the producer, or her organization acting for her with her consent recorded
     "payments POST /advances": only("producer_a", "organization_a", "admin"),
     "payments POST /advances/offer": only("producer_a", "organization_a", "admin"),  # the same rule, nothing saved

@@ -107,6 +107,10 @@ def test_the_organization_sees_its_delivery_and_the_producer_what_the_point_reje
     assert log_in(browser_like, "organizacion4").status_code == 303  # her organization reads it too
     member_page = unescape(browser_like.get("/organizacion/socias/4").text)
     assert "No está fresco: hojas marchitas" in member_page
+    ours = wait_for(lambda: 'id="organization-statement"' in (h := browser_like.get("/organizacion").text) and h,
+                    "the organization's statement")
+    statement = unescape(ours).split('id="organization-statement"', 1)[1].split("</table>", 1)[0]
+    assert 'href="/organizacion/socias/4"' in statement  # her accepted delivery, in the organization's totals
 
     # and asks for her advance on what was accepted, with her consent recorded, after reading the offer
     eligibility = wait_for(lambda: (e := platform.request("GET", "/api/payments/producers/4/eligibility",

@@ -27,7 +27,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_s
 @router.get("/productor")
 async def producer_home(request: Request, web: Web):
     if web.principal is not None and web.principal.is_unverified_organization:
-        return render(request, web, "producer.html", title="Organización por verificar", products=[],
+        return render(request, web, "producer/home.html", title="Organización por verificar", products=[],
                       statement=None, receivables=[], eligibility=None, advances=[], picks=[],
                       notes=["Tu cuenta de organización aún no está verificada: una coordinadora o un "
                              "administrador debe vincularla a tu organización registrada. Mientras tanto "
@@ -43,7 +43,7 @@ async def producer_home(request: Request, web: Web):
     products_call = optional(web, "GET", "/api/catalog/products", notes, "Productos", params=params)
     if not producer_id:  # an organization account: its members' products
         products = [views.product_view(p) for p in views.items_of(await products_call)]
-        return render(request, web, "producer.html", title="Productos de la organización", products=products,
+        return render(request, web, "producer/home.html", title="Productos de la organización", products=products,
                       statement=None, receivables=[], eligibility=None, advances=[], picks=[], notes=notes,
                       idempotency_key="", producer_id=None)
     base = f"/api/payments/producers/{producer_id}"
@@ -58,7 +58,7 @@ async def producer_home(request: Request, web: Web):
     if receivables:
         statement = await optional(web, "GET", f"{base}/statement", notes, "Liquidación",
                                    params={"cycle_id": receivables[0]["cycle_id"]})
-    return render(request, web, "producer.html", title="Mis productos",
+    return render(request, web, "producer/home.html", title="Mis productos",
                   products=[views.product_view(p) for p in views.items_of(page)], statement=statement,
                   receivables=receivables[:10], eligibility=eligibility, advances=advances[:10], picks=picks,
                   deliveries=deliveries, notes=notes, idempotency_key=uuid.uuid4().hex, producer_id=producer_id)
@@ -149,7 +149,7 @@ async def product_page(request: Request, web: WebSession, product_id: int, *, wa
     chart = line_chart(labels, [Series("Precio", values)], title="Historial de precios", unit=" (Bs)") \
         if len(values) > 1 else ""
     reference = listing.reference_for(references, raw["name"], raw["category"], raw["unit"])
-    return render(request, web, "product_history.html", title=product["name"], product=product, history=history,
+    return render(request, web, "producer/product.html", title=product["name"], product=product, history=history,
                   chart=chart, reference=reference, warning=warning,
                   price_text=price_text or product["price_value"].replace(".", ","),
                   available_text=available_text or product["available_raw"].replace(".", ","))

@@ -2,7 +2,8 @@
 platform: a producer registers with her phone, asks to join an organization, the organization
 confirms, and she lists a product with a 4 MB photo that travels downscaled (< 200 KB) and shows in
 the shop; an organization registers a member without a phone and lists a product for her; a producer
-pricing below the municipality's fair band is warned, confirms, and later withdraws the product. Every page: axe-core, no
+pricing below the municipality's fair band is warned, confirms, and later withdraws the product; a
+stock change made offline waits in the phone and is sent when the connection returns. Every page: axe-core, no
 sideways scroll, first load under 150 KB. Screenshots go to test-artifacts/web/."""
 
 import io
@@ -206,3 +207,21 @@ def test_a_producer_pricing_below_the_fair_band_is_warned_and_confirms(phone, pl
     submit(phone, "details.confirm button")
     assert "Producto retirado de la venta." in phone.inner_text("main")
     assert platform.request("GET", "/api/catalog/products?q=" + crop.replace(" ", "+"))["items"] == []
+
+
+def test_a_price_and_stock_change_made_offline_is_sent_once_when_the_connection_returns(phone, platform):
+    log_in(phone, platform.url, "productor7")
+    item = phone.locator("ul.lines li[data-product-id]").first
+    product_id = item.get_attribute("data-product-id")
+    before = platform.request("GET", f"/api/catalog/products/{product_id}")
+    stock = int(float(before["available"])) + 7
+    phone.context.set_offline(True)
+    item.locator("input[name=available]").fill(str(stock))
+    item.locator("button").click()
+    assert "1 cambio(s) de precio o stock guardada(s)" in phone.inner_text(".queued")
+    assert phone.url.endswith("/productor")  # she stays on her page; nothing was sent
+    phone.context.set_offline(False)
+    phone.wait_for_function("() => !JSON.parse(localStorage.getItem('mc-queued-forms') || '[]').length")
+    assert "Sus cambios guardados se enviaron." in phone.inner_text(".queued")
+    after = platform.request("GET", f"/api/catalog/products/{product_id}")
+    assert float(after["available"]) == stock and after["price"] == before["price"]

@@ -32,13 +32,18 @@
     var box = document.querySelector(".queued");
     if (box) { box.hidden = !text; box.textContent = text || ""; }
   }
+  function what() {  // "respuesta(s)" on a lesson, what the page's box names elsewhere (data-what)
+    var box = document.querySelector(".queued");
+    return (box && box.getAttribute("data-what")) || "respuesta(s)";
+  }
   function describe() {
     var n = queued().length;
     if (!navigator.onLine) {
-      show(n ? "Sin conexión. " + n + " respuesta(s) guardada(s) en el teléfono: se enviarán al volver la señal."
-             : "Sin conexión: puede leer las lecciones guardadas.");
+      show(n ? "Sin conexión. " + n + " " + what() + " guardada(s) en el teléfono: se enviarán al volver la señal."
+             : (document.querySelector(".queued[data-offline]") || {getAttribute: function () {
+                 return "Sin conexión: puede leer las lecciones guardadas."; }}).getAttribute("data-offline"));
     } else {
-      show(n ? "Enviando " + n + " respuesta(s) guardada(s)…" : "");
+      show(n ? "Enviando " + n + " " + what() + " guardada(s)…" : "");
     }
   }
   function flush() {
@@ -50,7 +55,11 @@
       .then(function (response) {
         if (response.ok || response.redirected || response.status < 500) {
           save(queued().filter(function (other) { return other.id !== item.id; }));
-          if (!queued().length) { show("Sus respuestas guardadas se enviaron."); return; }
+          if (!queued().length) {
+            var box = document.querySelector(".queued");
+            show((box && box.getAttribute("data-sent")) || "Sus respuestas guardadas se enviaron.");
+            return;
+          }
           flush();
         }
       })

@@ -1,6 +1,6 @@
 """Request and response shapes of the gateway's own API (`/api/auth/...`)."""
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -118,6 +118,16 @@ class OrganizationVerification(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"organization_id": 12}]})
 
     organization_id: int = Field(ge=1)
+
+
+class ProducerEnrolment(BaseModel):
+    """Who a self-registered producer is: her registry record is made from this and her account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gender: Literal["female", "male", "other"]
+    community: Annotated[str, Field(min_length=1, max_length=120), AfterValidator(not_blank)] | None = None
+    municipality_code: str = Field(pattern=r"^\d{6}$", description="INE code, e.g. 020101 (La Paz)")
 
 
 class ProfileUpdate(BaseModel):

@@ -7,13 +7,14 @@ from typing import Annotated
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from gateway import accounts
+from gateway import accounts, enrolment
 from gateway.monitoring.sources import clients
 from gateway.schemas import (
     AccountPublic,
     AccountUpdate,
     LoginRequest,
     OrganizationVerification,
+    ProducerEnrolment,
     ProfileUpdate,
     RefreshRequest,
     RegisterRequest,
@@ -95,6 +96,14 @@ async def me(principal: CurrentPrincipal, session: Session):
 @router.patch("/me", response_model=AccountPublic, summary="Change your own profile (name)")
 async def update_me(body: ProfileUpdate, principal: CurrentPrincipal, session: Session):
     return _public(await accounts.update_own_profile(session=session, principal=principal, name=body.name))
+
+
+@router.post("/me/producer", response_model=AccountPublic, status_code=201,
+             summary="A self-registered producer account gets its registry producer (once); refresh for a new token")
+async def enrol_producer(body: ProducerEnrolment, request: Request, session: Session, principal: CurrentPrincipal):
+    return _public(await enrolment.enrol_producer(
+        session=session, principal=principal, catalog=clients(request)["catalog"], gender=body.gender,
+        community=body.community, municipality_code=body.municipality_code))
 
 
 @router.post("/accounts/{account_id}/verify", response_model=AccountPublic,

@@ -19,6 +19,7 @@ def install(app: FastAPI) -> None:
         municipality,
         notices,
         offline,
+        organization,
         payouts,
         point,
         producer,
@@ -29,7 +30,7 @@ def install(app: FastAPI) -> None:
 
     app.include_router(shop.router)
     app.include_router(consumer.router)
-    for pages in (producer, coordinator, payouts, municipality, financier, admin):
+    for pages in (producer, organization, coordinator, payouts, municipality, financier, admin):
         app.include_router(pages.router)
     app.include_router(advance_terms.router)
     app.include_router(point.router)

@@ -35,6 +35,7 @@ MESSAGES = {
     "below_minimum_advance": "El monto pedido es menor que el mínimo del fondo.",
     "above_maximum_advance": "El monto pedido supera lo que puede adelantar ahora.",
     "producer_limit": "Superaría su límite de adelantos pendientes.",
+    "over_eligible_value": "Sobre sus entregas aceptadas puede pedir como máximo Bs {max_advance}.",
     "insufficient_balance": "El fondo no tiene saldo suficiente.",
     "rate_limited": "Demasiadas solicitudes; espere un minuto e intente de nuevo.",
     "role_required": "Su cuenta no puede hacer esto.",
@@ -115,12 +116,14 @@ class WebSession:
         return self.principal
 
     async def call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
-                   idempotency_key: str | None = None, raw: bool = False) -> Any:
-        """Call `/api/...` through the gateway's own stack as the logged-in user."""
-        response = await self._send(method, path, params=params, json=json, idempotency_key=idempotency_key)
+                   idempotency_key: str | None = None, raw: bool = False, files: dict | None = None) -> Any:
+        """Call `/api/...` through the gateway's own stack as the logged-in user (`files`: a multipart
+        upload, `{"file": (name, bytes, content type)}`)."""
+        send = dict(params=params, json=json, idempotency_key=idempotency_key, files=files)
+        response = await self._send(method, path, **send)
         if response.status_code == 401 and self.refresh and not path.startswith("/api/auth/") \
                 and await self._renew():
-            response = await self._send(method, path, params=params, json=json, idempotency_key=idempotency_key)
+            response = await self._send(method, path, **send)
         if raw:
             return response
         if response.status_code >= 500:
@@ -144,7 +147,12 @@ class WebSession:
             headers["Idempotency-Key"] = kw["idempotency_key"]
         params = {k: v for k, v in (kw.get("params") or {}).items() if v not in (None, "")}
         async with _client(self.request) as client:
-            return await client.request(method, path, params=params, json=kw.get("json"), headers=headers)
+            return await client.request(method, path, params=params, json=kw.get("json"), files=kw.get("files"),
+                                        headers=headers)
+
+    async def renew(self) -> bool:
+        """New tokens now: after a change to the account's links (its old token does not carry them)."""
+        return bool(self.refresh) and await self._renew()
 
     async def _renew(self) -> bool:
         async with _client(self.request) as client:

@@ -27,7 +27,7 @@ SPEC = ServiceSpec(
     title="Mercado Corto — catalog",
     description="Municipalities, organizations, producers, certifications, products in Bolivian units, prices, stock reservation and search.",
     kernel=kernel,
-    routers=[places.router, products.router, prices.router, internal.router, audit.router],
+    routers=[places.router, products.router, prices.router, internal.router, internal.enrolment, audit.router],
     on_startup=[_tune_database, _watch_writes],
     on_shutdown=[_unwatch_writes],
 )

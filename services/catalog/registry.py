@@ -12,6 +12,7 @@ from services.catalog.schemas import (
     MunicipalityOut,
     OrganizationIn,
     OrganizationOut,
+    ProducerEnrolmentIn,
     ProducerIn,
     ProducerOut,
 )
@@ -157,6 +158,16 @@ async def create_producer(*, session: AsyncSession, principal: Principal, data: 
             await memberships.open_request(session=session, producer=row, organization_id=data.organization_id,
                                            requested_by=principal.account_id)
     return producer_view(row, principal)
+
+
+async def enrol_producer(*, session: AsyncSession, data: ProducerEnrolmentIn) -> ProducerOut:
+    """A producer who registered her own account gets her registry record (the gateway then links
+    her account to it). No organization here: joining one is asked for and answered (`memberships`)."""
+    await ensure_municipality(session=session, code=data.municipality_code)
+    row = Producer(**data.model_dump(mode="json"))
+    session.add(row)
+    await session.flush()
+    return ProducerOut.model_validate(row, from_attributes=True)
 
 
 async def get_producer(*, session: AsyncSession, principal: Principal | None, producer_id: int) -> ProducerOut:

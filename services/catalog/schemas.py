@@ -176,6 +176,16 @@ class ProducerIn(Strict):
     lon: Longitude | None = None
 
 
+class ProducerEnrolmentIn(Strict):
+    """Internal (gateway): the registry record of a producer who registered her own account."""
+
+    name: Name
+    gender: Gender
+    phone: Phone | None = None
+    community: ShortText | None = None
+    municipality_code: IneCode
+
+
 class ProducerPatch(PatchShape):
     name: Name = omittable()
     gender: Gender = omittable()

@@ -6,7 +6,8 @@ docs/architecture.md, "Ownership model"). Admins pass every check.
   refunds.
 - receivable: read by its producer and her organization's account; made only by a delivered (or
   corrected) receipt from delivery, never by hand; held by delivery while a receipt is corrected.
-- advance: requested by the producer herself; decided and disbursed by the financier whose policy
+- advance: requested by the producer herself, or by her organization's account acting for her with
+  her consent recorded (a member with no phone); decided and disbursed by the financier whose policy
   it falls under; read by both.
 - fund and policy: the financier's own; producers see active policies only (the offers).
 - organization share and statement: the organization's own.
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
-from services.common.errors import Forbidden, NotFound
+from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.payments.ledger import AccountKind
 from services.payments.models import cycles, funds, orders, producer_profiles
 
@@ -42,6 +43,20 @@ def require_producer_access(principal: Principal, producer_id: int, *, organizat
             and principal.organization_id == organization_id):
         return
     raise Forbidden("a producer sees only her own accounts", code="not_your_account")
+
+
+async def require_may_ask_advance(session: AsyncSession, principal: Principal, producer_id: int) -> None:
+    """The producer herself, or the account of the organization she is a member of."""
+    organization_id = await producer_organization(session, producer_id) \
+        if principal.role == Role.organization else None
+    require_producer_access(principal, producer_id, organization_id=organization_id)
+
+
+def require_consent(principal: Principal, consent: str | None) -> None:
+    """Her organization asking for her says how she agreed (kept with the advance)."""
+    if principal.role == Role.organization and not consent:
+        raise InvalidInput("an organization asks for a member's advance only with her consent: say how and "
+                           "when she agreed", code="consent_required")
 
 
 async def producer_organization(session: AsyncSession, producer_id: int) -> int | None:

@@ -17,8 +17,10 @@ conditional UPDATE (`advance_id IS NULL`), so of many concurrent requests exactl
 fund's outstanding principal moves by a conditional UPDATE that can never pass the cap.
 """
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -193,9 +195,23 @@ async def eligibility(*, session: AsyncSession, producer_id: int, today: date | 
 
 
 # ---------------------------------------------------------------- requests and decisions
-async def request_advance(*, session: AsyncSession, producer_id: int, policy_id: int | None,
-                          amount: int | None, receivable_ids: list[int] | None, today: date | None = None):
-    """Create an advance request; within the policy's auto-approval limit it is disbursed at once."""
+@dataclass(frozen=True)
+class AdvanceOffer:
+    """What an advance would be, before it is asked for: the producer sees it and then confirms."""
+
+    policy: Any
+    receivables: list
+    eligible_value: int
+    principal: int
+    fee: int
+    expected_collection_on: date
+    acceptance_id: int | None = None  # the producer's acceptance of the policy version's terms
+
+
+async def offer_advance(*, session: AsyncSession, producer_id: int, policy_id: int | None,
+                        amount: int | None, receivable_ids: list[int] | None, today: date | None = None) -> AdvanceOffer:
+    """The advance a request would make (policy, receivables backing it, principal, fee, the day it is
+    expected to be repaid), checked against every rule; nothing is written."""
     today = today or clock.today()
     if amount is None and not receivable_ids:
         raise InvalidInput("ask for an amount or choose receivables", code="amount_or_receivables")
@@ -231,12 +247,26 @@ async def request_advance(*, session: AsyncSession, producer_id: int, policy_id:
     expected = max(r.expected_collection_on for r in chosen)
     fee = advance_fee(fee_kind=pol.fee_kind, fee_value=pol.fee_value, principal=principal, disbursal_on=today,
                       expected_collection_on=expected)
+    return AdvanceOffer(policy=pol, receivables=chosen, eligible_value=eligible_value, principal=principal,
+                        fee=fee, expected_collection_on=expected, acceptance_id=accepted.id)
+
+
+async def request_advance(*, session: AsyncSession, producer_id: int, policy_id: int | None,
+                          amount: int | None, receivable_ids: list[int] | None, today: date | None = None,
+                          requested_by: int | None = None, consent: str | None = None):
+    """Create an advance request; within the policy's auto-approval limit it is disbursed at once."""
+    today = today or clock.today()
+    offer = await offer_advance(session=session, producer_id=producer_id, policy_id=policy_id, amount=amount,
+                                receivable_ids=receivable_ids, today=today)
+    pol, chosen, eligible_value = offer.policy, offer.receivables, offer.eligible_value
+    principal, fee, expected = offer.principal, offer.fee, offer.expected_collection_on
     ids = [r.id for r in chosen]
     advance_id = (await session.execute(insert(advances).values(
         producer_id=producer_id, financier_id=pol.financier_id, fund_id=pol.fund_id, policy_id=pol.id,
         status="requested", eligible_value=eligible_value, principal=principal, fee=fee, principal_repaid=0,
         fee_repaid=0, expected_collection_on=expected, auto_approved=False, receivable_ids=ids,
-        requested_at=utcnow(), acceptance_id=accepted.id).returning(advances.c.id))).scalar_one()
+        requested_at=utcnow(), acceptance_id=offer.acceptance_id, requested_by=requested_by,
+        consent=consent).returning(advances.c.id))).scalar_one()
     claimed = await session.execute(update(receivables).where(
         receivables.c.id.in_(ids), receivables.c.advance_id.is_(None), receivables.c.status == "open",
         receivables.c.held_for_correction.is_(None), receivables.c.collected == 0,

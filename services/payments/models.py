@@ -301,6 +301,10 @@ advances = Table(
     Column("disbursal_entry_id", BigInteger, nullable=True),
     # the producer's acceptance of the policy version's terms this advance was asked under
     Column("acceptance_id", BigInteger, ForeignKey("terms_acceptances.id"), nullable=True),
+    # the account that asked (the producer's own, or her organization's acting for her) and, when
+    # her organization asked, how she agreed, as the organization recorded it
+    Column("requested_by", BigInteger, nullable=True),
+    Column("consent", Text, nullable=True),
     CheckConstraint("principal > 0 AND fee >= 0", name="amounts"),
     CheckConstraint("principal_repaid <= principal AND fee_repaid <= fee", name="repaid_within_due"),
 )

@@ -343,6 +343,8 @@ class AdvanceCreate(Strict):
     policy_id: BodyId | None = None
     amount: PositiveAmount | None = None
     receivable_ids: list[BodyId] | None = Field(None, min_length=1, max_length=200)
+    consent: Text | None = Field(None, min_length=10, max_length=500, description=(
+        "required when her organization asks for her: how and when she agreed, as recorded"))
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -355,9 +357,43 @@ class DecisionIn(Strict):
     reason: Text | None = Field(None, max_length=300)
 
 
+class MemberStatementOut(BaseModel):
+    producer_id: int
+    name: str | None
+    deliveries: int
+    cycles: int
+    accepted_value: Amount
+    fees: Amount
+    amount: Amount = Field(description="what she is owed: accepted value less fees")
+    collected: Amount
+
+
+class OrganizationStatementOut(BaseModel):
+    organization_id: int
+    members: list[MemberStatementOut]
+    totals: dict[str, Amount]
+
+
+class AdvanceOfferOut(BaseModel):
+    """An advance as it would be if asked for now (nothing is written): shown before confirming."""
+
+    producer_id: int
+    policy_id: int
+    policy_name: str
+    financier_id: int
+    principal: Amount
+    fee: Amount
+    repay: Amount = Field(description="principal and fee, taken from her collections")
+    expected_collection_on: date
+    eligible_value: Amount
+    receivable_ids: list[int]
+
+
 class AdvanceOut(BaseModel):
     id: int
     producer_id: int
+    requested_by: int | None = None
+    consent: str | None = None
     financier_id: int
     fund_id: int
     policy_id: int

@@ -78,6 +78,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog DELETE /internal/events/parked/{event_id}": NOBODY,
     "catalog GET /internal/audit": NOBODY,
     "catalog POST /internal/reservations": NOBODY,
+    "catalog POST /internal/producers": NOBODY,  # the gateway, for a producer who registered herself
     "catalog POST /internal/reservations/release": NOBODY,
     "catalog POST /internal/reservations/commit": NOBODY,
     "catalog POST /internal/reservations/adjust": NOBODY,
@@ -188,7 +189,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "payments DELETE /advance-policies/{policy_id}": only("financier_a", "admin"),
     "payments POST /advance-policies/{policy_id}/acceptances": only("producer_a", "organization_a"),
     "payments GET /producers/{producer_id}/acceptances": only("producer_a", "organization_a", "admin"),
-    "payments POST /advances": only("producer_a", "admin"),
+    "payments GET /organizations/{organization_id}/members-statement": only("organization_a", "admin"),
+    # the producer, or her organization acting for her with her consent recorded
+    "payments POST /advances": only("producer_a", "organization_a", "admin"),
+    "payments POST /advances/offer": only("producer_a", "organization_a", "admin"),  # the same rule, nothing saved
     "payments GET /advances": only("producer_a", "producer_b", "financier_a", "financier_b", "admin"),  # their own
     "payments GET /advances/{advance_id}": only("producer_a", "financier_a", "admin"),
     "payments POST /advances/{advance_id}/approve": only("financier_a", "admin"),
@@ -241,6 +245,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "gateway GET /api/auth/accounts/{account_id}": only("admin"),
     "gateway PATCH /api/auth/accounts/{account_id}": only("admin"),
     "gateway POST /api/auth/accounts/{account_id}/verify": STAFF,  # links an organization account
+    # a producer account with no producer yet gets its own registry record, once; every account of
+    # A's world already has one or is not a producer (tests/security/test_trust_boundaries.py)
+    "gateway POST /api/auth/me/producer": NOBODY,
     # notifications: every account reads, marks and chooses its own (someone else's is a 404)
     "gateway GET /api/monitoring/report": MONITORING,
     "gateway GET /api/monitoring/report.csv": MONITORING,
@@ -293,6 +300,7 @@ UNEXERCISED = {
     "payments POST /credit/{consumer_account_id}/refunds": "consumer A holds no credit",
     "payments POST /credit/{consumer_account_id}/refund-requests": "consumer A holds no credit",
     "payments POST /advances": "producer A has no eligible receivable",
+    "payments POST /advances/offer": "producer A has no eligible receivable",
     "payments POST /entries/{entry_id}/reverse": "no manual entry to reverse",
     "payments POST /receivables/{receivable_id}/uncollectible": "no receivable",
 }
@@ -389,7 +397,8 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "payments POST /advance-policies": {"fund_id": 1, "name": "Política nueva", "advance_rate": "0.7",
                                         "fee_kind": "percent", "fee_value": "2", "min_amount": "10.00",
                                         "max_amount": "1000.00", "producer_limit": "2000.00"},
-    "payments POST /advances": {"producer_id": 1, "amount": "10.00"},
+    "payments POST /advances": {"producer_id": 1, "amount": "10.00", "consent": "Dijo que sí en la reunión"},
+    "payments POST /advances/offer": {"producer_id": 1, "amount": "10.00"},
     "payments POST /advances/{advance_id}/reject": {"reason": "sin garantía"},
     "payments PUT /organizations/{organization_id}/share": {"rate": "5", "collects_for_members": False},
     "payments POST /payout-batches": {"cycle_id": 1, "lines": [{"producer_id": 1, "amount": "1.00",
@@ -408,6 +417,8 @@ BODIES: dict[str, dict | Callable[[dict], dict]] = {
     "gateway PATCH /api/auth/me": {"name": "Nombre nuevo"},
     "gateway PATCH /api/auth/accounts/{account_id}": {"name": "Ana Quispe"},
     "gateway POST /api/auth/accounts/{account_id}/verify": {"organization_id": 1},
+    "gateway POST /api/auth/me/producer": {"gender": "female", "community": "Chojñapata",
+                                           "municipality_code": "020101"},
     "gateway POST /api/training/modules/{module}/lessons/{lesson}/answers": {"answers": [0, 1, 1]},
 }
 QUERIES: dict[str, dict] = {

@@ -7,7 +7,7 @@ from decimal import Decimal
 from tests.web.test_pages import wait_for
 
 
-def set_up_point_day(platform, *, staff: str, consumer: str, producer_id: int) -> dict:
+def set_up_point_day(platform, *, staff: str, consumer: str, producer_id: int, quantity: int = 3) -> dict:
     coordinator, buyer = platform.login("coordinacion"), platform.login(consumer)
     current = platform.request("GET", "/api/orders/cycles?status=open", token=coordinator)["items"][0]
     cycle = platform.request("POST", "/api/orders/cycles", token=coordinator, key=uuid.uuid4().hex, body={
@@ -15,11 +15,11 @@ def set_up_point_day(platform, *, staff: str, consumer: str, producer_id: int) -
         "delivery_date": current["delivery_date"], "delivery_point_ids": current["delivery_point_ids"],
         "status": "open"})
     product = next(p for p in platform.request("GET", f"/api/catalog/products?producer={producer_id}&limit=50")["items"]
-                   if not p.get("case_size") and Decimal(p["available"]) >= 3)
+                   if not p.get("case_size") and Decimal(p["available"]) >= quantity)
     point = platform.request("GET", f"/api/delivery/points?open_on={cycle['delivery_date']}&limit=1")["items"][0]
     order = platform.request("POST", "/api/orders/orders", token=buyer, key=uuid.uuid4().hex, body={
         "cycle_id": cycle["id"], "delivery_point_id": point["id"],
-        "lines": [{"product_id": product["id"], "quantity": "3"}]})
+        "lines": [{"product_id": product["id"], "quantity": str(quantity)}]})
     staff_id = platform.request("GET", "/api/auth/me", token=platform.login(staff))["id"]
     platform.request("POST", f"/api/delivery/cycles/{cycle['id']}/points/{point['id']}/staff", token=coordinator,
                      body={"account_id": staff_id})

@@ -45,6 +45,10 @@
       box.appendChild(list);
     }
   }
+  function what() {  // "respuesta(s)" on a lesson, what the page's box names elsewhere (data-what)
+    var box = document.querySelector(".queued");
+    return (box && box.getAttribute("data-what")) || "respuesta(s)";
+  }
   function describe() {
     var items = queued();
     var n = items.length;
@@ -132,4 +136,64 @@
         .catch(function () { form.submit(); });
     });
   });
+})();
+
+// A product's photo from the phone's camera is downscaled here (longest side 1024 px, JPEG) before it
+// travels, so a 4 MB picture goes as ~100 KB; without this script the original goes and the server
+// still checks it. Beside the price, the municipality's reference price and fair band for the
+// product and unit being typed.
+(function () {
+  var MAX_SIDE = 1024;
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-photo-form]"), function (form) {
+    var input = form.querySelector("input[type=file]");
+    var note = form.querySelector("#photo-note");
+    form.addEventListener("submit", function (event) {
+      var file = input && input.files && input.files[0];
+      if (!file || !window.createImageBitmap || !window.fetch) { return; }
+      event.preventDefault();
+      if (note) { note.textContent = "Preparando la foto…"; }
+      createImageBitmap(file).then(function (bitmap) {
+        var scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.round(bitmap.width * scale);
+        canvas.height = Math.round(bitmap.height * scale);
+        canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+        return new Promise(function (done) { canvas.toBlob(done, "image/jpeg", 0.8); });
+      }).then(function (blob) {
+        var data = new FormData(form);
+        data.set(input.name, blob, "foto.jpg");
+        if (note) { note.textContent = "Enviando…"; }
+        return fetch(form.getAttribute("action"), {method: "POST", body: data, credentials: "same-origin"});
+      }).then(function (response) {
+        return response.text().then(function (html) {
+          if (response.redirected) { window.location.href = response.url; return; }
+          document.open(); document.write(html); document.close();
+        });
+      }).catch(function () { form.submit(); });
+    });
+  });
+
+  var refs = document.getElementById("references");
+  var hint = document.getElementById("ref-hint");
+  var productForm = document.getElementById("product-form");
+  if (!refs || !hint || !productForm) { return; }
+  function fold(text) {
+    return (text || "").normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim().replace(/\s+/g, " ");
+  }
+  function show() {
+    var name = fold(productForm.elements.name.value), category = productForm.elements.category.value,
+        unit = productForm.elements.unit.value, found = null;
+    Array.prototype.forEach.call(refs.querySelectorAll("tr[data-unit]"), function (row) {
+      if (row.getAttribute("data-unit") !== unit) { return; }
+      var named = row.getAttribute("data-name");
+      if (named && fold(named) === name) { found = row; }
+      else if (!named && !found && row.getAttribute("data-category") === category) { found = row; }
+    });
+    hint.textContent = found ? "Referencia del municipio: " + found.getAttribute("data-price") + " por " + unit +
+      (found.getAttribute("data-band") ? " · banda justa " + found.getAttribute("data-band") : "") : "";
+  }
+  ["name", "category", "unit"].forEach(function (field) {
+    productForm.elements[field].addEventListener("change", show);
+  });
+  show();
 })();

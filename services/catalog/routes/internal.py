@@ -4,13 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from services.catalog import stock
+from services.catalog import registry, stock
 from services.catalog.schemas import (
     ERROR_RESPONSES,
     AdjustIn,
     AdjustOut,
     CommittedOut,
     LineIdsIn,
+    ProducerEnrolmentIn,
+    ProducerOut,
     ReleasedOut,
     ReservationIn,
     ReservationOut,
@@ -49,3 +51,12 @@ async def commit(body: LineIdsIn, session: Session, _caller: ServiceCaller):
 @router.post("/adjust", response_model=AdjustOut, summary="Lower a reserved line")
 async def adjust(body: AdjustIn, session: Session, _caller: ServiceCaller):
     return await stock.adjust_reservation(session=session, line_id=body.line_id, quantity=body.quantity)
+
+
+enrolment = APIRouter(prefix="/internal/producers", tags=["internal: enrolment"], responses=ERROR_RESPONSES)
+
+
+@enrolment.post("", response_model=ProducerOut, status_code=201,
+                summary="The registry record of a producer who registered her own account (gateway only)")
+async def enrol_producer(body: ProducerEnrolmentIn, session: Session, _caller: ServiceCaller):
+    return await registry.enrol_producer(session=session, data=body)

@@ -19,9 +19,10 @@ from services.payments.models import (
 )
 from services.payments.order_book import remember_producer
 from services.payments.routes.deps import log
-from services.payments.routes.outputs import advances_out
+from services.payments.routes.outputs import advance_offer_out, advances_out
 from services.payments.schemas import (
     AdvanceCreate,
+    AdvanceOfferOut,
     AdvanceOut,
     DecisionIn,
     Id,
@@ -48,14 +49,28 @@ async def complete_profile_from_catalog(request: Request, session, producer_id: 
                             organization_id=found.get("organization_id"))
 
 
+@router.post("/advances/offer", response_model=AdvanceOfferOut, tags=["pronto pago"],
+             summary="What an advance would be (amount, fee, repayment day), before asking for it; nothing is saved")
+async def offer_advance(body: AdvanceCreate, session: Session, principal: CurrentPrincipal, request: Request):
+    await complete_profile_from_catalog(request, session, body.producer_id)
+    await access.require_may_ask_advance(session, principal, body.producer_id)
+    offer = await advances.offer_advance(
+        session=session, producer_id=body.producer_id, policy_id=body.policy_id,
+        amount=None if body.amount is None else to_centavos(body.amount), receivable_ids=body.receivable_ids)
+    return advance_offer_out(body.producer_id, offer)
+
+
 @router.post("/advances", response_model=AdvanceOut, status_code=201, tags=["pronto pago"],
              summary="Ask for an advance, for an amount or on chosen receivables")
 async def request_advance(body: AdvanceCreate, session: Session, principal: CurrentPrincipal, request: Request):
-    access.require_producer_access(principal, body.producer_id)
     await complete_profile_from_catalog(request, session, body.producer_id)
+    await access.require_may_ask_advance(session, principal, body.producer_id)
+    access.require_consent(principal, body.consent)
+    consent = body.consent if principal.role == Role.organization else None
     row = await advances.request_advance(
         session=session, producer_id=body.producer_id, policy_id=body.policy_id,
-        amount=None if body.amount is None else to_centavos(body.amount), receivable_ids=body.receivable_ids)
+        amount=None if body.amount is None else to_centavos(body.amount), receivable_ids=body.receivable_ids,
+        requested_by=principal.account_id, consent=consent)
     return (await advances_out(session, [row]))[0]
 
 

@@ -7,6 +7,7 @@ from services.payments import ledger, terms
 from services.payments.schemas import (
     AcceptanceOut,
     AccountOut,
+    AdvanceOfferOut,
     AdvanceOut,
     ContributionOut,
     EntryOut,
@@ -33,6 +34,17 @@ def payment_out(row) -> PaymentOut:
                       received_at=row.received_at, entry_id=row.entry_id)
 
 
+def advance_offer_out(producer_id: int, offer) -> AdvanceOfferOut:
+    pol = offer.policy
+    return AdvanceOfferOut(
+        producer_id=producer_id, policy_id=pol.id, policy_name=pol.name, financier_id=pol.financier_id,
+        principal=bs(offer.principal), fee=bs(offer.fee), repay=bs(offer.principal + offer.fee),
+        expected_collection_on=offer.expected_collection_on, eligible_value=bs(offer.eligible_value),
+        receivable_ids=[r.id for r in offer.receivables])
+
+
+
+
 def acceptance_out(row) -> AcceptanceOut:
     return AcceptanceOut(id=row.id, policy_id=row.policy_id, policy_version=row.policy_version,
                          producer_id=row.producer_id, accepted_by_account_id=row.accepted_by_account_id,
@@ -56,8 +68,8 @@ def advance_out(row, acceptance=None) -> AdvanceOut:
         principal=bs(row.principal), fee=bs(row.fee), principal_repaid=bs(row.principal_repaid),
         fee_repaid=bs(row.fee_repaid), outstanding=bs(outstanding), expected_collection_on=row.expected_collection_on,
         auto_approved=row.auto_approved, receivable_ids=list(row.receivable_ids), reason=row.reason,
-        requested_at=row.requested_at, disbursed_at=row.disbursed_at,
-        terms=None if acceptance is None else acceptance_out(acceptance))
+        requested_at=row.requested_at, disbursed_at=row.disbursed_at, requested_by=row.requested_by,
+        consent=row.consent, terms=None if acceptance is None else acceptance_out(acceptance))
 
 
 def receivable_out(row) -> ReceivableOut:

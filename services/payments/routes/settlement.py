@@ -12,6 +12,7 @@ from services.common.auth import (
 )
 from services.common.errors import Forbidden, NotFound
 from services.payments import access, advances, reports
+from services.payments import organization_statement as statements
 from services.payments.models import (
     cycles,
     producer_profiles,
@@ -26,6 +27,7 @@ from services.payments.schemas import (
     EligibilityOut,
     Id,
     IdQuery,
+    OrganizationStatementOut,
     ProducerProfileIn,
     ProducerProfileOut,
     ReceivableOut,
@@ -101,6 +103,13 @@ async def eligibility(producer_id: Id, session: Session, principal: CurrentPrinc
                           receivables=[receivable_out(r) for r in found["receivables"]],
                           offers=[{**o, "min_advance": bs(o["min_advance"]), "max_advance": bs(o["max_advance"]),
                                    "fee_for_max": bs(o["fee_for_max"])} for o in found["offers"]])
+
+
+@router.get("/organizations/{organization_id}/members-statement", response_model=OrganizationStatementOut,
+            tags=["settlement"], summary="Per member: delivered, fees, owed and collected (the organization, admins)")
+async def organization_members_statement(organization_id: Id, session: Session, principal: CurrentPrincipal):
+    access.require_organization(principal, organization_id)
+    return await statements.organization_statement(session=session, organization_id=organization_id)
 
 
 @router.get("/producers/{producer_id}/receivables", response_model=list[ReceivableOut], tags=["settlement"])

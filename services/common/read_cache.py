@@ -59,15 +59,23 @@ class ReadCache:
                 conn.info["wrote"] = True
 
         def committed(conn, *_):
-            if conn.info.pop("wrote", False):
+            if _pop_wrote(conn):
                 self.clear()
+                conn.info["committed_write"] = True
 
         def rolled_back(conn):
-            conn.info.pop("wrote", None)
+            _pop_wrote(conn)
+
+        def returned(_dbapi_connection, record):
+            # the commit event comes before the COMMIT reaches the database: an answer read meanwhile
+            # is dropped once the connection is back in the pool, after the commit
+            if record is not None and record.info.pop("committed_write", False):
+                self.clear()
 
         target = engine.sync_engine
         self.listeners = [(target, "after_cursor_execute", noted), (target, "commit", committed),
-                          (target, "release_savepoint", committed), (target, "rollback", rolled_back)]
+                          (target, "release_savepoint", committed), (target, "rollback", rolled_back),
+                          (target, "checkin", returned)]
         for listener in self.listeners:
             event.listen(*listener)
 
@@ -98,6 +106,17 @@ class ReadCache:
             if len(self.entries) > self.max_entries:
                 self.entries.popitem(last=False)
         return cached
+
+
+def _pop_wrote(conn) -> bool:
+    """Whether the transaction ending on `conn` wrote. A connection the database dropped (a restart)
+    has no info left to read; its transaction is lost anyway, so nothing was written."""
+    if conn.invalidated:
+        return False
+    try:
+        return bool(conn.info.pop("wrote", False))
+    except Exception:  # never turn a lost connection into a crash of the request
+        return False
 
 
 def _matches(request: Request, etag: str) -> bool:

@@ -182,6 +182,7 @@ async def test_payments_and_delivery_accept_what_orders_emits(migrated, keys, ba
         async with p.orders_db.session() as s:
             rows = (await s.execute(select(kernel.outbox.c.event_id, kernel.outbox.c.event_type,
                                            kernel.outbox.c.aggregate_id, kernel.outbox.c.payload)
+                                    .where(kernel.outbox.c.event_type != "cycle.opened")  # for producers' notices
                                     .order_by(kernel.outbox.c.id))).all()
         assert [r.event_type for r in rows] == ["order.placed", "order.placed", "order.cancelled", "cycle.closed"]
         for row in rows:

@@ -253,6 +253,12 @@ class SupplyRound:
         if not offer:
             load.count("advance_not_eligible")
             return None
+        if not offer.get("terms_accepted"):  # she accepts the policy's terms before her first advance
+            status, accepted = load.retried("POST", f"/api/payments/advance-policies/{offer['policy_id']}/acceptances",
+                                            token=producer, body={"producer_id": producer_id})
+            if status != 201:
+                load.count("terms_" + outcome(status, accepted, ""))
+                return None
         status, advance = load.retried("POST", "/api/payments/advances", token=producer, body={
             "producer_id": producer_id, "policy_id": offer["policy_id"], "amount": offer["max_advance"]})
         if status != 201:

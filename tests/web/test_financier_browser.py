@@ -72,7 +72,9 @@ def test_financier_creates_a_policy_adds_money_approves_an_advance_and_sees_it_i
     assert "Condiciones aceptadas (versión 1" in phone.inner_text("main")
     assert Decimal(owed["eligible_value"]) * Decimal("0.8") >= Decimal("12.34")
     phone.fill("input[name=amount]", "12,34")
-    phone.click("form[action='/productor/adelanto'] button")
+    phone.click("form[action='/productor/adelanto/oferta'] button")  # the offer first: amount, fee, date
+    phone.wait_for_load_state()
+    phone.click("form[action='/productor/adelanto'] button")  # then she confirms it
     phone.wait_for_load_state()
     assert "Solicitud de pronto pago enviada." in phone.inner_text("main")
 

@@ -207,21 +207,3 @@ def test_a_producer_pricing_below_the_fair_band_is_warned_and_confirms(phone, pl
     submit(phone, "details.confirm button")
     assert "Producto retirado de la venta." in phone.inner_text("main")
     assert platform.request("GET", "/api/catalog/products?q=" + crop.replace(" ", "+"))["items"] == []
-
-
-def test_a_price_and_stock_change_made_offline_is_sent_once_when_the_connection_returns(phone, platform):
-    log_in(phone, platform.url, "productor7")
-    item = phone.locator("ul.lines li[data-product-id]").first
-    product_id = item.get_attribute("data-product-id")
-    before = platform.request("GET", f"/api/catalog/products/{product_id}")
-    stock = int(float(before["available"])) + 7
-    phone.context.set_offline(True)
-    item.locator("input[name=available]").fill(str(stock))
-    item.locator("button").click()
-    assert "1 cambio(s) de precio o stock guardada(s)" in phone.inner_text(".queued")
-    assert phone.url.endswith("/productor")  # she stays on her page; nothing was sent
-    phone.context.set_offline(False)
-    phone.wait_for_function("() => !JSON.parse(localStorage.getItem('mc-queued-forms') || '[]').length")
-    assert "Sus cambios guardados se enviaron." in phone.inner_text(".queued")
-    after = platform.request("GET", f"/api/catalog/products/{product_id}")
-    assert float(after["available"]) == stock and after["price"] == before["price"]

@@ -116,7 +116,12 @@ def test_the_organization_sees_its_delivery_and_the_producer_what_the_point_reje
     eligibility = wait_for(lambda: (e := platform.request("GET", "/api/payments/producers/4/eligibility",
                                                           token=platform.login("productor4")))["offers"]
                            and any(o["available"] for o in e["offers"]) and e, "eligibility")
-    amount = next(o for o in eligibility["offers"] if o["available"])["min_advance"].replace(".", ",")
+    offered = next(o for o in eligibility["offers"] if o["available"])
+    amount = offered["min_advance"].replace(".", ",")
+    # her organization accepted the fund's terms for her, with her consent, before any advance
+    platform.request("POST", f"/api/payments/advance-policies/{offered['policy_id']}/acceptances",
+                     token=platform.login("organizacion4"),
+                     body={"producer_id": 4, "consent": "Acta de la reunión del lunes, firmada por ella"})
     key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', member_page).group(1)
     without = browser_like.post("/organizacion/socias/4/adelanto/oferta", data={"amount": amount,
                                                                                "idempotency_key": key})

@@ -114,6 +114,11 @@ class FairPriceWatch:
         references: dict[str, list] = {}
         alerts = []
         point = await self._get("delivery", f"/points/{as_id(p.get('delivery_point_id')) or 0}")
+        where = (point or {}).get("municipality_code")
+        if where:
+            references[where] = await self._references(where)
+            if not any(r.band_min is not None for r in references[where]):
+                return  # no minimum set where it is sold: nothing to judge, no product to look up
         for line in lines:
             product_id = as_id(line.get("product_id"))
             if product_id is None:

@@ -7,6 +7,7 @@ reads the cycle's point staff first (`GET /api/delivery/cycles/{id}/staff`, the 
 and admins only), so another coordinator's cycle is refused before anything of it is shown.
 """
 
+import asyncio
 import uuid
 from urllib.parse import quote
 
@@ -228,13 +229,26 @@ async def coordinator_open(web: Web, cycle_id: int):
     return await _acting(web, cycle_id, open_it, "Ciclo abierto: ya se puede pedir.")
 
 
+async def _closed_soon(web: WebSession, cycle_id: int, seconds: float = 30) -> bool:
+    """Whether a close still running (its first call outlasted the service client's wait) ends within
+    `seconds`: the coordinator then lands on the lists instead of an error about a key."""
+    for _ in range(int(seconds)):
+        await asyncio.sleep(1)
+        cycle = await optional(web, "GET", f"/api/orders/cycles/{cycle_id}", [], "Ciclo")
+        if cycle and cycle.get("status") != "open":
+            return True
+    return False
+
+
 @router.post("/coordinacion/ciclos/{cycle_id}/cerrar")
 async def coordinator_close(web: Web, cycle_id: int):
     web.require("coordinator")
     try:
         result = await web.call("POST", f"/api/orders/cycles/{cycle_id}/close")
     except UpstreamError as exc:
-        return redirect(_cycle_url(cycle_id, error=exc.message), web)
+        if exc.code != "idempotency_in_progress" or not await _closed_soon(web, cycle_id):
+            return redirect(_cycle_url(cycle_id, error=exc.message), web)
+        result = {}  # a big cycle took longer than one call: its close went on, and it is now closed
     message = "Ciclo cerrado y consolidado."
     if result.get("consolidation_error"):
         message = "Ciclo cerrado; la consolidación se reintentará: " + result["consolidation_error"]["message"]

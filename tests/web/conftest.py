@@ -76,7 +76,7 @@ def chromium():
 def phone(chromium):
     """A fresh 360 px phone (empty cache, no cookies), which may give its location."""
     context = chromium.new_context(**PHONE, geolocation=CONSUMER_AT, permissions=["geolocation"])
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(40_000)
     page = context.new_page()
     page.console_errors = []  # CSP violations and script errors show up here
     page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))

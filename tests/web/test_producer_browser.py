@@ -82,7 +82,7 @@ def organization_tab(chromium, platform):
     from tests.web.conftest import PHONE
 
     context = chromium.new_context(**PHONE)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(40_000)
     page = context.new_page()
     page.console_errors = []
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))

@@ -1,10 +1,13 @@
 """Event builders and small helpers for the payments tests."""
 
+import asyncio
 import itertools
 from decimal import Decimal
 
+from hypothesis.stateful import RuleBasedStateMachine
 from sqlalchemy import func, select
 
+from services.common.errors import DomainError
 from services.common.events import Envelope
 from services.common.inbox import handle_event
 from services.payments.app import SPEC
@@ -107,3 +110,33 @@ async def emitted(db, event_type: str) -> list[dict]:
     async with db.session() as s:
         return list((await s.execute(select(kernel.outbox.c.payload).where(kernel.outbox.c.event_type == event_type)
                                      .order_by(kernel.outbox.c.id))).scalars())
+
+
+class DatabaseMachine(RuleBasedStateMachine):
+    """A hypothesis state machine over a payments database rolled back at the end of each example
+    (`url`: set by the test). `run` drives a coroutine on the machine's own event loop; `_in_session`
+    runs a rule's unit of work and answers None when the rules refuse it."""
+
+    url: str = ""
+
+    def __init__(self):
+        super().__init__()
+        from tests.conftest import transactional_database
+
+        self.loop = asyncio.new_event_loop()
+        self.ctx = transactional_database(self.url)
+        self.db = self.loop.run_until_complete(self.ctx.__aenter__())
+
+    def run(self, coro):
+        return self.loop.run_until_complete(coro)
+
+    async def _in_session(self, fn, **kw):
+        try:
+            async with self.db.session() as session:
+                return await fn(session=session, **kw)
+        except DomainError:
+            return None
+
+    def teardown(self):
+        self.run(self.ctx.__aexit__(None, None, None))
+        self.loop.close()

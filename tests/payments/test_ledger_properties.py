@@ -2,14 +2,12 @@
 every step every entry balances, stored balances are the sums of postings, all balances sum to
 zero, no fund passes its cap, and each producer's advances account equals what she still owes."""
 
-import asyncio
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
@@ -18,13 +16,12 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from services.common.errors import DomainError
 from services.payments import advances as pronto
 from services.payments.collections import record_payment, record_refund
 from services.payments.models import accounts, advances, funds, orders
 from services.payments.order_book import order_due
-from tests.conftest import transactional_database
 from tests.payments.helpers import (
+    DatabaseMachine,
     accept_terms_in,
     apply,
     close_cycle,
@@ -38,33 +35,14 @@ CYCLE = 1
 ADMIN_FEE = [{"kind": "admin", "basis": "percent", "value": "3.5", "payer": "producer"}, {"kind": "packing", "basis": "flat", "value": "1"}]
 
 
-class LedgerMachine(RuleBasedStateMachine):
-    url: str = ""
-
+class LedgerMachine(DatabaseMachine):
     def __init__(self):
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.ctx = transactional_database(self.url)
-        self.db = self.loop.run_until_complete(self.ctx.__aenter__())
         self.next_order = 1
         self.pending: list[int] = []  # placed, not delivered nor cancelled
         self.delivered: list[int] = []
         self.policies: list[int] = []
         self.advance_ids: list[int] = []
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
-
-    async def _in_session(self, fn, **kw):
-        try:
-            async with self.db.session() as session:
-                return await fn(session=session, **kw)
-        except DomainError:
-            return None
-
-    def teardown(self):
-        self.run(self.ctx.__aexit__(None, None, None))
-        self.loop.close()
 
     @initialize(caps=st.lists(st.integers(20_000, 200_000), min_size=3, max_size=3))
     def financiers(self, caps):

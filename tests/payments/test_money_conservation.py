@@ -16,14 +16,12 @@ and the cash held (clearing accounts and funds) is what came in less what went o
 default; `MONEY_EXAMPLES=200` runs more.
 """
 
-import asyncio
 import os
 from decimal import Decimal
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
@@ -41,8 +39,14 @@ from services.payments.final_settlement import settle_cycle
 from services.payments.models import accounts, advances, order_lines, payables, payout_lines
 from services.payments.order_book import order_due, remember_producer
 from services.payments.shares import set_share
-from tests.conftest import transactional_database
-from tests.payments.helpers import accept_terms_in, close_cycle, deliver, ledger_is_consistent, place_order
+from tests.payments.helpers import (
+    DatabaseMachine,
+    accept_terms_in,
+    close_cycle,
+    deliver,
+    ledger_is_consistent,
+    place_order,
+)
 
 PRODUCERS = (1, 2, 3)  # 2 belongs to organization 5 (4 %, collects for her); 3 to organization 6 (2.5 %)
 CYCLES = (1, 2, 3)
@@ -55,14 +59,9 @@ PAYOUT_METHODS = {"bank_transfer": {"bank": "BNB", "account_number": "1234567"},
                   "mobile_wallet": {"wallet_number": "71234567"}, "cash": {}}
 
 
-class MoneyMachine(RuleBasedStateMachine):
-    url: str = ""
-
+class MoneyMachine(DatabaseMachine):
     def __init__(self):
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.ctx = transactional_database(self.url)
-        self.db = self.loop.run_until_complete(self.ctx.__aenter__())
         self.next_order = 1
         self.pending: list[tuple[int, int]] = []  # (order, cycle) placed, not delivered nor cancelled
         self.settled: set[int] = set()
@@ -70,20 +69,6 @@ class MoneyMachine(RuleBasedStateMachine):
         self.advanced = 0
         self.lines: list[int] = []  # payout lines made
         self.paid_in = self.refunded = self.paid_out = 0
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
-
-    async def _in_session(self, fn, **kw):
-        try:
-            async with self.db.session() as session:
-                return await fn(session=session, **kw)
-        except DomainError:
-            return None
-
-    def teardown(self):
-        self.run(self.ctx.__aexit__(None, None, None))
-        self.loop.close()
 
     @initialize(prices=st.lists(st.integers(500, 6_000), min_size=3, max_size=3),
                 methods=st.lists(st.sampled_from(("cash", "transfer")), min_size=3, max_size=3))

@@ -10,7 +10,6 @@ and checks that
 - the ledger balances, entry by entry and in total.
 """
 
-import asyncio
 import itertools
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -18,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
@@ -27,14 +25,20 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from services.common.errors import DomainError
 from services.payments import advances as pronto
 from services.payments.collections import record_payment
 from services.payments.corrections import hold_for_correction
 from services.payments.models import advances, receivables
 from services.payments.order_book import order_due
-from tests.conftest import transactional_database
-from tests.payments.helpers import accept_terms_in, apply, bs, close_cycle, ledger_is_consistent, place_order
+from tests.payments.helpers import (
+    DatabaseMachine,
+    accept_terms_in,
+    apply,
+    bs,
+    close_cycle,
+    ledger_is_consistent,
+    place_order,
+)
 
 PRODUCERS = (1, 2)
 CYCLE = 1
@@ -56,33 +60,14 @@ def receipt_payload(consignment_id: int, producer: int, product_id: int, ordered
                        "unit_price": bs(Decimal(price) / 100), "accepted_value": bs(Decimal(value) / 100)}]}
 
 
-class ReceivableMachine(RuleBasedStateMachine):
-    url: str = ""
-
+class ReceivableMachine(DatabaseMachine):
     def __init__(self):
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.ctx = transactional_database(self.url)
-        self.db = self.loop.run_until_complete(self.ctx.__aenter__())
         self.orders: dict[int, tuple[int, Decimal, int]] = {}  # order id -> (producer, quantity, unit price)
         self.received: dict[int, int] = {}  # consignment id -> value of the goods payments accepted
         self.corrections = itertools.count(1)
         self.policies: list[int] = []
         self.advance_ids: list[int] = []
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
-
-    async def _in_session(self, fn, **kw):
-        try:
-            async with self.db.session() as session:
-                return await fn(session=session, **kw)
-        except DomainError:
-            return None
-
-    def teardown(self):
-        self.run(self.ctx.__aexit__(None, None, None))
-        self.loop.close()
 
     @initialize(cap=st.integers(30_000, 300_000), rate=st.sampled_from((Decimal("0.7"), Decimal("0.9"), Decimal(1))))
     def financier(self, cap, rate):

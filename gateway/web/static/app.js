@@ -45,10 +45,6 @@
       box.appendChild(list);
     }
   }
-  function what() {  // "respuesta(s)" on a lesson, what the page's box names elsewhere (data-what)
-    var box = document.querySelector(".queued");
-    return (box && box.getAttribute("data-what")) || "respuesta(s)";
-  }
   function describe() {
     var items = queued();
     var n = items.length;

@@ -31,7 +31,7 @@ from gateway.web.cycle_form import (
     read_cycle_form,
 )
 from gateway.web.cycle_watch import ACTIVE, PAYABLE, basket_rows, order_summary, point_rows, running_low
-from gateway.web.session import UpstreamError, Web, WebSession, optional
+from gateway.web.session import UpstreamError, Web, WebSession, every_page, optional
 from gateway.web.shop import redirect
 from gateway.web.svg import MapPoint, RouteLeg, route_map
 from gateway.web.templating import render
@@ -54,19 +54,9 @@ async def _form_of(request: Request) -> dict[str, list[str]]:
     return {key: [v for v in form.getlist(key) if isinstance(v, str)] for key in form.keys()}
 
 
-async def _every(web: WebSession, path: str, notes: list[str], what: str, *, params: dict | None = None,
-                 pages: int = 5) -> list[dict]:
-    """Every item of a list the page needs whole (at most `pages` pages of 200)."""
-    items, cursor = [], None
-    for _ in range(pages):
-        page = await optional(web, "GET", path, notes, what, params={**(params or {}), "limit": 200, "cursor": cursor})
-        if not page:
-            break
-        items += views.items_of(page)
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    return items
+async def _every(web: WebSession, path: str, notes: list[str], what: str, *, params: dict | None = None) -> list[dict]:
+    """Every item of a list the page needs whole (at most 5 pages of 200); a refusal is a note."""
+    return await every_page(web, path, params, pages=5, page_size=200, notes=notes, what=what)
 
 
 @router.get("/coordinacion")

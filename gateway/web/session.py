@@ -232,12 +232,18 @@ async def _unread(request: Request, account_id: int) -> int:
 Web = Annotated[WebSession, Depends(web_session)]
 
 
-async def every_page(web: WebSession, path: str, params: dict | None = None, *, pages: int = 10) -> list[dict]:
-    """The items of a paged list (`items`, `next_cursor`), up to `pages` pages of 100."""
+async def every_page(web: WebSession, path: str, params: dict | None = None, *, pages: int = 10,
+                     page_size: int = 100, notes: list[str] | None = None, what: str = "") -> list[dict]:
+    """The items of a paged list (`items`, `next_cursor`), up to `pages` pages of `page_size`. With
+    `notes`, a refused page ends the list there with a note (see `optional`) instead of raising."""
     found: list[dict] = []
     cursor = None
     for _ in range(pages):
-        page = await web.call("GET", path, params={**(params or {}), "limit": 100, "cursor": cursor})
+        query = {**(params or {}), "limit": page_size, "cursor": cursor}
+        if notes is None:
+            page = await web.call("GET", path, params=query)
+        elif not (page := await optional(web, "GET", path, notes, what, params=query)):
+            break
         if not isinstance(page, dict):
             return found + (page if isinstance(page, list) else [])
         found += page.get("items") or []

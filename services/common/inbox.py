@@ -44,6 +44,14 @@ async def handle_event(db: Database, kernel: KernelTables, handlers: dict, envel
     return True
 
 
+async def _body_as(request: Request, model: type[BaseModel]):
+    """The body read only now (after the credential check), as `model`, or 422 saying what is wrong."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+
+
 def events_router(spec) -> APIRouter:
     """`POST /internal/events`: where the HTTP transport delivers the events this service subscribes to.
 
@@ -58,11 +66,7 @@ def events_router(spec) -> APIRouter:
 
     @router.post(EVENTS_PATH, summary="Deliver one event (service credential required)")
     async def deliver_event(request: Request):
-        raw = await request.body()
-        try:
-            envelope = Envelope.model_validate_json(raw)
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+        envelope = await _body_as(request, Envelope)
         incoming = getattr(request.app.state, "incoming_events", None)
         if incoming is None:  # nothing subscribed (or a kernel without the incoming queue)
             handled = await handle_event(request.app.state.db, spec.kernel, spec.event_handlers, envelope)
@@ -76,11 +80,7 @@ def events_router(spec) -> APIRouter:
         in one transaction (repeats ignored), then applied at once in batches, in order per
         aggregate; 2xx once kept. One HTTP request and a few commits for the lot instead of one
         request and one commit each."""
-        raw = await request.body()
-        try:
-            batch = EventBatch.model_validate_json(raw)
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+        batch = await _body_as(request, EventBatch)
         incoming = getattr(request.app.state, "incoming_events", None)
         if incoming is None:
             kept = sum([await handle_event(request.app.state.db, spec.kernel, spec.event_handlers, envelope)

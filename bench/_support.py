@@ -184,6 +184,86 @@ class CpuMeter:
         return self.spent
 
 
+def admin_rows(sql: str, *args) -> list:
+    """Rows of one query on the administration database ADMIN_URL."""
+    async def run() -> list:
+        conn = await asyncpg.connect(dsn(ADMIN_URL), timeout=5)
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+class TransactionMeter:
+    """Transactions committed or rolled back in named databases between `start()` and `stop()`, from
+    pg_stat_database: a count that does not depend on how loaded the machine is, unlike CPU time.
+    A backend reports its counts when it goes idle, at most once a second, so `stop()` waits a moment."""
+
+    QUERY = "SELECT datname, xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = ANY($1)"
+
+    def __init__(self, databases: dict[str, str]):
+        self.databases = databases  # {service: database name}
+        self.before: dict[str, int] = {}
+
+    def _read(self) -> dict[str, int]:
+        return {r["datname"]: r["n"] for r in admin_rows(self.QUERY, list(self.databases.values()))}
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self, settle_seconds: float = 2.0) -> dict[str, int]:
+        time.sleep(settle_seconds)
+        after = self._read()
+        return {s: after.get(db, 0) - self.before.get(db, 0) for s, db in self.databases.items()}
+
+
+class StatementMeter:
+    """SQL statements each service sent between `start()` and `stop()`, from its `/metrics`
+    (`db_statements_total`; one worker's count when a service runs several)."""
+
+    def __init__(self, base_urls: dict[str, str], service_secret: str):
+        self.base_urls = base_urls
+        self.secret = service_secret
+        self.before: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        counts = {}
+        for service, base in self.base_urls.items():
+            request = urllib.request.Request(f"{base}/metrics", headers={"X-Service-Key": self.secret})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
+                continue
+            counts[service] = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                                  if line.startswith("db_statements_total{"))
+        return counts
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self) -> dict[str, float]:
+        after = self._read()
+        return {s: after[s] - self.before[s] for s in after if s in self.before}
+
+
+def print_database_work_per_unit(transactions: dict[str, int], statements: dict[str, float], units: int,
+                                 unit: str) -> None:
+    """Transactions (from PostgreSQL) and statements (from each service) per unit of work: counts that
+    do not depend on how loaded the machine is."""
+    if not units:
+        return
+    print(f"  database transactions per {unit}: "
+          + "   ".join(f"{s} {n / units:.1f}" for s, n in transactions.items())
+          + f"   all {sum(transactions.values()) / units:.1f}")
+    if statements:
+        print(f"  SQL statements per {unit} (without begin/commit): "
+              + "   ".join(f"{s} {n / units:.1f}" for s, n in statements.items())
+              + f"   all {sum(statements.values()) / units:.1f}")
+
+
 def rss_mb(root: int) -> float:
     """Peak resident memory (high-water mark) of the largest process in a tree (a uvicorn process, or
     the biggest of its workers), in MB."""

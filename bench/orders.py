@@ -37,7 +37,10 @@ from pathlib import Path
 
 from bench._support import (
     CpuMeter,
+    StatementMeter,
+    TransactionMeter,
     print_cpu_per_unit,
+    print_database_work_per_unit,
     rss_mb,
     start_app,
     stop,
@@ -203,6 +206,10 @@ def placement(folder: Path, urls: dict[str, str], workers_per_service: int) -> N
             asyncio.run(_wait_caught_up(base))
         meter = CpuMeter({s: p.pid for s, p in zip(SERVICES, processes, strict=True)}, [u.rsplit("/", 1)[1] for u in urls.values()])
         load_before = os.getloadavg()[0]
+        transactions = TransactionMeter({s: u.rsplit("/", 1)[1] for s, u in urls.items()})
+        statements = StatementMeter(base, env["MC_SERVICE_SECRET"])
+        transactions.start()
+        statements.start()
         meter.start()
         profilers = _profile(processes, folder)
         done, errors, latencies, elapsed = asyncio.run(_load(url, tokens, cycle_id, points, product_ids, SECONDS))
@@ -225,6 +232,7 @@ def placement(folder: Path, urls: dict[str, str], workers_per_service: int) -> N
         spent = meter.stop()
         print("  CPU from the start of the window until every event it caused was consumed (goal <= 8 ms for the services):")
         print_cpu_per_unit(spent, done, "order")
+        print_database_work_per_unit(transactions.stop(), statements.stop(), done, "order")
         print("  resident memory (MB, goal < 150 per process): "
               + "   ".join(f"{s} {rss_mb(p.pid):.0f}" for s, p in zip(SERVICES, processes, strict=True)))
     finally:

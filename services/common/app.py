@@ -127,6 +127,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
         if state.db is None:
             state.db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size,
                                          max_overflow=settings.db_max_overflow)
+            state.metrics.count_statements(state.db.engine)
         if check_migrations:
             await ensure_migrated(state.db, spec.name)
         if state.token_verifier is None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    or_,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,10 +95,26 @@ def kernel_tables(metadata: MetaData) -> KernelTables:
     return KernelTables(outbox=outbox, inbox=inbox, idempotency=idempotency, incoming=incoming)
 
 
-def insert_ignoring_conflict(session: AsyncSession, table: Table):
-    """`INSERT ... ON CONFLICT DO NOTHING` in the session's dialect (SQLite or PostgreSQL)."""
+def _dialect_insert(session: AsyncSession, table: Table):
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+def insert_ignoring_conflict(session: AsyncSession, table: Table):
+    """`INSERT ... ON CONFLICT DO NOTHING` in the session's dialect (SQLite or PostgreSQL)."""
+    return _dialect_insert(session, table).on_conflict_do_nothing()
+
+
+def upsert_known(session: AsyncSession, table: Table, *, key: dict, known: dict):
+    """One statement: insert the row `key` + `known`, or, when a row with that key exists, set the
+    `known` columns that differ (nothing is written when the row already says so, and a column not
+    in `known` keeps what it has)."""
+    statement = _dialect_insert(session, table).values(**key, **known)
+    if not known:
+        return statement.on_conflict_do_nothing(index_elements=list(key))
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: statement.excluded[name] for name in known},
+        where=or_(*[table.c[name].is_distinct_from(statement.excluded[name]) for name in known]))

@@ -85,17 +85,33 @@ def account_code(kind: AccountKind, owner_id: int | None) -> str:
 async def ensure_account(*, session: AsyncSession, kind: AccountKind, owner_id: int | None = None,
                          name: str | None = None) -> int:
     """The id of the account of this kind and owner, opening it on first use."""
-    code = account_code(kind, owner_id)
-    found = (await session.execute(select(accounts.c.id).where(accounts.c.code == code))).scalar_one_or_none()
-    if found is not None:
-        return found
-    await session.execute(insert_ignoring_conflict(session, accounts).values(
-        code=code, kind=kind.value, owner_id=owner_id,
-        # a name composed from people's input (fund and financier names) is cut to fit its column
-        name=(name or SINGLETONS.get(kind) or f"{kind.value} {owner_id}")[:accounts.c.name.type.length],
-        normal_side=NORMAL_SIDE[kind], may_go_negative=kind in MAY_GO_NEGATIVE, balance=0,
-        created_at=utcnow()))
-    return (await session.execute(select(accounts.c.id).where(accounts.c.code == code))).scalar_one()
+    return (await ensure_accounts(session=session, wanted=[(kind, owner_id, name)]))[0]
+
+
+async def ensure_accounts(*, session: AsyncSession,
+                          wanted: list[tuple[AccountKind, int | None, str | None]]) -> list[int]:
+    """The ids of several accounts (kind, owner, name), in order, opening those not yet open: one
+    query when they all exist, as on every order after the first of a consumer."""
+    codes = [account_code(kind, owner_id) for kind, owner_id, _ in wanted]
+    found = await _account_ids(session, codes)
+    missing = [(kind, owner_id, name) for (kind, owner_id, name), code in zip(wanted, codes, strict=True)
+               if code not in found]
+    if missing:
+        now = utcnow()
+        for kind, owner_id, name in missing:
+            await session.execute(insert_ignoring_conflict(session, accounts).values(
+                code=account_code(kind, owner_id), kind=kind.value, owner_id=owner_id,
+                # a name composed from people's input (fund and financier names) is cut to fit its column
+                name=(name or SINGLETONS.get(kind) or f"{kind.value} {owner_id}")[:accounts.c.name.type.length],
+                normal_side=NORMAL_SIDE[kind], may_go_negative=kind in MAY_GO_NEGATIVE, balance=0,
+                created_at=now))
+        found = await _account_ids(session, codes)
+    return [found[code] for code in codes]
+
+
+async def _account_ids(session: AsyncSession, codes: list[str]) -> dict[str, int]:
+    rows = await session.execute(select(accounts.c.code, accounts.c.id).where(accounts.c.code.in_(set(codes))))
+    return {code: account_id for code, account_id in rows}
 
 
 async def account_by_id(*, session: AsyncSession, account_id: int):

@@ -19,8 +19,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.money import to_centavos
-from services.common.tables import insert_ignoring_conflict, utcnow
-from services.payments.ledger import AccountKind, Posting, ensure_account, post_entry, reverse_entry
+from services.common.tables import insert_ignoring_conflict, upsert_known, utcnow
+from services.payments.ledger import (
+    AccountKind,
+    Posting,
+    ensure_account,
+    ensure_accounts,
+    post_entry,
+    reverse_entry,
+)
 from services.payments.models import cycles, order_lines, orders, producer_profiles
 
 log = logging.getLogger("mercado.payments")
@@ -57,9 +64,8 @@ def _datetime(value: Any) -> datetime:
 
 
 async def remember_cycle(*, session: AsyncSession, payload: dict) -> None:
-    """Create the cycle row on first sight; fill what this payload knows without erasing anything."""
-    cycle_id = int(payload["cycle_id"])
-    await session.execute(insert_ignoring_conflict(session, cycles).values(cycle_id=cycle_id))
+    """Create the cycle row on first sight; fill what this payload knows without erasing anything
+    (one statement, and no write when the row already says so: every order of a cycle comes here)."""
     known = {
         "name": payload.get("name") or payload.get("cycle_name"),
         "delivery_date": _date(payload.get("delivery_date")),
@@ -67,9 +73,8 @@ async def remember_cycle(*, session: AsyncSession, payload: dict) -> None:
         "organization_id": _int(payload.get("coordinator_organization_id")),
         "municipality_code": payload.get("municipality_code"),
     }
-    values = {k: v for k, v in known.items() if v is not None}
-    if values:
-        await session.execute(update(cycles).where(cycles.c.cycle_id == cycle_id).values(**values))
+    await session.execute(upsert_known(session, cycles, key={"cycle_id": int(payload["cycle_id"])},
+                                       known={k: v for k, v in known.items() if v is not None}))
 
 
 async def remember_producer(*, session: AsyncSession, producer_id: int, name: str | None = None,
@@ -103,7 +108,8 @@ async def on_cycle_closed(session: AsyncSession, envelope) -> None:
 
 
 async def on_order_placed(session: AsyncSession, envelope) -> None:
-    """The consumer owes the order: debit her account, credit order clearing and the order's fees."""
+    """The consumer owes the order: debit her account, credit order clearing and the order's fees.
+    A handful of statements whatever the number of lines: this runs for every order placed."""
     p = envelope.payload
     order_id = int(p["order_id"])
     if (await session.execute(select(orders.c.order_id).where(orders.c.order_id == order_id))).first():
@@ -112,28 +118,28 @@ async def on_order_placed(session: AsyncSession, envelope) -> None:
     fees_total = centavos(p.get("fees_total"))
     total = centavos(p.get("total"))
     consumer_id = int(p["consumer_account_id"])
-    await session.execute(orders.insert().values(
-        order_id=order_id, cycle_id=int(p["cycle_id"]), consumer_account_id=consumer_id,
-        delivery_point_id=_int(p.get("delivery_point_id")), fees_total=fees_total, total=total,
-        status="placed", placed_at=_datetime(p.get("placed_at"))))
-    for line in p.get("lines") or []:
-        producer_id = int(line["producer_id"])
-        await remember_producer(session=session, producer_id=producer_id)
-        await session.execute(order_lines.insert().values(
-            line_id=str(line["line_id"]), order_id=order_id, producer_id=producer_id,
-            product_id=int(line["product_id"]), quantity=Decimal(str(line["quantity"])),
-            unit=str(line.get("unit") or "unidad"), unit_price=centavos(line.get("unit_price")),
-            line_total=centavos(line.get("line_total")), cancelled=False, paid=0))
-    consumer = await ensure_account(session=session, kind=AccountKind.consumer, owner_id=consumer_id,
-                                    name=f"Consumidora {consumer_id}")
-    clearing = await ensure_account(session=session, kind=AccountKind.order_clearing)
-    platform = await ensure_account(session=session, kind=AccountKind.platform_fees)
+    consumer, clearing, platform = await ensure_accounts(session=session, wanted=[
+        (AccountKind.consumer, consumer_id, f"Consumidora {consumer_id}"),
+        (AccountKind.order_clearing, None, None), (AccountKind.platform_fees, None, None)])
     posted = await post_entry(
         session=session, client_id=f"order:{order_id}:placed", kind="order_placed",
         description=f"Pedido {order_id}", cycle_id=int(p["cycle_id"]), ref=f"order:{order_id}",
         lines=[Posting(consumer, total), Posting(clearing, -(total - fees_total)), Posting(platform, -fees_total)])
-    await session.execute(update(orders).where(orders.c.order_id == order_id)
-                          .values(placement_entry_id=posted.id))
+    await session.execute(orders.insert().values(
+        order_id=order_id, cycle_id=int(p["cycle_id"]), consumer_account_id=consumer_id,
+        delivery_point_id=_int(p.get("delivery_point_id")), fees_total=fees_total, total=total,
+        status="placed", placed_at=_datetime(p.get("placed_at")), placement_entry_id=posted.id))
+    lines = p.get("lines") or []
+    if lines:
+        now = utcnow()
+        await session.execute(insert_ignoring_conflict(session, producer_profiles).values(
+            [{"producer_id": producer_id, "updated_at": now}
+             for producer_id in sorted({int(line["producer_id"]) for line in lines})]))
+        await session.execute(order_lines.insert(), [dict(
+            line_id=str(line["line_id"]), order_id=order_id, producer_id=int(line["producer_id"]),
+            product_id=int(line["product_id"]), quantity=Decimal(str(line["quantity"])),
+            unit=str(line.get("unit") or "unidad"), unit_price=centavos(line.get("unit_price")),
+            line_total=centavos(line.get("line_total")), cancelled=False, paid=0) for line in lines])
 
 
 async def on_order_cancelled(session: AsyncSession, envelope) -> None:

@@ -101,6 +101,10 @@ class ServiceSpec:
     periodic: list[Periodic] = field(default_factory=list)
     # where this process learns of revoked access tokens; by default it asks the gateway
     revocation_source: Callable[[FastAPI], Source] | None = None
+    # (method, path) of endpoints that keep their Idempotency-Key with what they write, in the same
+    # transaction (order placement): the kernel's middleware leaves them alone instead of adding two
+    # transactions of its own to every such request
+    own_idempotency: frozenset[tuple[str, str]] = frozenset()
 
 
 async def get_session(request: Request):
@@ -190,7 +194,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
     app.state.metrics = Metrics(spec.name)
     install_error_handlers(app)
     app.add_middleware(NulGuard)
-    app.add_middleware(IdempotencyMiddleware, kernel=spec.kernel)
+    app.add_middleware(IdempotencyMiddleware, kernel=spec.kernel, own_idempotency=spec.own_idempotency)
     app.add_middleware(DatabaseOutage)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     for router in spec.routers:

@@ -4,6 +4,9 @@ Same key and same request -> the first stored answer, nothing done twice. Same k
 request -> 422. While the first request is still running, a repeat gets 409 with Retry-After.
 Keys are scoped to the caller (account, or anonymous), so two users cannot collide. Answers of 5xx
 are not stored: the failed attempt changed nothing (its transaction rolled back) and may be retried.
+An endpoint that keeps the key itself, in the transaction of what it writes (a service lists it in
+`ServiceSpec.own_idempotency`), is left alone: same key, same request -> the same resource; same key,
+another request -> 422 `idempotency_key_reused`; still running -> 409 `idempotency_in_progress`.
 """
 
 import hashlib
@@ -29,12 +32,14 @@ def _json_response(status: int, body: dict, extra_headers: list[tuple[bytes, byt
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app, *, kernel: KernelTables):
+    def __init__(self, app, *, kernel: KernelTables, own_idempotency: frozenset[tuple[str, str]] = frozenset()):
         self.app = app
         self.kernel = kernel
+        self.own_idempotency = own_idempotency
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in MUTATING:
+        if (scope["type"] != "http" or scope["method"] not in MUTATING
+                or (scope["method"], scope["path"]) in self.own_idempotency):
             return await self.app(scope, receive, send)
         key = None
         for name, value in scope["headers"]:

@@ -136,11 +136,68 @@ async def _take_slot(*, session: AsyncSession, kernel: KernelTables, point_id: i
     ).values(booked=table.c.booked + 1).returning(table.c.booked, table.c.capacity))).first()
     if taken is None:
         return False
+    await _tell_if_nearly_full(session=session, kernel=kernel, point_id=point_id, cycle_id=cycle_id, taken=taken)
+    return True
+
+
+async def _tell_if_nearly_full(*, session: AsyncSession, kernel: KernelTables, point_id: int, cycle_id: int,
+                               taken) -> None:
     if crossed_nearly_full(booked=taken.booked, capacity=taken.capacity):
         await emit(session, kernel, event_type="point.nearly_full", aggregate_id=f"{cycle_id}:{point_id}", payload={
             "point_id": point_id, "cycle_id": cycle_id, "booked": taken.booked, "capacity": taken.capacity,
             "percent": NEARLY_FULL_PERCENT})
-    return True
+
+
+async def book_slot(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int, cycle_id: int,
+                    capacity: int | None = None, consumer_account_id: int | None = None, wait_if_full: bool = True,
+                    confirm: bool = False) -> Booking:
+    """Hold a slot for an order, and confirm it at once with `confirm` (order placement does).
+
+    Every order placed comes here, so the usual case takes two statements (`_book_at_once`); any
+    other (a point not seen yet in the cycle, full, inactive or unknown, a capacity to apply, the
+    order already booked, a pickup code already given) goes the general way, with the same answers."""
+    booking = await _book_at_once(session=session, kernel=kernel, order_id=order_id, point_id=point_id,
+                                  cycle_id=cycle_id, capacity=capacity, consumer_account_id=consumer_account_id,
+                                  confirm=confirm)
+    if booking is not None:
+        return booking
+    booking = await hold_booking(session=session, kernel=kernel, order_id=order_id, point_id=point_id,
+                                 cycle_id=cycle_id, capacity=capacity, consumer_account_id=consumer_account_id,
+                                 wait_if_full=wait_if_full)
+    if confirm:
+        booking = await confirm_booking(session=session, order_id=order_id)
+    return booking
+
+
+async def _book_at_once(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int,
+                        cycle_id: int, capacity: int | None, consumer_account_id: int | None,
+                        confirm: bool) -> Booking | None:
+    """Take a slot of an active point whose slot row for the cycle exists (with this capacity, when
+    the cycle sets one), then insert the order's booking; None, with nothing changed, when either
+    does not apply. The same conditional UPDATE as `_take_slot`, so a point never overfills."""
+    slots = PointCapacity.__table__
+    active_point = select(DeliveryPoint.id).where(DeliveryPoint.id == point_id, DeliveryPoint.active)
+    conditions = [slots.c.point_id == point_id, slots.c.cycle_id == cycle_id, slots.c.booked < slots.c.capacity,
+                  slots.c.point_id.in_(active_point.scalar_subquery())]
+    if capacity is not None:  # a capacity that differs must be applied first (it may promote): the general way
+        conditions.append(slots.c.cycle_capacity == capacity)
+    taken = (await session.execute(update(slots).where(*conditions).values(booked=slots.c.booked + 1)
+                                   .returning(slots.c.booked, slots.c.capacity))).first()
+    if taken is None:
+        return None
+    now = utcnow()
+    values = dict(order_id=order_id, point_id=point_id, cycle_id=cycle_id, status=CONFIRMED if confirm else HELD,
+                  consumer_account_id=consumer_account_id, pickup_code=new_pickup_code() if confirm else None,
+                  pickup_failures=0, created_at=now, confirmed_at=now if confirm else None)
+    table = Booking.__table__
+    # no conflict target: an order booked before, or (once in ~10^11) a pickup code taken, inserts nothing
+    inserted = (await session.execute(insert_ignoring_conflict(session, table).values(**values)
+                                      .returning(table.c.id))).scalar_one_or_none()
+    if inserted is None:
+        await _give_back_slot(session=session, point_id=point_id, cycle_id=cycle_id)
+        return None
+    await _tell_if_nearly_full(session=session, kernel=kernel, point_id=point_id, cycle_id=cycle_id, taken=taken)
+    return Booking(id=inserted, **values)
 
 
 async def _give_back_slot(*, session: AsyncSession, point_id: int, cycle_id: int) -> None:

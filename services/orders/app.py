@@ -17,6 +17,7 @@ SPEC = ServiceSpec(
     routers=[cycle_routes.router, orders.router, internal.router, stats.router, audit.router],
     event_handlers=HANDLERS,
     periodic=[Periodic("orders-duties", run_duties, lambda settings: settings.duties_interval_seconds)],
+    own_idempotency=frozenset({("POST", "/orders")}),  # the order row keeps its key (placement.py)
 )
 
 

@@ -10,6 +10,11 @@ its stock kept reserved (services/orders/waitlist.py says how it is promoted, mo
 When a step fails or its outcome is unknown (a timeout), the order becomes `failed` and its lines
 and slot are released (both idempotent). If the process dies mid-way, `recover_orders` finds the
 order still `pending` after a while and compensates it the same way.
+
+The order row keeps the consumer's Idempotency-Key, written in the pending order's transaction (the
+kernel's middleware leaves this endpoint alone): a repeat answers the same order, even after a crash;
+another body under the key is refused (422); a repeat while the first is running gets 409
+`idempotency_in_progress`. A failed placement frees its key, so a retry really tries again.
 """
 
 import hashlib
@@ -82,6 +87,13 @@ def cycle_closed_error(cycle) -> Conflict:
 
 async def check_cycle_accepts_orders(*, session: AsyncSession, cycle_id: int, point_id: int):
     cycle = await load_cycle(session=session, cycle_id=cycle_id)
+    refuse_unless_accepting(cycle=cycle, point_id=point_id)
+    return cycle
+
+
+def refuse_unless_accepting(*, cycle, point_id: int) -> None:
+    """The refusal when the cycle takes no orders now, or not at this point."""
+    cycle_id = cycle.id
     if is_due(cycle):
         raise cycle_closed_error(cycle)
     if cycle.status != "open":
@@ -95,7 +107,6 @@ async def check_cycle_accepts_orders(*, session: AsyncSession, cycle_id: int, po
         raise InvalidInput(f"delivery point {point_id} does not serve cycle {cycle_id}; choose one of "
                            f"{cycle.point_ids}", code="point_not_in_cycle",
                            details={"delivery_point_id": point_id, "cycle_point_ids": cycle.point_ids})
-    return cycle
 
 
 async def place_order(*, db, kernel, clients, principal: Principal, body, idempotency_key: str | None) -> dict:
@@ -111,17 +122,16 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
                     raise InvalidInput("this Idempotency-Key was already used for another order; use a new key",
                                        code="idempotency_key_reused")
                 if existing.status == "pending":
-                    raise Conflict("this order is still being placed; retry shortly", code="order_in_progress",
+                    raise Conflict("this order is still being placed; retry shortly", code="idempotency_in_progress",
                                    headers={"Retry-After": "1"})
                 return await order_view(session=session, order_id=existing.id)
-        late = await load_cycle(session=session, cycle_id=body.cycle_id)
+        cycle = late = await load_cycle(session=session, cycle_id=body.cycle_id)
         if is_due(late):
             # an order arriving after closes_at closes the cycle (committed with this unit of work)
             await close_cycle(session=session, kernel=kernel, cycle_id=late.id)
         else:
             late = None
-            cycle = await check_cycle_accepts_orders(session=session, cycle_id=body.cycle_id,
-                                                     point_id=body.delivery_point_id)
+            refuse_unless_accepting(cycle=cycle, point_id=body.delivery_point_id)
             lines = await requested_lines(session=session, cycle=cycle, body=body)
             now = utcnow()
             order_id = await _insert_pending(session=session, values=dict(
@@ -153,7 +163,7 @@ async def _insert_pending(*, session: AsyncSession, values: dict) -> int:
         return (await session.execute(insert(orders).values(**values).returning(orders.c.id))).scalar_one()
     except IntegrityError:
         raise Conflict("an order with this Idempotency-Key is being placed; retry shortly",
-                       code="order_in_progress", headers={"Retry-After": "1"}) from None
+                       code="idempotency_in_progress", headers={"Retry-After": "1"}) from None
 
 
 def _as_client_error(exc: BaseException) -> BaseException:

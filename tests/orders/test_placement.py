@@ -31,6 +31,37 @@ async def test_consumer_places_order_reserving_stock_and_booking_slot(migrated, 
         assert await p.stock(papa) == (Decimal("48.000"), Decimal("2.000"), Decimal("0.000"))
 
 
+async def test_placement_keeps_its_idempotency_key_with_the_order(migrated, keys, backend):
+    """The key lives on the order row (one transaction with it), not in the kernel's table: the same
+    answer to a repeat, a refusal for another body under the key, and a failed try frees its key."""
+    from sqlalchemy import func, select
+
+    from services.orders.models import kernel
+
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product(available="3")
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+        first = await p.order(consumer=1, cycle=cycle["id"], point=point,
+                              lines=[{"product_id": papa, "quantity": "2"}], key="phone-7")
+        assert first.status_code == 201, first.text
+        other = await p.order(consumer=1, cycle=cycle["id"], point=point,
+                              lines=[{"product_id": papa, "quantity": "1"}], key="phone-7")
+        assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+        too_much = await p.order(consumer=2, cycle=cycle["id"], point=point,
+                                 lines=[{"product_id": papa, "quantity": "2"}], key="phone-7")
+        assert too_much.status_code == 409 and too_much.json()["error"]["code"] == "stock_insufficient"
+        async with p.orders_db.session() as s:
+            stored = (await s.execute(select(func.count()).select_from(kernel.idempotency))).scalar_one()
+        assert stored == 0
+        # the first order cancelled gives its stock back: the refused consumer's retry now places
+        cancelled = await p.orders.post(f"/orders/{first.json()['id']}/cancel", headers=p.consumer(1))
+        assert cancelled.status_code == 200, cancelled.text
+        retry = await p.order(consumer=2, cycle=cycle["id"], point=point,
+                              lines=[{"product_id": papa, "quantity": "2"}], key="phone-7")
+        assert retry.status_code == 201 and retry.json()["status"] == "placed"
+
+
 async def test_order_for_closed_cycle_is_refused_with_409_and_cycle_closes_lazily(migrated, keys, backend):
     from datetime import timedelta
 

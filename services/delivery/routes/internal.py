@@ -27,11 +27,10 @@ OrderPath = Annotated[OrderId, Path()]
 @router.post("/bookings", response_model=BookingOut, status_code=201,
              summary="Hold a slot (409 point_full puts the order on the waitlist)")
 async def hold(body: BookingRequest, session: Session, _: ServiceCaller):
-    booking = await bookings.hold_booking(
+    booking = await bookings.book_slot(  # with confirm: one round trip for order placement
         session=session, kernel=kernel, order_id=body.order_id, point_id=body.point_id, cycle_id=body.cycle_id,
-        capacity=body.capacity, consumer_account_id=body.consumer_account_id, wait_if_full=body.wait_if_full)
-    if body.confirm:  # one round trip for callers that confirm at once (order placement)
-        booking = await bookings.confirm_booking(session=session, order_id=body.order_id)
+        capacity=body.capacity, consumer_account_id=body.consumer_account_id, wait_if_full=body.wait_if_full,
+        confirm=body.confirm)
     return BookingOut(order_id=booking.order_id, point_id=booking.point_id, cycle_id=booking.cycle_id,
                       status=booking.status, pickup_code=booking.pickup_code)
 

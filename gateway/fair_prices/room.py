@@ -22,6 +22,7 @@ from services.common.errors import DomainError
 from services.common.events import Envelope
 from services.common.http import ServiceClient
 from services.common.tables import insert_ignoring_conflict
+from services.common.ttl_cache import TtlCache
 
 log = logging.getLogger("mercado.fair_prices")
 
@@ -63,12 +64,21 @@ async def outgoing_for(session: AsyncSession, alert: PriceAlert) -> list[Outgoin
     return out
 
 
+POINT_SECONDS = 600.0  # a point's municipality
+REFERENCES_SECONDS = 60.0  # a territory's reference prices, a product's name and category
+
+
 class FairPriceWatch:
     """Bound at start-up to the gateway's service clients, like the notifications room."""
 
     def __init__(self, *, channels_configured: frozenset[str]):
         self.channels_configured = channels_configured
         self.clients: dict[str, ServiceClient] | None = None
+        # every order placed is judged: where its point is and the territory's references are kept a
+        # while instead of asked of delivery and catalog each time (a new reference counts within a minute)
+        self._points = TtlCache(seconds=POINT_SECONDS)
+        self._prices = TtlCache(seconds=REFERENCES_SECONDS)
+        self._products = TtlCache(seconds=REFERENCES_SECONDS)
         # a payload no retry can fix is logged and dropped, as the notifications room does
         self.handlers = {"order.placed": tolerant(self.order_placed)}
 
@@ -91,9 +101,18 @@ class FairPriceWatch:
             raise
 
     async def _references(self, municipality_code: str) -> list:
-        answer = await self._catalog().call("GET", "/reference-prices",
-                                            params={"municipality": municipality_code, "limit": 100})
-        return references_from(answer.get("items") or [])
+        async def load():
+            answer = await self._catalog().call("GET", "/reference-prices",
+                                                params={"municipality": municipality_code, "limit": 100})
+            return references_from(answer.get("items") or [])
+
+        return await self._prices.get(municipality_code, load)
+
+    async def _point(self, point_id: int) -> dict | None:
+        return await self._points.get(point_id, lambda: self._get("delivery", f"/points/{point_id}"))
+
+    async def _product(self, product_id: int) -> dict | None:
+        return await self._products.get(product_id, lambda: self._get("catalog", f"/products/{product_id}"))
 
     async def _tell(self, session: AsyncSession, event_id: str, alerts: list[PriceAlert]) -> None:
         """One message per account and kind for this event (several lines of one order: one text each,
@@ -113,7 +132,7 @@ class FairPriceWatch:
         lines = [ln for ln in p.get("lines") or [] if isinstance(ln, dict)]
         references: dict[str, list] = {}
         alerts = []
-        point = await self._get("delivery", f"/points/{as_id(p.get('delivery_point_id')) or 0}")
+        point = await self._point(as_id(p.get("delivery_point_id")) or 0)
         where = (point or {}).get("municipality_code")
         if where:
             references[where] = await self._references(where)
@@ -123,7 +142,7 @@ class FairPriceWatch:
             product_id = as_id(line.get("product_id"))
             if product_id is None:
                 continue
-            product = await self._get("catalog", f"/products/{product_id}")
+            product = await self._product(product_id)
             code = (point or {}).get("municipality_code") or (product or {}).get("municipality_code")
             if not product or not code:
                 continue  # gone meanwhile: nothing to judge it by

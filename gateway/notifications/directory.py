@@ -3,13 +3,13 @@ opening hours (delivery service), a product's name (catalog), a cycle's coordina
 what a producer receives for a settled cycle (payments), asked over their public APIs and
 kept for a few minutes. A peer that is down makes the event handler fail; the event comes again."""
 
-import time as clock
 from dataclasses import dataclass, field
 from datetime import date
 
 from gateway.notifications.recipients import as_id
 from services.common.errors import DomainError
 from services.common.http import ServiceClient
+from services.common.ttl_cache import TtlCache
 
 CACHE_SECONDS = 600.0
 
@@ -32,20 +32,18 @@ class PointInfo:
 @dataclass
 class Directory:
     clients: dict[str, ServiceClient]
-    _cache: dict[tuple[str, int], tuple[float, object]] = field(default_factory=dict)
+    _cache: TtlCache = field(default_factory=lambda: TtlCache(seconds=CACHE_SECONDS))
 
     async def _get(self, service: str, path: str, key: tuple[str, int]):
-        hit = self._cache.get(key)
-        if hit is not None and clock.monotonic() - hit[0] < CACHE_SECONDS:
-            return hit[1]
-        try:
-            found = await self.clients[service].call("GET", path)
-        except DomainError as exc:
-            if exc.status != 404:
-                raise
-            found = None  # gone meanwhile: the message names it by its id
-        self._cache[key] = (clock.monotonic(), found)
-        return found
+        async def load():
+            try:
+                return await self.clients[service].call("GET", path)
+            except DomainError as exc:
+                if exc.status != 404:
+                    raise
+                return None  # gone meanwhile: the message names it by its id
+
+        return await self._cache.get(key, load)
 
     async def point(self, point_id) -> PointInfo:
         point_id = as_id(point_id)

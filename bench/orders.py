@@ -191,6 +191,7 @@ def placement(folder: Path, urls: dict[str, str], workers_per_service: int) -> N
         for s in SERVICES:
             log = folder / f"{s}.log"
             workers = 1 if s == "gateway" else workers_per_service
+            env[f"{s.upper()}_WORKERS"] = str(workers)  # each worker takes its share of the connection budget
             processes.append(start_app(APPS[s], ports[s], env, log, workers=workers, log_level="warning"))
             wait_ok(f"{base[s]}/healthz", processes[-1], log)
         issuer = TokenIssuer.from_file(private)

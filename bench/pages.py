@@ -100,6 +100,7 @@ def main() -> None:
         for name in APPS:
             env[f"{name.upper()}_DATABASE_URL"] = urls[name]
             env[f"{name.upper()}_URL"] = base[name]
+        env["CATALOG_WORKERS"] = str(WORKERS)  # each worker takes its share of the connection budget
         processes = {}
         try:
             for name, app in APPS.items():

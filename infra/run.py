@@ -21,12 +21,14 @@ START_ORDER = ("catalog", "orders", "delivery", "payments", "gateway")
 
 def _spawn(name: str) -> subprocess.Popen:
     settings = settings_of(name)
-    workers = os.environ.get(f"{name.upper()}_WORKERS", "1")
+    workers = str(settings.workers)
     cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", settings.host,
            "--port", str(settings.port), "--workers", workers, "--no-access-log", "--timeout-graceful-shutdown", "5", "--log-level", "warning"]
     if name == "gateway":  # the gateway decides whose X-Forwarded-For to believe (FORWARDED_ALLOW_IPS)
         cmd.append("--no-proxy-headers")
-    return subprocess.Popen(cmd, start_new_session=True)
+    # each worker reads its count to take its share of the service's connection budget
+    env = {**os.environ, f"{name.upper()}_WORKERS": workers}
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
 
 
 def _healthy(port: int) -> bool:

@@ -10,8 +10,6 @@ import asyncio
 import logging
 from urllib.parse import quote
 
-import apprise
-
 from gateway.notifications.kinds import CHANNELS
 
 
@@ -38,6 +36,8 @@ class Channels:
 
 
 def _notify(url: str, title: str, text: str) -> str | None:
+    import apprise  # loaded by the first message sent: a deployment without channels never needs it
+
     sender = apprise.Apprise()
     if not sender.add(url):
         return "the channel URL is not a valid Apprise URL"

@@ -129,8 +129,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
         configure_logging(spec.name, settings.log_level)
         state = app.state
         if state.db is None:
-            state.db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size,
-                                         max_overflow=settings.db_max_overflow)
+            pool_size, max_overflow = settings.pool_per_worker()
+            state.db = Database.from_url(settings.database_url, pool_size=pool_size, max_overflow=max_overflow)
             state.metrics.count_statements(state.db.engine)
         if check_migrations:
             await ensure_migrated(state.db, spec.name)

@@ -60,6 +60,11 @@ class Principal:
         return self.role in roles or self.role == Role.admin
 
 
+# Verified tokens kept per process (about 1.4 KB each), each for at most a minute: expired ones are
+# dropped when the limit is reached, so memory follows the tokens seen in the last minutes.
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 class TokenVerifier:
     """Verifies access tokens with the gateway's public key; caches verified tokens briefly.
 
@@ -101,10 +106,17 @@ class TokenVerifier:
         if claims.get("typ") != "access":
             raise Unauthorized("not an access token", code="invalid_token")
         principal = principal_from_claims(claims)
-        if len(self._cache) > 50_000:
-            self._cache.clear()
+        if len(self._cache) >= VERIFIED_TOKENS_KEPT:
+            self._forget_expired(now)
         self._cache[token] = (min(float(claims["exp"]), now + 60), principal)
         return self._not_revoked(principal)
+
+    def _forget_expired(self, now: float) -> None:
+        """Drop the entries past their minute; all of them when most are still fresh (a burst of new
+        tokens), so the next sweep is at least half the limit away and a sweep stays rare."""
+        self._cache = {token: hit for token, hit in self._cache.items() if hit[0] > now}
+        if len(self._cache) > VERIFIED_TOKENS_KEPT // 2:
+            self._cache.clear()
 
     def _not_revoked(self, principal: Principal) -> Principal:
         if self.revocations is not None and self.revocations.is_revoked(principal.account_id,

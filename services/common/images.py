@@ -5,10 +5,12 @@ re-encoded without metadata (no GPS of a farm or a house leaks).
 
 import io
 import warnings
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from services.common.errors import DomainError, InvalidInput
+
+if TYPE_CHECKING:  # Pillow loads with the first photo: most requests of a process never see one
+    from PIL import Image
 
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 MAX_PIXELS = 40_000_000
@@ -18,7 +20,7 @@ class PhotoTooLarge(DomainError):
     status, code = 413, "photo_too_large"
 
 
-def open_photo(data: bytes, *, max_bytes: int) -> tuple[Image.Image, str]:
+def open_photo(data: bytes, *, max_bytes: int) -> "tuple[Image.Image, str]":
     """The decoded image and its format ("JPEG", "PNG", "WEBP"), or a 4xx saying what is wrong:
     `photo_too_large`, `unsupported_photo_format`, `invalid_photo` (details `reason`: "empty",
     "pixels" or "unreadable")."""
@@ -27,6 +29,8 @@ def open_photo(data: bytes, *, max_bytes: int) -> tuple[Image.Image, str]:
                             details={"limit_bytes": max_bytes})
     if not data:
         raise InvalidInput("the photo file is empty", code="invalid_photo", details={"reason": "empty"})
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -49,12 +53,14 @@ def open_photo(data: bytes, *, max_bytes: int) -> tuple[Image.Image, str]:
                            details={"reason": "unreadable"}) from None
 
 
-def as_jpeg(image: Image.Image, *, max_side: int, quality: int = 75) -> bytes:
+def as_jpeg(image: "Image.Image", *, max_side: int, quality: int = 75) -> bytes:
     """The image at most `max_side` pixels wide and high, as a JPEG without metadata (transparency
     on white)."""
     image = image.copy()
     image.thumbnail((max_side, max_side))
     if image.mode not in ("RGB", "L"):
+        from PIL import Image
+
         background = Image.new("RGB", image.size, "white")
         rgba = image.convert("RGBA")
         background.paste(rgba, mask=rgba.getchannel("A"))

@@ -3,6 +3,11 @@
 `CATALOG_DATABASE_URL=postgresql+asyncpg://...` switches the catalog to PostgreSQL, and so on for
 each service. Values common to all processes (keys, service secret, event transport, Redis) are
 read without prefix so one environment configures the whole platform.
+
+PostgreSQL connections are a budget per service (`<SERVICE>_DB_POOL_SIZE` + `<SERVICE>_DB_MAX_OVERFLOW`,
+12 + 4 by default) split among its uvicorn workers (`<SERVICE>_WORKERS`): each worker's engine gets
+ceil(budget / workers), never fewer than 3 pooled connections. Five processes then stay within a stock
+server's `max_connections=100` with 1 to 4 workers each (at most 18 connections per service).
 """
 
 import os
@@ -47,6 +52,16 @@ def installation_name(configured: str = "") -> str:
     return cleaned[:32]
 
 
+# A worker keeps at least this many pooled connections whatever the split: a periodic duty holds one
+# for its advisory lock and one for its work while requests still need one.
+MIN_POOL_PER_WORKER = 3
+
+
+def worker_share(budget: int, workers: int, *, floor: int = 0) -> int:
+    """One worker's share of a budget split among `workers`: ceil(budget / workers), at least `floor`."""
+    return max(floor, -(-budget // max(1, workers)))
+
+
 def _shared(name: str, default, **kw):
     """A field read from the un-prefixed environment variable `name` (same for every process)."""
     return Field(default, validation_alias=AliasChoices(name, name.lower()), **kw)
@@ -83,11 +98,16 @@ class ServiceSettings(BaseSettings):
     orders_url: str = _shared("ORDERS_URL", f"http://127.0.0.1:{SERVICE_PORTS['orders']}")
     delivery_url: str = _shared("DELIVERY_URL", f"http://127.0.0.1:{SERVICE_PORTS['delivery']}")
     payments_url: str = _shared("PAYMENTS_URL", f"http://127.0.0.1:{SERVICE_PORTS['payments']}")
+    # uvicorn workers of this service (`<SERVICE>_WORKERS`, which infra/run.py also passes to
+    # uvicorn): every worker is a process with its own connection pool, so the budget below is split.
+    workers: int = Field(1, ge=1)
+    # PostgreSQL connections of the whole service, split among its workers (`pool_per_worker`):
+    # requests beyond a worker's pool wait for a connection rather than opening (and closing) one
+    # each. 12 + 4 per service keep the five processes within a stock server's max_connections=100
+    # (97 for applications) with up to 4 workers each; raise them only with the server's limit.
+    db_pool_size: int = Field(12, ge=1)
+    db_max_overflow: int = Field(4, ge=0)
     # Event relay (services/common/relay.py): publishes the outbox in the background.
-    # PostgreSQL connection pool per process: requests beyond it wait for a connection rather than
-    # opening (and closing) one each; size it with the server's max_connections in mind.
-    db_pool_size: int = 15
-    db_max_overflow: int = 5
     relay_enabled: bool = True
     # periodic duties of a service (ServiceSpec.periodic); tests turn them off and drive them directly
     background_enabled: bool = True
@@ -126,6 +146,11 @@ class ServiceSettings(BaseSettings):
             self.port = SERVICE_PORTS.get(self.service_name, 0)
         if not self.jwt_public_key_path:
             self.jwt_public_key_path = str(var_dir() / "keys" / "jwt_public.pem")
+
+    def pool_per_worker(self) -> tuple[int, int]:
+        """(pool size, overflow) of one worker's engine: its share of the service's budget."""
+        return (worker_share(self.db_pool_size, self.workers, floor=MIN_POOL_PER_WORKER),
+                worker_share(self.db_max_overflow, self.workers))
 
     def service_url(self, name: str) -> str:
         return getattr(self, f"{name}_url")

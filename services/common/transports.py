@@ -59,19 +59,28 @@ class Transport(Protocol):
 
 
 def handled_event_types(process: str) -> frozenset[str]:
-    """The event types a process handles: its `SPEC.event_handlers`, or, for the gateway (whose spec
-    is built per app), the `HANDLED_EVENTS` its module declares."""
-    module = importlib.import_module("gateway.app" if process == "gateway" else f"services.{process}.app")
-    spec = getattr(module, "SPEC", None)
-    if spec is not None:
-        return frozenset(spec.event_handlers)
-    return frozenset(getattr(module, "HANDLED_EVENTS", ()))
+    """The event types a process handles, read where it declares its handlers: a service's
+    `services.<name>.subscriptions.EVENT_HANDLERS` (the table its `SPEC.event_handlers` is; none
+    without that module), the gateway's `HANDLED_EVENTS` (its spec is built per app). Never from a
+    peer's app module: that would load the whole peer (routes, route solver, images) into the
+    publisher, some 40 MB of memory in every process for a list of names."""
+    if process == "gateway":
+        return frozenset(importlib.import_module("gateway.notifications.handlers").HANDLED_EVENTS)
+    name = f"services.{process}.subscriptions"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return frozenset()
+    return frozenset(module.EVENT_HANDLERS)
 
 
 def spec_subscribers(source: str) -> Subscribers:
     """Subscribers of an event type: the other processes (services, gateway) that handle it.
 
-    Modules are imported lazily, on first use, so a service does not import its peers at start-up.
+    Their handler tables are imported lazily, on first use, so a service does not import its peers'
+    handlers at start-up.
     """
     cache: dict[str, tuple[str, ...]] = {}
 

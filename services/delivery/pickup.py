@@ -13,7 +13,6 @@ import hmac
 import io
 from datetime import UTC, datetime, time, timedelta
 
-import qrcode
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,6 +123,8 @@ async def list_pickups(*, session: AsyncSession, visible, cycle_id: int | None, 
 
 def qr_png(text: str) -> bytes:
     """A QR code image (PNG) of the pickup code, readable by any phone camera."""
+    import qrcode  # with PIL, some 4 MB only the QR endpoint needs
+
     image = qrcode.make(text, box_size=8, border=2)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

@@ -13,25 +13,35 @@ default, or a routing engine's table service (OSRM) when its URL is configured.
 """
 
 import asyncio
+import functools
 import itertools
 import math
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
-import pyvrp
-from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
 from services.common.errors import InvalidInput, ServiceUnavailable
 from services.delivery.points import haversine_km, windows_on
 
+if TYPE_CHECKING:
+    import pyvrp
+
 DAY_END = 24 * 3600
 
-# PyVRP warns when it struggles to find a feasible solution; the planner reports that itself (422).
-warnings.filterwarnings("ignore", category=PenaltyBoundWarning)
+
+@functools.cache
+def _pyvrp():
+    """PyVRP, loaded by the first route plan: it and numpy weigh some 15 MB that a delivery process
+    serving bookings and pickups never needs."""
+    import pyvrp
+    from pyvrp.exceptions import PenaltyBoundWarning
+
+    # PyVRP warns when it struggles to find a feasible solution; the planner reports that itself (422).
+    warnings.filterwarnings("ignore", category=PenaltyBoundWarning)
+    return pyvrp
 
 
 class RoutePlanningInfeasible(InvalidInput):
@@ -198,8 +208,8 @@ def check_feasibility(problem: Problem) -> dict[int, tuple[int, int]]:
     return chosen
 
 
-def build_model(problem: Problem, windows: dict[int, tuple[int, int]]) -> pyvrp.Model:
-    model = pyvrp.Model()
+def build_model(problem: Problem, windows: dict[int, tuple[int, int]]) -> "pyvrp.Model":
+    model = _pyvrp().Model()
     # coordinates are only for PyVRP's own plots; the edges below carry the real distances
     depot_location = model.add_location(x=round(problem.depot[1] * 1e5), y=round(problem.depot[0] * 1e5))
     depot = model.add_depot(depot_location, tw_early=problem.day_start, tw_late=DAY_END, name="hub")
@@ -223,6 +233,8 @@ def solve(problem: Problem, *, max_seconds: float, seed: int = 1, no_improvement
     """Solve with PyVRP; raises `RoutePlanningInfeasible` with the reason when no plan exists."""
     windows = check_feasibility(problem)
     model = build_model(problem, windows)
+    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+
     stop = MaxRuntime(max_seconds) if no_improvement is None else \
         MultipleCriteria([MaxRuntime(max_seconds), NoImprovement(no_improvement)])
     result = model.solve(stop=stop, seed=seed, display=False, collect_stats=False)

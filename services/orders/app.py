@@ -7,7 +7,7 @@ from services.orders.models import kernel
 from services.orders.routes import cycles as cycle_routes
 from services.orders.routes import internal, orders
 from services.orders.settings import Settings
-from services.orders.status_events import HANDLERS
+from services.orders.subscriptions import EVENT_HANDLERS
 
 SPEC = ServiceSpec(
     name="orders",
@@ -15,7 +15,7 @@ SPEC = ServiceSpec(
     description="Order cycles, orders and lines, the stock reservation saga, consolidation into pick and packing lists, exports.",
     kernel=kernel,
     routers=[cycle_routes.router, orders.router, internal.router, stats.router, audit.router],
-    event_handlers=HANDLERS,
+    event_handlers=EVENT_HANDLERS,
     periodic=[Periodic("orders-duties", run_duties, lambda settings: settings.duties_interval_seconds)],
     own_idempotency=frozenset({("POST", "/orders")}),  # the order row keeps its key (placement.py)
 )

@@ -2,9 +2,7 @@
 
 from services.common.app import ServiceSpec, create_service_app
 from services.payments import audit
-from services.payments.credit import on_consignment_corrected, on_consignment_delivered, on_order_cancelled
 from services.payments.models import kernel
-from services.payments.order_book import on_cycle_closed, on_order_placed
 from services.payments.routes import (
     advances,
     credit,
@@ -18,6 +16,7 @@ from services.payments.routes import (
     trust,
 )
 from services.payments.settings import Settings
+from services.payments.subscriptions import EVENT_HANDLERS
 
 SPEC = ServiceSpec(
     name="payments",
@@ -26,13 +25,7 @@ SPEC = ServiceSpec(
     kernel=kernel,
     routers=[ledger.router, payments.router, credit.router, settlement.router, funding.router, trust.router,
              advances.router, monitoring.router, internal.router, audit.router, payouts.router],
-    event_handlers={
-        "order.placed": on_order_placed,
-        "order.cancelled": on_order_cancelled,
-        "cycle.closed": on_cycle_closed,
-        "consignment.delivered": on_consignment_delivered,
-        "consignment.corrected": on_consignment_corrected,
-    },
+    event_handlers=EVENT_HANDLERS,
 )
 
 

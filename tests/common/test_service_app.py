@@ -143,3 +143,31 @@ async def test_service_refuses_to_start_on_an_unmigrated_database(tmp_path, keys
     with pytest.raises(RuntimeError, match="make migrate"):
         async with app_client(app):
             pass
+
+
+def test_connection_budget_is_split_among_workers_and_stays_within_a_stock_server():
+    from services.catalog.settings import Settings
+
+    def per_worker(workers, **budget):
+        return Settings(workers=workers, **budget).pool_per_worker()
+
+    assert per_worker(1, db_pool_size=12, db_max_overflow=4) == (12, 4)
+    assert per_worker(2, db_pool_size=12, db_max_overflow=4) == (6, 2)
+    assert per_worker(3, db_pool_size=13, db_max_overflow=4) == (5, 2)  # rounded up, not starved
+    assert per_worker(8, db_pool_size=12, db_max_overflow=4) == (3, 1)  # never below the floor
+    for workers in (1, 2, 3, 4):  # the five processes' defaults under PostgreSQL's max_connections=100
+        pool, overflow = Settings(workers=workers).pool_per_worker()
+        assert 5 * workers * (pool + overflow) <= 97
+
+
+async def test_an_app_with_two_workers_opens_half_the_pool(migrated, keys):
+    from services.catalog.app import create_app
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    settings = service_settings("catalog", migrated.url("catalog", "postgres"), workers=2,
+                                db_pool_size=12, db_max_overflow=4)
+    app = create_app(settings, verifier=keys.verifier)
+    async with app_client(app):
+        pool = app.state.db.engine.pool
+        assert (pool.size(), pool._max_overflow) == (6, 2)

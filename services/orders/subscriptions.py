@@ -54,5 +54,5 @@ async def on_booking_promoted(session, envelope) -> None:
     await apply_promotion(session=session, kernel=kernel, order_id=order_id, pickup_code=str(code))
 
 
-HANDLERS = {"order.picked_up": on_picked_up, "order.no_show": on_no_show,
-            "payment.received": on_payment_received, "booking.promoted": on_booking_promoted}
+EVENT_HANDLERS = {"order.picked_up": on_picked_up, "order.no_show": on_no_show,
+                  "payment.received": on_payment_received, "booking.promoted": on_booking_promoted}

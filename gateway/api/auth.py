@@ -35,11 +35,11 @@ from services.common.tables import utcnow
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def _hasher(request: Request) -> PasswordHasher:
+async def _hasher(request: Request) -> PasswordHasher:
     return request.app.state.password_hasher
 
 
-def _issuer(request: Request) -> TokenIssuer:
+async def _issuer(request: Request) -> TokenIssuer:
     return request.app.state.token_issuer
 
 

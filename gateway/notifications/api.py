@@ -19,7 +19,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 Channel = Literal["whatsapp", "sms", "email"]
 
 
-def _available(request: Request) -> frozenset[str]:
+async def _available(request: Request) -> frozenset[str]:
     return request.app.state.notification_channels.configured
 
 

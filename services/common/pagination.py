@@ -48,7 +48,7 @@ class PageParams(BaseModel):
     cursor: list[Any] | None
 
 
-def page_params(
+async def page_params(  # async: no thread hop (services/common/auth.py)
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
 ) -> PageParams:

@@ -43,7 +43,7 @@ from tests.web.platform import START_ORDER, restart, running_platform, worker_pi
 
 WORKERS = 2
 BUYERS, UNITS = 200, 50
-CONSUMERS = 4
+CONSUMERS = 16  # enough requests in flight that a killed worker is cut in the middle of some
 LOAD_SECONDS = 8  # the kills fall at its first and second third
 KILLED = ("orders", "payments")  # the saga's driver, then a consumer of its events
 PENDING_TIMEOUT_SECONDS = "3"
@@ -70,6 +70,13 @@ def live(tmp_path_factory):
             print(f"\nplatform up with {WORKERS} workers per process in {time.monotonic() - began:.1f} s")
             assert {name: len(worker_pids(platform, name)) for name in START_ORDER} == dict.fromkeys(START_ORDER, WORKERS)
             yield platform, urls, role_tokens(platform)
+
+
+def consumer_tokens(platform, count: int, *, first_account: int) -> list[str]:
+    """Access tokens of `count` consumers, signed with the gateway's key (no account to create)."""
+    issuer = TokenIssuer.from_file(platform.env["MC_JWT_PRIVATE_KEY_PATH"])
+    return [issuer.access_token(account_id=first_account + n, role="consumer", name=f"Consumidora {n}", ttl=600)
+            for n in range(count)]
 
 
 def open_cycle(load: Load, tokens: dict[str, str]) -> dict:
@@ -99,9 +106,7 @@ def test_two_hundred_buyers_for_fifty_units_place_exactly_fifty_orders(live):
                           body={"available": str(UNITS)})
     assert status == 200
     _, reserved_before, sold_before = asyncio.run(read_stock(urls["catalog"]))[product["id"]]
-    issuer = TokenIssuer.from_file(platform.env["MC_JWT_PRIVATE_KEY_PATH"])
-    buyers = [issuer.access_token(account_id=50_000 + n, role="consumer", name=f"Compradora {n}", ttl=600)
-              for n in range(BUYERS)]
+    buyers = consumer_tokens(platform, BUYERS, first_account=50_000)
     start, latencies = threading.Barrier(BUYERS), []
 
     def buy(token: str) -> tuple:
@@ -174,7 +179,7 @@ def test_a_worker_killed_mid_load_leaves_every_invariant_whole(live):
     load = Load(platform)
     cycle = open_cycle(load, tokens)
     bought = [p for p in orderable(load) if Decimal(p["available"]) >= 1]
-    consumers = [tokens["consumer"], *(platform.login(f"consumidor{n}") for n in range(2, CONSUMERS + 1))]
+    consumers = consumer_tokens(platform, CONSUMERS, first_account=60_000)
     before = asyncio.run(read_stock(urls["catalog"]))
     threads = [threading.Thread(target=consumer_load, args=(load, token, cycle, bought, n))
                for n, token in enumerate(consumers)]
@@ -203,7 +208,8 @@ def test_a_worker_killed_mid_load_leaves_every_invariant_whole(live):
         print("\n".join(asyncio.run(explain(urls, report["discrepancies"]))))
     stock_wrong = stock_discrepancies(before, after, Counter())
     print(f"workers killed, replaced by uvicorn after (s): { {n: round(s, 1) for n, s in replaced.items()} }")
-    print(f"load: {dict(sorted(load.counts.items()))}")
+    cut = sum(n for what, n in load.counts.items() if what.startswith(("retried_after_503", "retried_after_no_answer")))
+    print(f"load: {dict(sorted(load.counts.items()))}; answers cut by the kills: {cut}")
     print(f"audit after {settled:.1f} s: {report['checked']} discrepancies={report['by_check']}; pending {pending}")
     assert load.counts["placed"] > 0 and load.counts["paid"] > 0, load.counts
     assert load.server_errors == [], load.server_errors[:10]

@@ -44,7 +44,9 @@ from tests.web.platform import START_ORDER, restart, running_platform, worker_pi
 WORKERS = 2
 BUYERS, UNITS = 200, 50
 CONSUMERS = 16  # enough requests in flight that a killed worker is cut in the middle of some
-LOAD_SECONDS = 8  # the kills fall at its first and second third
+# the load runs by orders placed, not by time, so a busy machine only makes it longer: a worker is
+# killed once this many more orders were placed, and the load ends after as many again
+PLACED_BETWEEN = 4
 KILLED = ("orders", "payments")  # the saga's driver, then a consumer of its events
 PENDING_TIMEOUT_SECONDS = "3"
 
@@ -188,11 +190,11 @@ def test_a_worker_killed_mid_load_leaves_every_invariant_whole(live):
         thread.start()
     replaced = {}
     try:
-        load_ends = time.monotonic() + LOAD_SECONDS
-        for name in KILLED:
-            time.sleep(LOAD_SECONDS / (len(KILLED) + 1))
-            replaced[name] = kill_a_worker(platform, name)
-        time.sleep(max(0.0, load_ends - time.monotonic()))
+        for name in (*KILLED, None):
+            placed = load.counts["placed"] + PLACED_BETWEEN
+            load.until(lambda placed=placed: load.counts["placed"] >= placed, seconds=90)
+            if name:
+                replaced[name] = kill_a_worker(platform, name)
     finally:
         load.end()
         for thread in threads:

@@ -131,12 +131,44 @@ def migrate(folder: Path, urls: dict[str, str] | None = None) -> None:
 
 
 def spawn(platform: Platform, name: str) -> None:
-    """Start (or start again) one process of the platform on its port."""
+    """Start (or start again) one process of the platform on its port, with `<NAME>_WORKERS` uvicorn
+    workers as `make run` (infra/run.py) gives it (one by default)."""
+    workers = platform.env.get(f"{name.upper()}_WORKERS", "1")
     with open(platform.folder / f"{name}.log", "ab") as log:  # the child keeps its own copy of the handle
         platform.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", "127.0.0.1",
-             "--port", str(platform.ports[name]), "--no-access-log"],
+             "--port", str(platform.ports[name]), "--no-access-log", "--workers", workers],
             env=platform.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def restart(platform: Platform, name: str, **settings: str) -> None:
+    """Stop one process as a deploy does (SIGTERM), give it `settings` (environment variables) and
+    start it again; return once it is healthy."""
+    process = platform.processes[name]
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    platform.env.update(settings)
+    spawn(platform, name)
+    wait_healthy(platform, [name])
+
+
+def worker_pids(platform: Platform, name: str) -> list[int]:
+    """The uvicorn workers of one process started with several (its children serving requests); [] with one."""
+    parent = platform.processes[name].pid
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for pid in map(int, children):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:  # not multiprocessing's resource tracker
+            found.append(pid)
+    return sorted(found)
 
 
 def wait_healthy(platform: Platform, names, seconds: float = 90) -> None:

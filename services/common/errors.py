@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("mercado.errors")
 
@@ -163,6 +164,9 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error"}
 
 
+CLIENT_CLOSED_REQUEST = 499  # the status proxies log for a caller that hung up first
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError):
@@ -189,6 +193,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError, ConnectionError, TimeoutError):
         app.add_exception_handler(kind, _database)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _exc: ClientDisconnect):
+        # the caller hung up before its body arrived (a relay's call timed out, a phone lost its signal):
+        # nothing was done and nobody reads an answer; not an error of ours, so no traceback, no 500
+        log.info("the client went away before its request was read: %s %s", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

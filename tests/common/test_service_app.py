@@ -119,6 +119,40 @@ async def test_refusals_are_replayed_too_and_malformed_json_is_a_clear_422(backe
             assert "text" in wrong_type.json()["error"]["message"]
 
 
+async def test_a_caller_that_hangs_up_before_its_body_is_no_error(migrated, keys, capsys):
+    """A relay whose call timed out, or a phone that lost its signal, hangs up mid-request: nothing is
+    written and nothing is logged as an error (no traceback, no 500 counted)."""
+    url = migrated.url("catalog", "sqlite")
+    async with transactional_database(url) as db:
+        app = _probe_app(db, keys, url)
+        async with app_client(app):
+            sent = []
+
+            async def receive():
+                return {"type": "http.disconnect"}
+
+            async def send(message):
+                sent.append(message)
+
+            path = "/internal/events/batch"  # reads its body itself, after the credential check
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+                     "root_path": "", "headers": [(b"content-type", b"application/json"),
+                                                  (b"content-length", b"20"),
+                                                  (b"x-service-key", app.state.service_secret.encode())],
+                     "client": ("127.0.0.1", 1234), "server": ("test", 80), "app": app}
+            capsys.readouterr()
+            try:
+                await app(scope, receive, send)
+            except Exception as exc:  # what the server would log as "Exception in ASGI application"
+                pytest.fail(f"the hang-up escaped the app: {exc!r}")
+        logged = capsys.readouterr().out
+        assert sent[0]["status"] == 499
+        assert "went away" in logged
+        assert '"level":"error"' not in logged and "unhandled error" not in logged
+        assert await _rows(db) == 0
+
+
 async def test_concurrent_repeats_of_one_key_have_one_effect(migrated, keys):
     """On PostgreSQL, 20 simultaneous requests with one key: one row, the rest replay or wait."""
     from tests.conftest import live_database, require_postgres

@@ -9,7 +9,10 @@
    seconds until every consumer has caught up; then the headline figure: the CPU milliseconds per
    order of each process and of the PostgreSQL backends serving the run's databases, from the start
    of the timed window until the events it caused are all consumed (read from /proc, so it holds on a
-   noisy machine where orders/s does not); and each process's resident memory.
+   noisy machine where orders/s does not); the database transactions (PostgreSQL's pg_stat_database)
+   and SQL statements (each service's `db_statements_total`) per order, counts that do not move with
+   the machine's load at all and tell which service does the most round trips; and each process's
+   resident memory.
    Goals: <= 8 ms of service CPU per order, >= 200 orders/s with p99 < 500 ms.
    `python -m bench orders --reduced` (BENCH_REDUCED=1) is a diagnostic only: no payments, relays off.
 2. Consolidation: 100k order lines inserted into a closed cycle; prints the time of the pick lists

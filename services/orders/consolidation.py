@@ -7,9 +7,10 @@ price), so a cycle of 100k lines is summed by the database, not by Python loops 
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, literal, select, update
+from sqlalchemy import BigInteger, bindparam, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict
@@ -38,16 +39,18 @@ def _final_quantity():
 _UNITS = {u.value for u in Unit}
 
 
-def _value_expression():
-    """Line value after allocation (line_total is rewritten at consolidation, so it is exact)."""
-    return L.c.line_total
-
-
 def _bs(centavos: int) -> str:
     """Centavos as a decimal string of bolivianos ("12.50"), without Decimal arithmetic per line."""
     sign = "-" if centavos < 0 else ""
     whole, cents = divmod(abs(int(centavos)), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def _thousandths(milli: int) -> str:
+    """Thousandths of a unit as `quantity_text` writes the quantity ("3", "2.5", "0.125"), without Decimal."""
+    sign = "-" if milli < 0 else ""
+    whole, frac = divmod(abs(milli), 1000)
+    return f"{sign}{whole}.{frac:03d}".rstrip("0") if frac else f"{sign}{whole}"
 
 
 def _kg(value) -> str | None:
@@ -56,93 +59,111 @@ def _kg(value) -> str | None:
     return format(Decimal(value).quantize(Decimal("0.001")), "f")
 
 
-async def pick_rows(*, session: AsyncSession, cycle_id: int) -> list[tuple]:
-    """Per producer, product, price and delivery point: quantity, value and weight.
+@dataclass(frozen=True)
+class Picks:
+    """What a cycle's producers bring to each point, summed by the database.
 
-    One GROUP BY on ids only (names would make the database hash text for every line), then one
-    lookup by primary key of a representative line per product for names, unit and pickup place.
-    Rows: (producer_id, producer_name, organization_id, product_id, product_name, unit, unit_price,
-    delivery_point_id, quantity, value, kg, lat, lon, producer_gender, municipality_code).
+    groups: (producer_id, product_id, unit_price, delivery_point_id, thousandths, centavos, first line
+    id), one per producer, product, price and point, in that order; quantities in thousandths and values
+    in centavos, as integers (the quantity columns keep three decimals): nothing is a Decimal per group.
+    products: product_id -> (producer_name, organization_id, product_name, unit, lat, lon, kg per unit
+    or None, producer_gender, municipality_code), from the product's first line.
     """
-    qty = _final_quantity()
+
+    groups: list
+    products: dict[int, tuple]
+
+
+async def pick_rows(*, session: AsyncSession, cycle_id: int) -> Picks:
+    """One GROUP BY on ids only (names would make the database hash text for every line), then one
+    lookup by primary key of a representative line per product for names, unit and pickup place."""
     grouped = (await session.execute(
-        select(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id, func.sum(qty),
-               func.sum(_value_expression()), literal(None), func.min(L.c.id))
+        select(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id,
+               cast(func.round(func.sum(_final_quantity()) * 1000), BigInteger),
+               cast(func.sum(L.c.line_total), BigInteger), func.min(L.c.id))
         .select_from(L.join(orders, orders.c.id == L.c.order_id))
         .where(L.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE))
-        .group_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id))).all()
+        .group_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id)
+        .order_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id))).all()
     representative: dict[int, int] = {}
     for row in grouped:
         known = representative.get(row[1])
-        if known is None or row[7] < known:
-            representative[row[1]] = row[7]
-    described: dict[int, tuple] = {}
+        if known is None or row[6] < known:
+            representative[row[1]] = row[6]
+    products: dict[int, tuple] = {}
     ids = list(representative.values())
     for start in range(0, len(ids), 5000):
-        for r in (await session.execute(
+        for (product_id, producer_name, organization_id, product_name, unit, lat, lon, kg_per_unit, gender,
+             municipality) in (await session.execute(
                 select(L.c.product_id, L.c.producer_name, L.c.organization_id, L.c.product_name, L.c.unit,
                        L.c.producer_lat, L.c.producer_lon, L.c.kg_per_unit, L.c.producer_gender,
                        L.c.municipality_code)
                 .where(L.c.id.in_(ids[start:start + 5000])))).all():
             # a product's weight per unit is constant: weigh each group's sum instead of every line
-            factor = CONVERSIONS.get(r[4]) if r[4] in _UNITS else None
-            described[r[0]] = (*r[:7], factor[1] if factor and factor[0] == Unit.kg else r[7], r[8], r[9])
-    out = []
-    for producer_id, product_id, price, point, quantity, value, _, _ in grouped:
-        d = described[product_id]
-        kg = None if d[7] is None else quantity * d[7]
-        out.append((producer_id, d[1], d[2], product_id, d[3], d[4], price, point, quantity, value, kg, d[5], d[6],
-                    d[8], d[9]))
-    out.sort(key=lambda r: (r[0], r[3], r[6], r[7]))
-    return out
+            factor = CONVERSIONS.get(unit) if unit in _UNITS else None
+            products[product_id] = (producer_name, organization_id, product_name, unit, lat, lon,
+                                    factor[1] if factor and factor[0] == Unit.kg else kg_per_unit, gender,
+                                    municipality)
+    return Picks(groups=grouped, products=products)
 
 
-def pick_lists(rows) -> tuple[list[dict], list[dict]]:
-    """Fold the aggregated rows into producers (product by product, split per point) and organizations."""
+def _weight(milli: int, per_unit) -> Decimal | None:
+    return None if per_unit is None else Decimal(milli).scaleb(-3) * per_unit
+
+
+def pick_lists(picks: Picks) -> tuple[list[dict], list[dict]]:
+    """Fold the aggregated groups into producers (product by product, split per point) and
+    organizations. Groups come sorted, so a product is a run of consecutive groups: the per-point
+    work is one small dict each, the sums and weights are done once per product."""
+    products = []  # [producer_id, product_id, price, thousandths, centavos, by_point]
+    key = None
+    by_point: list = []
+    texts: dict[int, str] = {}  # few distinct quantities per point: format each once
+    for producer_id, product_id, price, point, milli, value, _ in picks.groups:
+        if (producer_id, product_id, price) != key:
+            key = (producer_id, product_id, price)
+            by_point = []
+            current = [producer_id, product_id, price, 0, 0, by_point]
+            products.append(current)
+        current[3] += milli
+        current[4] += value
+        text = texts.get(milli)
+        if text is None:
+            text = texts[milli] = _thousandths(milli)
+        by_point.append({"delivery_point_id": point, "quantity": text})
+    described = picks.products
     producers: dict[int, dict] = {}
     organizations: dict = {}
     zero = Decimal(0)
-    for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
-         value, kg) in (r[:11] for r in rows):
+    for producer_id, product_id, price, milli, value, points in products:
+        producer_name, organization_id, product_name, unit, lat, lon, per_unit, _, _ = described[product_id]
+        kg = _weight(milli, per_unit)
         producer = producers.get(producer_id)
         if producer is None:
             producer = producers[producer_id] = {
                 "producer_id": producer_id, "producer_name": producer_name, "organization_id": organization_id,
-                "products": {}, "value": 0, "kg": zero}
-        key = (product_id, price)
-        product = producer["products"].get(key)
-        if product is None:
-            product = producer["products"][key] = [product_id, product_name, unit, price, zero, 0, None, []]
-        value = int(value)
-        product[4] += quantity
-        product[5] += value
-        if kg is not None:
-            product[6] = kg if product[6] is None else product[6] + kg
-            producer["kg"] += kg
-        product[7].append({"delivery_point_id": point, "quantity": quantity_text(quantity)})
+                "pickup": None, "products": [], "value": 0, "kg": zero}
+        producer["pickup"] = (lat, lon)  # the producer's last product's, as it always was
+        producer["products"].append({"product_id": product_id, "product_name": product_name, "unit": unit,
+                                     "unit_price": _bs(price), "quantity": _thousandths(milli),
+                                     "value": _bs(value), "kg": _kg(kg), "by_point": points})
         producer["value"] += value
-        org = organizations.get(organization_id)
+        org = organizations.get(organization_id)  # each line's snapshot of the producer's organization
         if org is None:
             org = organizations[organization_id] = {"organization_id": organization_id, "producers": set(),
                                                     "value": 0, "kg": zero}
         org["producers"].add(producer_id)
         org["value"] += value
         if kg is not None:
+            producer["kg"] += kg
             org["kg"] += kg
-    pickups = {r[0]: (r[11], r[12]) for r in rows}
-    producer_list = []
-    for p in producers.values():
-        lat, lon = pickups[p["producer_id"]]
-        producer_list.append({
-            "producer_id": p["producer_id"], "producer_name": p["producer_name"],
-            "organization_id": p["organization_id"], "pickup": {"lat": _coord(lat), "lon": _coord(lon)},
-            "products": [{"product_id": x[0], "product_name": x[1], "unit": x[2],
-                          "unit_price": str(from_centavos(x[3])), "quantity": quantity_text(x[4]),
-                          "value": str(from_centavos(x[5])), "kg": _kg(x[6]), "by_point": x[7]}
-                         for x in p["products"].values()],
-            "value": str(from_centavos(p["value"])), "kg": _kg(p["kg"])})
+    producer_list = [{
+        "producer_id": p["producer_id"], "producer_name": p["producer_name"],
+        "organization_id": p["organization_id"],
+        "pickup": {"lat": _coord(p["pickup"][0]), "lon": _coord(p["pickup"][1])},
+        "products": p["products"], "value": _bs(p["value"]), "kg": _kg(p["kg"])} for p in producers.values()]
     org_list = [{"organization_id": o["organization_id"], "producers": len(o["producers"]),
-                 "value": str(from_centavos(o["value"])), "kg": _kg(o["kg"])}
+                 "value": _bs(o["value"]), "kg": _kg(o["kg"])}
                 for o in sorted(organizations.values(), key=lambda o: (o["organization_id"] is None,
                                                                         o["organization_id"] or 0))]
     return producer_list, org_list
@@ -302,17 +323,18 @@ def _bind(name: str):
 
 
 async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
-    rows = await pick_rows(session=session, cycle_id=cycle.id)
+    picks = await pick_rows(session=session, cycle_id=cycle.id)
     consignments: dict[tuple, dict] = {}
-    for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
-         _value, kg, lat, lon, gender, municipality) in rows:
+    for producer_id, product_id, price, point, milli, _value, _ in picks.groups:
+        producer_name, organization_id, product_name, unit, lat, lon, per_unit, gender, municipality = (
+            picks.products[product_id])
         c = consignments.setdefault((producer_id, point), {
             "producer_id": producer_id, "producer_name": producer_name, "producer_gender": gender,
             "municipality_code": municipality, "organization_id": organization_id,
             "delivery_point_id": point, "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
         c["lines"].append({"product_id": product_id, "product_name": product_name,
-                           "quantity": quantity_text(quantity), "unit": unit,
-                           "unit_price": str(from_centavos(price)), "kg": _kg(kg)})
+                           "quantity": _thousandths(milli), "unit": unit,
+                           "unit_price": _bs(price), "kg": _kg(_weight(milli, per_unit))})
     bags = (await session.execute(select(orders.c.id, orders.c.delivery_point_id, orders.c.consumer_account_id)
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))
                                   .order_by(orders.c.delivery_point_id, orders.c.id))).all()

@@ -14,11 +14,13 @@
    `python -m bench orders --reduced` (BENCH_REDUCED=1) is a diagnostic only: no payments, relays off.
 2. Consolidation: 100k order lines inserted into a closed cycle; prints the time of the pick lists
    (per producer, product and point, plus organization totals), of the whole consolidation document
-   (with every bag's lines), and of the plain SQL aggregation on the same data. Goal: pick lists
+   (with every bag's lines), and of the plain SQL aggregation on the same data, in BENCH_ROUNDS (5)
+   interleaved rounds: the median and the best of each, and the machine's load. Goal: pick lists
    <= 2x the plain aggregation.
 
     python -m bench orders       BENCH_SECONDS=15 BENCH_CLIENTS=64 BENCH_LINES=100000 BENCH_WORKERS=1,2
     EVENTS_URL=nats://127.0.0.1:4222 BENCH_SKIP_CONSOLIDATION=1 python -m bench orders
+    BENCH_ROUNDS=9 python -m bench orders --skip-placement    (BENCH_SKIP_PLACEMENT=1: consolidation only)
     python -m bench orders --reduced
     BENCH_LOG_DIR=var/bench python -m bench orders --profile    (py-spy stacks of each process)
 Needs PostgreSQL (BENCH_POSTGRES_URL or TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres).
@@ -395,15 +397,27 @@ async def _measure_consolidation(url: str, cycle_id: int) -> None:
         async def full(s):
             await build_consolidation(session=s, cycle_id=cycle_id)
 
-        # interleaved rounds, best of each: the machine's other load hits all three alike
-        best = {"plain": float("inf"), "picks": float("inf"), "full": float("inf")}
+        # interleaved rounds: the machine's other load hits all three alike
+        times: dict[str, list[float]] = {"plain": [], "picks": [], "full": []}
+        load_before = os.getloadavg()[0]
         for _ in range(ROUNDS):
             for name, fn in (("plain", plain), ("picks", picks), ("full", full)):
-                best[name] = min(best[name], await once(fn))
-        t_plain, t_picks, t_full = best["plain"], best["picks"], best["full"]
-        print(f"  plain SQL aggregation: {t_plain * 1000:.0f} ms")
-        print(f"  pick lists + organization totals: {t_picks * 1000:.0f} ms ({t_picks / t_plain:.2f}x plain; goal <= 2x)")
-        print(f"  whole document with every bag's lines: {t_full * 1000:.0f} ms ({t_full / t_plain:.2f}x plain)")
+                times[name].append(await once(fn))
+        load_after = os.getloadavg()[0]
+        median = {name: statistics.median(t) for name, t in times.items()}
+        best = {name: min(t) for name, t in times.items()}
+
+        def figure(name: str) -> str:
+            return f"median {median[name] * 1000:.0f} ms, best {best[name] * 1000:.0f} ms"
+
+        def ratio(name: str) -> str:
+            return f"{median[name] / median['plain']:.2f}x plain by the medians, {best[name] / best['plain']:.2f}x by the bests"
+
+        print(f"  {ROUNDS} interleaved rounds; machine load average {load_before:.1f} -> {load_after:.1f} "
+              f"on {os.cpu_count()} cores")
+        print(f"  plain SQL aggregation: {figure('plain')}")
+        print(f"  pick lists + organization totals: {figure('picks')} ({ratio('picks')}; goal <= 2x)")
+        print(f"  whole document with every bag's lines: {figure('full')} ({ratio('full')})")
     finally:
         await db.dispose()
 

@@ -116,12 +116,12 @@ def pick_lists(picks: Picks) -> tuple[list[dict], list[dict]]:
     organizations. Groups come sorted, so a product is a run of consecutive groups: the per-point
     work is one small dict each, the sums and weights are done once per product."""
     products = []  # [producer_id, product_id, price, thousandths, centavos, by_point]
-    key = None
+    current: list = [None, None, None]
     by_point: list = []
     texts: dict[int, str] = {}  # few distinct quantities per point: format each once
     for producer_id, product_id, price, point, milli, value, _ in picks.groups:
-        if (producer_id, product_id, price) != key:
-            key = (producer_id, product_id, price)
+        # field by field: a key tuple per group would be an object for the garbage collector to track
+        if product_id != current[1] or producer_id != current[0] or price != current[2]:
             by_point = []
             current = [producer_id, product_id, price, 0, 0, by_point]
             products.append(current)

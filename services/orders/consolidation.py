@@ -9,8 +9,9 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 
-from sqlalchemy import BigInteger, bindparam, cast, func, select, update
+from sqlalchemy import BigInteger, String, bindparam, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict
@@ -59,38 +60,65 @@ def _kg(value) -> str | None:
     return format(Decimal(value).quantize(Decimal("0.001")), "f")
 
 
+class _Texts(dict):
+    """Thousandths (as the database wrote them) -> quantity text, each distinct value formatted once."""
+
+    def __missing__(self, milli: str) -> str:
+        text = self[milli] = _thousandths(int(milli))
+        return text
+
+
+_POINT = itemgetter("delivery_point_id")
+
+
 @dataclass(frozen=True)
 class Picks:
     """What a cycle's producers bring to each point, summed by the database.
 
-    groups: (producer_id, product_id, unit_price, delivery_point_id, thousandths, centavos, first line
-    id), one per producer, product, price and point, in that order; quantities in thousandths and values
-    in centavos, as integers (the quantity columns keep three decimals): nothing is a Decimal per group.
-    products: product_id -> (producer_name, organization_id, product_name, unit, lat, lon, kg per unit
-    or None, producer_gender, municipality_code), from the product's first line.
+    products: one row per producer, product and price, in that order: (producer_id, product_id,
+    unit_price, thousandths, centavos, first line id, points, thousandths per point), quantities in
+    thousandths and values in centavos as integers (the quantity columns keep three decimals), the
+    points and their quantities as two comma-separated lists in the same order. One row per product
+    rather than per point: fetching rows is what costs, and nothing is a Decimal per point.
+    described: product_id -> (producer_name, organization_id, product_name, unit, lat, lon, kg per
+    unit or None, producer_gender, municipality_code), from the product's first line.
     """
 
-    groups: list
-    products: dict[int, tuple]
+    products: list
+    described: dict[int, tuple]
+
+    @staticmethod
+    def points(row) -> list[tuple[int, int]]:
+        """(delivery_point_id, thousandths) of a product row, by point."""
+        return sorted(zip(map(int, row[6].split(",")), map(int, row[7].split(",")), strict=True))
 
 
 async def pick_rows(*, session: AsyncSession, cycle_id: int) -> Picks:
-    """One GROUP BY on ids only (names would make the database hash text for every line), then one
-    lookup by primary key of a representative line per product for names, unit and pickup place."""
-    grouped = (await session.execute(
+    """One aggregation on ids only (names would make the database hash text for every line): per
+    point, then per product; then one lookup by primary key of a representative line per product for
+    names, unit and pickup place."""
+    per_point = (
         select(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id,
-               cast(func.round(func.sum(_final_quantity()) * 1000), BigInteger),
-               cast(func.sum(L.c.line_total), BigInteger), func.min(L.c.id))
+               cast(func.round(func.sum(_final_quantity()) * 1000), BigInteger).label("milli"),
+               cast(func.sum(L.c.line_total), BigInteger).label("value"), func.min(L.c.id).label("first"))
         .select_from(L.join(orders, orders.c.id == L.c.order_id))
         .where(L.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE))
         .group_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id)
-        .order_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id))).all()
+        .subquery())
+    g = per_point.c
+    products = (await session.execute(
+        select(g.producer_id, g.product_id, g.unit_price, cast(func.sum(g.milli), BigInteger),
+               cast(func.sum(g.value), BigInteger), func.min(g.first),
+               func.aggregate_strings(cast(g.delivery_point_id, String), ","),
+               func.aggregate_strings(cast(g.milli, String), ","))
+        .group_by(g.producer_id, g.product_id, g.unit_price)
+        .order_by(g.producer_id, g.product_id, g.unit_price))).all()
     representative: dict[int, int] = {}
-    for row in grouped:
+    for row in products:
         known = representative.get(row[1])
-        if known is None or row[6] < known:
-            representative[row[1]] = row[6]
-    products: dict[int, tuple] = {}
+        if known is None or row[5] < known:
+            representative[row[1]] = row[5]
+    described: dict[int, tuple] = {}
     ids = list(representative.values())
     for start in range(0, len(ids), 5000):
         for (product_id, producer_name, organization_id, product_name, unit, lat, lon, kg_per_unit, gender,
@@ -99,12 +127,12 @@ async def pick_rows(*, session: AsyncSession, cycle_id: int) -> Picks:
                        L.c.producer_lat, L.c.producer_lon, L.c.kg_per_unit, L.c.producer_gender,
                        L.c.municipality_code)
                 .where(L.c.id.in_(ids[start:start + 5000])))).all():
-            # a product's weight per unit is constant: weigh each group's sum instead of every line
+            # a product's weight per unit is constant: weigh each sum instead of every line
             factor = CONVERSIONS.get(unit) if unit in _UNITS else None
-            products[product_id] = (producer_name, organization_id, product_name, unit, lat, lon,
-                                    factor[1] if factor and factor[0] == Unit.kg else kg_per_unit, gender,
-                                    municipality)
-    return Picks(groups=grouped, products=products)
+            described[product_id] = (producer_name, organization_id, product_name, unit, lat, lon,
+                                     factor[1] if factor and factor[0] == Unit.kg else kg_per_unit, gender,
+                                     municipality)
+    return Picks(products=products, described=described)
 
 
 def _weight(milli: int, per_unit) -> Decimal | None:
@@ -112,30 +140,17 @@ def _weight(milli: int, per_unit) -> Decimal | None:
 
 
 def pick_lists(picks: Picks) -> tuple[list[dict], list[dict]]:
-    """Fold the aggregated groups into producers (product by product, split per point) and
-    organizations. Groups come sorted, so a product is a run of consecutive groups: the per-point
-    work is one small dict each, the sums and weights are done once per product."""
-    products = []  # [producer_id, product_id, price, thousandths, centavos, by_point]
-    current: list = [None, None, None]
-    by_point: list = []
-    texts: dict[int, str] = {}  # few distinct quantities per point: format each once
-    for producer_id, product_id, price, point, milli, value, _ in picks.groups:
-        # field by field: a key tuple per group would be an object for the garbage collector to track
-        if product_id != current[1] or producer_id != current[0] or price != current[2]:
-            by_point = []
-            current = [producer_id, product_id, price, 0, 0, by_point]
-            products.append(current)
-        current[3] += milli
-        current[4] += value
-        text = texts.get(milli)
-        if text is None:
-            text = texts[milli] = _thousandths(milli)
-        by_point.append({"delivery_point_id": point, "quantity": text})
-    described = picks.products
+    """Fold the product rows into producers (product by product, split per point) and organizations:
+    per point only one small dict each, sums and weights once per product."""
+    described = picks.described
+    texts = _Texts()
     producers: dict[int, dict] = {}
     organizations: dict = {}
     zero = Decimal(0)
-    for producer_id, product_id, price, milli, value, points in products:
+    for producer_id, product_id, price, milli, value, _, points, millis in picks.products:
+        by_point = [{"delivery_point_id": int(point), "quantity": texts[m]}
+                    for point, m in zip(points.split(","), millis.split(","), strict=True)]
+        by_point.sort(key=_POINT)
         producer_name, organization_id, product_name, unit, lat, lon, per_unit, _, _ = described[product_id]
         kg = _weight(milli, per_unit)
         producer = producers.get(producer_id)
@@ -146,7 +161,7 @@ def pick_lists(picks: Picks) -> tuple[list[dict], list[dict]]:
         producer["pickup"] = (lat, lon)  # the producer's last product's, as it always was
         producer["products"].append({"product_id": product_id, "product_name": product_name, "unit": unit,
                                      "unit_price": _bs(price), "quantity": _thousandths(milli),
-                                     "value": _bs(value), "kg": _kg(kg), "by_point": points})
+                                     "value": _bs(value), "kg": _kg(kg), "by_point": by_point})
         producer["value"] += value
         org = organizations.get(organization_id)  # each line's snapshot of the producer's organization
         if org is None:
@@ -325,16 +340,18 @@ def _bind(name: str):
 async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
     picks = await pick_rows(session=session, cycle_id=cycle.id)
     consignments: dict[tuple, dict] = {}
-    for producer_id, product_id, price, point, milli, _value, _ in picks.groups:
+    for row in picks.products:
+        producer_id, product_id, price = row[0], row[1], row[2]
         producer_name, organization_id, product_name, unit, lat, lon, per_unit, gender, municipality = (
-            picks.products[product_id])
-        c = consignments.setdefault((producer_id, point), {
-            "producer_id": producer_id, "producer_name": producer_name, "producer_gender": gender,
-            "municipality_code": municipality, "organization_id": organization_id,
-            "delivery_point_id": point, "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
-        c["lines"].append({"product_id": product_id, "product_name": product_name,
-                           "quantity": _thousandths(milli), "unit": unit,
-                           "unit_price": _bs(price), "kg": _kg(_weight(milli, per_unit))})
+            picks.described[product_id])
+        for point, milli in Picks.points(row):
+            c = consignments.setdefault((producer_id, point), {
+                "producer_id": producer_id, "producer_name": producer_name, "producer_gender": gender,
+                "municipality_code": municipality, "organization_id": organization_id,
+                "delivery_point_id": point, "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
+            c["lines"].append({"product_id": product_id, "product_name": product_name,
+                               "quantity": _thousandths(milli), "unit": unit,
+                               "unit_price": _bs(price), "kg": _kg(_weight(milli, per_unit))})
     bags = (await session.execute(select(orders.c.id, orders.c.delivery_point_id, orders.c.consumer_account_id)
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))
                                   .order_by(orders.c.delivery_point_id, orders.c.id))).all()

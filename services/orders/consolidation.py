@@ -60,12 +60,26 @@ def _kg(value) -> str | None:
     return format(Decimal(value).quantize(Decimal("0.001")), "f")
 
 
-class _Texts(dict):
-    """Thousandths (as the database wrote them) -> quantity text, each distinct value formatted once."""
+class _Memo(dict):
+    """`fn(key)` for each distinct key, computed once: a cycle repeats few quantities and amounts."""
 
-    def __missing__(self, milli: str) -> str:
-        text = self[milli] = _thousandths(int(milli))
-        return text
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key):
+        value = self[key] = self.fn(key)
+        return value
+
+
+def _quantity_texts() -> _Memo:
+    """Thousandths (an int, or as the database wrote them) -> the quantity's text."""
+    return _Memo(lambda milli: _thousandths(int(milli)))
+
+
+def _thousandths_of(quantity):
+    """A quantity column in thousandths, as an integer (the columns keep three decimals)."""
+    return cast(func.round(quantity * 1000), BigInteger)
 
 
 _POINT = itemgetter("delivery_point_id")
@@ -99,7 +113,7 @@ async def pick_rows(*, session: AsyncSession, cycle_id: int) -> Picks:
     names, unit and pickup place."""
     per_point = (
         select(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id,
-               cast(func.round(func.sum(_final_quantity()) * 1000), BigInteger).label("milli"),
+               _thousandths_of(func.sum(_final_quantity())).label("milli"),
                cast(func.sum(L.c.line_total), BigInteger).label("value"), func.min(L.c.id).label("first"))
         .select_from(L.join(orders, orders.c.id == L.c.order_id))
         .where(L.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE))
@@ -143,7 +157,7 @@ def pick_lists(picks: Picks) -> tuple[list[dict], list[dict]]:
     """Fold the product rows into producers (product by product, split per point) and organizations:
     per point only one small dict each, sums and weights once per product."""
     described = picks.described
-    texts = _Texts()
+    texts = _quantity_texts()
     producers: dict[int, dict] = {}
     organizations: dict = {}
     zero = Decimal(0)
@@ -201,13 +215,14 @@ async def packing_lists(*, session: AsyncSession, cycle_id: int) -> list[dict]:
     lines_of: dict[int, list] = {o[0]: [] for o in order_rows}
     line_rows = (await session.execute(
         select(L.c.order_id, L.c.product_id, L.c.product_name, L.c.producer_name, L.c.unit,
-               _final_quantity(), L.c.line_total)
+               _thousandths_of(_final_quantity()), L.c.line_total)
         .where(L.c.cycle_id == cycle_id).order_by(L.c.id))).all()  # an order's lines are inserted in position order
-    for order_id, product_id, product_name, producer_name, unit, quantity, line_total in line_rows:
+    texts, amounts = _quantity_texts(), _Memo(_bs)
+    for order_id, product_id, product_name, producer_name, unit, milli, line_total in line_rows:
         bag = lines_of.get(order_id)
         if bag is not None:
             bag.append({"product_id": product_id, "product_name": product_name, "producer_name": producer_name,
-                        "unit": unit, "quantity": quantity_text(quantity), "line_total": _bs(line_total)})
+                        "unit": unit, "quantity": texts[milli], "line_total": amounts[line_total]})
     points: dict[int, dict] = {}
     for order_id, point_id, consumer_id, consumer_name, pickup_code, total, status in order_rows:
         point = points.get(point_id)
@@ -215,7 +230,7 @@ async def packing_lists(*, session: AsyncSession, cycle_id: int) -> list[dict]:
             point = points[point_id] = {"delivery_point_id": point_id, "bags": []}
         point["bags"].append({"order_id": order_id, "consumer_account_id": consumer_id,
                               "consumer_name": consumer_name, "pickup_code": pickup_code,
-                              "status": status, "total": _bs(total), "lines": lines_of[order_id]})
+                              "status": status, "total": amounts[total], "lines": lines_of[order_id]})
     for point in points.values():
         point["orders"] = len(point["bags"])
     return list(points.values())

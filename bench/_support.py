@@ -148,6 +148,11 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def is_local_postgres(pid: int) -> bool:
+    """Whether `pid` is a PostgreSQL backend on this machine (so its CPU can be read from /proc)."""
+    return _cmdline(pid).startswith("postgres:")
+
+
 def _descendants(root: int, processes: dict[int, tuple[int, float]]) -> set[int]:
     family, grew = {root}, True
     while grew:

@@ -136,6 +136,23 @@ def _processes() -> dict[int, tuple[int, float]]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has run so far: nanoseconds from /proc/<pid>/schedstat when the kernel
+    keeps them (a clock tick is 10 ms, too coarse for one query), else user + kernel ticks."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def is_local_postgres(pid: int) -> bool:
+    """Whether `pid` is a PostgreSQL backend on this machine (so its CPU can be read from /proc)."""
+    return _cmdline(pid).startswith("postgres:")
+
+
 def _descendants(root: int, processes: dict[int, tuple[int, float]]) -> set[int]:
     family, grew = {root}, True
     while grew:

@@ -7,9 +7,11 @@ price), so a cycle of 100k lines is summed by the database, not by Python loops 
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 
-from sqlalchemy import bindparam, func, literal, select, update
+from sqlalchemy import BigInteger, String, bindparam, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict
@@ -38,16 +40,18 @@ def _final_quantity():
 _UNITS = {u.value for u in Unit}
 
 
-def _value_expression():
-    """Line value after allocation (line_total is rewritten at consolidation, so it is exact)."""
-    return L.c.line_total
-
-
 def _bs(centavos: int) -> str:
     """Centavos as a decimal string of bolivianos ("12.50"), without Decimal arithmetic per line."""
     sign = "-" if centavos < 0 else ""
     whole, cents = divmod(abs(int(centavos)), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def _thousandths(milli: int) -> str:
+    """Thousandths of a unit as `quantity_text` writes the quantity ("3", "2.5", "0.125"), without Decimal."""
+    sign = "-" if milli < 0 else ""
+    whole, frac = divmod(abs(milli), 1000)
+    return f"{sign}{whole}.{frac:03d}".rstrip("0") if frac else f"{sign}{whole}"
 
 
 def _kg(value) -> str | None:
@@ -56,93 +60,139 @@ def _kg(value) -> str | None:
     return format(Decimal(value).quantize(Decimal("0.001")), "f")
 
 
-async def pick_rows(*, session: AsyncSession, cycle_id: int) -> list[tuple]:
-    """Per producer, product, price and delivery point: quantity, value and weight.
+class _Memo(dict):
+    """`fn(key)` for each distinct key, computed once: a cycle repeats few quantities and amounts."""
 
-    One GROUP BY on ids only (names would make the database hash text for every line), then one
-    lookup by primary key of a representative line per product for names, unit and pickup place.
-    Rows: (producer_id, producer_name, organization_id, product_id, product_name, unit, unit_price,
-    delivery_point_id, quantity, value, kg, lat, lon, producer_gender, municipality_code).
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key):
+        value = self[key] = self.fn(key)
+        return value
+
+
+def _quantity_texts() -> _Memo:
+    """Thousandths (an int, or as the database wrote them) -> the quantity's text."""
+    return _Memo(lambda milli: _thousandths(int(milli)))
+
+
+def _thousandths_of(quantity):
+    """A quantity column in thousandths, as an integer (the columns keep three decimals)."""
+    return cast(func.round(quantity * 1000), BigInteger)
+
+
+_POINT = itemgetter("delivery_point_id")
+
+
+@dataclass(frozen=True)
+class Picks:
+    """What a cycle's producers bring to each point, summed by the database.
+
+    products: one row per producer, product and price, in that order: (producer_id, product_id,
+    unit_price, thousandths, centavos, first line id, points, thousandths per point), quantities in
+    thousandths and values in centavos as integers (the quantity columns keep three decimals), the
+    points and their quantities as two comma-separated lists in the same order. One row per product
+    rather than per point: fetching rows is what costs, and nothing is a Decimal per point.
+    described: product_id -> (producer_name, organization_id, product_name, unit, lat, lon, kg per
+    unit or None, producer_gender, municipality_code), from the product's first line.
     """
-    qty = _final_quantity()
-    grouped = (await session.execute(
-        select(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id, func.sum(qty),
-               func.sum(_value_expression()), literal(None), func.min(L.c.id))
+
+    products: list
+    described: dict[int, tuple]
+
+    @staticmethod
+    def points(row) -> list[tuple[int, int]]:
+        """(delivery_point_id, thousandths) of a product row, by point."""
+        return sorted(zip(map(int, row[6].split(",")), map(int, row[7].split(",")), strict=True))
+
+
+async def pick_rows(*, session: AsyncSession, cycle_id: int) -> Picks:
+    """One aggregation on ids only (names would make the database hash text for every line): per
+    point, then per product; then one lookup by primary key of a representative line per product for
+    names, unit and pickup place."""
+    per_point = (
+        select(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id,
+               _thousandths_of(func.sum(_final_quantity())).label("milli"),
+               cast(func.sum(L.c.line_total), BigInteger).label("value"), func.min(L.c.id).label("first"))
         .select_from(L.join(orders, orders.c.id == L.c.order_id))
         .where(L.c.cycle_id == cycle_id, orders.c.status.in_(ACTIVE))
-        .group_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id))).all()
+        .group_by(L.c.producer_id, L.c.product_id, L.c.unit_price, L.c.delivery_point_id)
+        .subquery())
+    g = per_point.c
+    products = (await session.execute(
+        select(g.producer_id, g.product_id, g.unit_price, cast(func.sum(g.milli), BigInteger),
+               cast(func.sum(g.value), BigInteger), func.min(g.first),
+               func.aggregate_strings(cast(g.delivery_point_id, String), ","),
+               func.aggregate_strings(cast(g.milli, String), ","))
+        .group_by(g.producer_id, g.product_id, g.unit_price)
+        .order_by(g.producer_id, g.product_id, g.unit_price))).all()
     representative: dict[int, int] = {}
-    for row in grouped:
+    for row in products:
         known = representative.get(row[1])
-        if known is None or row[7] < known:
-            representative[row[1]] = row[7]
+        if known is None or row[5] < known:
+            representative[row[1]] = row[5]
     described: dict[int, tuple] = {}
     ids = list(representative.values())
     for start in range(0, len(ids), 5000):
-        for r in (await session.execute(
+        for (product_id, producer_name, organization_id, product_name, unit, lat, lon, kg_per_unit, gender,
+             municipality) in (await session.execute(
                 select(L.c.product_id, L.c.producer_name, L.c.organization_id, L.c.product_name, L.c.unit,
                        L.c.producer_lat, L.c.producer_lon, L.c.kg_per_unit, L.c.producer_gender,
                        L.c.municipality_code)
                 .where(L.c.id.in_(ids[start:start + 5000])))).all():
-            # a product's weight per unit is constant: weigh each group's sum instead of every line
-            factor = CONVERSIONS.get(r[4]) if r[4] in _UNITS else None
-            described[r[0]] = (*r[:7], factor[1] if factor and factor[0] == Unit.kg else r[7], r[8], r[9])
-    out = []
-    for producer_id, product_id, price, point, quantity, value, _, _ in grouped:
-        d = described[product_id]
-        kg = None if d[7] is None else quantity * d[7]
-        out.append((producer_id, d[1], d[2], product_id, d[3], d[4], price, point, quantity, value, kg, d[5], d[6],
-                    d[8], d[9]))
-    out.sort(key=lambda r: (r[0], r[3], r[6], r[7]))
-    return out
+            # a product's weight per unit is constant: weigh each sum instead of every line
+            factor = CONVERSIONS.get(unit) if unit in _UNITS else None
+            described[product_id] = (producer_name, organization_id, product_name, unit, lat, lon,
+                                     factor[1] if factor and factor[0] == Unit.kg else kg_per_unit, gender,
+                                     municipality)
+    return Picks(products=products, described=described)
 
 
-def pick_lists(rows) -> tuple[list[dict], list[dict]]:
-    """Fold the aggregated rows into producers (product by product, split per point) and organizations."""
+def _weight(milli: int, per_unit) -> Decimal | None:
+    return None if per_unit is None else Decimal(milli).scaleb(-3) * per_unit
+
+
+def pick_lists(picks: Picks) -> tuple[list[dict], list[dict]]:
+    """Fold the product rows into producers (product by product, split per point) and organizations:
+    per point only one small dict each, sums and weights once per product."""
+    described = picks.described
+    texts = _quantity_texts()
     producers: dict[int, dict] = {}
     organizations: dict = {}
     zero = Decimal(0)
-    for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
-         value, kg) in (r[:11] for r in rows):
+    for producer_id, product_id, price, milli, value, _, points, millis in picks.products:
+        by_point = [{"delivery_point_id": int(point), "quantity": texts[m]}
+                    for point, m in zip(points.split(","), millis.split(","), strict=True)]
+        by_point.sort(key=_POINT)
+        producer_name, organization_id, product_name, unit, lat, lon, per_unit, _, _ = described[product_id]
+        kg = _weight(milli, per_unit)
         producer = producers.get(producer_id)
         if producer is None:
             producer = producers[producer_id] = {
                 "producer_id": producer_id, "producer_name": producer_name, "organization_id": organization_id,
-                "products": {}, "value": 0, "kg": zero}
-        key = (product_id, price)
-        product = producer["products"].get(key)
-        if product is None:
-            product = producer["products"][key] = [product_id, product_name, unit, price, zero, 0, None, []]
-        value = int(value)
-        product[4] += quantity
-        product[5] += value
-        if kg is not None:
-            product[6] = kg if product[6] is None else product[6] + kg
-            producer["kg"] += kg
-        product[7].append({"delivery_point_id": point, "quantity": quantity_text(quantity)})
+                "pickup": None, "products": [], "value": 0, "kg": zero}
+        producer["pickup"] = (lat, lon)  # the producer's last product's, as it always was
+        producer["products"].append({"product_id": product_id, "product_name": product_name, "unit": unit,
+                                     "unit_price": _bs(price), "quantity": _thousandths(milli),
+                                     "value": _bs(value), "kg": _kg(kg), "by_point": by_point})
         producer["value"] += value
-        org = organizations.get(organization_id)
+        org = organizations.get(organization_id)  # each line's snapshot of the producer's organization
         if org is None:
             org = organizations[organization_id] = {"organization_id": organization_id, "producers": set(),
                                                     "value": 0, "kg": zero}
         org["producers"].add(producer_id)
         org["value"] += value
         if kg is not None:
+            producer["kg"] += kg
             org["kg"] += kg
-    pickups = {r[0]: (r[11], r[12]) for r in rows}
-    producer_list = []
-    for p in producers.values():
-        lat, lon = pickups[p["producer_id"]]
-        producer_list.append({
-            "producer_id": p["producer_id"], "producer_name": p["producer_name"],
-            "organization_id": p["organization_id"], "pickup": {"lat": _coord(lat), "lon": _coord(lon)},
-            "products": [{"product_id": x[0], "product_name": x[1], "unit": x[2],
-                          "unit_price": str(from_centavos(x[3])), "quantity": quantity_text(x[4]),
-                          "value": str(from_centavos(x[5])), "kg": _kg(x[6]), "by_point": x[7]}
-                         for x in p["products"].values()],
-            "value": str(from_centavos(p["value"])), "kg": _kg(p["kg"])})
+    producer_list = [{
+        "producer_id": p["producer_id"], "producer_name": p["producer_name"],
+        "organization_id": p["organization_id"],
+        "pickup": {"lat": _coord(p["pickup"][0]), "lon": _coord(p["pickup"][1])},
+        "products": p["products"], "value": _bs(p["value"]), "kg": _kg(p["kg"])} for p in producers.values()]
     org_list = [{"organization_id": o["organization_id"], "producers": len(o["producers"]),
-                 "value": str(from_centavos(o["value"])), "kg": _kg(o["kg"])}
+                 "value": _bs(o["value"]), "kg": _kg(o["kg"])}
                 for o in sorted(organizations.values(), key=lambda o: (o["organization_id"] is None,
                                                                         o["organization_id"] or 0))]
     return producer_list, org_list
@@ -165,13 +215,14 @@ async def packing_lists(*, session: AsyncSession, cycle_id: int) -> list[dict]:
     lines_of: dict[int, list] = {o[0]: [] for o in order_rows}
     line_rows = (await session.execute(
         select(L.c.order_id, L.c.product_id, L.c.product_name, L.c.producer_name, L.c.unit,
-               _final_quantity(), L.c.line_total)
+               _thousandths_of(_final_quantity()), L.c.line_total)
         .where(L.c.cycle_id == cycle_id).order_by(L.c.id))).all()  # an order's lines are inserted in position order
-    for order_id, product_id, product_name, producer_name, unit, quantity, line_total in line_rows:
+    texts, amounts = _quantity_texts(), _Memo(_bs)
+    for order_id, product_id, product_name, producer_name, unit, milli, line_total in line_rows:
         bag = lines_of.get(order_id)
         if bag is not None:
             bag.append({"product_id": product_id, "product_name": product_name, "producer_name": producer_name,
-                        "unit": unit, "quantity": quantity_text(quantity), "line_total": _bs(line_total)})
+                        "unit": unit, "quantity": texts[milli], "line_total": amounts[line_total]})
     points: dict[int, dict] = {}
     for order_id, point_id, consumer_id, consumer_name, pickup_code, total, status in order_rows:
         point = points.get(point_id)
@@ -179,7 +230,7 @@ async def packing_lists(*, session: AsyncSession, cycle_id: int) -> list[dict]:
             point = points[point_id] = {"delivery_point_id": point_id, "bags": []}
         point["bags"].append({"order_id": order_id, "consumer_account_id": consumer_id,
                               "consumer_name": consumer_name, "pickup_code": pickup_code,
-                              "status": status, "total": _bs(total), "lines": lines_of[order_id]})
+                              "status": status, "total": amounts[total], "lines": lines_of[order_id]})
     for point in points.values():
         point["orders"] = len(point["bags"])
     return list(points.values())
@@ -302,17 +353,20 @@ def _bind(name: str):
 
 
 async def closed_event_payload(*, session: AsyncSession, cycle) -> dict:
-    rows = await pick_rows(session=session, cycle_id=cycle.id)
+    picks = await pick_rows(session=session, cycle_id=cycle.id)
     consignments: dict[tuple, dict] = {}
-    for (producer_id, producer_name, organization_id, product_id, product_name, unit, price, point, quantity,
-         _value, kg, lat, lon, gender, municipality) in rows:
-        c = consignments.setdefault((producer_id, point), {
-            "producer_id": producer_id, "producer_name": producer_name, "producer_gender": gender,
-            "municipality_code": municipality, "organization_id": organization_id,
-            "delivery_point_id": point, "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
-        c["lines"].append({"product_id": product_id, "product_name": product_name,
-                           "quantity": quantity_text(quantity), "unit": unit,
-                           "unit_price": str(from_centavos(price)), "kg": _kg(kg)})
+    for row in picks.products:
+        producer_id, product_id, price = row[0], row[1], row[2]
+        producer_name, organization_id, product_name, unit, lat, lon, per_unit, gender, municipality = (
+            picks.described[product_id])
+        for point, milli in Picks.points(row):
+            c = consignments.setdefault((producer_id, point), {
+                "producer_id": producer_id, "producer_name": producer_name, "producer_gender": gender,
+                "municipality_code": municipality, "organization_id": organization_id,
+                "delivery_point_id": point, "pickup": {"lat": _coord(lat), "lon": _coord(lon)}, "lines": []})
+            c["lines"].append({"product_id": product_id, "product_name": product_name,
+                               "quantity": _thousandths(milli), "unit": unit,
+                               "unit_price": _bs(price), "kg": _kg(_weight(milli, per_unit))})
     bags = (await session.execute(select(orders.c.id, orders.c.delivery_point_id, orders.c.consumer_account_id)
                                   .where(orders.c.cycle_id == cycle.id, orders.c.status.in_(ACTIVE))
                                   .order_by(orders.c.delivery_point_id, orders.c.id))).all()

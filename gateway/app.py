@@ -196,6 +196,8 @@ def create_app(settings: Settings | None = None, *, issuer: TokenIssuer | None =
     app.user_middleware[at:at] = [
         Middleware(RateLimitMiddleware, limiter_of=lambda scope: scope["app"].state.limiter),
         Middleware(ServiceProxy, services=state.service_targets, session_of=lambda scope: scope["app"].state.http,
-                   max_body_bytes=settings.proxy_max_body_bytes),
+                   max_body_bytes=settings.proxy_max_body_bytes,
+                   after_writes=[("catalog", "/reference-prices",
+                                  lambda scope: scope["app"].state.fair_price_watch.forget_references())]),
     ]
     return app

@@ -11,7 +11,7 @@ body is read when `Content-Length` says so, and as soon as a streamed body goes 
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 import orjson
@@ -92,12 +92,16 @@ def is_private(rest: str) -> bool:
 class ServiceProxy:
     """ASGI middleware: forwards `/api/<name>/...` for the services it knows, passes the rest on."""
 
-    def __init__(self, app, *, services: Mapping[str, str], session_of, max_body_bytes: int):
+    def __init__(self, app, *, services: Mapping[str, str], session_of, max_body_bytes: int,
+                 after_writes: Sequence[tuple[str, str, Callable[[dict], None]]] = ()):
         self.app = app
         self.targets = {name: url.rstrip("/") for name, url in services.items()}
         self.prefixes = {name: f"/api/{name}" for name in services}
         self.session_of = session_of  # scope -> aiohttp.ClientSession (created at start-up)
         self.max_body = max_body_bytes
+        # (service, path prefix, callback): told after a write there succeeded, so what the gateway
+        # keeps of it (the fair-price watch's reference prices) is dropped at once
+        self.after_writes = tuple(after_writes)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -115,7 +119,21 @@ class ServiceProxy:
             start, body = _json_error(404, "not_found", "no such resource or route")
             await send(start)
             return await send(body)
-        await self._forward(scope, receive, send, name, base, rest)
+        watchers = [tell for service, prefix, tell in self.after_writes
+                    if service == name and rest.startswith(prefix)] if scope["method"] != "GET" else []
+        if not watchers:
+            return await self._forward(scope, receive, send, name, base, rest)
+        status = [0]
+
+        async def noting_status(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        await self._forward(scope, receive, noting_status, name, base, rest)
+        if 200 <= status[0] < 300:
+            for tell in watchers:
+                tell(scope)
 
     async def _own_route(self, scope, receive, send) -> None:
         """The gateway's own routes, with the body limit applied to what they read."""

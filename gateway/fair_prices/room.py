@@ -65,7 +65,10 @@ async def outgoing_for(session: AsyncSession, alert: PriceAlert) -> list[Outgoin
 
 
 POINT_SECONDS = 600.0  # a point's municipality
-REFERENCES_SECONDS = 60.0  # a territory's reference prices, a product's name and category
+# A territory's reference prices and a product's name and category: a sale is judged by what is at
+# most this old, and a reference entered or withdrawn through this gateway process counts at once
+# (the proxy tells `forget_references`); another worker's copy ages out within these seconds.
+REFERENCES_SECONDS = 5.0
 
 
 class FairPriceWatch:
@@ -75,7 +78,7 @@ class FairPriceWatch:
         self.channels_configured = channels_configured
         self.clients: dict[str, ServiceClient] | None = None
         # every order placed is judged: where its point is and the territory's references are kept a
-        # while instead of asked of delivery and catalog each time (a new reference counts within a minute)
+        # while instead of asked of delivery and catalog each time
         self._points = TtlCache(seconds=POINT_SECONDS)
         self._prices = TtlCache(seconds=REFERENCES_SECONDS)
         self._products = TtlCache(seconds=REFERENCES_SECONDS)
@@ -84,6 +87,10 @@ class FairPriceWatch:
 
     def bind(self, clients) -> None:
         self.clients = clients
+
+    def forget_references(self) -> None:
+        """A reference price was entered or withdrawn: the next sale is judged by the catalog's own."""
+        self._prices = TtlCache(seconds=REFERENCES_SECONDS)
 
     def _catalog(self) -> ServiceClient:
         if self.clients is None:  # raised: the event comes again once the app has started

@@ -181,3 +181,29 @@ async def test_a_service_stopped_while_the_gateway_runs_turns_into_503(migrated,
     finally:
         if probe is not None:
             await probe.__aexit__(None, None, None)
+
+
+async def test_a_reference_price_entered_through_the_gateway_judges_the_very_next_sale(backend, migrated, keys):
+    """The fair-price watch keeps a territory's references a few seconds (every order placed is judged
+    by them); a reference entered through the gateway is seen at once, not after they age out."""
+    from services.catalog.app import create_app as create_catalog
+    from tests.catalog.conftest import seed_place
+
+    catalog_url = migrated.url("catalog", backend)
+    async with transactional_database(catalog_url) as db:
+        await seed_place(db, code="020101", name="La Paz")
+        catalog = create_catalog(service_settings("catalog", catalog_url), database=db, verifier=keys.verifier)
+        async with serving(catalog) as url, running_gateway(migrated, backend, keys, catalog_url=url) as gw, \
+                gw.client() as client:
+            watch = gw.app.state.fair_price_watch
+            assert await watch._references("020101") == []  # read (and kept) before the reference exists
+            la_paz = keys.headers("municipality", municipality_code="020101")
+            refused = await client.post("/api/catalog/reference-prices", headers=la_paz, json={
+                "municipality_code": "020101", "unit": "arroba", "product_name": "Papa huaycha", "price": "-1"})
+            assert refused.status_code == 422
+            entered = await client.post("/api/catalog/reference-prices", headers=la_paz, json={
+                "municipality_code": "020101", "unit": "arroba", "product_name": "Papa huaycha", "price": "50",
+                "band_min": "45", "band_max": "60"})
+            assert entered.status_code == 201, entered.text
+            [reference] = await watch._references("020101")
+            assert reference.band_min is not None

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import heap
 from services.common.auth import TokenVerifier, require_metrics_reader
 from services.common.background import cancel_and_wait
 from services.common.db import Database
@@ -165,6 +166,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
                 every = duty.every(settings)
                 if every > 0:
                     duties.append(asyncio.create_task(_run_periodically(app, spec.name, duty, every), name=duty.name))
+        heap.settle()
         try:
             yield
         finally:

@@ -73,6 +73,19 @@ class Backlog:
         return round(max(0.0, ((now or utcnow()) - aware(self.oldest_occurred_at)).total_seconds()), 3)
 
 
+class Batched:
+    """An event handler that can also apply several events of its type at once, with the effects of
+    handling them one after another (`many`): a consumer that runs a few statements for a batch
+    instead of a few per event. Called with one event, it is the plain handler."""
+
+    def __init__(self, one: Callable, many: Callable):
+        self.one = one
+        self.many = many
+
+    async def __call__(self, session, envelope: Envelope) -> None:
+        await self.one(session, envelope)
+
+
 def aware(moment: datetime) -> datetime:
     """SQLite gives back naive datetimes; they were written in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -217,16 +230,30 @@ class IncomingEvents:
         fresh = set((await session.execute(
             insert_ignoring_conflict(session, inbox).returning(inbox.c.event_id), values)).scalars())
         handled = 0
+        run: list[Envelope] = []  # consecutive events of one type: a `Batched` handler takes them at once
         for envelope, _ in items:
-            if envelope.id in fresh:
-                handler = self.handlers.get(envelope.type)
-                if handler is not None:
-                    await handler(session, envelope)
-                    handled += 1
+            if envelope.id in fresh and envelope.type in self.handlers:
+                if run and run[0].type != envelope.type:
+                    handled += await self._handle(session, run)
+                    run = []
+                run.append(envelope)
+        if run:
+            handled += await self._handle(session, run)
         queued = [row_id for _, row_id in items if row_id is not None]
         if queued:
             await session.execute(delete(self.table).where(self.table.c.id.in_(queued)))
         return handled
+
+    async def _handle(self, session, run: list[Envelope]) -> int:
+        """Events of one type, in order (an aggregate's events keep their order: a run only merges
+        consecutive events)."""
+        handler = self.handlers[run[0].type]
+        if isinstance(handler, Batched) and len(run) > 1:
+            await handler.many(session, run)
+        else:
+            for envelope in run:
+                await handler(session, envelope)
+        return len(run)
 
     async def _lane_in_one_transaction(self, aggregates: list[list]) -> HandleRound | None:
         """The lane's events in one transaction; None if it failed (rolled back as a whole)."""

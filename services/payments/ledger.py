@@ -133,6 +133,89 @@ async def post_entry(*, session: AsyncSession, client_id: str, kind: str, descri
                      financier_id: int | None = None, ref: str | None = None,
                      reverses_entry_id: int | None = None) -> PostedEntry:
     """Post one balanced entry, or return the one already posted under `client_id`."""
+    lines, deltas = _checked(client_id, lines)
+    # Lock the balance rows in ascending id order (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises
+    # writers), then refuse before writing anything if an account would cross a side it may not.
+    rows = await _locked(session, deltas)
+    refusal = _refusal(rows, {a: rows[a].balance for a in rows}, deltas)
+    if refusal is not None:
+        existing = await _entry_id_for(session, client_id)
+        if existing is not None:  # a repeat of an entry posted when the balances allowed it
+            return PostedEntry(existing, client_id, False)
+        raise refusal
+    result = await session.execute(insert_ignoring_conflict(session, entries).values(
+        client_id=client_id, kind=kind, description=description[:300], currency=CURRENCY,
+        reverses_entry_id=reverses_entry_id, producer_id=producer_id, cycle_id=cycle_id,
+        financier_id=financier_id, ref=ref, created_at=utcnow()).returning(entries.c.id))
+    entry_id = result.scalar_one_or_none()
+    if entry_id is None:  # this client id was posted before: the first entry stands, nothing changes
+        return PostedEntry(await _entry_id_for(session, client_id), client_id, False)
+    await _apply(session, deltas, [{"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount}
+                                   for p in lines])
+    return PostedEntry(entry_id, client_id, True)
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """An entry to post with `post_entries` (the arguments of `post_entry`)."""
+
+    client_id: str
+    kind: str
+    description: str
+    lines: list[Posting]
+    producer_id: int | None = None
+    cycle_id: int | None = None
+    financier_id: int | None = None
+    ref: str | None = None
+
+
+class LotPostedMeanwhile(Exception):
+    """An entry of a lot had been posted already: the lot's transaction is rolled back and its entries
+    are posted one by one instead (the event consumer does that by itself)."""
+
+
+async def post_entries(*, session: AsyncSession, drafts: list[EntryDraft]) -> list[PostedEntry]:
+    """Post several entries with the effects of `post_entry` on each in turn, in five statements for
+    the lot (lock the accounts, insert the entries, update the balances, insert the postings) instead
+    of four per entry. Each entry is checked against the balances the ones before it leave; if one
+    would be refused, or a client id repeats in the lot, they are posted one by one (same answers, same
+    refusals). Raises `LotPostedMeanwhile` if a client id had been posted before."""
+    checked = [(draft, *_checked(draft.client_id, draft.lines)) for draft in drafts]
+    one_by_one = len(drafts) < 2 or len({d.client_id for d in drafts}) < len(drafts)
+    if not one_by_one:
+        rows = await _locked(session, {a: 1 for _, _, deltas in checked for a in deltas})
+        running = {a: row.balance for a, row in rows.items()}
+        for _, _, deltas in checked:
+            if _refusal(rows, running, deltas) is not None:
+                one_by_one = True
+                break
+            for account_id, delta in deltas.items():
+                running[account_id] += delta
+    if one_by_one:
+        return [await post_entry(session=session, client_id=d.client_id, kind=d.kind, description=d.description,
+                                 lines=d.lines, producer_id=d.producer_id, cycle_id=d.cycle_id,
+                                 financier_id=d.financier_id, ref=d.ref) for d in drafts]
+    now = utcnow()
+    inserted = await session.execute(insert_ignoring_conflict(session, entries).returning(
+        entries.c.id, entries.c.client_id), [dict(
+            client_id=d.client_id, kind=d.kind, description=d.description[:300], currency=CURRENCY,
+            reverses_entry_id=None, producer_id=d.producer_id, cycle_id=d.cycle_id, financier_id=d.financier_id,
+            ref=d.ref, created_at=now) for d in drafts])
+    ids = {client_id: entry_id for entry_id, client_id in inserted}
+    if len(ids) != len(drafts):
+        raise LotPostedMeanwhile(f"{len(drafts) - len(ids)} of {len(drafts)} entries were posted before")
+    total: dict[int, int] = {}
+    for _, _, deltas in checked:
+        for account_id, delta in deltas.items():
+            total[account_id] = total.get(account_id, 0) + delta
+    await _apply(session, {a: d for a, d in total.items() if d}, [
+        {"entry_id": ids[draft.client_id], "account_id": p.account_id, "amount": p.amount}
+        for draft, lines, _ in checked for p in lines])
+    return [PostedEntry(ids[d.client_id], d.client_id, True) for d in drafts]
+
+
+def _checked(client_id: str, lines: list[Posting]) -> tuple[list[Posting], dict[int, int]]:
+    """The entry's non-zero postings and the change of each account, or why the entry is malformed."""
     if not client_id or len(client_id) > 160:
         raise InvalidInput("an entry needs a client id of 1 to 160 characters", code="invalid_entry")
     lines = [p for p in lines if p.amount != 0]
@@ -146,49 +229,43 @@ async def post_entry(*, session: AsyncSession, client_id: str, kind: str, descri
     deltas: dict[int, int] = {}
     for p in lines:
         deltas[p.account_id] = deltas.get(p.account_id, 0) + p.amount
-    deltas = {a: d for a, d in deltas.items() if d}
-    # Lock the balance rows in ascending id order (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises
-    # writers), then refuse before writing anything if an account would cross a side it may not.
-    refusal = await _lock_and_check(session, deltas)
-    if refusal is not None:
-        existing = await _entry_id_for(session, client_id)
-        if existing is not None:  # a repeat of an entry posted when the balances allowed it
-            return PostedEntry(existing, client_id, False)
-        raise refusal
-    result = await session.execute(insert_ignoring_conflict(session, entries).values(
-        client_id=client_id, kind=kind, description=description[:300], currency=CURRENCY,
-        reverses_entry_id=reverses_entry_id, producer_id=producer_id, cycle_id=cycle_id,
-        financier_id=financier_id, ref=ref, created_at=utcnow()).returning(entries.c.id))
-    entry_id = result.scalar_one_or_none()
-    if entry_id is None:  # this client id was posted before: the first entry stands, nothing changes
-        return PostedEntry(await _entry_id_for(session, client_id), client_id, False)
+    return lines, {a: d for a, d in deltas.items() if d}
+
+
+async def _apply(session: AsyncSession, deltas: dict[int, int], posting_rows: list[dict]) -> None:
+    """Move the balances by `deltas` and insert the postings (the entries exist)."""
     if deltas:
         change = case(*[(accounts.c.id == a, d) for a, d in sorted(deltas.items())], else_=0)
         await session.execute(update(accounts).where(accounts.c.id.in_(sorted(deltas)))
                               .values(balance=accounts.c.balance + change))
-    await session.execute(insert(postings), [
-        {"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount} for p in lines])
-    return PostedEntry(entry_id, client_id, True)
+    await session.execute(insert(postings), posting_rows)
 
 
 async def _entry_id_for(session: AsyncSession, client_id: str) -> int | None:
     return (await session.execute(select(entries.c.id).where(entries.c.client_id == client_id))).scalar_one_or_none()
 
 
-async def _lock_and_check(session: AsyncSession, deltas: dict[int, int]) -> Conflict | None:
-    """Lock the accounts (ascending id) and say why the entry must be refused, if it must."""
+async def _locked(session: AsyncSession, deltas: dict[int, int]) -> dict:
+    """The accounts' rows, locked in ascending id order (an unknown account is refused)."""
     query = select(accounts).where(accounts.c.id.in_(sorted(deltas))).order_by(accounts.c.id)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
     rows = {r.id: r for r in (await session.execute(query)).all()}
-    for account_id, delta in sorted(deltas.items()):
-        row = rows.get(account_id)
-        if row is None:
+    for account_id in sorted(deltas):
+        if account_id not in rows:
             raise NotFound(f"account {account_id} does not exist", code="account_not_found")
-        if not row.may_go_negative and _normal(row.normal_side, row.balance + delta) < 0:
+    return rows
+
+
+def _refusal(rows: dict, balances: dict[int, int], deltas: dict[int, int]) -> Conflict | None:
+    """Why the entry must be refused at these balances, if it must: an account not designated to go
+    negative would cross to the other side of its normal balance."""
+    for account_id, delta in sorted(deltas.items()):
+        row = rows[account_id]
+        if not row.may_go_negative and _normal(row.normal_side, balances[account_id] + delta) < 0:
             return Conflict(f"account {row.code} would go negative; it is not designated to",
                             code="insufficient_balance",
-                            details={"account": row.code, "balance": _normal(row.normal_side, row.balance),
+                            details={"account": row.code, "balance": _normal(row.normal_side, balances[account_id]),
                                      "change": _normal(row.normal_side, delta)})
     return None
 

@@ -22,9 +22,11 @@ from services.common.money import to_centavos
 from services.common.tables import insert_ignoring_conflict, upsert_known, utcnow
 from services.payments.ledger import (
     AccountKind,
+    EntryDraft,
     Posting,
     ensure_account,
     ensure_accounts,
+    post_entries,
     post_entry,
     reverse_entry,
 )
@@ -63,9 +65,8 @@ def _datetime(value: Any) -> datetime:
         return utcnow()
 
 
-async def remember_cycle(*, session: AsyncSession, payload: dict) -> None:
-    """Create the cycle row on first sight; fill what this payload knows without erasing anything
-    (one statement, and no write when the row already says so: every order of a cycle comes here)."""
+def _known_of_cycle(payload: dict) -> dict:
+    """What an event says of its cycle (only what it knows: nothing is erased)."""
     known = {
         "name": payload.get("name") or payload.get("cycle_name"),
         "delivery_date": _date(payload.get("delivery_date")),
@@ -73,8 +74,17 @@ async def remember_cycle(*, session: AsyncSession, payload: dict) -> None:
         "organization_id": _int(payload.get("coordinator_organization_id")),
         "municipality_code": payload.get("municipality_code"),
     }
-    await session.execute(upsert_known(session, cycles, key={"cycle_id": int(payload["cycle_id"])},
-                                       known={k: v for k, v in known.items() if v is not None}))
+    return {k: v for k, v in known.items() if v is not None}
+
+
+async def remember_cycle(*, session: AsyncSession, payload: dict) -> None:
+    """Create the cycle row on first sight; fill what this payload knows without erasing anything
+    (one statement, and no write when the row already says so: every order of a cycle comes here)."""
+    await _remember_cycle(session, int(payload["cycle_id"]), _known_of_cycle(payload))
+
+
+async def _remember_cycle(session: AsyncSession, cycle_id: int, known: dict) -> None:
+    await session.execute(upsert_known(session, cycles, key={"cycle_id": cycle_id}, known=known))
 
 
 async def remember_producer(*, session: AsyncSession, producer_id: int, name: str | None = None,
@@ -108,38 +118,59 @@ async def on_cycle_closed(session: AsyncSession, envelope) -> None:
 
 
 async def on_order_placed(session: AsyncSession, envelope) -> None:
-    """The consumer owes the order: debit her account, credit order clearing and the order's fees.
-    A handful of statements whatever the number of lines: this runs for every order placed."""
-    p = envelope.payload
-    order_id = int(p["order_id"])
-    if (await session.execute(select(orders.c.order_id).where(orders.c.order_id == order_id))).first():
+    """The consumer owes the order: debit her account, credit order clearing and the order's fees."""
+    await _place(session, [envelope])
+
+
+async def on_orders_placed(session: AsyncSession, envelopes: list) -> None:
+    """Several `order.placed` at once, with the effects of `on_order_placed` on each in turn: a few
+    statements for the lot (orders placed together arrive together), whatever its size."""
+    await _place(session, envelopes)
+
+
+async def _place(session: AsyncSession, envelopes: list) -> None:
+    placed: dict[int, dict] = {}
+    for envelope in envelopes:  # an order placed twice in the lot (two event ids): the first counts
+        placed.setdefault(int(envelope.payload["order_id"]), envelope.payload)
+    known = set((await session.execute(select(orders.c.order_id).where(orders.c.order_id.in_(placed)))).scalars())
+    todo = [(order_id, p) for order_id, p in placed.items() if order_id not in known]
+    if not todo:
         return
-    await remember_cycle(session=session, payload=p)
-    fees_total = centavos(p.get("fees_total"))
-    total = centavos(p.get("total"))
-    consumer_id = int(p["consumer_account_id"])
-    consumer, clearing, platform = await ensure_accounts(session=session, wanted=[
-        (AccountKind.consumer, consumer_id, f"Consumidora {consumer_id}"),
+    cycles_known: dict[int, dict] = {}
+    for _, p in todo:  # what each payload says of its cycle, a later one over an earlier one
+        cycles_known.setdefault(int(p["cycle_id"]), {}).update(_known_of_cycle(p))
+    for cycle_id, values in cycles_known.items():
+        await _remember_cycle(session, cycle_id, values)
+    consumers = sorted({int(p["consumer_account_id"]) for _, p in todo})
+    *consumer_accounts, clearing, platform = await ensure_accounts(session=session, wanted=[
+        *[(AccountKind.consumer, c, f"Consumidora {c}") for c in consumers],
         (AccountKind.order_clearing, None, None), (AccountKind.platform_fees, None, None)])
-    posted = await post_entry(
-        session=session, client_id=f"order:{order_id}:placed", kind="order_placed",
-        description=f"Pedido {order_id}", cycle_id=int(p["cycle_id"]), ref=f"order:{order_id}",
-        lines=[Posting(consumer, total), Posting(clearing, -(total - fees_total)), Posting(platform, -fees_total)])
-    await session.execute(orders.insert().values(
-        order_id=order_id, cycle_id=int(p["cycle_id"]), consumer_account_id=consumer_id,
-        delivery_point_id=_int(p.get("delivery_point_id")), fees_total=fees_total, total=total,
-        status="placed", placed_at=_datetime(p.get("placed_at")), placement_entry_id=posted.id))
-    lines = p.get("lines") or []
+    account_of = dict(zip(consumers, consumer_accounts, strict=True))
+    drafts = []
+    for order_id, p in todo:
+        total, fees_total = centavos(p.get("total")), centavos(p.get("fees_total"))
+        drafts.append(EntryDraft(
+            client_id=f"order:{order_id}:placed", kind="order_placed", description=f"Pedido {order_id}",
+            cycle_id=int(p["cycle_id"]), ref=f"order:{order_id}",
+            lines=[Posting(account_of[int(p["consumer_account_id"])], total),
+                   Posting(clearing, -(total - fees_total)), Posting(platform, -fees_total)]))
+    posted = await post_entries(session=session, drafts=drafts)
+    await session.execute(orders.insert(), [dict(
+        order_id=order_id, cycle_id=int(p["cycle_id"]), consumer_account_id=int(p["consumer_account_id"]),
+        delivery_point_id=_int(p.get("delivery_point_id")), fees_total=centavos(p.get("fees_total")),
+        total=centavos(p.get("total")), status="placed", placed_at=_datetime(p.get("placed_at")),
+        placement_entry_id=entry.id) for (order_id, p), entry in zip(todo, posted, strict=True)])
+    lines = [(order_id, line) for order_id, p in todo for line in p.get("lines") or []]
     if lines:
         now = utcnow()
         await session.execute(insert_ignoring_conflict(session, producer_profiles).values(
             [{"producer_id": producer_id, "updated_at": now}
-             for producer_id in sorted({int(line["producer_id"]) for line in lines})]))
+             for producer_id in sorted({int(line["producer_id"]) for _, line in lines})]))
         await session.execute(order_lines.insert(), [dict(
             line_id=str(line["line_id"]), order_id=order_id, producer_id=int(line["producer_id"]),
             product_id=int(line["product_id"]), quantity=Decimal(str(line["quantity"])),
             unit=str(line.get("unit") or "unidad"), unit_price=centavos(line.get("unit_price")),
-            line_total=centavos(line.get("line_total")), cancelled=False, paid=0) for line in lines])
+            line_total=centavos(line.get("line_total")), cancelled=False, paid=0) for order_id, line in lines])
 
 
 async def on_order_cancelled(session: AsyncSession, envelope) -> None:

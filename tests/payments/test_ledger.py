@@ -139,3 +139,67 @@ async def test_admins_post_manual_entries_idempotently_and_correct_them_by_rever
                               json={"client_id": "otra-rev", "reason": "duplicado"}, headers=admin)
     assert twice.status_code == 409
     await ledger_is_consistent(db)
+
+
+async def balances_of(s, ids: list[int]) -> list[int]:
+    rows = dict((await s.execute(select(accounts.c.id, accounts.c.balance).where(accounts.c.id.in_(ids)))).all())
+    return [rows[i] for i in ids]
+
+
+async def test_a_lot_of_entries_has_the_effects_of_posting_them_one_by_one(db):
+    """`post_entries` (what the order.placed consumer posts a batch with) against `post_entry` entry by
+    entry on a mirror set of accounts: the same balances after every lot, the same refusal at the same
+    entry, and a lot holding an entry posted before is refused as a whole."""
+    import random
+
+    from services.payments.ledger import EntryDraft, LotPostedMeanwhile, post_entries
+
+    kinds = (AccountKind.cash_clearing, AccountKind.producer, AccountKind.consumer, AccountKind.adjustments)
+    rng = random.Random(7)
+    async with db.session() as s:
+        one = [await ensure_account(session=s, kind=k, owner_id=100 + n) for n, k in enumerate(kinds)]
+        lot = [await ensure_account(session=s, kind=k, owner_id=200 + n) for n, k in enumerate(kinds)]
+
+        refused_lots = 0
+        for round_ in range(40):
+            shapes = []
+            for _ in range(rng.randint(2, 5)):
+                picked = rng.sample(range(4), rng.randint(2, 3))
+                amounts = [rng.randint(-400, 400) or 1 for _ in picked[:-1]]
+                shapes.append(list(zip(picked, [*amounts, -sum(amounts)], strict=True)))
+            if round_ % 4 == 3:  # an entry that empties the cash account past zero: refused, wherever it is
+                shapes.insert(rng.randint(0, len(shapes)), [(0, -1_000_000), (3, 1_000_000)])
+
+            def drafts(ids, side, shapes=shapes, round_=round_):
+                return [EntryDraft(client_id=f"{side}-{round_}-{n}", kind="t", description="t",
+                                   lines=[Posting(ids[a], amount) for a, amount in shape])
+                        for n, shape in enumerate(shapes)]
+
+            outcome_one = outcome_lot = None
+            try:
+                for d in drafts(one, "one"):
+                    await post_entry(session=s, client_id=d.client_id, kind=d.kind, description=d.description,
+                                     lines=d.lines)
+            except Conflict as exc:
+                outcome_one = (exc.code, exc.details["change"])
+            try:
+                posted = await post_entries(session=s, drafts=drafts(lot, "lot"))
+                assert [p.created for p in posted] == [True] * len(shapes)
+            except Conflict as exc:
+                outcome_lot = (exc.code, exc.details["change"])
+            refused_lots += outcome_lot is not None
+            assert outcome_lot == outcome_one
+            assert await balances_of(s, lot) == await balances_of(s, one)
+        assert refused_lots >= 10  # both ways were walked: lots posted at once, and refused ones
+
+    await ledger_is_consistent(db)
+    async with db.session() as s:
+        before = await balances_of(s, lot)
+    with pytest.raises(LotPostedMeanwhile):  # the consumer then posts the lot's entries one by one
+        async with db.session() as s:
+            await post_entries(session=s, drafts=[
+                EntryDraft(client_id="fresh", kind="t", description="t", lines=[Posting(lot[2], 5), Posting(lot[3], -5)]),
+                EntryDraft(client_id="lot-0-0", kind="t", description="t", lines=[Posting(lot[2], 7), Posting(lot[3], -7)])])
+    async with db.session() as s:
+        assert await balances_of(s, lot) == before
+        assert (await s.execute(select(entries.c.id).where(entries.c.client_id == "fresh"))).first() is None

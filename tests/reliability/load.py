@@ -20,8 +20,9 @@ from services.common.db import make_engine
 
 STEP_SECONDS = 60  # how long one step (a call retried across restarts) keeps trying
 GRACE_SECONDS = 20  # after the load, how long a step under way may go on
-# 409s that mean "the same request is still running": asked again with the same key, not an answer
-STILL_RUNNING = ("idempotency_in_progress", "order_in_progress")
+# the 409 that means "the same request is still running" (the kernel's middleware and order placement
+# both answer it): asked again with the same key, not an answer
+STILL_RUNNING = ("idempotency_in_progress",)
 
 
 def error_code(answer) -> str | None:

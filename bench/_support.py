@@ -267,7 +267,7 @@ class StatementMeter:
 
 
 def print_database_work_per_unit(transactions: dict[str, int], statements: dict[str, float], units: int,
-                                 unit: str) -> None:
+                                 unit: str, workers: int = 1) -> None:
     """Transactions (from PostgreSQL) and statements (from each service) per unit of work: counts that
     do not depend on how loaded the machine is."""
     if not units:
@@ -275,7 +275,9 @@ def print_database_work_per_unit(transactions: dict[str, int], statements: dict[
     print(f"  database transactions per {unit}: "
           + "   ".join(f"{s} {n / units:.1f}" for s, n in transactions.items())
           + f"   all {sum(transactions.values()) / units:.1f}")
-    if statements:
+    if statements and workers > 1:  # /metrics answers from one worker: its share, not the service's
+        print(f"  SQL statements per {unit}: not shown with {workers} workers per service (each worker counts its own)")
+    elif statements:
         print(f"  SQL statements per {unit} (without begin/commit): "
               + "   ".join(f"{s} {n / units:.1f}" for s, n in statements.items())
               + f"   all {sum(statements.values()) / units:.1f}")

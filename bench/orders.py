@@ -241,7 +241,8 @@ def placement(folder: Path, urls: dict[str, str], workers_per_service: int) -> N
         spent = meter.stop()
         print("  CPU from the start of the window until every event it caused was consumed (goal <= 8 ms for the services):")
         print_cpu_per_unit(spent, done, "order")
-        print_database_work_per_unit(transactions.stop(), statements.stop(), done, "order")
+        print_database_work_per_unit(transactions.stop(), statements.stop(), done, "order",
+                                     workers=workers_per_service)
         print("  resident memory (MB, goal < 150 per process): "
               + "   ".join(f"{s} {rss_mb(p.pid):.0f}" for s, p in zip(SERVICES, processes, strict=True)))
     finally:

@@ -15,8 +15,10 @@ import asyncio
 import os
 import random
 import statistics
+import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy import insert, select
@@ -90,10 +92,17 @@ async def _http_throughput(db: Database, product_id: int, total: int) -> float:
 
     from services.catalog.app import create_app
     from services.catalog.settings import Settings
+    from services.common.auth import TokenVerifier
+    from services.common.keys import ensure_signing_keys
+    from services.common.revocations import RevocationList
 
     os.environ.setdefault("MC_SERVICE_SECRET", "bench-secret")
-    settings = Settings(database_url=str(db.engine.url), relay_enabled=False, log_level="WARNING")
-    app = create_app(settings, database=db, verifier=object(), check_migrations=False)
+    settings = Settings(database_url=str(db.engine.url), relay_enabled=False, background_enabled=False,
+                        log_level="WARNING")
+    with tempfile.TemporaryDirectory() as keys:  # internal calls carry the service key: no token is verified
+        _, public = ensure_signing_keys(Path(keys) / "jwt_private.pem", Path(keys) / "jwt_public.pem")
+        verifier = TokenVerifier.from_file(public).with_revocations(RevocationList())
+    app = create_app(settings, database=db, verifier=verifier, check_migrations=False)
     counter = iter(range(total))
     headers = {"X-Service-Key": os.environ["MC_SERVICE_SECRET"]}
     async with LifespanManager(app) as manager:

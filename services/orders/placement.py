@@ -25,7 +25,6 @@ from types import SimpleNamespace
 
 import orjson
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
@@ -39,7 +38,7 @@ from services.common.errors import (
 )
 from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, to_centavos
-from services.common.tables import utcnow
+from services.common.tables import insert_ignoring_conflict, utcnow
 from services.common.units import quantity_text
 from services.orders.cycles import aware, expand_baskets, is_due, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
@@ -113,32 +112,39 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
     payload = body.model_dump(mode="json")
     digest = _request_hash(payload)
     async with db.session() as session:
-        if idempotency_key:
-            existing = (await session.execute(select(orders).where(
-                orders.c.consumer_account_id == principal.account_id,
-                orders.c.idempotency_key == idempotency_key))).first()
-            if existing is not None:
-                if existing.request_hash != digest:
-                    raise InvalidInput("this Idempotency-Key was already used for another order; use a new key",
-                                       code="idempotency_key_reused")
-                if existing.status == "pending":
-                    raise Conflict("this order is still being placed; retry shortly", code="idempotency_in_progress",
-                                   headers={"Retry-After": "1"})
-                return await order_view(session=session, order_id=existing.id)
         cycle = late = await load_cycle(session=session, cycle_id=body.cycle_id)
-        if is_due(late):
+        refusal: DomainError | None = None
+        if not is_due(cycle):
+            late = None
+            try:
+                refuse_unless_accepting(cycle=cycle, point_id=body.delivery_point_id)
+                lines = await requested_lines(session=session, cycle=cycle, body=body)
+            except DomainError as exc:
+                refusal = exc
+        if (late is not None or refusal is not None) and idempotency_key:
+            # a repeat of an order placed before the cycle closed (or before its offer changed) answers it
+            answer = await _answer_repeat(session=session, principal=principal, key=idempotency_key, digest=digest)
+            if answer is not None:
+                return answer
+        if refusal is not None:
+            raise refusal
+        if late is not None:
             # an order arriving after closes_at closes the cycle (committed with this unit of work)
             await close_cycle(session=session, kernel=kernel, cycle_id=late.id)
         else:
-            late = None
-            refuse_unless_accepting(cycle=cycle, point_id=body.delivery_point_id)
-            lines = await requested_lines(session=session, cycle=cycle, body=body)
             now = utcnow()
             order_id = await _insert_pending(session=session, values=dict(
                 cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
                 delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=idempotency_key,
                 request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now,
                 updated_at=now))
+            if order_id is None:  # the key is this consumer's order already: the repeat gets its answer
+                answer = await _answer_repeat(session=session, principal=principal, key=idempotency_key,
+                                              digest=digest)
+                if answer is not None:
+                    return answer
+                raise Conflict("this order is being placed; retry shortly", code="idempotency_in_progress",
+                               headers={"Retry-After": "1"})
     if late is not None:
         raise cycle_closed_error(late)
     capacity = cycle.point_capacity.get(str(body.delivery_point_id))
@@ -154,16 +160,27 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
         raise _as_client_error(exc) from None
 
 
-async def _insert_pending(*, session: AsyncSession, values: dict) -> int:
-    """Insert the pending order; a concurrent twin with the same Idempotency-Key loses with 409.
+async def _answer_repeat(*, session: AsyncSession, principal: Principal, key: str, digest: str) -> dict | None:
+    """The answer to a repeat of this consumer's Idempotency-Key: the order it placed, a refusal when
+    the body differs or the first is still running; None when the key is not (or no longer) used."""
+    existing = (await session.execute(select(orders).where(
+        orders.c.consumer_account_id == principal.account_id, orders.c.idempotency_key == key))).first()
+    if existing is None:
+        return None
+    if existing.request_hash != digest:
+        raise InvalidInput("this Idempotency-Key was already used for another order; use a new key",
+                           code="idempotency_key_reused")
+    if existing.status == "pending":
+        raise Conflict("this order is still being placed; retry shortly", code="idempotency_in_progress",
+                       headers={"Retry-After": "1"})
+    return await order_view(session=session, order_id=existing.id)
 
-    It is the last statement of its unit of work, so no SAVEPOINT: on a duplicate key the whole
-    transaction rolls back with the 409 (two round trips fewer per order)."""
-    try:
-        return (await session.execute(insert(orders).values(**values).returning(orders.c.id))).scalar_one()
-    except IntegrityError:
-        raise Conflict("an order with this Idempotency-Key is being placed; retry shortly",
-                       code="idempotency_in_progress", headers={"Retry-After": "1"}) from None
+
+async def _insert_pending(*, session: AsyncSession, values: dict) -> int | None:
+    """Insert the pending order; None when this consumer's Idempotency-Key is taken (the first order
+    with it, or a concurrent twin that committed first: PostgreSQL waits for the twin to end)."""
+    return (await session.execute(insert_ignoring_conflict(session, orders).values(**values)
+                                  .returning(orders.c.id))).scalar_one_or_none()
 
 
 def _as_client_error(exc: BaseException) -> BaseException:

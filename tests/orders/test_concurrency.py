@@ -35,6 +35,27 @@ async def test_hundred_concurrent_orders_never_oversell(migrated, keys):
         assert placed == 50
 
 
+async def test_one_phone_sending_the_same_order_eight_times_at_once_places_it_once(migrated, keys):
+    """A phone on a bad connection fires its queued order again and again with its Idempotency-Key: one
+    order is placed; every answer is that order or "still being placed, retry" (409)."""
+    require_postgres()
+    async with platform(migrated, keys, "postgres", live=True) as p:
+        papa = await p.product(name="Papa Huaycha", unit="arroba", available="50")
+        point = await p.point(capacity=100)
+        cycle = await p.open_cycle(points=[point])
+        answers = await asyncio.gather(*[p.order(consumer=7, cycle=cycle["id"], point=point, key="phone-queue-1",
+                                                 lines=[{"product_id": papa, "quantity": "2"}]) for _ in range(8)])
+        placed = {r.json()["id"] for r in answers if r.status_code == 201}
+        assert len(placed) == 1, [r.text for r in answers]
+        assert all(r.json()["error"]["code"] == "idempotency_in_progress" for r in answers if r.status_code != 201)
+        again = await p.order(consumer=7, cycle=cycle["id"], point=point, key="phone-queue-1",
+                              lines=[{"product_id": papa, "quantity": "2"}])
+        assert again.status_code == 201 and again.json()["id"] in placed
+        assert await p.stock(papa) == (Decimal("48.000"), Decimal("2.000"), Decimal("0.000"))
+        async with p.orders_db.session() as s:
+            assert (await s.execute(select(func.count()).select_from(orders))).scalar_one() == 1
+
+
 async def test_running_service_compensates_abandoned_placement_and_closes_due_cycle(migrated, keys):
     """The lifespan's background duties: a placement abandoned mid-way is undone, a due cycle closes."""
     from datetime import timedelta

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from services.catalog.models import Product
 from services.common.db import make_engine
+from tests.web.platform import api_request
 
 STEP_SECONDS = 60  # how long one step (a call retried across restarts) keeps trying
 GRACE_SECONDS = 20  # after the load, how long a step under way may go on
@@ -57,13 +58,7 @@ class Load:
 
     def call(self, method: str, path: str, *, token: str | None = None, body=None, key: str | None = None):
         """(status, JSON) of one request; (None, None) when the connection fails."""
-        request = urllib.request.Request(self.platform.url + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        if key:
-            request.add_header("Idempotency-Key", key)
+        request = api_request(self.platform.url + path, method, token=token, body=body, key=key)
         try:
             with urllib.request.urlopen(request, timeout=20) as response:
                 return response.status, json.loads(response.read() or b"null")

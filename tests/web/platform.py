@@ -34,6 +34,18 @@ DEMO_DOMAIN = "demo.mercadocorto.bo"
 
 
 
+def api_request(url: str, method: str, *, token: str | None = None, body=None,
+                key: str | None = None) -> urllib.request.Request:
+    """A JSON request as a client sends it: bearer token and Idempotency-Key when given."""
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if key:
+        req.add_header("Idempotency-Key", key)
+    return req
+
+
 @dataclass
 class Platform:
     folder: Path
@@ -56,13 +68,7 @@ class Platform:
 
     def request(self, method: str, path: str, *, token: str | None = None, body: dict | None = None,
                 key: str | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
-        if key:
-            req.add_header("Idempotency-Key", key)
+        req = api_request(self.url + path, method, token=token, body=body, key=key)
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
                 raw = response.read()

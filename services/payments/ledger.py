@@ -11,6 +11,7 @@ order, so two entries touching the same accounts never deadlock), and an entry t
 account not designated to go negative across zero is refused before anything is written.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -137,7 +138,7 @@ async def post_entry(*, session: AsyncSession, client_id: str, kind: str, descri
     # Lock the balance rows in ascending id order (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises
     # writers), then refuse before writing anything if an account would cross a side it may not.
     rows = await _locked(session, deltas)
-    refusal = _refusal(rows, {a: rows[a].balance for a in rows}, deltas)
+    refusal = _refusal(rows, {a: row.balance for a, row in rows.items()}, deltas)
     if refusal is not None:
         existing = await _entry_id_for(session, client_id)
         if existing is not None:  # a repeat of an entry posted when the balances allowed it
@@ -183,7 +184,7 @@ async def post_entries(*, session: AsyncSession, drafts: list[EntryDraft]) -> li
     checked = [(draft, *_checked(draft.client_id, draft.lines)) for draft in drafts]
     one_by_one = len(drafts) < 2 or len({d.client_id for d in drafts}) < len(drafts)
     if not one_by_one:
-        rows = await _locked(session, {a: 1 for _, _, deltas in checked for a in deltas})
+        rows = await _locked(session, {a for _, _, deltas in checked for a in deltas})
         running = {a: row.balance for a, row in rows.items()}
         for _, _, deltas in checked:
             if _refusal(rows, running, deltas) is not None:
@@ -245,13 +246,14 @@ async def _entry_id_for(session: AsyncSession, client_id: str) -> int | None:
     return (await session.execute(select(entries.c.id).where(entries.c.client_id == client_id))).scalar_one_or_none()
 
 
-async def _locked(session: AsyncSession, deltas: dict[int, int]) -> dict:
+async def _locked(session: AsyncSession, account_ids: Iterable[int]) -> dict:
     """The accounts' rows, locked in ascending id order (an unknown account is refused)."""
-    query = select(accounts).where(accounts.c.id.in_(sorted(deltas))).order_by(accounts.c.id)
+    account_ids = sorted(account_ids)
+    query = select(accounts).where(accounts.c.id.in_(account_ids)).order_by(accounts.c.id)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
     rows = {r.id: r for r in (await session.execute(query)).all()}
-    for account_id in sorted(deltas):
+    for account_id in account_ids:
         if account_id not in rows:
             raise NotFound(f"account {account_id} does not exist", code="account_not_found")
     return rows

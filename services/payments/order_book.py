@@ -146,20 +146,18 @@ async def _place(session: AsyncSession, envelopes: list) -> None:
         *[(AccountKind.consumer, c, f"Consumidora {c}") for c in consumers],
         (AccountKind.order_clearing, None, None), (AccountKind.platform_fees, None, None)])
     account_of = dict(zip(consumers, consumer_accounts, strict=True))
-    drafts = []
-    for order_id, p in todo:
-        total, fees_total = centavos(p.get("total")), centavos(p.get("fees_total"))
-        drafts.append(EntryDraft(
-            client_id=f"order:{order_id}:placed", kind="order_placed", description=f"Pedido {order_id}",
-            cycle_id=int(p["cycle_id"]), ref=f"order:{order_id}",
-            lines=[Posting(account_of[int(p["consumer_account_id"])], total),
-                   Posting(clearing, -(total - fees_total)), Posting(platform, -fees_total)]))
-    posted = await post_entries(session=session, drafts=drafts)
-    await session.execute(orders.insert(), [dict(
-        order_id=order_id, cycle_id=int(p["cycle_id"]), consumer_account_id=int(p["consumer_account_id"]),
-        delivery_point_id=_int(p.get("delivery_point_id")), fees_total=centavos(p.get("fees_total")),
-        total=centavos(p.get("total")), status="placed", placed_at=_datetime(p.get("placed_at")),
-        placement_entry_id=entry.id) for (order_id, p), entry in zip(todo, posted, strict=True)])
+    rows = [dict(order_id=order_id, cycle_id=int(p["cycle_id"]), consumer_account_id=int(p["consumer_account_id"]),
+                 delivery_point_id=_int(p.get("delivery_point_id")), fees_total=centavos(p.get("fees_total")),
+                 total=centavos(p.get("total")), status="placed", placed_at=_datetime(p.get("placed_at")))
+            for order_id, p in todo]
+    posted = await post_entries(session=session, drafts=[EntryDraft(
+        client_id=f"order:{o['order_id']}:placed", kind="order_placed", description=f"Pedido {o['order_id']}",
+        cycle_id=o["cycle_id"], ref=f"order:{o['order_id']}",
+        lines=[Posting(account_of[o["consumer_account_id"]], o["total"]),
+               Posting(clearing, -(o["total"] - o["fees_total"])), Posting(platform, -o["fees_total"])])
+        for o in rows])
+    await session.execute(orders.insert(), [{**o, "placement_entry_id": entry.id}
+                                            for o, entry in zip(rows, posted, strict=True)])
     lines = [(order_id, line) for order_id, p in todo for line in p.get("lines") or []]
     if lines:
         now = utcnow()

@@ -90,7 +90,7 @@ class FairPriceWatch:
 
     def forget_references(self) -> None:
         """A reference price was entered or withdrawn: the next sale is judged by the catalog's own."""
-        self._prices = TtlCache(seconds=REFERENCES_SECONDS)
+        self._prices.clear()
 
     def _catalog(self) -> ServiceClient:
         if self.clients is None:  # raised: the event comes again once the app has started

@@ -26,3 +26,7 @@ class TtlCache:
             del self._entries[next(iter(self._entries))]
         self._entries[key] = (now, value)
         return value
+
+    def clear(self) -> None:
+        """Forget every kept answer (what they came from has changed)."""
+        self._entries.clear()

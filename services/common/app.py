@@ -132,7 +132,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *, database
         if state.db is None:
             pool_size, max_overflow = settings.pool_per_worker()
             state.db = Database.from_url(settings.database_url, pool_size=pool_size, max_overflow=max_overflow)
-            state.metrics.count_statements(state.db.engine)
+            state.metrics.count_statements(state.db)
         if check_migrations:
             await ensure_migrated(state.db, spec.name)
         if state.token_verifier is None:

@@ -42,13 +42,19 @@ class Envelope(BaseModel):
 async def emit(session: AsyncSession, kernel: KernelTables, *, event_type: str, aggregate_id: str | int,
                payload: dict[str, Any], version: int = 1) -> Envelope:
     """Record an event in the outbox, in the same transaction as the change it announces."""
-    envelope = Envelope(type=event_type, version=version, aggregate_id=str(aggregate_id),
-                        payload={"schema_version": version, **payload})
+    envelope, row = outbox_row(event_type=event_type, aggregate_id=aggregate_id, payload=payload, version=version)
     # parameters passed to one cached INSERT (cheaper than building `.values(...)` every time)
-    await session.execute(insert(kernel.outbox), {
-        "event_id": envelope.id, "event_type": envelope.type, "version": envelope.version,
-        "aggregate_id": envelope.aggregate_id, "occurred_at": envelope.occurred_at,
-        "payload": envelope.model_dump(mode="json")["payload"],
-    })
+    await session.execute(insert(kernel.outbox), row)
     session.info["events_emitted"] = True
     return envelope
+
+
+def outbox_row(*, event_type: str, aggregate_id: str | int, payload: dict[str, Any],
+               version: int = 1) -> tuple[Envelope, dict[str, Any]]:
+    """An event and its outbox row (the payload as JSON values): what `emit` inserts, and what a
+    standalone statement inserts beside the change it announces (`Database.standalone`)."""
+    envelope = Envelope(type=event_type, version=version, aggregate_id=str(aggregate_id),
+                        payload={"schema_version": version, **payload})
+    return envelope, {"event_id": envelope.id, "event_type": envelope.type, "version": envelope.version,
+                      "aggregate_id": envelope.aggregate_id, "occurred_at": envelope.occurred_at,
+                      "payload": envelope.model_dump(mode="json")["payload"]}

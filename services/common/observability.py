@@ -70,12 +70,14 @@ class Metrics:
                                   "begin and commit not counted)", ["service"], registry=self.registry)
         self.service = service
 
-    def count_statements(self, engine) -> None:
-        """Count every statement `engine` sends: statements per request is what its CPU follows."""
+    def count_statements(self, db) -> None:
+        """Count every statement `db` sends, through SQLAlchemy or standalone: statements per request
+        is what its CPU follows."""
         from sqlalchemy import event
 
         counter = self.statements.labels(self.service)
-        event.listen(engine.sync_engine, "before_cursor_execute", lambda *_args: counter.inc())
+        event.listen(db.engine.sync_engine, "before_cursor_execute", lambda *_args: counter.inc())
+        db.count_statement = counter.inc
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(self.service, method, route, str(status)).inc()

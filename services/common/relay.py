@@ -84,9 +84,12 @@ class Relay:
         self._wake.set()
 
     def listen_for_commits(self) -> None:
-        """Wake this relay right after any commit on its database that emitted events."""
+        """Wake this relay right after any commit on its database that emitted events (a session's,
+        or standalone statements')."""
         _install_commit_listener()
         _listening.add(self)
+        if self.wake not in self.db.after_emit:
+            self.db.after_emit.append(self.wake)
 
     def _owns(self, session) -> bool:
         bind = session.bind
@@ -249,6 +252,8 @@ class Relay:
         await cancel_and_wait(self._task)
         self._task = None
         _listening.discard(self)
+        if self.wake in self.db.after_emit:
+            self.db.after_emit.remove(self.wake)
 
 
 _listening: "weakref.WeakSet[Relay]" = weakref.WeakSet()

@@ -16,6 +16,7 @@ import secrets
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import Database, Standalone
 from services.common.errors import Conflict, NotFound
 from services.common.events import emit
 from services.common.tables import KernelTables, insert_ignoring_conflict, utcnow
@@ -148,33 +149,89 @@ async def _tell_if_nearly_full(*, session: AsyncSession, kernel: KernelTables, p
             "percent": NEARLY_FULL_PERCENT})
 
 
-async def book_slot(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int, cycle_id: int,
+async def book_slot(*, db: Database, kernel: KernelTables, order_id: str, point_id: int, cycle_id: int,
                     capacity: int | None = None, consumer_account_id: int | None = None, wait_if_full: bool = True,
                     confirm: bool = False) -> Booking:
     """Hold a slot for an order, and confirm it at once with `confirm` (order placement does).
 
-    Every order placed comes here, so the usual case takes two statements (`_book_at_once`); any
-    other (a point not seen yet in the cycle, full, inactive or unknown, a capacity to apply, the
-    order already booked, a pickup code already given) goes the general way, with the same answers."""
-    booking = await _book_at_once(session=session, kernel=kernel, order_id=order_id, point_id=point_id,
-                                  cycle_id=cycle_id, capacity=capacity, consumer_account_id=consumer_account_id,
-                                  confirm=confirm)
-    if booking is not None:
+    Every order placed comes here, so the usual case is one standalone statement on PostgreSQL
+    (`_book_standalone`) and two on SQLite (`_book_at_once`); any other (a point not seen yet in the
+    cycle, full or about to be nearly full, inactive or unknown, a capacity to apply, the order
+    already booked, a pickup code already given) goes the general way, with the same answers."""
+    async with db.standalone() as statements:
+        if statements is not None:
+            booking = await _book_standalone(statements, order_id=order_id, point_id=point_id, cycle_id=cycle_id,
+                                             capacity=capacity, consumer_account_id=consumer_account_id,
+                                             confirm=confirm)
+            if booking is not None:
+                return booking
+    async with db.session() as session:
+        if statements is None:
+            booking = await _book_at_once(session=session, kernel=kernel, order_id=order_id, point_id=point_id,
+                                          cycle_id=cycle_id, capacity=capacity,
+                                          consumer_account_id=consumer_account_id, confirm=confirm)
+            if booking is not None:
+                return booking
+        booking = await hold_booking(session=session, kernel=kernel, order_id=order_id, point_id=point_id,
+                                     cycle_id=cycle_id, capacity=capacity, consumer_account_id=consumer_account_id,
+                                     wait_if_full=wait_if_full)
+        if confirm:
+            booking = await confirm_booking(session=session, order_id=order_id)
         return booking
-    booking = await hold_booking(session=session, kernel=kernel, order_id=order_id, point_id=point_id,
-                                 cycle_id=cycle_id, capacity=capacity, consumer_account_id=consumer_account_id,
-                                 wait_if_full=wait_if_full)
-    if confirm:
-        booking = await confirm_booking(session=session, order_id=order_id)
-    return booking
+
+
+# Take a slot and insert the booking, in one statement: the slot is taken only where the general
+# way would take it with nothing else to do (an active point whose slot row for the cycle exists,
+# with this capacity when one is given, room left, no booking of this order yet, and not the slot
+# that makes the point nearly full, whose notice the general way emits).
+_BOOK_STANDALONE = f"""
+WITH taken AS (
+    UPDATE point_capacities SET booked = booked + 1
+    WHERE point_id = $1 AND cycle_id = $2 AND booked < capacity
+      AND ($3::integer IS NULL OR cycle_capacity = $3::integer)
+      AND NOT (capacity > 0 AND (booked + 1) * 100 >= capacity * {NEARLY_FULL_PERCENT}
+               AND booked * 100 < capacity * {NEARLY_FULL_PERCENT})
+      AND EXISTS (SELECT 1 FROM delivery_points WHERE id = $1 AND active)
+      AND NOT EXISTS (SELECT 1 FROM bookings WHERE order_id = $4)
+    RETURNING booked
+), booked AS (
+    INSERT INTO bookings (order_id, point_id, cycle_id, status, consumer_account_id, pickup_code,
+                          pickup_failures, created_at, confirmed_at)
+    SELECT $4, $1, $2, $5, $6, $7, 0, $8, $9 FROM taken
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT id FROM booked) AS id FROM taken
+"""
+
+
+async def _book_standalone(statements: Standalone, *, order_id: str, point_id: int, cycle_id: int,
+                           capacity: int | None, consumer_account_id: int | None, confirm: bool) -> Booking | None:
+    """`_BOOK_STANDALONE`; None when the general way must answer. A booking that found its order
+    booked meanwhile or its pickup code taken gives its slot back first (a concurrent twin of the
+    same call, or once in ~10^11)."""
+    now = utcnow()
+    values = dict(order_id=order_id, point_id=point_id, cycle_id=cycle_id, status=CONFIRMED if confirm else HELD,
+                  consumer_account_id=consumer_account_id, pickup_code=new_pickup_code() if confirm else None,
+                  pickup_failures=0, created_at=now, confirmed_at=now if confirm else None)
+    row = await statements.fetchrow(_BOOK_STANDALONE, point_id, cycle_id, capacity, order_id, values["status"],
+                                    consumer_account_id, values["pickup_code"], now, values["confirmed_at"])
+    if row is None:
+        return None
+    if row["id"] is None:
+        await statements.fetchrow("UPDATE point_capacities SET booked = booked - 1 "
+                                  "WHERE point_id = $1 AND cycle_id = $2 AND booked > 0", point_id, cycle_id)
+        return None
+    return Booking(id=row["id"], **values)
 
 
 async def _book_at_once(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int,
                         cycle_id: int, capacity: int | None, consumer_account_id: int | None,
                         confirm: bool) -> Booking | None:
-    """Take a slot of an active point whose slot row for the cycle exists (with this capacity, when
-    the cycle sets one), then insert the order's booking; None, with nothing changed, when either
-    does not apply. The same conditional UPDATE as `_take_slot`, so a point never overfills."""
+    """SQLite's usual booking: take a slot of an active point whose slot row for the cycle exists
+    (with this capacity, when the cycle sets one), then insert the order's booking; None, with
+    nothing changed, when either does not apply. The same conditional UPDATE as `_take_slot`, so a
+    point never overfills."""
     slots = PointCapacity.__table__
     active_point = select(DeliveryPoint.id).where(DeliveryPoint.id == point_id, DeliveryPoint.active)
     conditions = [slots.c.point_id == point_id, slots.c.cycle_id == cycle_id, slots.c.booked < slots.c.capacity,

@@ -3,7 +3,7 @@ waiting order, points with room."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from services.common.app import Session
 from services.common.auth import ServiceCaller
@@ -26,9 +26,9 @@ OrderPath = Annotated[OrderId, Path()]
 
 @router.post("/bookings", response_model=BookingOut, status_code=201,
              summary="Hold a slot (409 point_full puts the order on the waitlist)")
-async def hold(body: BookingRequest, session: Session, _: ServiceCaller):
+async def hold(body: BookingRequest, request: Request, _: ServiceCaller):
     booking = await bookings.book_slot(  # with confirm: one round trip for order placement
-        session=session, kernel=kernel, order_id=body.order_id, point_id=body.point_id, cycle_id=body.cycle_id,
+        db=request.app.state.db, kernel=kernel, order_id=body.order_id, point_id=body.point_id, cycle_id=body.cycle_id,
         capacity=body.capacity, consumer_account_id=body.consumer_account_id, wait_if_full=body.wait_if_full,
         confirm=body.confirm)
     return BookingOut(order_id=booking.order_id, point_id=booking.point_id, cycle_id=booking.cycle_id,

@@ -40,6 +40,7 @@ from services.common.events import emit
 from services.common.money import apply_rate, from_centavos, to_centavos
 from services.common.tables import insert_ignoring_conflict, utcnow
 from services.common.units import quantity_text
+from services.orders import placement_statements
 from services.orders.cycles import aware, expand_baskets, is_due, load_cycle
 from services.orders.fees import PricedLine, compute_fees, line_kg
 from services.orders.models import ACTIVE_ORDER_STATUSES, cycles, order_lines, orders
@@ -111,6 +112,60 @@ def refuse_unless_accepting(*, cycle, point_id: int) -> None:
 async def place_order(*, db, kernel, clients, principal: Principal, body, idempotency_key: str | None) -> dict:
     payload = body.model_dump(mode="json")
     digest = _request_hash(payload)
+    begun = await _begin_standalone(db=db, principal=principal, body=body, payload=payload, digest=digest,
+                                    key=idempotency_key)
+    if begun is None:
+        begun = await _begin(db=db, kernel=kernel, principal=principal, body=body, payload=payload, digest=digest,
+                             key=idempotency_key)
+    if isinstance(begun, dict):  # a repeat, answered
+        return begun
+    cycle, lines, order_id, now = begun
+    capacity = cycle.point_capacity.get(str(body.delivery_point_id))
+    try:
+        return await _run_saga(db=db, kernel=kernel, clients=clients, order_id=order_id, cycle=cycle,
+                               point_id=body.delivery_point_id, capacity=capacity, lines=lines,
+                               principal=principal, created_at=now, wait_if_full=body.wait_if_full)
+    except BaseException as exc:
+        await fail_and_compensate(db=db, clients=clients, order_id=order_id, line_count=len(lines), reason=exc)
+        if isinstance(exc, DomainError) and exc.code == "point_full":
+            raise await point_full_error(delivery=clients["delivery"], cycle=cycle,
+                                         point_id=body.delivery_point_id) from None
+        raise _as_client_error(exc) from None
+
+
+def _pending_values(*, cycle, principal: Principal, body, key: str | None, digest: str, payload: dict,
+                    lines: list[dict], now) -> dict:
+    return dict(cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
+                delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=key,
+                request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now, updated_at=now)
+
+
+async def _begin_standalone(*, db, principal: Principal, body, payload: dict, digest: str, key: str | None):
+    """The pending order in standalone statements (PostgreSQL's usual case): (cycle, lines, order
+    id, created at); None, with nothing written, for anything the session path must answer."""
+    if body.baskets:
+        return None
+    async with db.standalone() as statements:
+        if statements is None:
+            return None
+        now = utcnow()
+        cycle = await placement_statements.read_cycle(statements, body.cycle_id)
+        if cycle is None or is_due(cycle, now):
+            return None
+        try:
+            refuse_unless_accepting(cycle=cycle, point_id=body.delivery_point_id)
+            lines = await requested_lines(session=None, cycle=cycle, body=body)
+        except DomainError:
+            return None
+        order_id = await placement_statements.insert_pending(statements, values=_pending_values(
+            cycle=cycle, principal=principal, body=body, key=key, digest=digest, payload=payload, lines=lines,
+            now=now))
+    return None if order_id is None else (cycle, lines, order_id, now)
+
+
+async def _begin(*, db, kernel, principal: Principal, body, payload: dict, digest: str, key: str | None):
+    """The pending order in a session: (cycle, lines, order id, created at), or the answer to a
+    repeat of the key; refusals are raised."""
     async with db.session() as session:
         cycle = late = await load_cycle(session=session, cycle_id=body.cycle_id)
         refusal: DomainError | None = None
@@ -121,9 +176,9 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
                 lines = await requested_lines(session=session, cycle=cycle, body=body)
             except DomainError as exc:
                 refusal = exc
-        if (late is not None or refusal is not None) and idempotency_key:
+        if (late is not None or refusal is not None) and key:
             # a repeat of an order placed before the cycle closed (or before its offer changed) answers it
-            answer = await _answer_repeat(session=session, principal=principal, key=idempotency_key, digest=digest)
+            answer = await _answer_repeat(session=session, principal=principal, key=key, digest=digest)
             if answer is not None:
                 return answer
         if refusal is not None:
@@ -133,31 +188,18 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
             await close_cycle(session=session, kernel=kernel, cycle_id=late.id)
         else:
             now = utcnow()
-            order_id = await _insert_pending(session=session, values=dict(
-                cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
-                delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=idempotency_key,
-                request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now,
-                updated_at=now))
+            order_id = await _insert_pending(session=session, values=_pending_values(
+                cycle=cycle, principal=principal, body=body, key=key, digest=digest, payload=payload, lines=lines,
+                now=now))
             if order_id is None:  # the key is this consumer's order already: the repeat gets its answer
-                answer = await _answer_repeat(session=session, principal=principal, key=idempotency_key,
-                                              digest=digest)
+                answer = await _answer_repeat(session=session, principal=principal, key=key, digest=digest)
                 if answer is not None:
                     return answer
                 raise Conflict("this order is being placed; retry shortly", code="idempotency_in_progress",
                                headers={"Retry-After": "1"})
     if late is not None:
         raise cycle_closed_error(late)
-    capacity = cycle.point_capacity.get(str(body.delivery_point_id))
-    try:
-        return await _run_saga(db=db, kernel=kernel, clients=clients, order_id=order_id, cycle_id=cycle.id,
-                               point_id=body.delivery_point_id, capacity=capacity, lines=lines,
-                               principal=principal, created_at=now, wait_if_full=body.wait_if_full)
-    except BaseException as exc:
-        await fail_and_compensate(db=db, clients=clients, order_id=order_id, line_count=len(lines), reason=exc)
-        if isinstance(exc, DomainError) and exc.code == "point_full":
-            raise await point_full_error(delivery=clients["delivery"], cycle=cycle,
-                                         point_id=body.delivery_point_id) from None
-        raise _as_client_error(exc) from None
+    return cycle, lines, order_id, now
 
 
 async def _answer_repeat(*, session: AsyncSession, principal: Principal, key: str, digest: str) -> dict | None:
@@ -201,9 +243,10 @@ def _as_client_error(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_id: int, capacity,
+async def _run_saga(*, db, kernel, clients, order_id: int, cycle, point_id: int, capacity,
                     lines: list[dict], principal: Principal, created_at, wait_if_full: bool = False) -> dict:
     catalog, delivery = clients["catalog"], clients["delivery"]
+    cycle_id = cycle.id
     ids = line_ids_of(order_id, len(lines))
     # The callees are idempotent by line id and order id, and answer only after their commit, so the
     # calls are retried on a dropped connection without Idempotency-Key bookkeeping.
@@ -222,36 +265,19 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
         if not isinstance(waitlist_seq, int):
             raise
         confirmed = {}
+    rows, priced = _order_rows(order_id=order_id, cycle_id=cycle_id, point_id=point_id, ids=ids, lines=lines,
+                               reserved=reserved)
+    if waitlist_seq is None:
+        answer = await _finish_standalone(db=db, cycle=cycle, order_id=order_id, point_id=point_id, rows=rows,
+                                          priced=priced, principal=principal, code=confirmed.get("pickup_code"),
+                                          created_at=created_at)
+        if answer is not None:
+            return answer
     status = "placed" if waitlist_seq is None else WAITLISTED
-    by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
     async with db.session() as session:
         cycle = await load_cycle(session=session, cycle_id=cycle_id, lock="share")
         if cycle.status != "open" or is_due(cycle):
-            raise Conflict(f"cycle {cycle_id} closed while the order was being placed", code="cycle_closed",
-                           details={"cycle_id": cycle_id, "status": "closed"})
-        rows, priced = [], []
-        for position, (lid, line) in enumerate(zip(ids, lines, strict=True), start=1):
-            info = by_line.get(lid)
-            if info is None:
-                raise ServiceUnavailable("catalog did not confirm every line", details={"line_id": lid})
-            producer = info.get("producer") or {}
-            price = to_centavos(info["unit_price"])
-            total = apply_rate(price, line["quantity"])
-            kg_per_unit = Decimal(str(info["kg_per_unit"])) if info.get("kg_per_unit") is not None else None
-            case_size = Decimal(str(info["case_size"])) if info.get("case_size") is not None else None
-            rows.append(dict(
-                order_id=order_id, line_id=lid, position=position, cycle_id=cycle_id, delivery_point_id=point_id,
-                basket_id=line["basket_id"], product_id=line["product_id"], product_name=info["product_name"],
-                category=info.get("category"), unit=info["unit"], unit_price=price,
-                quantity=line["quantity"], tolerance=line["tolerance"] if case_size else Decimal(0),
-                line_total=total, case_size=case_size, kg_per_unit=kg_per_unit,
-                producer_id=producer["id"], producer_name=producer.get("name", ""),
-                producer_gender=producer.get("gender"), organization_id=producer.get("organization_id"),
-                municipality_code=producer.get("municipality_code"), producer_lat=producer.get("lat"),
-                producer_lon=producer.get("lon")))
-            priced.append(PricedLine(quantity=line["quantity"], line_total=total,
-                                     kg=line_kg(quantity=line["quantity"], unit=info["unit"],
-                                                kg_per_unit=kg_per_unit)))
+            raise _closed_while_placing(cycle_id)
         fees = compute_fees(rules=cycle.fee_rules, lines=priced)
         subtotal = sum(p.line_total for p in priced)
         fees_total = sum(f["amount"] for f in fees)
@@ -268,14 +294,11 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
                                                subtotal=subtotal, fees=fees, fees_total=fees_total,
                                                total=subtotal + fees_total, placed_at=placed_at, updated_at=now))
         if result.rowcount != 1:
-            raise Conflict("this order was abandoned while it was being placed; place it again",
-                           code="order_abandoned")
+            raise _abandoned_while_placing()
         # the answer is built from what was just written (no re-read on the hot path)
-        placed = SimpleNamespace(
-            id=order_id, cycle_id=cycle_id, consumer_account_id=principal.account_id, delivery_point_id=point_id,
-            status=status, pickup_code=code, subtotal=subtotal, fees=fees,
-            fees_total=fees_total, total=subtotal + fees_total, paid=False, adjustments=None, created_at=created_at,
-            placed_at=placed_at)
+        placed = _placed_order(order_id=order_id, cycle_id=cycle_id, principal=principal, point_id=point_id,
+                               status=status, code=code, subtotal=subtotal, fees=fees, created_at=created_at,
+                               placed_at=placed_at)
         position = None
         if status == "placed":
             await emit(session, kernel, event_type="order.placed", aggregate_id=order_id,
@@ -288,6 +311,77 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle_id: int, point_
         else:
             position = await emit_waitlisted(session=session, kernel=kernel, order_id=order_id)
     return _order_dict(placed, [SimpleNamespace(allocated_quantity=None, **r) for r in rows], position=position)
+
+
+def _order_rows(*, order_id: int, cycle_id: int, point_id: int, ids: list[str], lines: list[dict],
+                reserved: dict) -> tuple[list[dict], list[PricedLine]]:
+    """The order's line rows, priced as catalog reserved them, and their priced lines for the fees."""
+    by_line = {item["line_id"]: item for item in reserved.get("lines", [])}
+    rows, priced = [], []
+    for position, (lid, line) in enumerate(zip(ids, lines, strict=True), start=1):
+        info = by_line.get(lid)
+        if info is None:
+            raise ServiceUnavailable("catalog did not confirm every line", details={"line_id": lid})
+        producer = info.get("producer") or {}
+        price = to_centavos(info["unit_price"])
+        total = apply_rate(price, line["quantity"])
+        kg_per_unit = Decimal(str(info["kg_per_unit"])) if info.get("kg_per_unit") is not None else None
+        case_size = Decimal(str(info["case_size"])) if info.get("case_size") is not None else None
+        rows.append(dict(
+            order_id=order_id, line_id=lid, position=position, cycle_id=cycle_id, delivery_point_id=point_id,
+            basket_id=line["basket_id"], product_id=line["product_id"], product_name=info["product_name"],
+            category=info.get("category"), unit=info["unit"], unit_price=price,
+            quantity=line["quantity"], tolerance=line["tolerance"] if case_size else Decimal(0),
+            line_total=total, case_size=case_size, kg_per_unit=kg_per_unit,
+            producer_id=producer["id"], producer_name=producer.get("name", ""),
+            producer_gender=producer.get("gender"), organization_id=producer.get("organization_id"),
+            municipality_code=producer.get("municipality_code"), producer_lat=producer.get("lat"),
+            producer_lon=producer.get("lon")))
+        priced.append(PricedLine(quantity=line["quantity"], line_total=total,
+                                 kg=line_kg(quantity=line["quantity"], unit=info["unit"], kg_per_unit=kg_per_unit)))
+    return rows, priced
+
+
+def _placed_order(*, order_id: int, cycle_id: int, principal: Principal, point_id: int, status: str, code,
+                  subtotal: int, fees: list[dict], created_at, placed_at) -> SimpleNamespace:
+    fees_total = sum(f["amount"] for f in fees)
+    return SimpleNamespace(
+        id=order_id, cycle_id=cycle_id, consumer_account_id=principal.account_id, delivery_point_id=point_id,
+        status=status, pickup_code=code, subtotal=subtotal, fees=fees, fees_total=fees_total,
+        total=subtotal + fees_total, paid=False, adjustments=None, created_at=created_at, placed_at=placed_at)
+
+
+async def _finish_standalone(*, db, cycle, order_id: int, point_id: int, rows: list[dict],
+                             priced: list[PricedLine], principal: Principal, code, created_at) -> dict | None:
+    """The placed order in one standalone statement (PostgreSQL's usual case), priced with the fee
+    rules read when it began; None, with nothing written, when the cycle changed meanwhile (the
+    session path then prices it with the rules of now)."""
+    async with db.standalone() as statements:
+        if statements is None:
+            return None
+        fees = compute_fees(rules=cycle.fee_rules, lines=priced)
+        now = utcnow()
+        placed = _placed_order(order_id=order_id, cycle_id=cycle.id, principal=principal, point_id=point_id,
+                               status="placed", code=code, subtotal=sum(p.line_total for p in priced), fees=fees,
+                               created_at=created_at, placed_at=now)
+        outcome = await placement_statements.mark_placed(statements, order=placed, rows=rows, now=now,
+                                                         delivery_date=cycle.delivery_date, fee_rules=cycle.fee_rules)
+    if outcome == "cycle_changed":
+        return None
+    if outcome == "cycle_closed":
+        raise _closed_while_placing(cycle.id)
+    if outcome == "order_abandoned":
+        raise _abandoned_while_placing()
+    return _order_dict(placed, [SimpleNamespace(allocated_quantity=None, **r) for r in rows])
+
+
+def _closed_while_placing(cycle_id: int) -> Conflict:
+    return Conflict(f"cycle {cycle_id} closed while the order was being placed", code="cycle_closed",
+                    details={"cycle_id": cycle_id, "status": "closed"})
+
+
+def _abandoned_while_placing() -> Conflict:
+    return Conflict("this order was abandoned while it was being placed; place it again", code="order_abandoned")
 
 
 async def release_everything(*, clients, order_id: int, line_count: int, attempt: str = "saga") -> bool:

@@ -21,6 +21,7 @@ from services.common.tables import utcnow
 from services.delivery.app import create_app as create_delivery
 from services.delivery.models import Booking
 from services.orders.app import create_app as create_orders
+from services.orders.models import kernel as orders_kernel
 from tests.catalog.conftest import seed_organization, seed_producer, seed_product, stock_of
 from tests.conftest import app_client, live_database, service_settings, transactional_database
 from tests.delivery.conftest import create_point
@@ -44,15 +45,19 @@ SUBSCRIBERS = {
 
 
 class SwitchTransport(httpx.AsyncBaseTransport):
-    """Forwards to an app, or fails to connect while `down` is set (a service that goes away)."""
+    """Forwards to an app, or fails to connect while `down` is set (a service that goes away);
+    `before`, when set, is awaited with each request first (something that happens meanwhile)."""
 
     def __init__(self, app):
         self.inner = httpx.ASGITransport(app=app)
         self.down = False
+        self.before = None
 
     async def handle_async_request(self, request):
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if self.before is not None:
+            await self.before(request)
         return await self.inner.handle_async_request(request)
 
 
@@ -111,6 +116,13 @@ class Platform:
             if not moved:
                 break
         return total
+
+    async def events(self, event_type: str) -> list[dict]:
+        """The payloads of orders' outbox events of a type, oldest first."""
+        async with self.orders_db.session() as s:
+            return list((await s.execute(select(orders_kernel.outbox.c.payload)
+                                         .where(orders_kernel.outbox.c.event_type == event_type)
+                                         .order_by(orders_kernel.outbox.c.id))).scalars())
 
     async def stock(self, product_id) -> tuple[Decimal, Decimal, Decimal]:
         return await stock_of(self.catalog_db, product_id)

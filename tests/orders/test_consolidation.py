@@ -13,12 +13,6 @@ from tests.orders.conftest import platform
 D = Decimal
 
 
-async def _events(p, event_type):
-    async with p.orders_db.session() as s:
-        return (await s.execute(select(kernel.outbox.c.payload).where(kernel.outbox.c.event_type == event_type))
-                ).scalars().all()
-
-
 async def test_cycle_end_to_end_consolidation_matches_the_lines(migrated, keys, backend):
     async with platform(migrated, keys, backend) as p:
         juana = await p.producer("Juana Mamani", organization="Cooperativa Illimani")
@@ -81,7 +75,7 @@ async def test_cycle_end_to_end_consolidation_matches_the_lines(migrated, keys, 
         # catalog: everything sold, nothing left reserved
         assert await p.stock(papa) == (D("93.500"), D("0.000"), D("6.500"))
         assert await p.stock(miel) == (D("32.000"), D("0.000"), D("8.000"))
-        [event] = await _events(p, "cycle.closed")
+        [event] = await p.events("cycle.closed")
         assert {b["order_id"] for b in event["bags"]} == {o["id"] for o in placed}
         assert sum(D(ln["quantity"]) for c in event["consignments"] for ln in c["lines"]
                    if ln["product_id"] == papa) == D("6.5")
@@ -140,7 +134,7 @@ async def test_cycle_closes_automatically_at_closes_at(migrated, keys, backend):
                                   .values(closes_at=utcnow() - timedelta(seconds=1)))
         await run_duties_once(db=state.db, kernel=state.kernel, clients=state.clients, pending_older_than=60)
         assert (await p.orders.get(f"/cycles/{cycle['id']}", headers=p.consumer(1))).json()["status"] == "consolidated"
-        assert len(await _events(p, "cycle.closed")) == 1
+        assert len(await p.events("cycle.closed")) == 1
 
 
 async def test_close_while_catalog_is_down_keeps_cycle_closed_until_consolidation_succeeds(migrated, keys, backend):

@@ -78,6 +78,58 @@ async def test_order_for_closed_cycle_is_refused_with_409_and_cycle_closes_lazil
         assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
 
 
+async def test_cycle_closing_while_an_order_is_placed_refuses_it_and_gives_back_stock_and_slot(
+        migrated, keys, backend):
+    """The coordinator closes the cycle while the order waits for its booking: the order is refused
+    (409 cycle_closed), written nowhere as placed, and its stock and slot are given back."""
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product(available="50")
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point])
+
+        async def close_meanwhile(request):
+            if request.url.path == "/internal/bookings":
+                p.transports["delivery"].before = None
+                closed = await p.orders.post(f"/cycles/{cycle['id']}/close", headers=p.coordinator())
+                assert closed.status_code == 200, closed.text
+
+        p.transports["delivery"].before = close_meanwhile
+        r = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "3"}],
+                          key="late-1")
+        assert r.status_code == 409 and r.json()["error"]["code"] == "cycle_closed", r.text
+        mine = (await p.orders.get("/orders", headers=p.consumer(1))).json()
+        assert [o["status"] for o in mine["items"]] == []
+        assert await p.stock(papa) == (Decimal("50.000"), Decimal("0.000"), Decimal("0.000"))
+        assert await p.holding_bookings() == 0
+
+
+async def test_fees_changed_while_an_order_is_placed_price_it_with_the_new_rules(migrated, keys, backend):
+    """The coordinator changes the cycle's fee rules while the order waits for its booking: the
+    order is placed with the rules in force when it is written, and its event says the same total."""
+    async with platform(migrated, keys, backend) as p:
+        papa = await p.product(price_centavos=4500, available="50")
+        point = await p.point()
+        cycle = await p.open_cycle(points=[point], fee_rules=[{"kind": "packing", "basis": "flat", "value": "2.00"}])
+
+        async def raise_fees_meanwhile(request):
+            if request.url.path == "/internal/bookings":
+                p.transports["delivery"].before = None
+                changed = await p.orders.patch(f"/cycles/{cycle['id']}", headers=p.coordinator(), json={
+                    "fee_rules": [{"kind": "packing", "basis": "flat", "value": "3.50"}]})
+                assert changed.status_code == 200, changed.text
+
+        p.transports["delivery"].before = raise_fees_meanwhile
+        r = await p.order(consumer=1, cycle=cycle["id"], point=point, lines=[{"product_id": papa, "quantity": "2"}],
+                          key="fees-1")
+        assert r.status_code == 201, r.text
+        order = r.json()
+        assert order["fees"][0]["amount"] == "3.50" and order["total"] == "93.50"
+        shown = (await p.orders.get(f"/orders/{order['id']}", headers=p.consumer(1))).json()
+        assert shown["total"] == "93.50" and shown["status"] == "placed"
+        [placed] = await p.events("order.placed")
+        assert placed["total"] == "93.50" and placed["pickup_code"] == order["pickup_code"]
+
+
 async def test_order_at_a_point_outside_the_cycle_is_422(migrated, keys, backend):
     async with platform(migrated, keys, backend) as p:
         papa = await p.product()

@@ -40,6 +40,7 @@ from gateway.settings import Settings
 from gateway.tokens import TokenIssuer
 from gateway.training.api import router as training_router
 from services.common.app import Periodic, ServiceSpec, create_service_app
+from services.common.incoming import Batched
 from services.common.keys import ensure_signing_keys, require_ed25519_private_key
 from services.common.observability import RequestContextMiddleware
 from services.common.settings import SERVICE_NAMES
@@ -101,7 +102,9 @@ def notification_channels(settings: Settings) -> Channels:
 
 def both(*rooms: dict) -> dict:
     """The event handlers of several rooms: for an event type more than one listens to, each in turn
-    (in the same inbox transaction, so the event has all its effects once, or comes again)."""
+    (in the same inbox transaction, so the event has all its effects once, or comes again). Where
+    one room takes a batch of events at once (`Batched`), the chain does too: each room handles the
+    whole batch in turn (the rooms write apart, so the order between them changes nothing)."""
     listeners: dict[str, list] = {}
     for handlers in rooms:
         for event_type, handler in handlers.items():
@@ -111,7 +114,19 @@ def both(*rooms: dict) -> dict:
         async def handle(session, envelope) -> None:
             for handler in handlers:
                 await handler(session, envelope)
-        return handle
+
+        if not any(isinstance(h, Batched) for h in handlers):
+            return handle
+
+        async def handle_many(session, envelopes) -> None:
+            for handler in handlers:
+                if isinstance(handler, Batched):
+                    await handler.many(session, envelopes)
+                else:
+                    for envelope in envelopes:
+                        await handler(session, envelope)
+
+        return Batched(handle, handle_many)
 
     return {event_type: found[0] if len(found) == 1 else chain(found) for event_type, found in listeners.items()}
 

@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from gateway.notifications.record import Outgoing, record, was_told
 from gateway.notifications.schedule import PICKUP_DAY_FROM, QUIET_FROM, REMINDER_EVE_AT, at_bolivian, local
 from services.common.auth import Role
 from services.common.events import Envelope
+from services.common.incoming import Batched
 from services.common.tables import utcnow
 
 log = logging.getLogger("mercado.notifications")
@@ -78,7 +80,7 @@ class NotificationRoom:
         self.channels_configured = channels_configured
         self.stale_after = timedelta(hours=stale_after_hours)
         self._directory: Directory | None = None
-        self.handlers = {event_type: _tolerant(handler) for event_type, handler in {
+        handlers = {event_type: _tolerant(handler) for event_type, handler in {
             "order.placed": self.order_placed, "order.cancelled": self.order_cancelled,
             "order.waitlisted": self.order_waitlisted, "order.promoted": self.order_promoted,
             "cycle.closed": self.cycle_closed, "consignment.delivered": self.consignment_delivered,
@@ -88,6 +90,9 @@ class NotificationRoom:
             "cycle.settled": self.cycle_settled, "advance.requested": self.advance_requested,
             "advance.approved": self.advance_approved,
         }.items()}
+        # every order placed comes here: a batch of them asks for its consumers once
+        handlers["order.placed"] = Batched(handlers["order.placed"], self.orders_placed)
+        self.handlers = handlers
         assert set(self.handlers) == set(HANDLED_EVENTS)
 
     def bind(self, clients) -> None:
@@ -110,10 +115,22 @@ class NotificationRoom:
 
     # --- consumers ---
 
-    async def order_placed(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def orders_placed(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
+        """Several `order.placed` one after another, their consumers read in one statement."""
+        known = await accounts_by_id(session=session, account_ids=[e.payload.get("consumer_account_id")
+                                                                   for e in envelopes if isinstance(e.payload, dict)])
+        for envelope in envelopes:
+            await _tolerant(partial(self.order_placed, known=known))(session, envelope)
+
+    async def order_placed(self, session: AsyncSession, envelope: Envelope, known: dict | None = None) -> None:
+        """`known`: the active accounts by id, already read (a batch), else asked here."""
         p = envelope.payload
         subject = f"order:{p.get('order_id')}"
-        people = [a for a in await consumer(session=session, account_id=p.get("consumer_account_id"))
+        if known is None:
+            found = await consumer(session=session, account_id=p.get("consumer_account_id"))
+        else:
+            found = [a for a in [known.get(as_id(p.get("consumer_account_id")))] if a is not None]
+        people = [a for a in found
                   # a waiting order that got its slot: `order.promoted` (right after) tells her, once
                   if not await was_told(session=session, account_id=a.id, kind="order_waitlisted", subject=subject)]
         if not people:

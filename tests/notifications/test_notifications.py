@@ -333,6 +333,50 @@ async def test_a_waiting_order_is_told_its_place_then_its_slot_once(backend, mig
         assert "No se le cobra nada" in closed["text"]
 
 
+async def test_orders_placed_arriving_together_tell_each_consumer_as_one_at_a_time_would(backend, migrated, keys):
+    """A relay's batch of `order.placed` (its consumers read at once): each known consumer gets her
+    message once, a repeat of the batch adds nothing, an unknown account or an unusable id is
+    dropped without stopping the others, and a waiting order that got its slot stays quiet until
+    `order.promoted`, as when the events come one by one."""
+    from services.common.events import Envelope
+    from services.common.inbox import EVENTS_BATCH_PATH
+
+    async with notifying_gateway(migrated, backend, keys) as gw:
+        point = await gw.point()
+        ana = await gw.account(phone="+59171111111", email=None)
+        beto = await gw.account(phone="+59172222222", email=None)
+        carla = await gw.account(phone="+59173333333", email=None)
+        await gw.deliver("order.waitlisted", {"order_id": 70, "cycle_id": 3, "consumer_account_id": carla.id,
+                                              "delivery_point_id": point["id"], "position": 1, "total": "9.00"})
+
+        def event(payload: dict, event_id: str | None = None) -> dict:
+            # one aggregate: one lane, so the batch is handled in order on the test's one connection
+            fields = {"type": "order.placed", "aggregate_id": "7", "source": "orders",
+                      "payload": {"schema_version": 1, **payload}, **({"id": event_id} if event_id else {})}
+            return Envelope(**fields).model_dump(mode="json")
+
+        first = event(placed(ana.id, point["id"], order_id=71, pickup_code="ANA71"))
+        batch = [first, event(placed(999_999, point["id"], order_id=72)),
+                 event({**placed(beto.id, point["id"], order_id=73), "consumer_account_id": "beto"}),
+                 event(placed(beto.id, point["id"], order_id=74, pickup_code="BETO74")),
+                 event(placed(carla.id, point["id"], order_id=70, pickup_code="CARLA70"))]
+        for events in (batch, [first, batch[3]]):  # then a batch of repeats
+            r = await gw.client.post(EVENTS_BATCH_PATH, json={"events": events}, headers={
+                "X-Service-Key": gw.app.state.service_secret, "X-Service-Name": "orders"})
+            assert r.status_code == 200, r.text
+
+        def inbox(account):
+            return gw.client.get("/api/notifications", headers=gw.headers(account))
+
+        [told_ana] = (await inbox(ana)).json()["items"]
+        assert told_ana["kind"] == "order_placed" and "#71" in told_ana["text"] and "ANA71" in told_ana["text"]
+        [told_beto] = (await inbox(beto)).json()["items"]
+        assert "#74" in told_beto["text"] and "BETO74" in told_beto["text"]
+        assert [i["kind"] for i in (await inbox(carla)).json()["items"]] == ["order_waitlisted"]
+        health = (await gw.client.get("/healthz")).json()
+        assert not (health.get("consumer") or {}).get("pending") and not (health.get("consumer") or {}).get("parked")
+
+
 async def test_an_order_moved_to_a_point_with_room_names_the_new_point(backend, migrated, keys):
     async with notifying_gateway(migrated, backend, keys) as gw:
         point = await gw.point(name="Mercado Rodríguez")

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import registry
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel import SQLModel
 
 NAMING_CONVENTION = {
@@ -162,15 +164,17 @@ class Database:
         try:
             yield statements
         except BaseException as exc:
-            from sqlalchemy.util import greenlet_spawn
-
             from services.common.errors import database_unavailable
 
             if database_unavailable(exc) or fairy.driver_connection.is_closed():
                 await greenlet_spawn(fairy.invalidate, exc if isinstance(exc, Exception) else None)
             await greenlet_spawn(fairy.close)
             raise
-        fairy.close()  # back to the pool; outside a transaction there is nothing to roll back
+        pool = self.engine.sync_engine.pool
+        if isinstance(pool, QueuePool) and pool.overflow() <= 0:
+            fairy.close()  # back into the pool, synchronously: nothing to roll back, nothing closed
+        else:  # the pool may close it (an overflow connection), which awaits asyncpg
+            await greenlet_spawn(fairy.close)
         if statements.events_emitted:
             for wake in self.after_emit:
                 wake()

@@ -9,8 +9,8 @@
    seconds until every consumer has caught up; then the headline figure: the CPU milliseconds per
    order of each process and of the PostgreSQL backends serving the run's databases, from the start
    of the timed window until the events it caused are all consumed (read from /proc, so it holds on a
-   noisy machine where orders/s does not); the database transactions (PostgreSQL's pg_stat_database)
-   and SQL statements (each service's `db_statements_total`) per order, counts that do not move with
+   noisy machine where orders/s does not); the database transactions (PostgreSQL's pg_stat_database;
+   a standalone statement, `Database.standalone`, is a transaction of its own) and SQL statements (each service's `db_statements_total`) per order, counts that do not move with
    the machine's load at all and tell which service does the most round trips; and each process's
    resident memory.
    Goals: <= 8 ms of service CPU per order, >= 200 orders/s with p99 < 500 ms.

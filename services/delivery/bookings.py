@@ -12,6 +12,7 @@ is promoted, released or moved exactly once.
 """
 
 import secrets
+from types import SimpleNamespace
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -151,7 +152,7 @@ async def _tell_if_nearly_full(*, session: AsyncSession, kernel: KernelTables, p
 
 async def book_slot(*, db: Database, kernel: KernelTables, order_id: str, point_id: int, cycle_id: int,
                     capacity: int | None = None, consumer_account_id: int | None = None, wait_if_full: bool = True,
-                    confirm: bool = False) -> Booking:
+                    confirm: bool = False) -> "Booking | SimpleNamespace":
     """Hold a slot for an order, and confirm it at once with `confirm` (order placement does).
 
     Every order placed comes here, so the usual case is one standalone statement on PostgreSQL
@@ -206,10 +207,12 @@ SELECT (SELECT id FROM booked) AS id FROM taken
 
 
 async def _book_standalone(statements: Standalone, *, order_id: str, point_id: int, cycle_id: int,
-                           capacity: int | None, consumer_account_id: int | None, confirm: bool) -> Booking | None:
+                           capacity: int | None, consumer_account_id: int | None,
+                           confirm: bool) -> SimpleNamespace | None:
     """`_BOOK_STANDALONE`; None when the general way must answer. A booking that found its order
     booked meanwhile or its pickup code taken gives its slot back first (a concurrent twin of the
-    same call, or once in ~10^11)."""
+    same call, or once in ~10^11). The booking comes back as plain attributes: building the ORM
+    object cost as much as the statement."""
     now = utcnow()
     values = dict(order_id=order_id, point_id=point_id, cycle_id=cycle_id, status=CONFIRMED if confirm else HELD,
                   consumer_account_id=consumer_account_id, pickup_code=new_pickup_code() if confirm else None,
@@ -222,7 +225,7 @@ async def _book_standalone(statements: Standalone, *, order_id: str, point_id: i
         await statements.fetchrow("UPDATE point_capacities SET booked = booked - 1 "
                                   "WHERE point_id = $1 AND cycle_id = $2 AND booked > 0", point_id, cycle_id)
         return None
-    return Booking(id=row["id"], **values)
+    return SimpleNamespace(id=row["id"], **values)
 
 
 async def _book_at_once(*, session: AsyncSession, kernel: KernelTables, order_id: str, point_id: int,

@@ -64,13 +64,19 @@ def _request_hash(payload: dict) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+MAX_LINES = 200
+
+
+def _own_lines(body) -> list[dict]:
+    return [{"product_id": line.product_id, "quantity": line.quantity, "tolerance": line.tolerance,
+             "basket_id": None} for line in body.lines]
+
+
 async def requested_lines(*, session: AsyncSession, cycle, body) -> list[dict]:
     """The order's lines: its own, then its agrobolsas expanded; checked against the cycle's offer."""
-    lines = [{"product_id": line.product_id, "quantity": line.quantity, "tolerance": line.tolerance,
-              "basket_id": None} for line in body.lines]
-    lines += await expand_baskets(session=session, cycle_id=cycle.id, picks=body.baskets)
-    if len(lines) > 200:
-        raise InvalidInput("an order has at most 200 lines", code="too_many_lines")
+    lines = _own_lines(body) + await expand_baskets(session=session, cycle_id=cycle.id, picks=body.baskets)
+    if len(lines) > MAX_LINES:
+        raise InvalidInput(f"an order has at most {MAX_LINES} lines", code="too_many_lines")
     if cycle.product_ids is not None:
         offered = set(cycle.product_ids)
         outside = sorted({line["product_id"] for line in lines} - offered)
@@ -143,24 +149,26 @@ def _pending_values(*, cycle, principal: Principal, body, key: str | None, diges
 async def _begin_standalone(*, db, principal: Principal, body, payload: dict, digest: str, key: str | None):
     """The pending order in standalone statements (PostgreSQL's usual case): (cycle, lines, order
     id, created at); None, with nothing written, for anything the session path must answer."""
-    if body.baskets:
+    if body.baskets or len(body.lines) > MAX_LINES:
         return None
+    lines = _own_lines(body)
     async with db.standalone() as statements:
         if statements is None:
             return None
         now = utcnow()
-        cycle = await placement_statements.read_cycle(statements, body.cycle_id)
-        if cycle is None or is_due(cycle, now):
+        cycle, order_id = await placement_statements.insert_pending(
+            statements, product_ids=sorted({line["product_id"] for line in lines}), values=_pending_values(
+                cycle=SimpleNamespace(id=body.cycle_id), principal=principal, body=body, key=key, digest=digest,
+                payload=payload, lines=lines, now=now))
+        if order_id is None:
             return None
-        try:
+        try:  # the statement applies these rules itself; should it ever let through what they refuse
             refuse_unless_accepting(cycle=cycle, point_id=body.delivery_point_id)
-            lines = await requested_lines(session=None, cycle=cycle, body=body)
+            await requested_lines(session=None, cycle=cycle, body=body)
         except DomainError:
+            await placement_statements.abandon_pending(statements, order_id=order_id, now=now)
             return None
-        order_id = await placement_statements.insert_pending(statements, values=_pending_values(
-            cycle=cycle, principal=principal, body=body, key=key, digest=digest, payload=payload, lines=lines,
-            now=now))
-    return None if order_id is None else (cycle, lines, order_id, now)
+    return cycle, lines, order_id, now
 
 
 async def _begin(*, db, kernel, principal: Principal, body, payload: dict, digest: str, key: str | None):

@@ -2,10 +2,10 @@
 
 Every order placed runs the two units of work of the saga (services/orders/placement.py): the pending
 order, then the placed one with its lines and its `order.placed`. Through a session they cost two
-transactions and six statements; here they are three statements that each commit by themselves:
-1. read the cycle;
-2. insert the pending order (its Idempotency-Key checked by the insert itself);
-3. after the reservation and the booking: lock the cycle against closing, mark the order placed,
+transactions and six statements; here they are two statements that each commit by themselves:
+1. read the cycle and insert the pending order where the cycle takes it (open, at that point, with
+   those products; the Idempotency-Key checked by the insert itself);
+2. after the reservation and the booking: lock the cycle against closing, mark the order placed,
    insert its lines and its event, all in one statement, so all or nothing of it is written.
 Anything unusual returns None, with nothing written, and the session path answers it the same way
 it answers on SQLite: an unknown or closing cycle, a refusal, agrobolsas to expand, a key already
@@ -21,14 +21,28 @@ from services.common.db import Standalone
 from services.common.events import outbox_row
 from services.orders.order_events import placed_payload
 
-_CYCLE = "SELECT * FROM cycles WHERE id = $1"
-
+# the conditions are those of placement.refuse_unless_accepting and requested_lines (which the
+# caller still applies to the cycle it gets back); a cycle offering every product keeps JSON null
 _PENDING = """
-INSERT INTO orders (cycle_id, consumer_account_id, consumer_name, delivery_point_id, status, idempotency_key,
-                    request_hash, request, line_count, fees, created_at, updated_at)
-VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, '[]', $9, $9)
-ON CONFLICT DO NOTHING
-RETURNING id
+WITH cycle AS MATERIALIZED (
+    SELECT * FROM cycles WHERE id = $1
+), pending AS (
+    INSERT INTO orders (cycle_id, consumer_account_id, consumer_name, delivery_point_id, status, idempotency_key,
+                        request_hash, request, line_count, fees, created_at, updated_at)
+    SELECT $1, $2, $3, $4, 'pending', $5, $6, $7, $8, '[]', $9, $9 FROM cycle
+    WHERE status = 'open' AND opens_at <= $9 AND closes_at > $9
+      AND point_ids::jsonb @> to_jsonb($4::bigint)
+      AND (product_ids IS NULL OR json_typeof(product_ids) = 'null' OR product_ids::jsonb @> $10::jsonb)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT id FROM pending) AS pending_order_id, cycle.* FROM cycle
+"""
+
+_ABANDON = """
+UPDATE orders SET status = 'failed', idempotency_key = NULL, released_at = $2, updated_at = $2,
+                  failure = '{"code": "refused", "message": "the cycle refused it after all"}'
+WHERE id = $1 AND status = 'pending'
 """
 
 _LINE_COLUMNS = ("order_id", "line_id", "position", "cycle_id", "delivery_point_id", "basket_id", "product_id",
@@ -64,19 +78,22 @@ def _json(value) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-async def read_cycle(statements: Standalone, cycle_id: int):
-    """The cycle as attributes, like a session's row; None when there is none."""
-    row = await statements.fetchrow(_CYCLE, cycle_id)
-    return None if row is None else SimpleNamespace(**row)
-
-
-async def insert_pending(statements: Standalone, *, values: dict) -> int | None:
-    """The pending order's id; None when this consumer's Idempotency-Key is taken."""
+async def insert_pending(statements: Standalone, *, values: dict, product_ids: list[int]):
+    """(the cycle as attributes, like a session's row, or None when there is none; the pending
+    order's id, or None when the cycle does not take it now or this consumer's key is taken)."""
     row = await statements.fetchrow(
         _PENDING, values["cycle_id"], values["consumer_account_id"], values["consumer_name"],
         values["delivery_point_id"], values["idempotency_key"], values["request_hash"], _json(values["request"]),
-        values["line_count"], values["created_at"])
-    return None if row is None else row["id"]
+        values["line_count"], values["created_at"], _json(product_ids))
+    if row is None:
+        return None, None
+    cycle = dict(row)
+    return SimpleNamespace(**cycle), cycle.pop("pending_order_id")
+
+
+async def abandon_pending(statements: Standalone, *, order_id: int, now: datetime) -> None:
+    """Fail a pending order that holds nothing yet (its key freed, nothing to give back)."""
+    await statements.fetchrow(_ABANDON, order_id, now)
 
 
 async def mark_placed(statements: Standalone, *, order, rows: list[dict], now: datetime, delivery_date,

@@ -139,9 +139,9 @@ async def place_order(*, db, kernel, clients, principal: Principal, body, idempo
         raise _as_client_error(exc) from None
 
 
-def _pending_values(*, cycle, principal: Principal, body, key: str | None, digest: str, payload: dict,
+def _pending_values(*, principal: Principal, body, key: str | None, digest: str, payload: dict,
                     lines: list[dict], now) -> dict:
-    return dict(cycle_id=cycle.id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
+    return dict(cycle_id=body.cycle_id, consumer_account_id=principal.account_id, consumer_name=principal.name[:200],
                 delivery_point_id=body.delivery_point_id, status="pending", idempotency_key=key,
                 request_hash=digest, request=payload, line_count=len(lines), fees=[], created_at=now, updated_at=now)
 
@@ -158,8 +158,7 @@ async def _begin_standalone(*, db, principal: Principal, body, payload: dict, di
         now = utcnow()
         cycle, order_id = await placement_statements.insert_pending(
             statements, product_ids=sorted({line["product_id"] for line in lines}), values=_pending_values(
-                cycle=SimpleNamespace(id=body.cycle_id), principal=principal, body=body, key=key, digest=digest,
-                payload=payload, lines=lines, now=now))
+                principal=principal, body=body, key=key, digest=digest, payload=payload, lines=lines, now=now))
         if order_id is None:
             return None
         try:  # the statement applies these rules itself; should it ever let through what they refuse
@@ -197,8 +196,7 @@ async def _begin(*, db, kernel, principal: Principal, body, payload: dict, diges
         else:
             now = utcnow()
             order_id = await _insert_pending(session=session, values=_pending_values(
-                cycle=cycle, principal=principal, body=body, key=key, digest=digest, payload=payload, lines=lines,
-                now=now))
+                principal=principal, body=body, key=key, digest=digest, payload=payload, lines=lines, now=now))
             if order_id is None:  # the key is this consumer's order already: the repeat gets its answer
                 answer = await _answer_repeat(session=session, principal=principal, key=key, digest=digest)
                 if answer is not None:
@@ -287,26 +285,23 @@ async def _run_saga(*, db, kernel, clients, order_id: int, cycle, point_id: int,
         if cycle.status != "open" or is_due(cycle):
             raise _closed_while_placing(cycle_id)
         fees = compute_fees(rules=cycle.fee_rules, lines=priced)
-        subtotal = sum(p.line_total for p in priced)
-        fees_total = sum(f["amount"] for f in fees)
         now = utcnow()
         code = confirmed.get("pickup_code")
         if waitlist_seq is not None:
             # a slot may have freed already: delivery promoted the booking and left its code here
             code = await early_promotion_code(session=session, order_id=order_id)
             status = WAITLISTED if code is None else "placed"
-        placed_at = now if status == "placed" else None
+        # the answer is built from what is written here (no re-read on the hot path)
+        placed = _placed_order(order_id=order_id, cycle_id=cycle_id, principal=principal, point_id=point_id,
+                               status=status, code=code, subtotal=sum(p.line_total for p in priced), fees=fees,
+                               created_at=created_at, placed_at=now if status == "placed" else None)
         await session.execute(insert(order_lines), rows)
         result = await session.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "pending")
                                        .values(status=status, pickup_code=code, waitlist_seq=waitlist_seq,
-                                               subtotal=subtotal, fees=fees, fees_total=fees_total,
-                                               total=subtotal + fees_total, placed_at=placed_at, updated_at=now))
+                                               subtotal=placed.subtotal, fees=fees, fees_total=placed.fees_total,
+                                               total=placed.total, placed_at=placed.placed_at, updated_at=now))
         if result.rowcount != 1:
             raise _abandoned_while_placing()
-        # the answer is built from what was just written (no re-read on the hot path)
-        placed = _placed_order(order_id=order_id, cycle_id=cycle_id, principal=principal, point_id=point_id,
-                               status=status, code=code, subtotal=subtotal, fees=fees, created_at=created_at,
-                               placed_at=placed_at)
         position = None
         if status == "placed":
             await emit(session, kernel, event_type="order.placed", aggregate_id=order_id,

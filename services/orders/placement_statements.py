@@ -7,8 +7,8 @@ transactions and six statements; here they are two statements that each commit b
    those products; the Idempotency-Key checked by the insert itself);
 2. after the reservation and the booking: lock the cycle against closing, mark the order placed,
    insert its lines and its event, all in one statement, so all or nothing of it is written.
-Anything unusual returns None, with nothing written, and the session path answers it the same way
-it answers on SQLite: an unknown or closing cycle, a refusal, agrobolsas to expand, a key already
+Anything unusual leaves no order behind (nothing is written, or the pending order is failed at once)
+and the session path answers it the same way it answers on SQLite: an unknown or closing cycle, a refusal, agrobolsas to expand, a key already
 used, a waiting order.
 """
 

@@ -117,8 +117,8 @@ class NotificationRoom:
 
     async def orders_placed(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         """Several `order.placed` one after another, their consumers read in one statement."""
-        known = await accounts_by_id(session=session, account_ids=[e.payload.get("consumer_account_id")
-                                                                   for e in envelopes if isinstance(e.payload, dict)])
+        known = await accounts_by_id(session=session,
+                                     account_ids=[e.payload.get("consumer_account_id") for e in envelopes])
         for envelope in envelopes:
             await _tolerant(partial(self.order_placed, known=known))(session, envelope)
 

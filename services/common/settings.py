@@ -106,8 +106,9 @@ class ServiceSettings(BaseSettings):
     workers: int = Field(1, ge=1)
     # PostgreSQL connections of the whole service, split among its workers (`pool_per_worker`):
     # requests beyond a worker's pool wait for a connection rather than opening (and closing) one
-    # each. 12 + 4 per service keep the five processes within a stock server's max_connections=100
-    # (97 for applications) with up to 4 workers each; raise them only with the server's limit.
+    # each. 16 per service, none in overflow, keep the five processes within a stock server's
+    # max_connections=100 (97 for applications) with up to 4 workers each; raise them only with the
+    # server's limit.
     db_pool_size: int = Field(16, ge=1)
     db_max_overflow: int = Field(0, ge=0)
     # Event relay (services/common/relay.py): publishes the outbox in the background.

@@ -184,7 +184,7 @@ async def book_slot(*, db: Database, kernel: KernelTables, order_id: str, point_
 # Take a slot and insert the booking, in one statement: the slot is taken only where the general
 # way would take it with nothing else to do (an active point whose slot row for the cycle exists,
 # with this capacity when one is given, room left, no booking of this order yet, and not the slot
-# that makes the point nearly full, whose notice the general way emits).
+# that makes the point nearly full: `crossed_nearly_full` in SQL, whose notice the general way emits).
 _BOOK_STANDALONE = f"""
 WITH taken AS (
     UPDATE point_capacities SET booked = booked + 1

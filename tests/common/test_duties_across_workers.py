@@ -16,10 +16,12 @@ async def test_two_workers_never_run_the_same_duty_at_once(migrated, keys):
     async def duty(app):
         nonlocal running, most
         running += 1
-        most = max(most, running)
-        rounds.append(app.state.worker)
-        await asyncio.sleep(0.15)  # long beside the interval: two loops would overlap without the lock
-        running -= 1
+        try:
+            most = max(most, running)
+            rounds.append(app.state.worker)
+            await asyncio.sleep(0.15)  # long beside the interval: two loops would overlap without the lock
+        finally:  # a round cut short by its worker's shutdown has stopped running too
+            running -= 1
 
     spec = ServiceSpec(name="catalog", title="probe", description="probe", kernel=catalog_kernel, routers=[],
                        periodic=[Periodic("probe duty", duty, lambda settings: 0.02)])

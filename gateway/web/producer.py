@@ -71,19 +71,23 @@ async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list
 
 
 async def consignments(web: WebSession, producer_id: int | None, notes: list[str]) -> tuple[list[dict], list[dict]]:
-    """Her consignments (delivery): pending ones (the pick list) and received ones (what was accepted,
-    what rejected and why), each with its point's name and address and its cycle's delivery day.
+    """Her consignments (delivery): pending ones (the pick list) and her ten latest received ones (what
+    was accepted, what rejected and why), each with its point's name and address and its cycle's delivery day.
     Without `producer_id`, all the account may read (an organization: its members')."""
-    response = await web.call("GET", "/api/delivery/consignments", raw=True,
-                              params={"producer_id": producer_id, "limit": 100})
+    asked = {"producer_id": producer_id} if producer_id else {}
+    response, latest = await asyncio.gather(
+        web.call("GET", "/api/delivery/consignments", raw=True, params={**asked, "status": "pending", "limit": 100}),
+        web.call("GET", "/api/delivery/consignments", raw=True,
+                 params={**asked, "status": "received", "sort": "newest", "limit": 10}))
     if response.status_code in (401, 403):
         notes.append("Lista de recojo: su cuenta aún no está vinculada a un productor; "
                      "pida a la coordinación que la vincule.")
         return [], []
-    if response.status_code != 200:
+    if response.status_code != 200 or latest.status_code != 200:
         notes.append("Lista de recojo: no disponible en este momento.")
         return [], []
-    mine = views.items_of(response.json())
+    pending, received = views.items_of(response.json()), views.items_of(latest.json())
+    mine = pending + received
     if mine:
         cycle_ids = sorted({c["cycle_id"] for c in mine})
         points, *cycles = await asyncio.gather(
@@ -97,9 +101,7 @@ async def consignments(web: WebSession, producer_id: int | None, notes: list[str
             c["point_name"] = place.get("name", f"punto {c['delivery_point_id']}")
             c["point_address"] = place.get("address", "")
             c["delivery_date"] = days.get(c["cycle_id"])
-    pending = [c for c in mine if c.get("status") == "pending"]
-    received = [c for c in mine if c.get("status") != "pending"]
-    return pending, received[:10]
+    return pending, received
 
 
 @router.post("/productor/productos/{product_id:int}")

@@ -118,9 +118,11 @@ async def get_consignment(*, session: AsyncSession, consignment_id: int,
 
 async def list_consignments(*, session: AsyncSession, cycle_id: int | None, point_id: int | None,
                             producer_id: int | None, limit: int, after_id: int | None,
-                            visible=None) -> list[tuple[Consignment, list[ConsignmentLine]]]:
-    """`visible`: the caller's access clause (services/delivery/access.visible_consignments)."""
-    query = select(Consignment).order_by(Consignment.id).limit(limit + 1)
+                            visible=None, status: str | None = None,
+                            newest_first: bool = False) -> list[tuple[Consignment, list[ConsignmentLine]]]:
+    """`visible`: the caller's access clause (services/delivery/access.visible_consignments).
+    Oldest first (`after_id`: the last one seen), or newest first (`after_id`: older than that one)."""
+    query = select(Consignment).order_by(Consignment.id.desc() if newest_first else Consignment.id).limit(limit + 1)
     if visible is not None:
         query = query.where(visible)
     if cycle_id is not None:
@@ -129,8 +131,10 @@ async def list_consignments(*, session: AsyncSession, cycle_id: int | None, poin
         query = query.where(Consignment.delivery_point_id == point_id)
     if producer_id is not None:
         query = query.where(Consignment.producer_id == producer_id)
+    if status is not None:
+        query = query.where(Consignment.status == status)
     if after_id is not None:
-        query = query.where(Consignment.id > after_id)
+        query = query.where(Consignment.id < after_id if newest_first else Consignment.id > after_id)
     consignments = list((await session.execute(query)).scalars())
     ids = [c.id for c in consignments]
     lines: dict[int, list[ConsignmentLine]] = {i: [] for i in ids}

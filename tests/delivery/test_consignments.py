@@ -138,3 +138,33 @@ async def test_a_producer_lists_only_her_own_consignments_as_her_pick_list(deliv
     # any account may be point staff, so anyone may ask; an account with no duty sees nothing
     stranger = await client.get("/consignments", params={"cycle_id": 5}, headers=keys.headers("consumer"))
     assert stranger.status_code == 200 and stranger.json()["items"] == []
+
+
+async def test_a_producer_reads_her_latest_deliveries_first_and_her_pick_list_apart(delivery, keys):
+    client, db = delivery
+    point = await create_point(client, keys)
+    for cycle_id in (5, 6, 7, 8):  # four cycles: she delivered the first three, the fourth is still to bring
+        await apply(db, closed_cycle(point["id"], cycle_id))
+    sabina = keys.headers("producer", producer_id=11)
+    everything = (await client.get("/consignments", params={"producer_id": 11}, headers=sabina)).json()["items"]
+    assert [c["cycle_id"] for c in everything] == [5, 6, 7, 8]  # oldest first, as before
+    for consignment in everything[:3]:
+        r = await client.post(f"/consignments/{consignment['id']}/receive", headers=coordinator(keys),
+                              json={"lines": [{"product_id": 101, "received_quantity": "10"}]})
+        assert r.status_code == 200, r.text
+
+    def cycles(response) -> list[int]:
+        assert response.status_code == 200, response.text
+        return [c["cycle_id"] for c in response.json()["items"]]
+
+    pick_list = await client.get("/consignments", params={"producer_id": 11, "status": "pending"}, headers=sabina)
+    assert cycles(pick_list) == [8]
+    latest = await client.get("/consignments", params={"producer_id": 11, "status": "received", "sort": "newest",
+                                                       "limit": 2}, headers=sabina)
+    assert cycles(latest) == [7, 6]
+    older = await client.get("/consignments", headers=sabina, params={
+        "producer_id": 11, "status": "received", "sort": "newest", "limit": 2,
+        "cursor": latest.json()["next_cursor"]})
+    assert cycles(older) == [5] and older.json()["next_cursor"] is None
+    wrong = await client.get("/consignments", params={"status": "lost", "sort": "random"}, headers=sabina)
+    assert wrong.status_code == 422

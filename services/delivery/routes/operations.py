@@ -4,7 +4,7 @@ Who may do what is decided in services/delivery/access.py; these routes only cal
 
 import contextlib
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -126,6 +126,10 @@ async def list_consignments(
     cycle_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     point_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     producer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    status: Annotated[Literal["pending", "received"] | None, Query(
+        description="Only those still to be received (the pick list) or those received")] = None,
+    sort: Annotated[Literal["oldest", "newest"], Query(
+        description="Oldest first (the default), or newest first: the latest deliveries")] = "oldest",
 ):
     producer_id = consignments.readable_producer(principal=principal, producer_id=producer_id)
     after = None
@@ -142,7 +146,8 @@ async def list_consignments(
             await access.cycle_owner(session=session, orders=orders_client(request), cycle_id=cycle_id)
     found = await consignments.list_consignments(session=session, cycle_id=cycle_id, point_id=point_id,
                                                  producer_id=producer_id, limit=page.limit, after_id=after,
-                                                 visible=access.visible_consignments(principal))
+                                                 visible=access.visible_consignments(principal),
+                                                 status=status, newest_first=sort == "newest")
     next_cursor = None
     if len(found) > page.limit:
         found = found[:page.limit]

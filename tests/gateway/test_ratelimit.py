@@ -2,6 +2,7 @@
 counters are shared through Redis by several gateway workers."""
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -30,6 +31,14 @@ async def redis_or_skip() -> str:
     return REDIS_URL
 
 
+async def inside_one_window(window_seconds: int = 60, margin: float = 10) -> None:
+    """The budgets are fixed windows: a test that counts requests against one starts where its window
+    cannot roll over before it ends (a rollover restores the budget and the last request gets through)."""
+    left = window_seconds - time.time() % window_seconds
+    if left < margin:
+        await asyncio.sleep(left + 0.05)
+
+
 async def _hammer_login(client, times: int) -> list:
     return [await client.post("/api/auth/login", json={"login": "nadie@ejemplo.bo", "password": "adivinando"})
             for _ in range(times)]
@@ -55,6 +64,7 @@ async def _login_is_limited_per_address(gw):
 
 async def test_login_hammering_gets_429_with_retry_after_but_other_clients_get_through(migrated, keys):
     async with running_gateway(migrated, "sqlite", keys, rate_limit_auth_per_address=3) as gw:
+        await inside_one_window()
         await _login_is_limited_per_address(gw)
 
 
@@ -62,6 +72,7 @@ async def test_the_same_holds_with_counters_in_redis(migrated, keys):
     url = await redis_or_skip()
     async with running_gateway(migrated, "sqlite", keys, redis_url=url, rate_limit_auth_per_address=3) as gw:
         gw.app.state.limiter.counters.prefix = f"mc:test:{uuid.uuid4().hex}:"
+        await inside_one_window()
         await _login_is_limited_per_address(gw)
 
 
@@ -72,6 +83,7 @@ async def test_redis_counters_hold_across_several_gateway_workers(migrated, keys
             running_gateway(migrated, "sqlite", keys, database=db, redis_url=url, rate_limit_auth_per_address=4) as one, \
             running_gateway(migrated, "sqlite", keys, database=db, redis_url=url, rate_limit_auth_per_address=4) as two:
         one.app.state.limiter.counters.prefix = two.app.state.limiter.counters.prefix = prefix
+        await inside_one_window()
         async with one.client("10.0.0.66") as a, two.client("10.0.0.66") as b:
             codes = [r.status_code for r in await _hammer_login(a, 2) + await _hammer_login(b, 2)]
             assert codes == [401, 401, 401, 401]
@@ -81,6 +93,7 @@ async def test_redis_counters_hold_across_several_gateway_workers(migrated, keys
 
 async def test_each_account_has_its_own_budget_wherever_it_comes_from(migrated, keys):
     async with running_gateway(migrated, "sqlite", keys, rate_limit_per_account=3) as gw:
+        await inside_one_window()
         busy = keys.headers("consumer", account_id=41)
         calm = keys.headers("consumer", account_id=42)
         async with gw.client("10.0.0.1") as first, gw.client("10.0.0.2") as second:
@@ -93,6 +106,7 @@ async def test_each_account_has_its_own_budget_wherever_it_comes_from(migrated, 
 
 async def test_a_flood_of_one_address_leaves_others_untouched(migrated, keys):
     async with running_gateway(migrated, "sqlite", keys, rate_limit_per_address=20) as gw:
+        await inside_one_window()
         async with gw.client("10.9.9.9") as flood, gw.client("10.0.0.3") as quiet:
             answers = await asyncio.gather(*[flood.get("/api/nowhere") for _ in range(40)])
             assert sum(r.status_code == 429 for r in answers) == 20

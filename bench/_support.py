@@ -6,7 +6,6 @@ Not a benchmark itself: `python -m bench` skips modules whose name starts with a
 import asyncio
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from services.common.migrations import upgrade
+from services.common.serving import uvicorn_command
 
 ADMIN_URL = (os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
              or "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -78,12 +78,8 @@ def service_database(service: str) -> Iterator[str]:
 def start_app(app_path: str, port: int, env: dict[str, str], log: Path, workers: int = 1,
               log_level: str | None = None) -> subprocess.Popen:
     """Start the app factory `module:function` under uvicorn on 127.0.0.1:port, output into `log`."""
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", app_path, "--host", "127.0.0.1", "--port", str(port),
-           "--no-access-log", "--timeout-graceful-shutdown", "3"]
-    if log_level:
-        cmd += ["--log-level", log_level]
-    if workers != 1:
-        cmd += ["--workers", str(workers)]
+    cmd = uvicorn_command(app_path, host="127.0.0.1", port=port, workers=workers, log_level=log_level,
+                          graceful_seconds=3)
     return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
 

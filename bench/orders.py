@@ -221,7 +221,9 @@ def placement(folder: Path, urls: dict[str, str], workers_per_service: int) -> N
         statements.start()
         meter.start()
         profilers = _profile(processes, folder)
+        generator_cpu = time.process_time()
         done, errors, latencies, elapsed = asyncio.run(_load(url, tokens, cycle_id, points, product_ids, SECONDS))
+        generator_cpu = time.process_time() - generator_cpu
         for profiler in profilers:
             profiler.wait()
         load_after = os.getloadavg()[0]
@@ -235,7 +237,8 @@ def placement(folder: Path, urls: dict[str, str], workers_per_service: int) -> N
         print(f"  {rate:.0f} orders/s (goal >= 200)   p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms "
               f"(goal < 500 ms)")
         print(f"  machine load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores "
-              f"(figures are only comparable at similar load)")
+              f"(figures are only comparable at similar load); the load generator itself: "
+              f"{generator_cpu * 1000 / max(done, 1):.2f} ms CPU per order")
         if WITH_EVENTS:
             asyncio.run(_report_event_lag(base))
         spent = meter.stop()

@@ -13,6 +13,7 @@ import urllib.request
 
 from services.common.keys import development_service_secret, ensure_signing_keys
 from services.common.migrations import ALL, settings_of
+from services.common.serving import uvicorn_command
 
 APPS = {name: ("gateway.app:create_app" if name == "gateway" else f"services.{name}.app:create_app")
         for name in ALL}
@@ -22,10 +23,9 @@ START_ORDER = ("catalog", "orders", "delivery", "payments", "gateway")
 def _spawn(name: str) -> subprocess.Popen:
     settings = settings_of(name)
     workers = str(settings.workers)
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", settings.host,
-           "--port", str(settings.port), "--workers", workers, "--no-access-log", "--timeout-graceful-shutdown", "5", "--log-level", "warning"]
-    if name == "gateway":  # the gateway decides whose X-Forwarded-For to believe (FORWARDED_ALLOW_IPS)
-        cmd.append("--no-proxy-headers")
+    # the gateway decides whose X-Forwarded-For to believe (FORWARDED_ALLOW_IPS)
+    cmd = uvicorn_command(APPS[name], host=settings.host, port=settings.port, workers=workers, log_level="warning",
+                          graceful_seconds=5, proxy_headers=name != "gateway")
     # each worker reads its count to take its share of the service's connection budget
     env = {**os.environ, f"{name.upper()}_WORKERS": workers}
     return subprocess.Popen(cmd, env=env, start_new_session=True)

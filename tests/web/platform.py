@@ -22,6 +22,7 @@ from pathlib import Path
 
 from infra.ports import free_ports
 from services.common.keys import ensure_signing_keys
+from services.common.serving import uvicorn_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("catalog", "orders", "delivery", "payments")
@@ -142,8 +143,7 @@ def spawn(platform: Platform, name: str) -> None:
     workers = platform.env.get(f"{name.upper()}_WORKERS", "1")
     with open(platform.folder / f"{name}.log", "ab") as log:  # the child keeps its own copy of the handle
         platform.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", APPS[name], "--host", "127.0.0.1",
-             "--port", str(platform.ports[name]), "--no-access-log", "--workers", workers],
+            uvicorn_command(APPS[name], host="127.0.0.1", port=platform.ports[name], workers=workers),
             env=platform.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

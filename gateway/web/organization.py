@@ -47,7 +47,7 @@ async def home(request: Request, web: Web):
         web.call("GET", base),
         web.call("GET", "/api/catalog/producers", params={"organization": organization_id, "limit": 100}),
         web.call("GET", f"{base}/memberships", params={"status": "pending"}),
-        consignments(web, None, notes),
+        consignments(web, None, notes, with_received=False),
         optional(web, "GET", f"/api/payments/organizations/{organization_id}/members-statement", notes, "Estado de cuenta"))
     asking = await asyncio.gather(*(web.call("GET", f"/api/catalog/producers/{r['producer_id']}") for r in pending))
     for request_row, producer in zip(pending, asking, strict=True):

@@ -64,29 +64,28 @@ async def producer_home(request: Request, web: Web):
                   deliveries=deliveries, notes=notes, idempotency_key=uuid.uuid4().hex, producer_id=producer_id)
 
 
-async def pick_list(web: WebSession, producer_id: int, notes: list[str]) -> list[dict]:
-    """What the producer brings, where and when: her pending consignments of closed cycles."""
-    pending, _received = await consignments(web, producer_id, notes)
-    return pending
-
-
-async def consignments(web: WebSession, producer_id: int | None, notes: list[str]) -> tuple[list[dict], list[dict]]:
-    """Her consignments (delivery): pending ones (the pick list) and her ten latest received ones (what
-    was accepted, what rejected and why), each with its point's name and address and its cycle's delivery day.
-    Without `producer_id`, all the account may read (an organization: its members')."""
+async def consignments(web: WebSession, producer_id: int | None, notes: list[str], *,
+                       with_received: bool = True) -> tuple[list[dict], list[dict]]:
+    """Her consignments (delivery): pending ones (the pick list) and, `with_received`, her ten latest
+    received ones (what was accepted, what rejected and why), each with its point's name and address
+    and its cycle's delivery day. Without `producer_id`, all the account may read (an organization:
+    its members')."""
     asked = {"producer_id": producer_id} if producer_id else {}
-    response, latest = await asyncio.gather(
-        web.call("GET", "/api/delivery/consignments", raw=True, params={**asked, "status": "pending", "limit": 100}),
-        web.call("GET", "/api/delivery/consignments", raw=True,
-                 params={**asked, "status": "received", "sort": "newest", "limit": 10}))
-    if response.status_code in (401, 403):
+    calls = [web.call("GET", "/api/delivery/consignments", raw=True,
+                      params={**asked, "status": "pending", "limit": 100})]
+    if with_received:
+        calls.append(web.call("GET", "/api/delivery/consignments", raw=True,
+                              params={**asked, "status": "received", "sort": "newest", "limit": 10}))
+    responses = await asyncio.gather(*calls)
+    if responses[0].status_code in (401, 403):
         notes.append("Lista de recojo: su cuenta aún no está vinculada a un productor; "
                      "pida a la coordinación que la vincule.")
         return [], []
-    if response.status_code != 200 or latest.status_code != 200:
+    if any(r.status_code != 200 for r in responses):
         notes.append("Lista de recojo: no disponible en este momento.")
         return [], []
-    pending, received = views.items_of(response.json()), views.items_of(latest.json())
+    pending, *latest = [views.items_of(r.json()) for r in responses]
+    received = latest[0] if latest else []
     mine = pending + received
     if mine:
         cycle_ids = sorted({c["cycle_id"] for c in mine})

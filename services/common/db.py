@@ -45,9 +45,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def is_sqlite(url_or_engine) -> bool:
-    url = str(getattr(url_or_engine, "url", url_or_engine))
-    return url.startswith("sqlite")
+def is_sqlite(url: str) -> bool:
+    """For a database URL; a Database answers `.is_sqlite` from its engine's dialect."""
+    return str(url).startswith("sqlite")
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None, echo: bool = False) -> AsyncEngine:

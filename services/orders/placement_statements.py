@@ -88,7 +88,8 @@ async def insert_pending(statements: Standalone, *, values: dict, product_ids: l
     if row is None:
         return None, None
     cycle = dict(row)
-    return SimpleNamespace(**cycle), cycle.pop("pending_order_id")
+    order_id = cycle.pop("pending_order_id")
+    return SimpleNamespace(**cycle), order_id
 
 
 async def abandon_pending(statements: Standalone, *, order_id: int, now: datetime) -> None:

@@ -168,3 +168,7 @@ async def test_a_producer_reads_her_latest_deliveries_first_and_her_pick_list_ap
     assert cycles(older) == [5] and older.json()["next_cursor"] is None
     wrong = await client.get("/consignments", params={"status": "lost", "sort": "random"}, headers=sabina)
     assert wrong.status_code == 422
+    # the filters only narrow what she may read: another producer's deliveries stay hers alone
+    theirs = await client.get("/consignments", params={"producer_id": 12, "status": "received", "sort": "newest"},
+                              headers=sabina)
+    assert theirs.status_code == 403
